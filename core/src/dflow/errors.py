@@ -1,0 +1,50 @@
+"""One exception hierarchy for the whole framework.
+
+Every message names the thing (workflow, step, template, parameter, OP field),
+what was expected, what was found and, where there is one, the fix.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DflowError",
+    "ValidationError",
+    "NameRuleError",
+    "PluginNotFoundError",
+    "StorageError",
+    "WorkflowNotFoundError",
+    "WorkflowFailedError",
+    "BackendError",
+]
+
+
+class DflowError(Exception):
+    """Base class of every error raised by dflow itself."""
+
+
+class ValidationError(DflowError, ValueError):
+    """Bad input refused before any work starts."""
+
+
+class NameRuleError(ValidationError):
+    """A name breaks one of the variable-name rules of the user guide (3.1.18)."""
+
+
+class PluginNotFoundError(DflowError, LookupError):
+    """A backend, storage client, executor or context that is not installed was selected."""
+
+
+class StorageError(DflowError, IOError):
+    """An artifact could not be stored or fetched."""
+
+
+class WorkflowNotFoundError(DflowError, LookupError):
+    """No workflow with the given id exists in the selected backend."""
+
+
+class WorkflowFailedError(DflowError, RuntimeError):
+    """Raised by ``Workflow.wait(raise_on_failure=True)`` when the run did not succeed."""
+
+
+class BackendError(DflowError, RuntimeError):
+    """A backend could not carry out a request (server unreachable, bad answer)."""

@@ -1,0 +1,192 @@
+"""Artifact storage: the ``StorageClient`` interface and the local filesystem client.
+
+A storage client moves bytes under string keys and knows nothing of workflows.
+Keys are ``/``-separated relative paths (``"upload/3f2a/data.txt"``); a key that
+names a directory prefix holds every object below it.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import List, Optional
+
+from .errors import StorageError
+
+__all__ = ["StorageClient", "LocalStorageClient"]
+
+
+class StorageClient(abc.ABC):
+    """The five operations every artifact store offers (user guide 3.1.20).
+
+    ``upload`` and ``download`` move one file; a directory is moved by the caller
+    one file at a time (see :func:`dflow.artifact.upload_artifact`), or by a client
+    that overrides them to accept directories too.
+    """
+
+    @abc.abstractmethod
+    def upload(self, key: str, path: str) -> None:
+        """Store the local file (or directory tree) at ``path`` under ``key``."""
+
+    @abc.abstractmethod
+    def download(self, key: str, path: str) -> None:
+        """Write the object at ``key`` to the local file ``path`` (parents are created)."""
+
+    @abc.abstractmethod
+    def list(self, prefix: str, recursive: bool = False) -> List[str]:
+        """Keys of the objects that start with ``prefix``.
+
+        Non-recursive listing returns the objects directly below ``prefix`` and
+        the sub-prefixes (ending in ``/``) one level down.
+        """
+
+    @abc.abstractmethod
+    def copy(self, src: str, dst: str) -> None:
+        """Copy every object under ``src`` to the same relative place under ``dst``, server side."""
+
+    def get_md5(self, key: str) -> str:
+        """The MD5 hex digest of the content of the object at ``key``."""
+        with tempfile.TemporaryDirectory() as tmp:
+            target = os.path.join(tmp, "obj")
+            self.download(key, target)
+            return _md5_file(target)
+
+
+def _md5_file(path: str) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_key(key: str) -> str:
+    if not isinstance(key, str) or not key:
+        raise StorageError(f"storage key must be a non-empty string, got {key!r}")
+    parts = key.replace("\\", "/").split("/")
+    if key.startswith("/") or ".." in parts:
+        raise StorageError(
+            f"storage key {key!r} must be relative and must not contain '..' parts"
+        )
+    return key
+
+
+class LocalStorageClient(StorageClient):
+    """Artifacts as files below a root directory on this machine.
+
+    Writes go to a temporary name first and are renamed into place, so a reader
+    never sees a half-written object and a crash leaves no torn file behind.
+    """
+
+    def __init__(self, root: Optional[str] = None) -> None:
+        self.root = Path(root or os.environ.get("DFLOW_STORAGE_ROOT") or _default_root()).resolve()
+
+    def __repr__(self) -> str:
+        return f"LocalStorageClient(root={str(self.root)!r})"
+
+    def _path(self, key: str) -> Path:
+        return self.root / _check_key(key)
+
+    def upload(self, key: str, path: str) -> None:
+        src = Path(path)
+        dst = self._path(key)
+        if not src.exists():
+            raise StorageError(f"cannot upload {str(src)!r} to key {key!r}: no such file or directory")
+        if _same(src, dst):
+            return
+        if src.is_dir():
+            for item in sorted(src.rglob("*")):
+                if item.is_file():
+                    rel = item.relative_to(src).as_posix()
+                    _atomic_copy(item, dst / rel)
+        else:
+            _atomic_copy(src, dst)
+
+    def download(self, key: str, path: str) -> None:
+        src = self._path(key)
+        dst = Path(path)
+        if not src.exists():
+            raise StorageError(f"no object with key {key!r} in {self!r}")
+        if _same(src, dst):
+            return
+        if src.is_dir():
+            for item in sorted(src.rglob("*")):
+                if item.is_file():
+                    _atomic_copy(item, dst / item.relative_to(src))
+        else:
+            _atomic_copy(src, dst)
+
+    def list(self, prefix: str, recursive: bool = False) -> List[str]:
+        base = self.root / prefix if prefix else self.root
+        result: List[str] = []
+        if prefix and not prefix.endswith("/") and base.is_file():
+            return [prefix]
+        # a prefix may end inside a name ("a/b" matches "a/bc"), as in S3
+        parent = base if (not prefix or prefix.endswith("/")) else base.parent
+        stem = "" if (not prefix or prefix.endswith("/")) else base.name
+        if not parent.is_dir():
+            return []
+        for entry in sorted(parent.iterdir()):
+            if not entry.name.startswith(stem) or entry.name.startswith(".tmp-dflow-"):
+                continue
+            rel = entry.relative_to(self.root).as_posix()
+            if entry.is_dir():
+                if recursive:
+                    result.extend(
+                        p.relative_to(self.root).as_posix()
+                        for p in sorted(entry.rglob("*"))
+                        if p.is_file() and not p.name.startswith(".tmp-dflow-")
+                    )
+                else:
+                    result.append(rel + "/")
+            else:
+                result.append(rel)
+        return result
+
+    def copy(self, src: str, dst: str) -> None:
+        s, d = self._path(src), self._path(dst)
+        if not s.exists():
+            raise StorageError(f"cannot copy {src!r}: no object with that key in {self!r}")
+        if s.is_dir():
+            for item in sorted(s.rglob("*")):
+                if item.is_file():
+                    _atomic_copy(item, d / item.relative_to(s))
+        else:
+            _atomic_copy(s, d)
+
+    def get_md5(self, key: str) -> str:
+        p = self._path(key)
+        if not p.is_file():
+            raise StorageError(f"no object with key {key!r} in {self!r}")
+        return _md5_file(str(p))
+
+
+def _default_root() -> str:
+    return os.path.join(os.getcwd(), ".dflow-storage")
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def _atomic_copy(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-dflow-", dir=str(dst.parent))
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        shutil.copymode(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
