@@ -127,6 +127,8 @@ class StoredArtifact(_Model):
     archive: Optional[str] = None
     catalog: Optional[List[Dict[str, Any]]] = None
     local_path: Optional[str] = None
+    sub_path: Optional[str] = None
+    parts: Optional[List["StoredArtifact"]] = None
 
 
 class ArtifactArgument(_Model):

@@ -1,0 +1,130 @@
+"""What ``Workflow.query_step`` returns: step objects shaped like the original dflow's ``ArgoStep``."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any, Dict, Optional
+
+from .backend import StepRecord
+from .runtime import decode_value, encode_value
+from .spec import StoredArtifact
+
+__all__ = ["ArgoStep", "ArgoParameter", "ArgoArtifact"]
+
+
+class ArgoParameter:
+    """An input or output parameter of a step; ``.value`` has the parameter's Python type."""
+
+    def __init__(self, name: str, text: Optional[str], type_name: Optional[str]) -> None:
+        self.name = name
+        self._text = text
+        self.type = type_name
+        self.value = None if text is None else decode_value(text, type_name)
+
+    def __repr__(self) -> str:
+        return f"ArgoParameter({self.name!r}, value={self.value!r})"
+
+
+class ArgoArtifact:
+    """An artifact of a step; pass it to ``download_artifact`` or to another step."""
+
+    def __init__(self, name: str, stored: StoredArtifact) -> None:
+        self.name = name
+        self.key = stored.key
+        self.storage = stored.storage
+        self.catalog = stored.catalog
+        self.archive = stored.archive
+        self.local_path = stored.local_path
+        self.bucket_name = stored.bucket
+        self.storage_root = stored.endpoint if stored.storage == "local" else None
+        self._stored = stored
+
+    @property
+    def s3(self) -> "ArgoArtifact":
+        return self
+
+    def sub_path(self, path: str) -> Any:
+        from .io import ArtifactSlice
+
+        return ArtifactSlice(self, path)
+
+    def __repr__(self) -> str:
+        return f"ArgoArtifact({self.name!r}, key={self.key!r})"
+
+
+class _IO:
+    def __init__(self) -> None:
+        self.parameters: Dict[str, ArgoParameter] = {}
+        self.artifacts: Dict[str, ArgoArtifact] = {}
+
+
+def _ts(t: Optional[float]) -> Optional[str]:
+    if t is None:
+        return None
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ArgoStep:
+    """One step of a workflow, as ``query_step`` returns it."""
+
+    def __init__(self, record: StepRecord, workflow: Any = None) -> None:
+        self.record = record
+        self.workflow = workflow
+        self.id = record.id
+        self.name = record.name
+        self.displayName = record.display_name
+        self.key = record.key
+        self.phase = record.phase
+        self.type = record.type
+        self.templateName = record.template
+        self.startedAt = _ts(record.started_at)
+        self.finishedAt = _ts(record.finished_at)
+        self.message = record.message
+        self.progress = record.progress
+        self.attempts = record.attempts
+        self.workdir = record.workdir
+        self.inputs = _IO()
+        self.outputs = _IO()
+        for k, v in record.inputs_parameters.items():
+            self.inputs.parameters[k] = ArgoParameter(k, v.text, v.type)
+        for k, a in record.inputs_artifacts.items():
+            self.inputs.artifacts[k] = ArgoArtifact(k, a)
+        for k, v in record.outputs_parameters.items():
+            self.outputs.parameters[k] = ArgoParameter(k, v.text, v.type)
+        for k, a in record.outputs_artifacts.items():
+            self.outputs.artifacts[k] = ArgoArtifact(k, a)
+
+    @property
+    def duration(self) -> Optional[float]:
+        r = self.record
+        if r.started_at is None:
+            return None
+        import time
+
+        return (r.finished_at or time.time()) - r.started_at
+
+    def modify_output_parameter(self, name: str, value: Any) -> None:
+        """Change an output parameter before this step is reused (3.1.13)."""
+        text, tp = encode_value(value)
+        self.outputs.parameters[name] = ArgoParameter(name, text, tp)
+
+    def modify_output_artifact(self, name: str, artifact: Any) -> None:
+        """Change an output artifact before this step is reused (3.1.13)."""
+        from .compiler import _artifact_argument
+
+        arg = _artifact_argument(artifact, f"modify_output_artifact({name!r})")
+        if arg.stored is None:
+            raise ValueError("modify_output_artifact takes a stored artifact (upload_artifact(...) or a step's output)")
+        self.outputs.artifacts[name] = ArgoArtifact(name, arg.stored)
+
+    def reused_outputs(self) -> Dict[str, Any]:
+        return {
+            "parameters": {k: (p._text, p.type) for k, p in self.outputs.parameters.items()},
+            "artifacts": {k: a._stored for k, a in self.outputs.artifacts.items()},
+        }
+
+    def __repr__(self) -> str:
+        return f"ArgoStep(name={self.displayName!r}, key={self.key!r}, phase={self.phase!r}, type={self.type!r})"
+
+    def __getitem__(self, item: str) -> Any:
+        return getattr(self, item)

@@ -1,0 +1,314 @@
+"""Artifacts in storage: ``upload_artifact``, ``download_artifact``, ``S3Artifact``, ``LocalArtifact``.
+
+An artifact is a set of files under a storage key. Uploading keeps each file's
+path relative to the current directory (an absolute path outside it keeps its
+full path), and a catalog (``.dflow/catalog-*.json``) records the order of a
+list upload or the keys of a dict upload, so an OP receives the same structure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Union
+
+from .settings import config, s3_config
+from .errors import StorageError, ValidationError
+from .storage import LocalStorageClient, StorageClient
+
+__all__ = ["S3Artifact", "LocalArtifact", "upload_artifact", "download_artifact", "get_storage_client"]
+
+CATALOG_DIR = ".dflow"
+ARCHIVE_OBJECT = "dflow-archive.tgz"
+
+
+class S3Artifact:
+    """An artifact held by the artifact store under ``key``."""
+
+    def __init__(self, key: Optional[str] = None, bucket_name: Optional[str] = None, catalog: Optional[List[Dict[str, Any]]] = None,
+                 archive: Optional[str] = None, storage: Optional[str] = None, path_list: Optional[List[str]] = None,
+                 sub_path: Optional[str] = None, **kwargs: Any) -> None:
+        if not key:
+            raise ValidationError("S3Artifact needs a key (the storage prefix holding the files)")
+        self.key = key.rstrip("/")
+        self.bucket_name = bucket_name
+        self.catalog = catalog
+        self.archive = archive
+        self.storage = storage
+        self.path_list = path_list or []
+        self.sub_path_value = sub_path
+
+    def sub_path(self, path: str) -> "S3Artifact":
+        """This artifact narrowed to ``path`` inside it."""
+        return S3Artifact(key=self.key, bucket_name=self.bucket_name, archive=self.archive, storage=self.storage,
+                          sub_path=str(path) if self.sub_path_value is None else f"{self.sub_path_value}/{path}")
+
+    def __repr__(self) -> str:
+        return f"S3Artifact(key={self.key!r})"
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"key": self.key, "bucket": self.bucket_name, "catalog": self.catalog,
+                "archive": self.archive, "storage": self.storage}
+
+
+class LocalArtifact:
+    """A file or directory on this machine used directly as an artifact (local backend)."""
+
+    def __init__(self, local_path: Union[str, os.PathLike], sub_path: Optional[str] = None) -> None:
+        self.local_path = os.path.abspath(os.fspath(local_path))
+        if not os.path.exists(self.local_path):
+            raise ValidationError(f"LocalArtifact: {self.local_path!r} does not exist")
+        self.sub_path_value = sub_path
+
+    def sub_path(self, path: str) -> "LocalArtifact":
+        return LocalArtifact(self.local_path, sub_path=str(path))
+
+    def __repr__(self) -> str:
+        return f"LocalArtifact({self.local_path!r})"
+
+
+def get_storage_client(name: Optional[str] = None) -> StorageClient:
+    """The storage client artifacts go through.
+
+    ``s3_config["storage_client"]`` wins; then a storage plugin named by ``name``
+    or ``s3_config["storage_type"]``; then, on the local backend, the local
+    filesystem under ``config["debug_workdir"]``, elsewhere the ``s3`` plugin.
+    """
+    custom = s3_config.get("storage_client")
+    if custom is not None and name in (None, "custom"):
+        if not isinstance(custom, StorageClient) and not all(
+            hasattr(custom, m) for m in ("upload", "download", "list", "copy")
+        ):
+            raise ValidationError(
+                f"s3_config['storage_client'] must be a dflow.StorageClient (upload, download, list, copy, get_md5), "
+                f"got {type(custom).__name__}"
+            )
+        return custom
+    if name is None:
+        name = s3_config.get("storage_type")
+    if name is None:
+        name = "local" if config.get("mode") == "debug" else "s3"
+    if name == "local":
+        return LocalStorageClient(root=os.path.abspath(config.get("debug_workdir") or "."))
+    from .plugins import get_storage_factory
+
+    factory = get_storage_factory(name)
+    return factory(**{k: v for k, v in s3_config.items() if k not in ("storage_client",)})
+
+
+def storage_name() -> str:
+    if s3_config.get("storage_client") is not None:
+        return "custom"
+    name = s3_config.get("storage_type")
+    if name is None:
+        name = "local" if config.get("mode") == "debug" else "s3"
+    return name
+
+
+def _relative_in_artifact(path: str) -> str:
+    absolute = os.path.abspath(path)
+    cwd = os.getcwd()
+    if absolute == cwd:
+        return os.path.basename(absolute)
+    if absolute.startswith(cwd + os.sep):
+        return os.path.relpath(absolute, cwd)
+    return absolute.lstrip(os.sep)
+
+
+def _stage_item(src: str, staging: str) -> str:
+    if not os.path.exists(src):
+        raise ValidationError(f"upload_artifact: {src!r} does not exist")
+    rel = _relative_in_artifact(src)
+    dst = os.path.join(staging, rel)
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    if os.path.isdir(src):
+        shutil.copytree(src, dst, symlinks=False, dirs_exist_ok=True)
+    else:
+        shutil.copy2(src, dst)
+    return Path(rel).as_posix()
+
+
+def write_catalog(directory: str, items: List[Dict[str, Any]]) -> None:
+    """Write a catalog of ``items`` into ``directory/.dflow`` under a unique name."""
+    cdir = os.path.join(directory, CATALOG_DIR)
+    os.makedirs(cdir, exist_ok=True)
+    tmp = os.path.join(cdir, f".tmp-{uuid.uuid4().hex}")
+    with open(tmp, "w") as f:
+        json.dump(items, f)
+    os.replace(tmp, os.path.join(cdir, f"catalog-{uuid.uuid4().hex}.json"))
+
+
+def upload_tree(client: StorageClient, key: str, directory: str) -> None:
+    """Upload every file below ``directory`` to ``key/<relative path>``."""
+    if isinstance(client, LocalStorageClient):
+        client.upload(key, directory)
+        return
+    for root, _dirs, files in os.walk(directory):
+        for fn in files:
+            full = os.path.join(root, fn)
+            rel = os.path.relpath(full, directory).replace(os.sep, "/")
+            client.upload(f"{key}/{rel}", full)
+
+
+def download_tree(client: StorageClient, key: str, directory: str) -> None:
+    """Download every object below ``key`` into ``directory`` (extracting a tar archive)."""
+    if isinstance(client, LocalStorageClient):
+        client.download(key, directory)
+    else:
+        keys = client.list(key + "/", recursive=True)
+        if not keys:
+            raise StorageError(f"no artifact at key {key!r} in {client!r}")
+        for k in keys:
+            rel = k[len(key) + 1:]
+            client.download(k, os.path.join(directory, rel))
+    archive = os.path.join(directory, ARCHIVE_OBJECT)
+    if os.path.isfile(archive):
+        with tarfile.open(archive) as tf:
+            _safe_extract(tf, directory)
+        os.unlink(archive)
+
+
+def _safe_extract(tf: tarfile.TarFile, directory: str) -> None:
+    root = os.path.realpath(directory)
+    for member in tf.getmembers():
+        target = os.path.realpath(os.path.join(directory, member.name))
+        if not (target == root or target.startswith(root + os.sep)):
+            raise StorageError(f"refusing to extract {member.name!r}: it points outside the artifact")
+    tf.extractall(directory)
+
+
+def upload_artifact(
+    files: Any,
+    archive: Any = "default",
+    namespace: Optional[str] = None,
+    dataset_name: Optional[str] = None,
+    description: str = "",
+    tags: Optional[List[str]] = None,
+    properties: Optional[Dict[str, str]] = None,
+    storage_client: Optional[StorageClient] = None,
+    **kwargs: Any,
+) -> S3Artifact:
+    """Upload a path, a list of paths or a dict of paths; return the artifact (3.1.2)."""
+    if archive == "default":
+        archive = config.get("archive_mode", "tar")
+    if archive not in ("tar", None):
+        raise ValidationError(f"upload_artifact: archive must be 'tar' or None, got {archive!r}")
+    if isinstance(files, (str, os.PathLike)):
+        entries = [(None, None, os.fspath(files))]
+    elif isinstance(files, dict):
+        entries = [(None, str(k), os.fspath(v)) for k, v in files.items()]
+    elif isinstance(files, (list, tuple)):
+        entries = [(i, None, os.fspath(v)) for i, v in enumerate(files)]
+    else:
+        raise ValidationError(
+            f"upload_artifact takes a path, a list of paths or a dict of paths, got {type(files).__name__}"
+        )
+    client = storage_client or get_storage_client()
+    key = f"upload/{uuid.uuid4().hex}"
+    prefix = s3_config.get("prefix") or ""
+    if prefix and not isinstance(client, LocalStorageClient):
+        key = f"{prefix.rstrip('/')}/{key}"
+    with tempfile.TemporaryDirectory(prefix="dflow-upload-") as staging:
+        catalog = []
+        for index, k, src in entries:
+            rel = _stage_item(src, staging)
+            catalog.append({"index": index, "key": k, "path": rel})
+        write_catalog(staging, catalog)
+        if archive == "tar" and not isinstance(client, LocalStorageClient):
+            packed = os.path.join(tempfile.gettempdir(), f"dflow-{uuid.uuid4().hex}.tgz")
+            try:
+                with tarfile.open(packed, "w:gz") as tf:
+                    for name in sorted(os.listdir(staging)):
+                        tf.add(os.path.join(staging, name), arcname=name)
+                client.upload(f"{key}/{ARCHIVE_OBJECT}", packed)
+            finally:
+                if os.path.exists(packed):
+                    os.unlink(packed)
+        else:
+            upload_tree(client, key, staging)
+    return S3Artifact(key=key, catalog=catalog, archive=archive, storage=storage_name(),
+                      bucket_name=s3_config.get("bucket_name"), path_list=[c["path"] for c in catalog])
+
+
+def read_catalog(directory: str) -> List[Dict[str, Any]]:
+    """The catalog items below ``directory``, merged from every catalog file, in order."""
+    cdir = os.path.join(directory, CATALOG_DIR)
+    items: List[Dict[str, Any]] = []
+    if os.path.isdir(cdir):
+        for fn in sorted(os.listdir(cdir)):
+            if fn.startswith("catalog") and fn.endswith(".json"):
+                with open(os.path.join(cdir, fn)) as f:
+                    items.extend(json.load(f))
+    items.sort(key=lambda c: (c.get("index") is None, c.get("index") or 0))
+    return items
+
+
+def download_artifact(
+    artifact: Any,
+    extract: bool = True,
+    sub_path: Optional[str] = None,
+    path: Union[str, os.PathLike] = ".",
+    skip_exists: bool = False,
+    storage_client: Optional[StorageClient] = None,
+    **kwargs: Any,
+) -> List[str]:
+    """Download an artifact (an upload, or a step's output) into ``path``.
+
+    Returns the paths of the items it holds: one per item of a list or dict
+    upload (in order), else the downloaded directory's top-level entries.
+    """
+    target = os.path.abspath(os.fspath(path))
+    os.makedirs(target, exist_ok=True)
+    local = getattr(artifact, "local_path", None)
+    key = getattr(artifact, "key", None)
+    if local and os.path.exists(local) and not key:
+        src = os.path.join(local, sub_path) if sub_path else local
+        if os.path.isdir(src):
+            shutil.copytree(src, target, dirs_exist_ok=True)
+        else:
+            shutil.copy2(src, os.path.join(target, os.path.basename(src)))
+    elif key:
+        client = storage_client or _client_for(artifact)
+        if sub_path:
+            key = f"{key}/{sub_path}"
+        with tempfile.TemporaryDirectory(dir=target, prefix=".dflow-download-") as tmp:
+            if _is_file_key(client, key):
+                client.download(key, os.path.join(tmp, os.path.basename(key)))
+            else:
+                download_tree(client, key, tmp)
+            for name in os.listdir(tmp):
+                src, dst = os.path.join(tmp, name), os.path.join(target, name)
+                if skip_exists and os.path.exists(dst) and name != CATALOG_DIR:
+                    continue
+                if os.path.isdir(src):
+                    shutil.copytree(src, dst, dirs_exist_ok=True)
+                else:
+                    os.replace(src, dst)
+    else:
+        raise ValidationError(f"download_artifact: {artifact!r} is not an artifact (it has no key or local path)")
+    catalog = read_catalog(target) if not sub_path else []
+    if catalog:
+        return [os.path.join(target, c["path"]) for c in catalog]
+    return sorted(os.path.join(target, n) for n in os.listdir(target) if n != CATALOG_DIR)
+
+
+def _is_file_key(client: StorageClient, key: str) -> bool:
+    if isinstance(client, LocalStorageClient):
+        return (client.root / key).is_file()
+    return client.list(key) == [key]
+
+
+def _client_for(artifact: Any) -> StorageClient:
+    storage = getattr(artifact, "storage", None)
+    if storage in (None, "custom"):
+        return get_storage_client()
+    if storage == "local":
+        root = getattr(artifact, "storage_root", None)
+        if root:
+            return LocalStorageClient(root=root)
+    return get_storage_client(storage)

@@ -1,0 +1,134 @@
+"""What a backend implements, and the records it returns.
+
+A backend receives a :class:`~dflow.spec.WorkflowSpec` and runs it; it reports
+back with :class:`WorkflowRecord` and :class:`StepRecord` objects. Users see
+these through ``Workflow.query_status`` and ``Workflow.query_step``.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Dict, List, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .spec import StoredArtifact, WorkflowSpec
+
+__all__ = ["Backend", "StepRecord", "WorkflowRecord", "ReusedStep", "PHASES"]
+
+PHASES = ("Pending", "Running", "Succeeded", "Failed", "Error", "Skipped", "Omitted")
+
+
+class ParameterValue(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: Optional[str] = None
+    type: Optional[str] = None
+
+
+class StepRecord(BaseModel):
+    """One node of a running or finished workflow."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    name: str
+    display_name: str
+    template: Optional[str] = None
+    type: str  # Pod, Steps, DAG, StepGroup, TaskGroup, Skipped, Retry
+    phase: str
+    key: Optional[str] = None
+    parent: Optional[str] = None
+    children: List[str] = Field(default_factory=list)
+    started_at: Optional[float] = None
+    finished_at: Optional[float] = None
+    message: Optional[str] = None
+    attempts: int = 0
+    progress: Optional[str] = None
+    inputs_parameters: Dict[str, ParameterValue] = Field(default_factory=dict)
+    inputs_artifacts: Dict[str, StoredArtifact] = Field(default_factory=dict)
+    outputs_parameters: Dict[str, ParameterValue] = Field(default_factory=dict)
+    outputs_artifacts: Dict[str, StoredArtifact] = Field(default_factory=dict)
+    workdir: Optional[str] = None
+    log_path: Optional[str] = None
+
+
+class WorkflowRecord(BaseModel):
+    """A workflow as the backend knows it."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    name: str
+    phase: str
+    message: Optional[str] = None
+    created_at: Optional[float] = None
+    started_at: Optional[float] = None
+    finished_at: Optional[float] = None
+    backend: str
+    location: Optional[str] = None
+    progress: Optional[str] = None
+
+
+class ReusedStep(BaseModel):
+    """Outputs of an earlier step, to be taken instead of running a step with the same key."""
+
+    model_config = ConfigDict(extra="forbid")
+    key: str
+    outputs_parameters: Dict[str, ParameterValue] = Field(default_factory=dict)
+    outputs_artifacts: Dict[str, StoredArtifact] = Field(default_factory=dict)
+
+
+class Backend(abc.ABC):
+    """A place where workflows run (``debug``: this machine; ``argo``: a cluster)."""
+
+    name: str = "backend"
+
+    @abc.abstractmethod
+    def submit(self, spec: WorkflowSpec, *, reuse: Optional[List[ReusedStep]] = None, detach: bool = False) -> str:
+        """Start ``spec``; return the workflow id. Without ``detach`` a local backend may run it to its end."""
+
+    @abc.abstractmethod
+    def get_workflow(self, workflow_id: str) -> WorkflowRecord:
+        """The workflow's record; ``WorkflowNotFoundError`` when unknown."""
+
+    @abc.abstractmethod
+    def get_spec(self, workflow_id: str) -> WorkflowSpec:
+        """The spec the workflow was submitted with."""
+
+    @abc.abstractmethod
+    def list_steps(self, workflow_id: str) -> List[StepRecord]:
+        """Every node of the workflow, in the order they started."""
+
+    @abc.abstractmethod
+    def terminate(self, workflow_id: str) -> None:
+        """Stop the workflow now; running steps end, nothing new starts."""
+
+    @abc.abstractmethod
+    def list_workflows(self) -> List[WorkflowRecord]:
+        """Workflows this backend knows about."""
+
+    def wait(self, workflow_id: str, timeout: Optional[float] = None, interval: float = 1.0) -> WorkflowRecord:
+        """Block until the workflow has finished (or ``timeout`` seconds passed)."""
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            rec = self.get_workflow(workflow_id)
+            if rec.phase not in ("Pending", "Running"):
+                return rec
+            if deadline is not None and time.monotonic() > deadline:
+                return rec
+            time.sleep(interval)
+
+    def logs(self, workflow_id: str, step_id: str) -> str:
+        """The log of one step."""
+        raise NotImplementedError(f"backend {self.name!r} does not serve logs")
+
+    def resume(self, workflow_id: str, detach: bool = False) -> None:
+        """Run a stopped or failed workflow on, keeping the steps that succeeded."""
+        raise NotImplementedError(f"backend {self.name!r} cannot resume workflows")
+
+    def delete(self, workflow_id: str) -> None:
+        raise NotImplementedError(f"backend {self.name!r} cannot delete workflows")
+
+    def render(self, spec: WorkflowSpec) -> Dict[str, Any]:
+        """The backend's own description of ``spec`` (an Argo manifest, ...)."""
+        raise NotImplementedError(f"backend {self.name!r} has no manifest form")

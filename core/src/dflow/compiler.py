@@ -1,0 +1,532 @@
+"""Compile user model objects into a :class:`~dflow.spec.WorkflowSpec`.
+
+Everything a backend needs is decided here, once: template names (identical
+templates are emitted once), executor and context rendering, step-level
+timeouts and slices, parameter text and types, artifact sources, DAG
+dependencies found from the data flow, and validation of every reference, so
+bad input is refused before any work starts.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+from typing import Any, Dict, List, Optional, Set, Tuple
+
+from . import spec as S
+from .artifact import LocalArtifact, S3Artifact
+from .dag import DAG
+from .errors import ValidationError
+from .io import ArtifactSlice, Expression, InputArtifact, InputParameter, OutputArtifact, OutputParameter, _Bindable
+from .op_template import OPTemplate, ScriptOPTemplate
+from .runtime import encode_value
+from .step import ArgoSequence, Step
+from .steps import Steps
+
+__all__ = ["compile_workflow", "parameter_text", "type_label"]
+
+_REF = re.compile(r"\{\{\s*([^{}=][^{}]*?)\s*\}\}")
+_EXPR_STEP = re.compile(r"\b(steps|tasks)\[\s*'([^']+)'\s*\]")
+
+
+def type_label(tp: Any) -> Optional[str]:
+    """A short name for a parameter type (``int``, ``List[int]``), or None when unknown."""
+    if tp is None:
+        return None
+    try:
+        from .python.typecheck import type_name
+
+        return type_name(tp)
+    except Exception:  # noqa: BLE001 - display only
+        return getattr(tp, "__name__", str(tp))
+
+
+def parameter_text(value: Any) -> Tuple[str, Optional[str]]:
+    """The text of a parameter value and its type name; references print as Argo text."""
+    if isinstance(value, (_Bindable, Expression)):
+        return str(value), None
+    return encode_value(value)
+
+
+class _Compiler:
+    def __init__(self, context: Any = None) -> None:
+        self.context = context
+        self.templates: Dict[str, S.TemplateSpec] = {}
+        self.by_object: Dict[int, str] = {}
+        self.by_content: Dict[str, str] = {}
+        self._keep: List[Any] = []  # keep derived templates alive so ids stay unique
+
+    # ------------------------------------------------------------------ naming
+
+    def _unique(self, base: str) -> str:
+        name, i = base, 1
+        while name in self.templates:
+            i += 1
+            suffix = f"-{i}"
+            name = base[: 57 - len(suffix)].rstrip("-.") + suffix
+        return name
+
+    def template(self, t: Any) -> str:
+        """The spec name of template ``t``, compiling it on first sight."""
+        if id(t) in self.by_object:
+            return self.by_object[id(t)]
+        if isinstance(t, (Steps, DAG)):
+            name = self._unique(t.name)
+            self.by_object[id(t)] = name
+            self._keep.append(t)
+            # reserve the name so recursive references resolve to it
+            self.templates[name] = S.StepsTemplateSpec(name=name)
+            self.templates[name] = self._compile_container(t, name)
+            return name
+        if isinstance(t, ScriptOPTemplate):
+            rendered = t
+            if self.context is not None:
+                rendered = self.context.render(copy.deepcopy(t))
+            body = self._compile_script(rendered, "x")
+            digest = hashlib.sha1(
+                json.dumps(body.model_dump(mode="json", exclude={"name"}), sort_keys=True).encode()
+            ).hexdigest()
+            content_key = f"{t.name}:{digest}"
+            if content_key in self.by_content:
+                name = self.by_content[content_key]
+            else:
+                name = self._unique(t.name)
+                body.name = name
+                self.templates[name] = body
+                self.by_content[content_key] = name
+            self.by_object[id(t)] = name
+            self._keep.append(t)
+            return name
+        if isinstance(t, OPTemplate):
+            raise ValidationError(f"template {t.name!r} of type {type(t).__name__} cannot be compiled")
+        raise ValidationError(f"{t!r} is not an OP template, Steps or DAG")
+
+    # ------------------------------------------------------------------ script templates
+
+    def _compile_script(self, t: ScriptOPTemplate, name: str) -> S.ScriptTemplateSpec:
+        from .python.python_op_template import PythonOPTemplate
+
+        inputs_p = []
+        for k, p in t.inputs.parameters.items():
+            text = None
+            if p.has_value and p.value is not None:
+                text = parameter_text(p.value)[0]
+            inputs_p.append(S.InputParameterSpec(name=k, value=text, type=type_label(p.type), description=p.description))
+        inputs_a = [
+            S.InputArtifactSpec(name=k, path=a.path or f"/tmp/inputs/artifacts/{k}", optional=a.optional,
+                                sub_path=a.sub_path_value, archive=_archive(a.archive))
+            for k, a in t.inputs.artifacts.items()
+        ]
+        outputs_p = []
+        for k, p in t.outputs.parameters.items():
+            outputs_p.append(S.OutputParameterSpec(
+                name=k, type=type_label(p.type),
+                default=parameter_text(p.default)[0] if p.has_default and p.default is not None else None,
+                value=parameter_text(p.value)[0] if p.has_value and p.value is not None else None,
+                value_from_path=p.value_from_path,
+                value_from_parameter=str(p.value_from_parameter) if p.value_from_parameter is not None else None,
+                value_from_expression=_expr_text(p.value_from_expression),
+                global_name=p.global_name, description=p.description,
+            ))
+        outputs_a = [
+            S.OutputArtifactSpec(name=k, path=a.path or f"/tmp/outputs/artifacts/{k}", archive=_archive(a.archive),
+                                 global_name=a.global_name, optional=getattr(a, "optional", False))
+            for k, a in t.outputs.artifacts.items()
+        ]
+        retry = None
+        if t.retry_on_failure:
+            retry = S.RetrySpec(limit=int(t.retry_on_failure), on="always",
+                                timeout_as_transient=bool(t.timeout_as_transient_error))
+        elif t.retry_on_transient_error or t.timeout_as_transient_error:
+            retry = S.RetrySpec(limit=int(t.retry_on_transient_error or 0), on="transient",
+                                timeout_as_transient=bool(t.timeout_as_transient_error))
+        k8s: Dict[str, Any] = {}
+        for attr in ("node_selector", "tolerations", "affinity", "requests", "limits", "image_pull_policy",
+                     "volumes", "mounts", "pvcs", "init_containers", "sidecars"):
+            v = getattr(t, attr, None)
+            if v:
+                k8s[attr] = _plain(v)
+        python_op = None
+        if isinstance(t, PythonOPTemplate):
+            from .python.python_op_template import upload_packages
+
+            loc = t.op_location()
+            slices = None
+            if t.slices is not None:
+                s = t.slices
+                slices = S.SlicesSpec(
+                    slices=s.slices, input_parameter=s.input_parameter, input_artifact=s.input_artifact,
+                    output_parameter=s.output_parameter, output_artifact=s.output_artifact, sub_path=s.sub_path,
+                    group_size=s.group_size, pool_size=s.pool_size, create_dir=s.create_dir,
+                    register_first_only=s.register_first_only,
+                )
+            packages = [S.StoredArtifact(key=p, local_path=p, storage="local-path")
+                        for p in list(dict.fromkeys(list(t.python_packages) + list(upload_packages)))]
+            python_op = S.PythonOPSpec(
+                module=loc["module"], qualname=loc["qualname"], source=loc["source"], source_file=loc["source_file"],
+                input_sign={k: S.SignField(**v) for k, v in t.sign_fields("input").items()},
+                output_sign={k: S.SignField(**v) for k, v in t.sign_fields("output").items()},
+                slices=slices, python_packages=packages, op_kwargs=t.op_kwargs,
+            )
+        resource = None
+        if getattr(t, "resource", None) is not None:
+            resource = {"kind": type(t.resource).__name__, "action": getattr(t.resource, "action", None)}
+        return S.ScriptTemplateSpec(
+            name=name, image=t.image, command=list(t.command), script=t.script if python_op is None else "",
+            env=dict(t.envs), inputs_parameters=inputs_p, inputs_artifacts=inputs_a,
+            outputs_parameters=outputs_p, outputs_artifacts=outputs_a,
+            timeout=int(t.timeout) if t.timeout else None, retry=retry, python_op=python_op, k8s=k8s,
+            annotations=dict(t.annotations), labels=dict(t.labels), resource=resource,
+        )
+
+    # ------------------------------------------------------------------ steps and dags
+
+    def _compile_container(self, t: Any, name: str) -> Any:
+        is_dag = isinstance(t, DAG)
+        common = dict(
+            name=name,
+            inputs_parameters=[
+                S.InputParameterSpec(
+                    name=k, type=type_label(p.type), description=p.description,
+                    value=parameter_text(p.value)[0] if p.has_value and p.value is not None else None,
+                )
+                for k, p in t.inputs.parameters.items()
+            ],
+            inputs_artifacts=[S.InputArtifactSpec(name=k, optional=a.optional) for k, a in t.inputs.artifacts.items()],
+            outputs_parameters=[
+                S.OutputParameterSpec(
+                    name=k, type=type_label(p.type),
+                    default=parameter_text(p.default)[0] if p.has_default and p.default is not None else None,
+                    value=parameter_text(p.value)[0] if p.has_value and p.value is not None else None,
+                    value_from_parameter=str(p.value_from_parameter) if p.value_from_parameter is not None else None,
+                    value_from_expression=_expr_text(p.value_from_expression),
+                    global_name=p.global_name,
+                )
+                for k, p in t.outputs.parameters.items()
+            ],
+            outputs_artifacts=[
+                S.OutputArtifactSpec(
+                    name=k, from_=str(a._from) if a._from is not None else None,
+                    from_expression=_expr_text(a.from_expression), global_name=a.global_name,
+                )
+                for k, a in t.outputs.artifacts.items()
+            ],
+            parallelism=t.parallelism,
+            annotations=dict(t.annotations),
+        )
+        if is_dag:
+            tasks = [self._compile_step(s, t, "tasks") for s in t.tasks]
+            names = {s.name for s in tasks}
+            for task in tasks:
+                unknown = [d for d in task.dependencies if d not in names]
+                if unknown:
+                    raise ValidationError(f"DAG {t.name!r}: task {task.name!r} depends on {unknown}, which are not tasks of this DAG")
+            _check_acyclic(t.name, tasks)
+            spec = S.DAGTemplateSpec(tasks=tasks, **common)
+        else:
+            groups = [[self._compile_step(s, t, "steps") for s in g] for g in t.steps]
+            spec = S.StepsTemplateSpec(steps=groups, **common)
+            _check_steps_refs(t.name, groups)
+        _check_io_refs(t, spec)
+        return spec
+
+    def _derive(self, step: Step) -> Any:
+        """The template a step really runs: with the step's timeout, retries, slices and executor."""
+        t = step.template
+        changes = {}
+        if step.timeout is not None:
+            changes["timeout"] = step.timeout
+        if step.retry_on_transient_error is not None:
+            changes["retry_on_transient_error"] = step.retry_on_transient_error
+        if step.timeout_as_transient_error is not None:
+            changes["timeout_as_transient_error"] = step.timeout_as_transient_error
+        if step.slices is not None:
+            changes["slices"] = step.slices
+        if not changes and step.executor is None:
+            return t
+        if not isinstance(t, ScriptOPTemplate):
+            if step.executor is not None or step.slices is not None:
+                raise ValidationError(
+                    f"step {step.name!r}: executor and slices apply to script and Python OP templates, "
+                    f"not to {type(t).__name__} {t.name!r}"
+                )
+            derived = copy.copy(t)
+            for k, v in changes.items():
+                setattr(derived, k, v)
+            return derived
+        derived = copy.deepcopy(t)
+        for k, v in changes.items():
+            setattr(derived, k, v)
+        if "slices" in changes:
+            if not hasattr(derived, "_check_slices"):
+                raise ValidationError(f"step {step.name!r}: slices apply to Python OP templates only")
+            derived._check_slices()
+            if not step.slices.sub_path:
+                from .python.python_op_template import SLICE_PARAMETER
+
+                derived._implicit_parameters = {SLICE_PARAMETER}
+        if step.executor is not None:
+            rendered = step.executor.render(derived)
+            if rendered is None:
+                raise ValidationError(f"step {step.name!r}: {type(step.executor).__name__}.render returned None; it must return a template")
+            derived = rendered
+        return derived
+
+    def _compile_step(self, step: Step, parent: Any, scope: str) -> S.StepSpec:
+        if getattr(step.template, "resource", None) is not None or step.use_resource is not None:
+            pass
+        derived = self._derive(step)
+        tname = self.template(derived)
+        params: Dict[str, str] = {}
+        ptypes: Dict[str, str] = {}
+        for k, v in step.parameters.items():
+            text, tp = parameter_text(v)
+            params[k] = text
+            if tp is not None:
+                ptypes[k] = tp
+        slices = getattr(derived, "slices", None)
+        if slices is not None and not slices.sub_path:
+            from .python.python_op_template import SLICE_PARAMETER
+
+            params.setdefault(SLICE_PARAMETER, slices.slices or "{{item}}")
+            if step.with_param is None and step.with_sequence is None:
+                raise ValidationError(
+                    f"step {step.name!r}: its template slices inputs (Slices without sub_path), so the step "
+                    "needs with_param=... or with_sequence=... to fan out (or use Slices(sub_path=True))"
+                )
+        tmpl = step.template
+        for k, p in tmpl.inputs.parameters.items():
+            if k not in params and not p.has_value and not getattr(p, "optional", False):
+                raise ValidationError(
+                    f"step {step.name!r}: input parameter {k!r} of template {tmpl.name!r} has no value and no default; "
+                    f"give it in parameters={{{k!r}: ...}}"
+                )
+        arts: Dict[str, S.ArtifactArgument] = {}
+        for k, v in step.artifacts.items():
+            if v is None:
+                continue
+            arts[k] = _artifact_argument(v, f"step {step.name!r}, artifact {k!r}")
+        for k, a in tmpl.inputs.artifacts.items():
+            if k not in arts and not a.optional and a.source is None:
+                raise ValidationError(
+                    f"step {step.name!r}: input artifact {k!r} of template {tmpl.name!r} is not given; "
+                    f"pass it in artifacts={{{k!r}: ...}} or mark it optional "
+                    f"(template.inputs.artifacts[{k!r}].optional = True)"
+                )
+        with_param = None
+        if step.with_param is not None:
+            wp = step.with_param
+            if isinstance(wp, (list, tuple)):
+                with_param = json.dumps(list(wp))
+            else:
+                with_param = str(wp)
+        seq = None
+        if step.with_sequence is not None:
+            s = step.with_sequence
+            if not isinstance(s, ArgoSequence):
+                raise ValidationError(f"step {step.name!r}: with_sequence must come from argo_sequence(...), got {s!r}")
+            seq = S.SequenceSpec(
+                start=None if s.start is None else _seq_text(s.start),
+                count=None if s.count is None else _seq_text(s.count),
+                end=None if s.end is None else _seq_text(s.end),
+                format=s.format,
+            )
+        deps: List[str] = []
+        if scope == "tasks":
+            for d in step.dependencies:
+                deps.append(d if isinstance(d, str) else d.name)
+            texts = list(params.values()) + [a.ref or "" for a in arts.values()] + [a.from_expression or "" for a in arts.values()]
+            texts += [str(step.when or ""), with_param or "", str(step.key or "")]
+            if seq is not None:
+                texts += [seq.start or "", seq.count or "", seq.end or ""]
+            for text in texts:
+                for d in _task_refs(text):
+                    if d != step.name and d not in deps:
+                        deps.append(d)
+        return S.StepSpec(
+            name=step.name, template=tname, parameters=params, parameter_types=ptypes, artifacts=arts,
+            when=None if step.when is None else str(step.when), with_param=with_param, with_sequence=seq,
+            key=None if step.key is None else str(step.key),
+            continue_on_failed=bool(step.continue_on_failed), continue_on_error=bool(step.continue_on_error),
+            continue_on_num_success=step.continue_on_num_success,
+            continue_on_success_ratio=step.continue_on_success_ratio,
+            dependencies=deps, parallelism=step.parallelism,
+        )
+
+
+def _seq_text(v: Any) -> str:
+    return str(v) if not isinstance(v, (int, float)) else str(int(v))
+
+
+def _archive(a: Any) -> Optional[str]:
+    if a == "default":
+        from .settings import config
+
+        return config.get("archive_mode", "tar")
+    return a
+
+
+def _expr_text(v: Any) -> Optional[str]:
+    if v is None:
+        return None
+    if isinstance(v, Expression):
+        return v.expr
+    if isinstance(v, _Bindable):
+        return v.expr
+    return str(v)
+
+
+def _plain(v: Any) -> Any:
+    try:
+        json.dumps(v)
+        return v
+    except TypeError:
+        if isinstance(v, (list, tuple)):
+            return [_plain(x) for x in v]
+        if isinstance(v, dict):
+            return {str(k): _plain(x) for k, x in v.items()}
+        if hasattr(v, "to_dict"):
+            return _plain(v.to_dict())
+        return repr(v)
+
+
+def _artifact_argument(v: Any, where: str) -> S.ArtifactArgument:
+    if isinstance(v, ArtifactSlice):
+        inner = _artifact_argument(v.artifact, where)
+        sub = v.path if inner.sub_path is None else f"{inner.sub_path}/{v.path}"
+        return inner.model_copy(update={"sub_path": sub})
+    if isinstance(v, (InputArtifact, OutputArtifact)):
+        return S.ArtifactArgument(ref=str(v))
+    if isinstance(v, S3Artifact):
+        return S.ArtifactArgument(
+            stored=S.StoredArtifact(key=v.key, storage=v.storage, bucket=v.bucket_name, archive=v.archive, catalog=v.catalog),
+            sub_path=v.sub_path_value,
+        )
+    if isinstance(v, LocalArtifact):
+        return S.ArtifactArgument(stored=S.StoredArtifact(key=v.local_path, storage="local-path", local_path=v.local_path),
+                                  sub_path=v.sub_path_value)
+    if isinstance(v, Expression):
+        return S.ArtifactArgument(from_expression=v.expr)
+    if hasattr(v, "key") and hasattr(v, "storage"):  # a step output artifact record from query_step
+        return S.ArtifactArgument(stored=S.StoredArtifact(key=v.key, storage=v.storage, catalog=getattr(v, "catalog", None)))
+    if isinstance(v, str) and v.startswith("{{"):
+        return S.ArtifactArgument(ref=v)
+    raise ValidationError(
+        f"{where}: {v!r} is not an artifact; pass upload_artifact(...), another step's "
+        "outputs.artifacts[...], or the template's inputs.artifacts[...]"
+    )
+
+
+def _task_refs(text: str) -> List[str]:
+    out = []
+    for m in _REF.finditer(text or ""):
+        parts = m.group(1).split(".")
+        if len(parts) > 2 and parts[0] == "tasks":
+            out.append(parts[1])
+    for m in _EXPR_STEP.finditer(text or ""):
+        if m.group(1) == "tasks":
+            out.append(m.group(2))
+    return out
+
+
+def _refs(text: str) -> List[Tuple[str, str]]:
+    """(scope, name) pairs of the step/task references in ``text``."""
+    out = []
+    for m in _REF.finditer(text or ""):
+        parts = m.group(1).split(".")
+        if len(parts) > 2 and parts[0] in ("steps", "tasks"):
+            out.append((parts[0], parts[1]))
+    for m in _EXPR_STEP.finditer(text or ""):
+        out.append((m.group(1), m.group(2)))
+    return out
+
+
+def _step_texts(s: S.StepSpec) -> List[str]:
+    texts = list(s.parameters.values()) + [s.when or "", s.with_param or "", s.key or ""]
+    texts += [a.ref or "" for a in s.artifacts.values()] + [a.from_expression or "" for a in s.artifacts.values()]
+    if s.with_sequence:
+        texts += [s.with_sequence.start or "", s.with_sequence.count or "", s.with_sequence.end or ""]
+    return texts
+
+
+def _check_steps_refs(tname: str, groups: List[List[S.StepSpec]]) -> None:
+    seen: Set[str] = set()
+    all_names = {s.name for g in groups for s in g}
+    for g in groups:
+        for s in g:
+            for text in _step_texts(s):
+                for scope, name in _refs(text):
+                    if scope == "tasks":
+                        raise ValidationError(f"Steps {tname!r}: step {s.name!r} refers to tasks.{name}; inside Steps refer to steps.NAME")
+                    if name not in all_names:
+                        raise ValidationError(
+                            f"Steps {tname!r}: step {s.name!r} uses outputs of step {name!r}, which is not in this Steps; "
+                            "pass values between templates through inputs and outputs"
+                        )
+                    if name not in seen:
+                        raise ValidationError(
+                            f"Steps {tname!r}: step {s.name!r} uses outputs of step {name!r}, which runs in the same "
+                            "group or later; add the producing step in an earlier group (wf.add order)"
+                        )
+        seen |= {s.name for s in g}
+
+
+def _check_acyclic(dname: str, tasks: List[S.StepSpec]) -> None:
+    deps = {t.name: list(t.dependencies) for t in tasks}
+    state: Dict[str, int] = {}
+
+    def visit(n: str, path: List[str]) -> None:
+        if state.get(n) == 2:
+            return
+        if state.get(n) == 1:
+            cycle = path[path.index(n):] + [n]
+            raise ValidationError(f"DAG {dname!r}: tasks depend on each other in a cycle: {' -> '.join(cycle)}")
+        state[n] = 1
+        for d in deps.get(n, []):
+            visit(d, path + [n])
+        state[n] = 2
+
+    for n in deps:
+        visit(n, [])
+
+
+def _check_io_refs(t: Any, spec: Any) -> None:
+    pnames = {p.name for p in spec.inputs_parameters}
+    anames = {a.name for a in spec.inputs_artifacts}
+    steps = spec.tasks if spec.kind == "dag" else [s for g in spec.steps for s in g]
+    for s in steps:
+        for text in _step_texts(s):
+            for m in _REF.finditer(text):
+                parts = m.group(1).split(".")
+                if parts[0] == "inputs" and len(parts) >= 3:
+                    table = pnames if parts[1] == "parameters" else anames
+                    if parts[2] not in table:
+                        raise ValidationError(
+                            f"{type(t).__name__} {t.name!r}: step {s.name!r} refers to {{{{{m.group(1)}}}}}, but the "
+                            f"template has no input {parts[1][:-1]} {parts[2]!r} (it has {sorted(table)}); "
+                            "a step can only refer to the inputs of the template it is in"
+                        )
+
+
+def compile_workflow(workflow: Any) -> S.WorkflowSpec:
+    """The WorkflowSpec of a ``Workflow``: every template it reaches, compiled once."""
+    c = _Compiler(context=workflow.context)
+    entry = workflow.entrypoint_template()
+    entry_name = c.template(entry)
+    params: Dict[str, str] = {}
+    ptypes: Dict[str, str] = {}
+    for k, v in (workflow.parameters or {}).items():
+        text, tp = parameter_text(v)
+        params[k] = text
+        if tp:
+            ptypes[k] = tp
+    arts = {k: _artifact_argument(v, f"workflow artifact {k!r}") for k, v in (workflow.artifacts or {}).items()}
+    spec = S.WorkflowSpec(
+        name=workflow.name, entrypoint=entry_name, templates=list(c.templates.values()), parameters=params,
+        parameter_types=ptypes, artifacts=arts, parallelism=workflow.parallelism, labels=dict(workflow.labels or {}),
+        annotations=dict(workflow.annotations or {}),
+        context=type(workflow.context).__name__ if workflow.context is not None else None,
+    )
+    return spec

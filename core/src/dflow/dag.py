@@ -1,0 +1,48 @@
+"""``DAG``: a template whose tasks run as soon as the tasks they depend on have finished."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+from .errors import ValidationError
+from .io import Inputs, Outputs
+from .op_template import OPTemplate
+from .step import Task
+
+__all__ = ["DAG"]
+
+
+class DAG(OPTemplate):
+    """Tasks with dependencies found from their data flow, plus explicit ``dependencies`` (3.1.4)."""
+
+    def __init__(
+        self,
+        name: Optional[str] = None,
+        inputs: Optional[Inputs] = None,
+        outputs: Optional[Outputs] = None,
+        tasks: Optional[List[Task]] = None,
+        memoize_key: Optional[str] = None,
+        annotations: Optional[Dict[str, str]] = None,
+        parallelism: Optional[int] = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(name=name, inputs=inputs, outputs=outputs, memoize_key=memoize_key,
+                         annotations=annotations, parallelism=parallelism, **kwargs)
+        self.tasks: List[Task] = []
+        for t in tasks or []:
+            self.add(t)
+
+    def add(self, task: Any) -> None:
+        """Add a task (or a list of tasks)."""
+        for t in task if isinstance(task, (list, tuple)) else [task]:
+            if not isinstance(t, Task):
+                raise ValidationError(
+                    f"DAG {self.name!r}: can only add Task objects, got {type(t).__name__}; "
+                    "use dflow.Task(...) instead of Step(...) inside a DAG"
+                )
+            if any(e.name == t.name and e is not t for e in self.tasks):
+                raise ValidationError(f"DAG {self.name!r} already has a task called {t.name!r}")
+            self.tasks.append(t)
+
+    def all_steps(self) -> List[Task]:
+        return list(self.tasks)

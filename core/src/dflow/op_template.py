@@ -1,0 +1,145 @@
+"""OP templates: the building blocks that run something.
+
+``ShellOPTemplate`` and ``PythonScriptOPTemplate`` run a script in a container
+image (on the local backend: on this machine). Python OPs are compiled into a
+script template too (see :mod:`dflow.python.python_op_template`).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from typing import Any, Dict, List, Optional
+
+from .io import Inputs, Outputs
+from .names import check_template_name, sanitize_template_name
+
+__all__ = ["OPTemplate", "ScriptOPTemplate", "ShellOPTemplate", "PythonScriptOPTemplate"]
+
+_counter = itertools.count()
+
+
+class OPTemplate:
+    """What every template has: a name, inputs and outputs, retries and a timeout."""
+
+    def __init__(
+        self,
+        name: Optional[str] = None,
+        inputs: Optional[Inputs] = None,
+        outputs: Optional[Outputs] = None,
+        memoize_key: Optional[str] = None,
+        annotations: Optional[Dict[str, str]] = None,
+        labels: Optional[Dict[str, str]] = None,
+        timeout: Optional[int] = None,
+        retry_on_transient_error: Optional[int] = None,
+        retry_on_failure: Optional[int] = None,
+        timeout_as_transient_error: bool = False,
+        parallelism: Optional[int] = None,
+    ) -> None:
+        if name is None:
+            name = sanitize_template_name(type(self).__name__) + f"-{next(_counter)}"
+        self.name = check_template_name(name)
+        self.inputs = inputs if inputs is not None else Inputs()
+        self.outputs = outputs if outputs is not None else Outputs()
+        self.inputs._attach(self)
+        self.outputs._attach(self)
+        self.memoize_key = memoize_key
+        self.annotations = dict(annotations or {})
+        self.labels = dict(labels or {})
+        self.timeout = timeout
+        self.retry_on_transient_error = retry_on_transient_error
+        self.retry_on_failure = retry_on_failure
+        self.timeout_as_transient_error = timeout_as_transient_error
+        self.parallelism = parallelism
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+    def copy(self) -> "OPTemplate":
+        """A deep copy (with its inputs and outputs attached to the copy)."""
+        return copy.deepcopy(self)
+
+
+class ScriptOPTemplate(OPTemplate):
+    """A script run by ``command`` inside ``image``."""
+
+    default_command: List[str] = ["sh"]
+
+    def __init__(
+        self,
+        name: Optional[str] = None,
+        inputs: Optional[Inputs] = None,
+        outputs: Optional[Outputs] = None,
+        image: Optional[str] = None,
+        command: Any = None,
+        script: Optional[str] = None,
+        volumes: Optional[List[Any]] = None,
+        mounts: Optional[List[Any]] = None,
+        init_progress: str = "0/1",
+        timeout: Optional[int] = None,
+        retry_on_transient_error: Optional[int] = None,
+        timeout_as_transient_error: bool = False,
+        memoize_key: Optional[str] = None,
+        key: Optional[str] = None,
+        pvcs: Optional[List[Any]] = None,
+        image_pull_policy: Optional[str] = None,
+        annotations: Optional[Dict[str, str]] = None,
+        labels: Optional[Dict[str, str]] = None,
+        node_selector: Optional[Dict[str, str]] = None,
+        tolerations: Optional[List[Any]] = None,
+        affinity: Any = None,
+        requests: Optional[Dict[str, str]] = None,
+        limits: Optional[Dict[str, str]] = None,
+        envs: Optional[Dict[str, Any]] = None,
+        init_containers: Optional[List[Any]] = None,
+        sidecars: Optional[List[Any]] = None,
+        resource: Any = None,
+        retry_on_failure: Optional[int] = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            name=name,
+            inputs=inputs,
+            outputs=outputs,
+            memoize_key=memoize_key,
+            annotations=annotations,
+            labels=labels,
+            timeout=timeout,
+            retry_on_transient_error=retry_on_transient_error,
+            retry_on_failure=retry_on_failure,
+            timeout_as_transient_error=timeout_as_transient_error,
+        )
+        self.image = image
+        if command is None:
+            command = list(self.default_command)
+        elif isinstance(command, str):
+            command = [command]
+        self.command = list(command)
+        self.script = script or ""
+        self.volumes = volumes or []
+        self.mounts = mounts or []
+        self.init_progress = init_progress
+        self.key = key
+        self.pvcs = pvcs or []
+        self.image_pull_policy = image_pull_policy
+        self.node_selector = node_selector
+        self.tolerations = tolerations
+        self.affinity = affinity
+        self.requests = requests
+        self.limits = limits
+        self.envs = {k: str(v) for k, v in (envs or {}).items()}
+        self.init_containers = init_containers
+        self.sidecars = sidecars
+        self.resource = resource
+
+
+class ShellOPTemplate(ScriptOPTemplate):
+    """A shell script template (``sh`` runs ``script``)."""
+
+    default_command = ["sh"]
+
+
+class PythonScriptOPTemplate(ScriptOPTemplate):
+    """A Python script template (``python3`` runs ``script``)."""
+
+    default_command = ["python3"]

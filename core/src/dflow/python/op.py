@@ -1,0 +1,281 @@
+"""The ``OP`` base class of Python OPs (class OPs and ``@OP.function`` OPs).
+
+Standard library only, Python 3.8+: this file runs inside users' images.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from typing import Any, Callable, Dict, Optional
+
+from dflow.python.opio import OPIO, UNSET, Artifact, BigParameter, OPIOSign, Parameter
+from dflow.python.typecheck import explain_mismatch, type_name
+
+__all__ = ["OP", "check_inputs", "check_outputs", "set_progress_hook", "SIGN_CHECKED_ATTR"]
+
+#: attribute set on an ``execute`` wrapped by ``OP.exec_sign_check``
+SIGN_CHECKED_ATTR = "__dflow_sign_checked__"
+
+# The runtime installs a callable ``hook(current, total)``; ``None`` outside a step.
+_progress_hook: Optional[Callable[[Any, Any], None]] = None
+
+
+def set_progress_hook(hook: Optional[Callable[[Any, Any], None]]) -> None:
+    """Install (or remove with ``None``) the function called when progress changes."""
+    global _progress_hook
+    _progress_hook = hook
+
+
+def _field_kind(value: Any) -> str:
+    if isinstance(value, Artifact):
+        return "artifact"
+    if isinstance(value, BigParameter):
+        return "big parameter"
+    return "parameter"
+
+
+def _check(op_name: str, sign: Any, values: Any, direction: str) -> OPIO:
+    """Check ``values`` against ``sign``; return a new OPIO with defaults filled in."""
+    if values is None:
+        values = {}
+    if not hasattr(values, "keys"):
+        raise TypeError("%s: %s must be an OPIO or a dict, found %s" % (op_name, direction, type(values).__name__))
+    out = OPIO()
+    for name, field in sign.items():
+        kind = _field_kind(field)
+        if name not in values:
+            if isinstance(field, Parameter) and field.has_default:
+                out[name] = field.default
+                continue
+            if isinstance(field, Artifact) and field.optional:
+                out[name] = None
+                continue
+            raise TypeError(
+                "%s: %s %s %r is missing (expected %s)"
+                % (op_name, direction, kind, name, type_name(field.type if isinstance(field, (Artifact, Parameter)) else field))
+            )
+        value = values[name]
+        if isinstance(field, Artifact):
+            if value is None and field.optional:
+                out[name] = None
+                continue
+            tp = field.type
+        elif isinstance(field, Parameter):
+            tp = field.type
+            if value is None and field.has_default and field.default is None:
+                out[name] = None
+                continue
+        else:
+            tp = field
+        reason = explain_mismatch(value, tp)
+        if reason is not None:
+            raise TypeError("%s: %s %s %r: %s" % (op_name, direction, kind, name, reason))
+        out[name] = value
+    extra = [k for k in values.keys() if k not in sign]
+    if extra:
+        raise TypeError(
+            "%s: unexpected %s %s not in the %s sign (which has %s)"
+            % (op_name, direction, ", ".join(repr(k) for k in extra), direction, list(sign.keys()))
+        )
+    return out
+
+
+def check_inputs(op: Any, op_in: Any) -> OPIO:
+    """Check the inputs of ``op`` (an OP class or instance); return them with defaults filled."""
+    cls = op if isinstance(op, type) else type(op)
+    return _check(cls.__name__, cls.get_input_sign(), op_in, "input")
+
+
+def check_outputs(op: Any, op_out: Any) -> OPIO:
+    """Check the outputs of ``op``; return them as an OPIO with defaults filled."""
+    cls = op if isinstance(op, type) else type(op)
+    return _check(cls.__name__, cls.get_output_sign(), op_out, "output")
+
+
+class OP(object):
+    """Base class of Python OPs.
+
+    Subclasses define ``get_input_sign``, ``get_output_sign`` (classmethods returning
+    an :class:`OPIOSign`) and ``execute(self, op_in) -> OPIO``.
+    """
+
+    progress_total = 1
+    progress_current = 0
+    key: Optional[str] = None
+    workflow_name: Optional[str] = None
+    step_name: Optional[str] = None
+    slices: Optional[Dict[str, Any]] = None
+    slice_index: Optional[int] = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if (name == "progress_current" or name == "progress_total") and _progress_hook is not None:
+            _progress_hook(self.progress_current, self.progress_total)
+
+    @classmethod
+    def get_input_sign(cls) -> OPIOSign:
+        raise NotImplementedError("%s must define the classmethod get_input_sign()" % cls.__name__)
+
+    @classmethod
+    def get_output_sign(cls) -> OPIOSign:
+        raise NotImplementedError("%s must define the classmethod get_output_sign()" % cls.__name__)
+
+    def execute(self, op_in: OPIO) -> OPIO:
+        raise NotImplementedError("%s must define execute(self, op_in)" % type(self).__name__)
+
+    @classmethod
+    def get_opio_info(cls, opio_sign: Any = None) -> Dict[str, str]:
+        """``{name: "parameter int" | "artifact List[Path]" ...}`` of a sign (inputs by default)."""
+        sign = cls.get_input_sign() if opio_sign is None else opio_sign
+        info = {}
+        for k, v in sign.items():
+            tp = v.type if isinstance(v, (Artifact, Parameter)) else v
+            info[k] = "%s %s" % (_field_kind(v), type_name(tp))
+        return info
+
+    @staticmethod
+    def exec_sign_check(func: Callable[..., Any]) -> Callable[..., Any]:
+        """Decorate ``execute`` to check inputs before and outputs after it runs."""
+        if getattr(func, SIGN_CHECKED_ATTR, False):
+            return func
+
+        @functools.wraps(func)
+        def wrapper(self: "OP", op_in: Any) -> OPIO:
+            checked_in = check_inputs(self, op_in)
+            op_out = func(self, checked_in)
+            return check_outputs(self, op_out)
+
+        setattr(wrapper, SIGN_CHECKED_ATTR, True)
+        return wrapper
+
+    @staticmethod
+    def function(func: Optional[Callable[..., Any]] = None, **kwargs: Any) -> Any:
+        """Turn an annotated function into an OP class (``@OP.function`` or ``@OP.function()``)."""
+        if func is None:
+            return lambda f: _make_function_op(f, **kwargs)
+        return _make_function_op(func, **kwargs)
+
+
+def _eval_annotation(ann: Any, func: Callable[..., Any]) -> Any:
+    if isinstance(ann, str):  # ``from __future__ import annotations`` in the user's module
+        globalns = getattr(func, "__globals__", {})
+        try:
+            return eval(ann, globalns, dict(vars(sys.modules["builtins"])))
+        except Exception as exc:
+            raise TypeError(
+                "@OP.function %s: cannot evaluate the annotation %r: %s" % (func.__qualname__, ann, exc)
+            )
+    return ann
+
+
+def _make_function_op(func: Callable[..., Any], **kwargs: Any) -> type:
+    import inspect
+
+    sig = inspect.signature(func)
+    input_sign = OPIOSign()
+    for name, p in sig.parameters.items():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise TypeError("@OP.function %s: *args/**kwargs are not supported (%s)" % (func.__qualname__, name))
+        ann = Any if p.annotation is p.empty else _eval_annotation(p.annotation, func)
+        if p.default is not p.empty:
+            if isinstance(ann, Artifact):
+                if p.default is None:
+                    ann.optional = True
+            elif isinstance(ann, Parameter):
+                if not ann.has_default:
+                    ann = type(ann)(ann.type, default=p.default, global_name=ann.global_name,
+                                    description=ann.description, **ann.extra)
+            else:
+                ann = Parameter(ann, default=p.default)
+        input_sign[name] = ann
+    ret = sig.return_annotation
+    if ret is sig.empty or ret is None:
+        output_sign = OPIOSign()
+    else:
+        ret = _eval_annotation(ret, func)
+        if isinstance(ret, OPIOSign):
+            output_sign = OPIOSign(ret)
+        elif isinstance(ret, dict):
+            output_sign = OPIOSign(ret)
+        elif hasattr(ret, "__annotations__") and isinstance(ret, type) and issubclass(ret, dict):
+            output_sign = OPIOSign(ret.__annotations__)  # a TypedDict
+        else:
+            raise TypeError(
+                "@OP.function %s: the return annotation must be a dict or an OPIOSign of the outputs, found %r"
+                % (func.__qualname__, ret)
+            )
+
+    def get_input_sign(cls: type) -> OPIOSign:
+        return OPIOSign(input_sign)
+
+    def get_output_sign(cls: type) -> OPIOSign:
+        return OPIOSign(output_sign)
+
+    def execute(self: OP, op_in: OPIO) -> OPIO:
+        result = func(**{k: op_in[k] for k in op_in})
+        if result is None:
+            result = {}
+        return OPIO(result)
+
+    execute.__qualname__ = func.__qualname__ + ".execute"
+    ns = {
+        "get_input_sign": classmethod(get_input_sign),
+        "get_output_sign": classmethod(get_output_sign),
+        "execute": OP.exec_sign_check(execute),
+        "func": staticmethod(func),
+        "__module__": func.__module__,
+        "__qualname__": func.__qualname__,
+        "__doc__": func.__doc__,
+        "_dflow_function_op": True,
+        "op_kwargs": dict(kwargs),
+    }
+    return type(func.__name__, (OP,), ns)
+
+
+class _ProgressWriter(object):
+    """Writes ``current/total`` to a file, at most every ``interval`` seconds."""
+
+    def __init__(self, path: str, interval: float = 0.1) -> None:
+        self.path = path
+        self.interval = interval
+        self.last_time = 0.0
+        self.pending: Optional[str] = None
+
+    def __call__(self, current: Any, total: Any) -> None:
+        text = "%s/%s" % (current, total)
+        now = time.monotonic()
+        try:
+            done = current is not None and total is not None and current >= total
+        except TypeError:
+            done = False
+        if done or now - self.last_time >= self.interval:
+            self.last_time = now
+            self.pending = None
+            self._write(text)
+        else:
+            self.pending = text
+
+    def flush(self) -> None:
+        if self.pending is not None:
+            text, self.pending = self.pending, None
+            self._write(text)
+
+    def _write(self, text: str) -> None:
+        import os
+
+        tmp = "%s.tmp%d" % (self.path, os.getpid())
+        try:
+            with open(tmp, "w") as f:
+                f.write(text)
+            os.replace(tmp, self.path)
+        except OSError:
+            pass
+
+
+# keep the unused import visible for users of ``from dflow.python.op import UNSET``
+_ = UNSET

@@ -1,0 +1,255 @@
+"""Signs and values of Python OP inputs and outputs.
+
+Standard library only, Python 3.8+: this file runs inside users' images.
+
+* :class:`OPIOSign` - ordered mapping ``name -> type | Artifact | Parameter | BigParameter``
+* :class:`OPIO` - ordered mapping ``name -> value`` passed to / returned by ``execute``
+* :class:`Artifact`, :class:`Parameter`, :class:`BigParameter`
+* :data:`NestedDict` - ``NestedDict[Path]``
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import typing
+from collections.abc import MutableMapping
+from typing import Any, Dict, Iterator, Optional
+
+from dflow.python.typecheck import NestedDict, is_nested_dict_type, type_name, unwrap_optional
+
+__all__ = [
+    "OPIOSign",
+    "OPIO",
+    "Artifact",
+    "Parameter",
+    "BigParameter",
+    "NestedDict",
+    "UNSET",
+    "sign_field",
+    "sign_fields",
+]
+
+
+class _Unset(object):
+    """Marks a parameter without a default value."""
+
+    _instance = None
+
+    def __new__(cls) -> "_Unset":
+        if cls._instance is None:
+            cls._instance = object.__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __reduce__(self) -> str:
+        return "UNSET"
+
+
+UNSET = _Unset()
+
+
+class _OPIOBase(MutableMapping):
+    """A dict-like mapping keeping insertion order."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._data: Dict[str, Any] = dict(*args, **kwargs)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._data[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def __repr__(self) -> str:
+        return "%s(%r)" % (type(self).__name__, self._data)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _OPIOBase):
+            return self._data == other._data
+        if isinstance(other, dict):
+            return self._data == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def copy(self) -> Any:
+        return type(self)(self._data)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dict(self._data)
+
+
+class OPIOSign(_OPIOBase):
+    """The sign of an OP's inputs or outputs: ``name -> type`` or ``Artifact(...)``."""
+
+
+class OPIO(_OPIOBase):
+    """The inputs passed to ``execute`` or the outputs it returns."""
+
+
+# --------------------------------------------------------------------------- artifact
+
+
+def _allowed_artifact_type(tp: Any) -> bool:
+    inner, _ = unwrap_optional(tp)
+    if isinstance(inner, type) and issubclass(inner, pathlib.PurePath):
+        return True
+    if is_nested_dict_type(inner):
+        args = getattr(inner, "__args__", (pathlib.Path,))
+        return isinstance(args[0], type) and issubclass(args[0], pathlib.PurePath)
+    origin = getattr(inner, "__origin__", None)
+    args = getattr(inner, "__args__", None) or ()
+    if origin in (list, typing.List) and len(args) == 1:
+        return isinstance(args[0], type) and issubclass(args[0], pathlib.PurePath)
+    if origin in (dict, typing.Dict) and len(args) == 2:
+        return args[0] is str and isinstance(args[1], type) and issubclass(args[1], pathlib.PurePath)
+    return False
+
+
+_ALLOWED_TEXT = "Path, List[Path], Dict[str, Path], NestedDict[Path] (or Optional[...] of one of them)"
+
+
+class Artifact(object):
+    """An artifact field of a sign: files passed as paths.
+
+    ``type`` is one of ``Path``, ``List[Path]``, ``Dict[str, Path]``,
+    ``NestedDict[Path]`` or ``Optional[...]`` of one of them (which makes it optional).
+    """
+
+    def __init__(
+        self,
+        type: Any,
+        archive: Optional[str] = "default",
+        save: Optional[Any] = None,
+        optional: bool = False,
+        global_name: Optional[str] = None,
+        sub_path: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        if not _allowed_artifact_type(type):
+            raise TypeError(
+                "Artifact type %s is not allowed; use one of %s" % (type_name(type), _ALLOWED_TEXT)
+            )
+        inner, is_opt = unwrap_optional(type)
+        self.type = type
+        self.item_type = inner
+        self.archive = archive
+        self.save = save
+        self.optional = bool(optional or is_opt)
+        self.global_name = global_name
+        self.sub_path = sub_path
+        self.extra = dict(kwargs)
+
+    def __repr__(self) -> str:
+        parts = [type_name(self.type)]
+        if self.optional:
+            parts.append("optional=True")
+        if self.archive != "default":
+            parts.append("archive=%r" % (self.archive,))
+        if self.global_name:
+            parts.append("global_name=%r" % (self.global_name,))
+        return "Artifact(%s)" % ", ".join(parts)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Artifact):
+            return NotImplemented
+        return (self.type, self.archive, self.optional, self.global_name, self.sub_path) == (
+            other.type, other.archive, other.optional, other.global_name, other.sub_path)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Parameter(object):
+    """A parameter field of a sign with extra settings: a default, a global name."""
+
+    kind = "parameter"
+
+    def __init__(
+        self,
+        type: Any,
+        default: Any = UNSET,
+        global_name: Optional[str] = None,
+        description: Optional[str] = None,
+        **kwargs: Any,
+    ) -> None:
+        self.type = type
+        self.default = default
+        self.global_name = global_name
+        self.description = description
+        self.extra = dict(kwargs)
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not UNSET
+
+    def __repr__(self) -> str:
+        parts = [type_name(self.type)]
+        if self.has_default:
+            parts.append("default=%r" % (self.default,))
+        if self.global_name:
+            parts.append("global_name=%r" % (self.global_name,))
+        return "%s(%s)" % (type(self).__name__, ", ".join(parts))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Parameter):
+            return NotImplemented
+        return (type(self), self.type, self.default, self.global_name) == (
+            type(other), other.type, other.default, other.global_name)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class BigParameter(Parameter):
+    """A parameter whose value is too large for a workflow parameter; stored like an artifact."""
+
+    kind = "big_parameter"
+
+
+# --------------------------------------------------------------------------- sign description
+
+
+def _default_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def sign_field(value: Any) -> Dict[str, Any]:
+    """A plain dict with the fields of ``dflow.spec.SignField`` describing one sign entry."""
+    if isinstance(value, Artifact):
+        archive = value.archive
+        return {"kind": "artifact", "type": type_name(value.type), "optional": value.optional,
+                "archive": archive, "default": None, "has_default": False, "description": None}
+    if isinstance(value, Parameter):
+        return {"kind": value.kind, "type": type_name(value.type), "optional": False,
+                "archive": None,
+                "default": _default_text(value.default) if value.has_default else None,
+                "has_default": value.has_default, "description": value.description}
+    return {"kind": "parameter", "type": type_name(value), "optional": False, "archive": None,
+            "default": None, "has_default": False, "description": None}
+
+
+def sign_fields(sign: Any) -> Dict[str, Dict[str, Any]]:
+    """``{name: sign_field(value)}`` for a whole sign, in its order."""
+    return {k: sign_field(v) for k, v in sign.items()}

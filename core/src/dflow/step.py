@@ -1,0 +1,171 @@
+"""``Step`` (an instance of a template inside ``Steps``) and ``Task`` (inside a ``DAG``)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Dict, List, Optional, Union
+
+from .errors import ValidationError
+from .io import Inputs, Outputs
+from .names import check_step_name
+
+__all__ = ["Step", "Task", "ArgoSequence"]
+
+
+class ArgoSequence:
+    """``with_sequence``: a numeric sequence (start, count or end, printf format)."""
+
+    def __init__(self, start: Any = None, count: Any = None, end: Any = None, format: Optional[str] = None) -> None:
+        if count is not None and end is not None:
+            raise ValidationError("argo_sequence: give either count or end, not both")
+        if count is None and end is None:
+            raise ValidationError("argo_sequence: give count (number of items) or end (last number)")
+        self.start = start
+        self.count = count
+        self.end = end
+        self.format = format
+
+    def __repr__(self) -> str:
+        return f"ArgoSequence(start={self.start!r}, count={self.count!r}, end={self.end!r}, format={self.format!r})"
+
+
+class Step:
+    """One use of a template, with its arguments (user guide 1.1.3)."""
+
+    _is_task = False
+
+    def __init__(
+        self,
+        name: str,
+        template: Any,
+        parameters: Optional[Dict[str, Any]] = None,
+        artifacts: Optional[Dict[str, Any]] = None,
+        when: Any = None,
+        with_param: Any = None,
+        continue_on_failed: bool = False,
+        continue_on_error: bool = False,
+        continue_on_num_success: Optional[int] = None,
+        continue_on_success_ratio: Optional[float] = None,
+        with_sequence: Optional[ArgoSequence] = None,
+        key: Any = None,
+        executor: Any = None,
+        use_resource: Any = None,
+        util_image: Optional[str] = None,
+        util_command: Any = None,
+        parallelism: Optional[int] = None,
+        slices: Any = None,
+        timeout: Optional[int] = None,
+        retry_on_transient_error: Optional[int] = None,
+        timeout_as_transient_error: Optional[bool] = None,
+        dependencies: Optional[List[Any]] = None,
+        **kwargs: Any,
+    ) -> None:
+        what = "task" if self._is_task else "step"
+        self.name = check_step_name(name, what)
+        if template is None or not hasattr(template, "inputs") or not hasattr(template, "name"):
+            raise ValidationError(
+                f"{what} {name!r}: template must be an OP template, Steps or DAG, got {type(template).__name__}"
+            )
+        self.template = template
+        self.parameters: Dict[str, Any] = dict(parameters or {})
+        self.artifacts: Dict[str, Any] = dict(artifacts or {})
+        self.when = when
+        self.with_param = with_param
+        self.with_sequence = with_sequence
+        self.continue_on_failed = continue_on_failed
+        self.continue_on_error = continue_on_error
+        self.continue_on_num_success = continue_on_num_success
+        self.continue_on_success_ratio = continue_on_success_ratio
+        self.key = key
+        self.executor = executor
+        self.use_resource = use_resource
+        self.util_image = util_image
+        self.util_command = util_command
+        self.parallelism = parallelism
+        self.slices = slices
+        self.timeout = timeout
+        self.retry_on_transient_error = retry_on_transient_error
+        self.timeout_as_transient_error = timeout_as_transient_error
+        self.dependencies: List[Any] = list(dependencies or [])
+        self._check_arguments()
+        # the step's own view of the template's inputs and outputs, attached to the
+        # step so that references print as {{steps.NAME.outputs...}}
+        self.inputs = Inputs(owner=self)
+        for k, v in template.inputs.parameters.items():
+            p = copy.copy(v)
+            p._owner = None
+            p.name = None
+            if k in self.parameters:
+                p.value = self.parameters[k]
+                p.has_value = True
+            self.inputs.parameters[k] = p
+        for k, v in template.inputs.artifacts.items():
+            a = copy.copy(v)
+            a._owner = None
+            a.name = None
+            a.source = self.artifacts.get(k)
+            self.inputs.artifacts[k] = a
+        self.outputs = Outputs(owner=self)
+        for k, v in template.outputs.parameters.items():
+            p = copy.copy(v)
+            p._owner = None
+            p.name = None
+            self.outputs.parameters[k] = p
+        for k, v in template.outputs.artifacts.items():
+            a = copy.copy(v)
+            a._owner = None
+            a.name = None
+            self.outputs.artifacts[k] = a
+
+    @property
+    def _as_step(self) -> "Step":
+        return self
+
+    def _check_arguments(self) -> None:
+        what = "task" if self._is_task else "step"
+        t = self.template
+        unknown_p = sorted(set(self.parameters) - set(t.inputs.parameters) - _implicit_parameters(t))
+        if unknown_p:
+            raise ValidationError(
+                f"{what} {self.name!r}: template {t.name!r} has no input parameter(s) {unknown_p}; "
+                f"its input parameters are {sorted(t.inputs.parameters)}"
+            )
+        unknown_a = sorted(set(self.artifacts) - set(t.inputs.artifacts))
+        if unknown_a:
+            raise ValidationError(
+                f"{what} {self.name!r}: template {t.name!r} has no input artifact(s) {unknown_a}; "
+                f"its input artifacts are {sorted(t.inputs.artifacts)}"
+            )
+        if self.with_param is not None and self.with_sequence is not None:
+            raise ValidationError(f"{what} {self.name!r}: give with_param or with_sequence, not both")
+        if self.continue_on_success_ratio is not None and not 0 <= float(self.continue_on_success_ratio) <= 1:
+            raise ValidationError(
+                f"{what} {self.name!r}: continue_on_success_ratio must be between 0 and 1, "
+                f"got {self.continue_on_success_ratio}"
+            )
+        if self.timeout is not None and (not isinstance(self.timeout, (int, float)) or self.timeout <= 0):
+            raise ValidationError(f"{what} {self.name!r}: timeout must be a positive number of seconds, got {self.timeout!r}")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, template={self.template.name!r})"
+
+    def set_parameters(self, parameters: Dict[str, Any]) -> None:
+        self.parameters.update(parameters)
+        self._check_arguments()
+
+    def set_artifacts(self, artifacts: Dict[str, Any]) -> None:
+        self.artifacts.update(artifacts)
+        self._check_arguments()
+
+
+def _implicit_parameters(template: Any) -> set:
+    return set(getattr(template, "_implicit_parameters", ()))
+
+
+class Task(Step):
+    """A step of a ``DAG``; ``dependencies`` adds order beyond the data flow."""
+
+    _is_task = True
+
+    def __init__(self, name: str, template: Any, dependencies: Optional[List[Union["Task", str]]] = None, **kwargs: Any) -> None:
+        super().__init__(name, template, dependencies=dependencies, **kwargs)

@@ -1,0 +1,1 @@
+"""Test helpers for plugin authors: conformance suites that every implementation runs."""

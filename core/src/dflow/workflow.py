@@ -1,0 +1,264 @@
+"""``Workflow``: build, submit and follow a workflow (user guide 1.1.4, 3.1.1)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from typing import Any, Dict, List, Optional, Union
+
+from .argo_objects import ArgoStep
+from .backend import ParameterValue, ReusedStep, WorkflowRecord
+from .settings import config
+from .dag import DAG
+from .errors import ValidationError, WorkflowFailedError
+from .names import check_template_name
+from .spec import WorkflowSpec
+from .step import Step
+from .steps import Steps
+
+__all__ = ["Workflow", "query_workflows", "get_backend_for_mode"]
+
+_MODE_ALIASES = {"default": "argo"}
+
+
+def get_backend_for_mode(mode: Optional[str] = None) -> Any:
+    """The backend that ``config["mode"]`` selects (``debug``, ``default``/``argo``, or a plugin's name)."""
+    from .plugins import get_backend
+
+    mode = mode or config.get("mode") or "default"
+    return get_backend(_MODE_ALIASES.get(mode, mode))
+
+
+class Workflow:
+    """A workflow: an entry ``Steps`` (or ``DAG``) plus settings; submitted to the configured backend."""
+
+    def __init__(
+        self,
+        name: str = "workflow",
+        steps: Optional[Steps] = None,
+        dag: Optional[DAG] = None,
+        namespace: Optional[str] = None,
+        id: Optional[str] = None,
+        uid: Optional[str] = None,
+        host: Optional[str] = None,
+        token: Optional[str] = None,
+        k8s_config_file: Optional[str] = None,
+        k8s_api_server: Optional[str] = None,
+        context: Any = None,
+        annotations: Optional[Dict[str, str]] = None,
+        labels: Optional[Dict[str, str]] = None,
+        parallelism: Optional[int] = None,
+        parameters: Optional[Dict[str, Any]] = None,
+        artifacts: Optional[Dict[str, Any]] = None,
+        on_exit: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        self.id = id
+        self.uid = uid
+        self.namespace = namespace or config.get("namespace")
+        self.host = host
+        self.token = token
+        self.context = context
+        self.annotations = dict(annotations or {})
+        self.labels = dict(labels or {})
+        self.parallelism = parallelism
+        self.parameters = dict(parameters or {})
+        self.artifacts = dict(artifacts or {})
+        self.on_exit = on_exit
+        self._backend: Any = None
+        self._spec: Optional[WorkflowSpec] = None
+        if id is not None:
+            self._backend = get_backend_for_mode()
+            self._spec = self._backend.get_spec(id)
+            self.name = self._spec.name
+            self.steps = steps
+            self.dag = dag
+            return
+        self.name = check_template_name(name, "workflow")
+        if steps is not None and dag is not None:
+            raise ValidationError(f"workflow {name!r}: give steps=... or dag=..., not both")
+        if steps is not None and not isinstance(steps, Steps):
+            raise ValidationError(f"workflow {name!r}: steps must be a dflow.Steps, got {type(steps).__name__}")
+        if dag is not None and not isinstance(dag, DAG):
+            raise ValidationError(f"workflow {name!r}: dag must be a dflow.DAG, got {type(dag).__name__}")
+        self.dag = dag
+        self.steps = steps if steps is not None else (None if dag is not None else Steps(name=self.name))
+        if context is not None and not hasattr(context, "render"):
+            raise ValidationError(f"workflow {name!r}: context must have a render(template) method, got {type(context).__name__}")
+
+    # ------------------------------------------------------------------ building
+
+    def add(self, step: Union[Step, List[Step]]) -> None:
+        """Add a step (or parallel steps) to the entry Steps, or tasks to the entry DAG."""
+        if self.dag is not None:
+            self.dag.add(step)
+        else:
+            assert self.steps is not None
+            self.steps.add(step)
+
+    def entrypoint_template(self) -> Any:
+        return self.dag if self.dag is not None else self.steps
+
+    def compile(self) -> WorkflowSpec:
+        """The backend-neutral WorkflowSpec of this workflow."""
+        from .compiler import compile_workflow
+        from .plugins import get_plugin_manager
+
+        spec = compile_workflow(self)
+        get_plugin_manager().hook.workflow_compiled(spec=spec)
+        return spec
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The manifest of this workflow for the Argo backend (offline: no server is contacted)."""
+        from .plugins import get_backend
+
+        return get_backend("argo").render(self._spec or self.compile())
+
+    def to_yaml(self) -> str:
+        import yaml
+
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    # ------------------------------------------------------------------ running
+
+    @property
+    def backend(self) -> Any:
+        if self._backend is None:
+            self._backend = get_backend_for_mode()
+        return self._backend
+
+    def submit(self, reuse_step: Optional[List[Any]] = None, detach: Optional[bool] = None, **kwargs: Any) -> Any:
+        """Submit the workflow. On the local backend this runs it to its end unless ``config["detach"]``."""
+        from . import runtime
+
+        if runtime.LOADING_OP_SOURCE:
+            raise runtime.StopSourceExec()
+        if self.id is not None and self._spec is not None and self.steps is None and self.dag is None:
+            raise ValidationError(f"workflow {self.id!r} was loaded by id; use resubmit() or retry() to run it again")
+        spec = self.compile()
+        backend = self.backend
+        reuse = [_reused(s) for s in (reuse_step or [])]
+        if detach is None:
+            detach = bool(config.get("detach"))
+        self._spec = spec
+        self.id = backend.submit(spec, reuse=reuse, detach=detach)
+        from .plugins import get_plugin_manager
+
+        get_plugin_manager().hook.workflow_submitted(workflow_id=self.id, backend=backend.name)
+        print(f"Workflow has been submitted (ID: {self.id})", file=sys.stderr)
+        return self
+
+    def _require_id(self) -> str:
+        if self.id is None:
+            raise ValidationError(f"workflow {self.name!r} has not been submitted yet; call wf.submit() first")
+        return self.id
+
+    def query(self) -> WorkflowRecord:
+        return self.backend.get_workflow(self._require_id())
+
+    def query_status(self) -> str:
+        """``Pending``, ``Running``, ``Succeeded``, ``Failed`` or ``Error``."""
+        return self.query().phase
+
+    def wait(self, timeout: Optional[float] = None, interval: float = 0.2, raise_on_failure: bool = False) -> str:
+        """Block until the workflow ends; return its phase."""
+        rec = self.backend.wait(self._require_id(), timeout=timeout, interval=interval)
+        if raise_on_failure and rec.phase != "Succeeded":
+            raise WorkflowFailedError(f"workflow {rec.id} ended {rec.phase}: {rec.message or ''}")
+        return rec.phase
+
+    def query_step(
+        self,
+        name: Union[str, List[str], None] = None,
+        key: Union[str, List[str], None] = None,
+        phase: Union[str, List[str], None] = None,
+        id: Union[str, List[str], None] = None,
+        type: Union[str, List[str], None] = None,
+        sort_by_generation: bool = False,
+        **kwargs: Any,
+    ) -> List[ArgoStep]:
+        """Steps matching every filter given: ``name`` is a regex on the step name, the others exact values."""
+        records = self.backend.list_steps(self._require_id())
+
+        def as_list(v: Any) -> Optional[List[str]]:
+            return None if v is None else (list(v) if isinstance(v, (list, tuple, set)) else [v])
+
+        names, keys, phases, ids, types = map(as_list, (name, key, phase, id, type))
+        patterns = [re.compile(n) for n in names] if names else None
+        out = []
+        for r in records:
+            if types is None and r.type in ("StepGroup", "TaskGroup", "Retry"):
+                continue
+            if patterns is not None and not any(p.fullmatch(r.name) or p.fullmatch(r.display_name) for p in patterns):
+                continue
+            if keys is not None and r.key not in keys:
+                continue
+            if phases is not None and r.phase not in phases:
+                continue
+            if ids is not None and r.id not in ids:
+                continue
+            if types is not None and r.type not in types:
+                continue
+            out.append(ArgoStep(r, self))
+        return out
+
+    def query_step_by_key(self, key: Union[str, List[str]], **kwargs: Any) -> List[ArgoStep]:
+        return self.query_step(key=key, **kwargs)
+
+    def query_keys_of_steps(self) -> List[str]:
+        return [s.key for s in self.query_step() if s.key is not None]
+
+    def query_global_outputs(self) -> Dict[str, Any]:
+        return {}
+
+    def terminate(self) -> None:
+        """End the run now: running steps are stopped, nothing new starts."""
+        self.backend.terminate(self._require_id())
+
+    def resume(self, detach: Optional[bool] = None) -> None:
+        """Run a stopped or failed workflow on; steps that succeeded are not run again."""
+        if detach is None:
+            detach = bool(config.get("detach"))
+        self.backend.resume(self._require_id(), detach=detach)
+
+    def retry(self, detach: Optional[bool] = None, **kwargs: Any) -> None:
+        """Run the failed steps of a finished workflow again (the succeeded ones are kept)."""
+        self.resume(detach=detach)
+
+    def delete(self) -> None:
+        self.backend.delete(self._require_id())
+
+    def logs(self, step: Union[str, ArgoStep]) -> str:
+        sid = step.id if isinstance(step, ArgoStep) else step
+        return self.backend.logs(self._require_id(), sid)
+
+    def __repr__(self) -> str:
+        return f"Workflow(name={self.name!r}, id={self.id!r})"
+
+
+def _reused(step: Any) -> ReusedStep:
+    if not isinstance(step, ArgoStep):
+        raise ValidationError(f"reuse_step takes steps returned by query_step, got {type(step).__name__}")
+    if not step.key:
+        raise ValidationError(f"step {step.displayName!r} has no key; only steps with a key can be reused (Step(key=...))")
+    outs = step.reused_outputs()
+    return ReusedStep(
+        key=step.key,
+        outputs_parameters={k: ParameterValue(text=t, type=tp) for k, (t, tp) in outs["parameters"].items()},
+        outputs_artifacts=dict(outs["artifacts"]),
+    )
+
+
+def query_workflows(mode: Optional[str] = None, **kwargs: Any) -> List[WorkflowRecord]:
+    """Workflows known to the configured backend, newest first."""
+    return get_backend_for_mode(mode).list_workflows()
+
+
+def wait_all(workflows: List[Workflow], interval: float = 0.5) -> None:  # pragma: no cover - helper
+    while any(w.query_status() in ("Pending", "Running") for w in workflows):
+        time.sleep(interval)

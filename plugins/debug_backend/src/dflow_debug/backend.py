@@ -1,0 +1,271 @@
+"""``LocalBackend``: the ``debug`` mode of dflow, running workflows on this machine."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import string
+import sys
+import time
+import traceback
+from typing import Any, Dict, List, Optional
+
+from dflow.backend import Backend, ReusedStep, StepRecord, WorkflowRecord
+from dflow.settings import config, s3_config
+from dflow.errors import BackendError, ValidationError, WorkflowNotFoundError
+from dflow.spec import WorkflowSpec
+
+from .pods import PodRunner, pid_alive, process_start_time
+from .state import atomic_write, read_json, read_nodes, read_text
+
+__all__ = ["LocalBackend"]
+
+FINAL = ("Succeeded", "Failed", "Error")
+
+
+def _workdir() -> str:
+    return os.path.abspath(config.get("debug_workdir") or ".")
+
+
+def _new_id(name: str) -> str:
+    suffix = "".join(random.choices(string.ascii_lowercase + string.digits, k=5))
+    return f"{name[:57]}-{suffix}"
+
+
+class LocalBackend(Backend):
+    """Runs workflows in a driver process on this machine; state lives under ``config["debug_workdir"]``."""
+
+    name = "debug"
+
+    def __init__(self, workdir: Optional[str] = None) -> None:
+        self._workdir = workdir
+
+    @property
+    def workdir(self) -> str:
+        return os.path.abspath(self._workdir) if self._workdir else _workdir()
+
+    def wfdir(self, workflow_id: str) -> str:
+        if not workflow_id or "/" in workflow_id or workflow_id.startswith("."):
+            raise WorkflowNotFoundError(f"{workflow_id!r} is not a workflow id")
+        d = os.path.join(self.workdir, workflow_id)
+        if not os.path.isfile(os.path.join(d, "workflow.json")):
+            raise WorkflowNotFoundError(
+                f"no workflow {workflow_id!r} in {self.workdir} (config['debug_workdir']); "
+                f"known: {', '.join(r.id for r in self.list_workflows()[:10]) or 'none'}"
+            )
+        return d
+
+    # ---------------------------------------------------------------- submit
+
+    def submit(self, spec: WorkflowSpec, *, reuse: Optional[List[ReusedStep]] = None, detach: bool = False) -> str:
+        self._check_runnable(spec)
+        workflow_id = _new_id(spec.name) if spec.generate_name else spec.name
+        wfdir = os.path.join(self.workdir, workflow_id)
+        os.makedirs(wfdir, exist_ok=False)
+        custom = s3_config.get("storage_client")
+        settings = {
+            "storage_root": self.workdir,
+            "workers": config.get("debug_workers"),
+            "storage_name": "custom" if custom is not None else (s3_config.get("storage_type") or "local"),
+        }
+        if s3_config.get("storage_type") not in (None, "local") and custom is None:
+            settings["storage_name"] = s3_config["storage_type"]
+        atomic_write(os.path.join(wfdir, "spec.json"), spec.to_json())
+        atomic_write(os.path.join(wfdir, "reuse.json"), json.dumps([r.model_dump(mode="json") for r in (reuse or [])]))
+        record = {"id": workflow_id, "name": spec.name, "phase": "Pending", "created_at": time.time(), "settings": settings}
+        atomic_write(os.path.join(wfdir, "workflow.json"), json.dumps(record))
+        atomic_write(os.path.join(wfdir, "status"), "Pending")
+        self._start_driver(wfdir, workflow_id, detach, resume=False)
+        return workflow_id
+
+    def _check_runnable(self, spec: WorkflowSpec) -> None:
+        for t in spec.templates:
+            if getattr(t, "resource", None) is not None:
+                raise ValidationError(
+                    f"template {t.name!r} is a Kubernetes resource step; the local (debug) backend cannot run it. "
+                    "Run this workflow with config['mode'] = 'default' on a cluster"
+                )
+
+    def _start_driver(self, wfdir: str, workflow_id: str, detach: bool, resume: bool) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the driver
+            code = 0
+            try:
+                if detach:
+                    os.setsid()
+                    if os.fork() != 0:
+                        os._exit(0)
+                    devnull = os.open(os.devnull, os.O_RDWR)
+                    for fd in (0, 1, 2):
+                        os.dup2(devnull, fd)
+                code = _driver_main(wfdir, workflow_id, resume)
+            except BaseException:  # noqa: BLE001
+                traceback.print_exc()
+                code = 1
+            finally:
+                os._exit(code)
+        if detach:
+            os.waitpid(pid, 0)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                rec = read_json(os.path.join(wfdir, "workflow.json"), {})
+                if rec.get("driver_pid"):
+                    return
+                time.sleep(0.005)
+            return
+        try:
+            os.waitpid(pid, 0)
+        except KeyboardInterrupt:
+            os.kill(pid, signal.SIGTERM)
+            os.waitpid(pid, 0)
+            raise
+
+    # ---------------------------------------------------------------- queries
+
+    def _record(self, workflow_id: str) -> Dict[str, Any]:
+        return read_json(os.path.join(self.wfdir(workflow_id), "workflow.json"), {})
+
+    def get_workflow(self, workflow_id: str) -> WorkflowRecord:
+        rec = self._record(workflow_id)
+        phase = rec.get("phase", "Pending")
+        message = rec.get("message")
+        if phase in ("Pending", "Running") and rec.get("driver_pid") and not pid_alive(rec["driver_pid"], rec.get("driver_start")):
+            # re-read: the driver may have finished between the two reads
+            rec = self._record(workflow_id)
+            phase = rec.get("phase", "Pending")
+            if phase in ("Pending", "Running"):
+                phase = "Error"
+                message = f"the driver process died; resume the run with Workflow(id={workflow_id!r}).resume() or `dflow resume {workflow_id}`"
+        return WorkflowRecord(
+            id=workflow_id, name=rec.get("name", workflow_id), phase=phase, message=message,
+            created_at=rec.get("created_at"), started_at=rec.get("started_at"), finished_at=rec.get("finished_at"),
+            backend=self.name, location=os.path.join(self.workdir, workflow_id),
+        )
+
+    def get_spec(self, workflow_id: str) -> WorkflowSpec:
+        text = read_text(os.path.join(self.wfdir(workflow_id), "spec.json"))
+        if text is None:
+            raise WorkflowNotFoundError(f"workflow {workflow_id!r} has no spec.json")
+        return WorkflowSpec.from_json(text)
+
+    def list_steps(self, workflow_id: str) -> List[StepRecord]:
+        wfdir = self.wfdir(workflow_id)
+        nodes = list(read_nodes(os.path.join(wfdir, "nodes.jsonl")).values())
+        for n in nodes:
+            if n.workdir and n.phase == "Running":
+                n.progress = read_text(os.path.join(n.workdir, "progress"))
+            elif n.workdir and n.phase == "Succeeded" and n.progress is None:
+                n.progress = read_text(os.path.join(n.workdir, "progress"))
+            if n.workdir:
+                n.log_path = os.path.join(n.workdir, "log.txt")
+        return nodes
+
+    def list_workflows(self) -> List[WorkflowRecord]:
+        out = []
+        base = self.workdir
+        try:
+            names = os.listdir(base)
+        except FileNotFoundError:
+            return []
+        for name in names:
+            if os.path.isfile(os.path.join(base, name, "workflow.json")):
+                try:
+                    out.append(self.get_workflow(name))
+                except (WorkflowNotFoundError, ValueError):
+                    continue
+        out.sort(key=lambda r: r.created_at or 0, reverse=True)
+        return out
+
+    def logs(self, workflow_id: str, step_id: str) -> str:
+        for n in self.list_steps(workflow_id):
+            if step_id in (n.id, n.display_name, n.key, n.name):
+                if not n.workdir:
+                    raise ValidationError(f"step {step_id!r} is a {n.type} node; only Pod steps have logs")
+                return read_text(os.path.join(n.workdir, "log.txt")) or ""
+        raise ValidationError(f"workflow {workflow_id!r} has no step {step_id!r} (give an id, name or key)")
+
+    # ---------------------------------------------------------------- control
+
+    def terminate(self, workflow_id: str) -> None:
+        wfdir = self.wfdir(workflow_id)
+        rec = self._record(workflow_id)
+        pid = rec.get("driver_pid")
+        if pid and pid_alive(pid, rec.get("driver_start")):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and pid_alive(pid, rec.get("driver_start")):
+                time.sleep(0.02)
+            if pid_alive(pid, rec.get("driver_start")):
+                os.kill(pid, signal.SIGKILL)
+        PodRunner.kill_leftovers(os.path.join(wfdir, ".pods"))
+        rec = self._record(workflow_id)
+        if rec.get("phase") not in FINAL:
+            rec.update(phase="Failed", message="terminated", finished_at=time.time())
+            atomic_write(os.path.join(wfdir, "workflow.json"), json.dumps(rec))
+            atomic_write(os.path.join(wfdir, "status"), "Failed")
+
+    def resume(self, workflow_id: str, detach: bool = False) -> None:
+        wfdir = self.wfdir(workflow_id)
+        rec = self._record(workflow_id)
+        if rec.get("driver_pid") and pid_alive(rec["driver_pid"], rec.get("driver_start")):
+            raise BackendError(f"workflow {workflow_id!r} is still running (driver pid {rec['driver_pid']})")
+        PodRunner.kill_leftovers(os.path.join(wfdir, ".pods"))
+        self._start_driver(wfdir, workflow_id, detach, resume=True)
+
+    def delete(self, workflow_id: str) -> None:
+        import shutil
+
+        self.terminate(workflow_id)
+        shutil.rmtree(self.wfdir(workflow_id))
+
+    def wait(self, workflow_id: str, timeout: Optional[float] = None, interval: float = 0.2) -> WorkflowRecord:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.01
+        while True:
+            rec = self.get_workflow(workflow_id)
+            if rec.phase not in ("Pending", "Running"):
+                return rec
+            if deadline is not None and time.monotonic() > deadline:
+                return rec
+            time.sleep(delay)
+            delay = min(interval, delay * 2)
+
+
+def _driver_main(wfdir: str, workflow_id: str, resume: bool) -> int:
+    """The driver process: run the engine and record the end state."""
+    from dflow.artifact import get_storage_client
+
+    from .engine import Engine
+
+    rec = read_json(os.path.join(wfdir, "workflow.json"), {})
+    settings = rec.get("settings", {})
+    rec.update(phase="Running", driver_pid=os.getpid(), driver_start=process_start_time(os.getpid()),
+               started_at=rec.get("started_at") or time.time(), message=None, finished_at=None)
+    atomic_write(os.path.join(wfdir, "workflow.json"), json.dumps(rec))
+    atomic_write(os.path.join(wfdir, "status"), "Running")
+    spec = WorkflowSpec.from_json(read_text(os.path.join(wfdir, "spec.json")) or "")
+    reuse = [ReusedStep.model_validate(r) for r in read_json(os.path.join(wfdir, "reuse.json"), [])]
+    previous = read_nodes(os.path.join(wfdir, "nodes.jsonl")) if resume else {}
+    client = None
+    name = settings.get("storage_name", "local")
+    if name != "local":
+        client = get_storage_client(None if name == "custom" else name)
+    engine = Engine(wfdir, spec, workflow_id, settings, reuse, previous, client)
+    try:
+        phase, message = asyncio.run(engine.run())
+    except BaseException as e:  # noqa: BLE001
+        phase, message = "Error", f"the driver failed: {type(e).__name__}: {e}"
+        traceback.print_exc()
+    rec = read_json(os.path.join(wfdir, "workflow.json"), {})
+    rec.update(phase=phase, message=message, finished_at=time.time())
+    atomic_write(os.path.join(wfdir, "workflow.json"), json.dumps(rec))
+    atomic_write(os.path.join(wfdir, "status"), phase)
+    return 0

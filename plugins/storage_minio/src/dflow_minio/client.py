@@ -1,0 +1,512 @@
+"""``S3StorageClient``: dflow artifact storage on any S3-compatible server, through boto3.
+
+Works with AWS S3, MinIO and Ceph RGW. Files and directory trees (a directory is
+every object below ``key + "/"``) move through boto3's transfer manager, so big
+files go in parallel multipart transfers and many small files go concurrently.
+The MD5 of every uploaded file is kept in the object's metadata, because the
+ETag of a multipart object is not an MD5 of its content.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import logging
+import os
+import re
+import threading
+from pathlib import Path, PurePosixPath
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+
+import boto3
+import botocore.exceptions
+from boto3.s3.transfer import TransferConfig, create_transfer_manager
+from botocore.config import Config
+from s3transfer.subscribers import BaseSubscriber
+
+from dflow.errors import StorageError
+from dflow.storage import StorageClient
+
+__all__ = ["S3StorageClient"]
+
+logger = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+
+#: user-metadata field (``x-amz-meta-dflow-md5``) holding the hex MD5 of the content
+MD5_METADATA_KEY = "dflow-md5"
+
+_MD5_RE = re.compile(r"^[0-9a-f]{32}$")
+_NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
+# errors on a half-read body that are worth resuming from the last byte
+_STREAM_ERRORS = (
+    botocore.exceptions.ConnectionError,
+    botocore.exceptions.ReadTimeoutError,
+    botocore.exceptions.ResponseStreamingError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+class _Secret:
+    """A string that never shows itself in ``repr``, ``str`` or f-strings."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: Optional[str]) -> None:
+        self._value = value
+
+    def get(self) -> Optional[str]:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "'***'" if self._value else "None"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("the S3 secret key cannot be pickled")
+
+
+def _endpoint_url(endpoint: Optional[str], secure: bool) -> Optional[str]:
+    if not endpoint:
+        return None
+    if "://" in endpoint:
+        return endpoint.rstrip("/")
+    return ("https://" if secure else "http://") + endpoint.rstrip("/")
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def _md5_file(path: Union[str, Path]) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(8 * MiB), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _error_code(exc: BaseException) -> str:
+    if isinstance(exc, botocore.exceptions.ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def _is_not_found(exc: BaseException) -> bool:
+    return _error_code(exc) in _NOT_FOUND_CODES
+
+
+class _KnownObject(BaseSubscriber):
+    """Hands the transfer manager the size (and ETag) we already know from a
+    listing or ``HEAD``, which saves it one ``HEAD`` request per object."""
+
+    def __init__(self, size: int, etag: Optional[str]) -> None:
+        self._size = size
+        self._etag = etag
+
+    def on_queued(self, future: Any, **kwargs: Any) -> None:
+        future.meta.provide_transfer_size(self._size)
+        if self._etag and hasattr(future.meta, "provide_object_etag"):
+            future.meta.provide_object_etag(self._etag)
+
+
+class S3StorageClient(StorageClient):
+    """Artifact storage in one bucket of an S3-compatible server.
+
+    Options are the keys of ``dflow.config.s3_config``; keys this client does
+    not use (``console``, ``repo_key``, ``storage_client``, ...) are ignored, so
+    ``S3StorageClient(**s3_config)`` works.
+
+    :param endpoint: ``"host:port"`` (scheme from ``secure``) or a full URL;
+        ``None`` or ``""`` means AWS S3.
+    :param access_key: access key id; ``None`` lets boto3 find credentials itself
+        (environment, ``~/.aws``, instance role).
+    :param secret_key: secret access key; never shown in ``repr``, messages or logs.
+    :param secure: use ``https`` when ``endpoint`` has no scheme.
+    :param bucket_name: the bucket; created on first write when missing.
+    :param region: region name; for custom endpoints ``us-east-1`` when unset.
+    :param prefix: a namespace inside the bucket: it is put in front of every
+        key given to this client, and ``list`` returns keys without it.
+    :param multipart_threshold: files (and copies) at least this big go multipart.
+    :param multipart_chunksize: size of one part.
+    :param max_concurrency: parallel requests of one transfer call.
+    :param max_attempts: total attempts of one request on transient errors
+        (connection failures, timeouts, throttling, 5xx).
+    :param retry_mode: botocore retry mode, ``"standard"`` or ``"adaptive"``.
+    :param connect_timeout: seconds to open a connection.
+    :param read_timeout: seconds to wait for data on an open connection.
+    :param verify: TLS verification: ``True``, ``False`` or a CA bundle path.
+    :param store_md5: compute each file's MD5 at upload and keep it in object
+        metadata, so :meth:`get_md5` needs one ``HEAD`` even for multipart objects.
+    """
+
+    def __init__(
+        self,
+        endpoint: Optional[str] = None,
+        access_key: Optional[str] = None,
+        secret_key: Optional[str] = None,
+        secure: Union[bool, str] = False,
+        bucket_name: str = "my-bucket",
+        region: Optional[str] = None,
+        prefix: Optional[str] = "",
+        *,
+        multipart_threshold: int = 64 * MiB,
+        multipart_chunksize: int = 32 * MiB,
+        max_concurrency: int = 8,
+        max_attempts: int = 5,
+        retry_mode: str = "standard",
+        connect_timeout: float = 10.0,
+        read_timeout: float = 120.0,
+        verify: Union[bool, str, None] = None,
+        store_md5: bool = True,
+        **_ignored: Any,
+    ) -> None:
+        if not bucket_name:
+            raise StorageError("S3StorageClient needs a bucket_name (s3_config['bucket_name'])")
+        if retry_mode not in ("standard", "adaptive", "legacy"):
+            raise StorageError(f"retry_mode must be 'standard' or 'adaptive', got {retry_mode!r}")
+        self.endpoint_url = _endpoint_url(endpoint, _as_bool(secure))
+        self.bucket_name = bucket_name
+        self.region = region or ("us-east-1" if self.endpoint_url else None)
+        self.prefix = prefix or ""
+        self.access_key = access_key
+        self._secret_key = _Secret(secret_key)
+        self.store_md5 = store_md5
+        self.transfer_config = TransferConfig(
+            multipart_threshold=multipart_threshold,
+            multipart_chunksize=multipart_chunksize,
+            max_concurrency=max_concurrency,
+            use_threads=True,
+            io_chunksize=1 * MiB,
+            num_download_attempts=max_attempts,
+        )
+        # the CRT transfer client ignores most of this config: stay on s3transfer
+        if hasattr(self.transfer_config, "preferred_transfer_client"):
+            self.transfer_config.preferred_transfer_client = "classic"
+        config_kwargs: Dict[str, Any] = dict(
+            retries={"total_max_attempts": max_attempts, "mode": retry_mode},
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_pool_connections=max(10, 2 * max_concurrency),
+            signature_version="s3v4",
+        )
+        if self.endpoint_url:
+            # MinIO and RGW serve buckets by path; many do not know the newer
+            # default CRC checksums of boto3 >= 1.36
+            config_kwargs["s3"] = {"addressing_style": "path"}
+            config_kwargs["request_checksum_calculation"] = "when_required"
+            config_kwargs["response_checksum_validation"] = "when_required"
+        try:
+            botocore_config = Config(**config_kwargs)
+        except TypeError:  # botocore < 1.36 knows no checksum settings
+            config_kwargs.pop("request_checksum_calculation", None)
+            config_kwargs.pop("response_checksum_validation", None)
+            botocore_config = Config(**config_kwargs)
+        session = boto3.session.Session()
+        self._s3 = session.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=self._secret_key.get(),
+            config=botocore_config,
+            verify=verify,
+        )
+        self._bucket_ready = False
+        self._bucket_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ helpers
+
+    def __repr__(self) -> str:
+        where = self.endpoint_url or "AWS S3"
+        return (
+            f"S3StorageClient(endpoint={where!r}, bucket_name={self.bucket_name!r}, "
+            f"prefix={self.prefix!r}, access_key={self.access_key!r})"
+        )
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("S3StorageClient holds credentials and cannot be pickled; build a new one from s3_config")
+
+    @property
+    def boto3_client(self) -> Any:
+        """The underlying boto3 S3 client, for operations this class does not offer."""
+        return self._s3
+
+    def _where(self) -> str:
+        return f"bucket {self.bucket_name!r} at {self.endpoint_url or 'AWS S3'}"
+
+    def _error(self, what: str, key: str, exc: BaseException) -> StorageError:
+        code = _error_code(exc)
+        if isinstance(exc, botocore.exceptions.ClientError):
+            msg = exc.response.get("Error", {}).get("Message") or ""
+            detail = f"{code}: {msg}" if msg else code
+        else:
+            detail = f"{type(exc).__name__}: {exc}"
+        if code in _NOT_FOUND_CODES and code != "NoSuchBucket":
+            return StorageError(f"cannot {what} key {key!r}: no such object in {self._where()} ({detail})")
+        return StorageError(f"cannot {what} key {key!r} in {self._where()}: {detail}")
+
+    def _full(self, key: str) -> str:
+        if not isinstance(key, str) or not key:
+            raise StorageError(f"storage key must be a non-empty string, got {key!r}")
+        if key.startswith("/") or ".." in key.split("/"):
+            raise StorageError(f"storage key {key!r} must be relative and must not contain '..' parts")
+        return self.prefix + key
+
+    def _rel(self, full_key: str) -> str:
+        return full_key[len(self.prefix):]
+
+    def _ensure_bucket(self) -> None:
+        if self._bucket_ready:
+            return
+        with self._bucket_lock:
+            if self._bucket_ready:
+                return
+            try:
+                self._s3.head_bucket(Bucket=self.bucket_name)
+            except botocore.exceptions.ClientError as exc:
+                if _error_code(exc) not in _NOT_FOUND_CODES:
+                    raise self._error("check the bucket for", "", exc) from exc
+                kwargs: Dict[str, Any] = {"Bucket": self.bucket_name}
+                if self.region and self.region != "us-east-1" and not self.endpoint_url:
+                    kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+                try:
+                    self._s3.create_bucket(**kwargs)
+                    logger.info("created bucket %r at %s", self.bucket_name, self.endpoint_url or "AWS S3")
+                except botocore.exceptions.ClientError as exc2:
+                    if _error_code(exc2) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                        raise StorageError(f"cannot create {self._where()}: {_error_code(exc2)}") from exc2
+            except botocore.exceptions.BotoCoreError as exc:
+                raise self._error("check the bucket for", "", exc) from exc
+            self._bucket_ready = True
+
+    def _head(self, full_key: str) -> Optional[Dict[str, Any]]:
+        """``HEAD`` of one object, ``None`` when there is no object with exactly that key."""
+        try:
+            return self._s3.head_object(Bucket=self.bucket_name, Key=full_key)
+        except botocore.exceptions.ClientError as exc:
+            if _is_not_found(exc) and _error_code(exc) != "NoSuchBucket":
+                return None
+            raise self._error("read", self._rel(full_key), exc) from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise self._error("read", self._rel(full_key), exc) from exc
+
+    def _iter_objects(self, full_prefix: str, delimiter: Optional[str] = None) -> Iterator[Tuple[str, Any]]:
+        """``("object", (key, size))`` and ``("prefix", key)`` items, all pages."""
+        kwargs: Dict[str, Any] = {"Bucket": self.bucket_name, "Prefix": full_prefix}
+        if delimiter:
+            kwargs["Delimiter"] = delimiter
+        try:
+            for page in self._s3.get_paginator("list_objects_v2").paginate(**kwargs):
+                for obj in page.get("Contents", ()):
+                    yield "object", (obj["Key"], obj["Size"], obj.get("ETag"))
+                for sub in page.get("CommonPrefixes", ()):
+                    yield "prefix", sub["Prefix"]
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise self._error("list", self._rel(full_prefix) or "(bucket root)", exc) from exc
+
+    def _objects_below(self, full_dir: str) -> List[Tuple[str, int, Optional[str]]]:
+        return [item for kind, item in self._iter_objects(full_dir) if kind == "object" and not item[0].endswith("/")]
+
+    def _transfer_manager(self) -> Any:
+        return create_transfer_manager(self._s3, self.transfer_config)
+
+    def _run(self, what: str, jobs: List[Tuple[str, Any]]) -> None:
+        """Wait for transfer futures; on the first failure cancel the rest and raise."""
+        first: Optional[StorageError] = None
+        for key, future in jobs:
+            try:
+                future.result()
+            except Exception as exc:  # noqa: BLE001 - mapped to StorageError below
+                if first is None:
+                    first = exc if isinstance(exc, StorageError) else self._error(what, key, _unwrap(exc))
+                    first.__cause__ = exc
+                    for _, other in jobs:
+                        other.cancel()
+        if first is not None:
+            raise first
+
+    # ------------------------------------------------------------------ StorageClient
+
+    def upload(self, key: str, path: str) -> None:
+        """Store the file at ``path`` under ``key``, or every file of the directory
+        ``path`` under ``key/<relative path>``."""
+        base = self._full(key).rstrip("/")
+        src = Path(path)
+        if not src.exists():
+            raise StorageError(f"cannot upload {str(src)!r} to key {key!r}: no such file or directory")
+        if src.is_dir():
+            files = [(p, f"{base}/{p.relative_to(src).as_posix()}") for p in sorted(src.rglob("*")) if p.is_file()]
+        else:
+            files = [(src, base)]
+        self._ensure_bucket()
+        with self._transfer_manager() as tm:
+            jobs = []
+            for file, full_key in files:
+                extra: Dict[str, Any] = {}
+                if self.store_md5:
+                    extra["Metadata"] = {MD5_METADATA_KEY: _md5_file(file)}
+                jobs.append((self._rel(full_key), tm.upload(str(file), self.bucket_name, full_key, extra_args=extra)))
+            self._run("upload", jobs)
+
+    def download(self, key: str, path: str) -> None:
+        """Write the object ``key`` to the file ``path``, or every object below
+        ``key/`` to ``path/<relative path>``. Parent directories are created."""
+        full = self._full(key).rstrip("/")
+        dst = Path(path)
+        head = self._head(full) if not key.endswith("/") else None
+        if head is not None:
+            targets = [(full, dst, int(head["ContentLength"]), head.get("ETag"))]
+        else:
+            objects = self._objects_below(full + "/")
+            if not objects:
+                raise StorageError(f"cannot download key {key!r}: no such object or prefix in {self._where()}")
+            root = dst.resolve()
+            targets = []
+            for obj_key, size, etag in objects:
+                rel = obj_key[len(full) + 1:]
+                target = (dst / PurePosixPath(rel)).resolve()
+                if root != target and root not in target.parents:
+                    raise StorageError(f"refusing to download {self._rel(obj_key)!r}: it would land outside {str(dst)!r}")
+                targets.append((obj_key, target, size, etag))
+        for _, target, _, _ in targets:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        with self._transfer_manager() as tm:
+            jobs = [
+                (self._rel(k), tm.download(self.bucket_name, k, str(t), subscribers=[_KnownObject(size, etag)]))
+                for k, t, size, etag in targets
+            ]
+            self._run("download", jobs)
+
+    def list(self, prefix: str, recursive: bool = False) -> List[str]:
+        """Keys starting with ``prefix``; without ``recursive``, objects directly
+        below it and the sub-prefixes (ending in ``/``) one level down.
+
+        A ``prefix`` that is exactly the key of an object (and does not end in
+        ``/``) gives just that key, as :class:`dflow.storage.LocalStorageClient` does.
+        """
+        if prefix and (prefix.startswith("/") or ".." in prefix.split("/")):
+            raise StorageError(f"storage key {prefix!r} must be relative and must not contain '..' parts")
+        full_prefix = self.prefix + (prefix or "")
+        result: List[str] = []
+        for kind, item in self._iter_objects(full_prefix, None if recursive else "/"):
+            full_key = item[0] if kind == "object" else item
+            if prefix and full_key == full_prefix and not prefix.endswith("/"):
+                return [prefix]
+            result.append(self._rel(full_key))
+        return sorted(result)
+
+    def copy(self, src: str, dst: str) -> None:
+        """Copy the object ``src`` to ``dst``, or every object below ``src/`` to the
+        same relative place below ``dst/``, on the server. Metadata (with the
+        stored MD5) goes along."""
+        full_src = self._full(src).rstrip("/")
+        full_dst = self._full(dst).rstrip("/")
+        head = self._head(full_src) if not src.endswith("/") else None
+        if head is not None:
+            pairs = [(full_src, full_dst, int(head["ContentLength"]), head)]
+        else:
+            objects = self._objects_below(full_src + "/")
+            if not objects:
+                raise StorageError(f"cannot copy key {src!r}: no such object or prefix in {self._where()}")
+            pairs = [(k, full_dst + k[len(full_src):], size, None) for k, size, _ in objects]
+        self._ensure_bucket()
+        threshold = self.transfer_config.multipart_threshold
+        small = [(s, d) for s, d, size, _ in pairs if size < threshold]
+        large = [(s, d, size, h) for s, d, size, h in pairs if size >= threshold]
+
+        def copy_small(s: str, d: str) -> None:
+            # one request; the server keeps the metadata (MetadataDirective COPY)
+            self._s3.copy_object(Bucket=self.bucket_name, Key=d, CopySource={"Bucket": self.bucket_name, "Key": s})
+
+        with concurrent.futures.ThreadPoolExecutor(self.transfer_config.max_concurrency) as pool:
+            jobs = [(self._rel(s), pool.submit(copy_small, s, d)) for s, d in small]
+            with self._transfer_manager() as tm:
+                for s, d, size, h in large:
+                    h = h or self._head(s) or {}
+                    # a multipart copy starts a new object: carry the metadata over
+                    extra = {"MetadataDirective": "REPLACE", "Metadata": h.get("Metadata", {})}
+                    if h.get("ContentType"):
+                        extra["ContentType"] = h["ContentType"]
+                    copy_source = {"Bucket": self.bucket_name, "Key": s}
+                    jobs.append((self._rel(s), tm.copy(copy_source, self.bucket_name, d, extra_args=extra, subscribers=[_KnownObject(size, h.get("ETag"))])))
+                self._run("copy", jobs)
+
+    def get_md5(self, key: str) -> str:
+        """MD5 hex digest of the object's content.
+
+        From the metadata stored at upload; else from the ETag when it is a plain
+        MD5 (single-part, not KMS/SSE-C encrypted); else by streaming the object.
+        """
+        full = self._full(key)
+        head = self._head(full)
+        if head is None:
+            raise StorageError(f"cannot get the MD5 of key {key!r}: no such object in {self._where()}")
+        stored = (head.get("Metadata") or {}).get(MD5_METADATA_KEY, "").lower()
+        if _MD5_RE.match(stored):
+            return stored
+        etag = str(head.get("ETag", "")).strip('"').lower()
+        encrypted = head.get("ServerSideEncryption") == "aws:kms" or "SSECustomerAlgorithm" in head
+        if _MD5_RE.match(etag) and not encrypted:
+            return etag
+        return self._stream_md5(full, int(head["ContentLength"]), head.get("ETag"))
+
+    def _stream_md5(self, full_key: str, size: int, etag: Optional[str]) -> str:
+        digest = hashlib.md5()
+        offset = 0
+        failures = 0
+        max_failures = self.transfer_config.num_download_attempts
+        while offset < size:
+            kwargs: Dict[str, Any] = {"Bucket": self.bucket_name, "Key": full_key}
+            if offset:
+                kwargs["Range"] = f"bytes={offset}-"
+                if etag:
+                    kwargs["IfMatch"] = etag  # the object must not change under us
+            try:
+                body = self._s3.get_object(**kwargs)["Body"]
+                for chunk in body.iter_chunks(MiB):
+                    digest.update(chunk)
+                    offset += len(chunk)
+            except _STREAM_ERRORS as exc:
+                failures += 1
+                if failures >= max_failures:
+                    raise self._error("read", self._rel(full_key), exc) from exc
+                logger.debug("resuming MD5 of %r at byte %d after %s", self._rel(full_key), offset, type(exc).__name__)
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+                raise self._error("read", self._rel(full_key), exc) from exc
+        return digest.hexdigest()
+
+    # ------------------------------------------------------------------ extras
+
+    def delete(self, key: str) -> None:
+        """Delete the object ``key``, or every object below ``key/``."""
+        full = self._full(key).rstrip("/")
+        keys = [full] if self._head(full) is not None else [k for k, _, _ in self._objects_below(full + "/")]
+        for i in range(0, len(keys), 1000):
+            batch = [{"Key": k} for k in keys[i:i + 1000]]
+            try:
+                answer = self._s3.delete_objects(Bucket=self.bucket_name, Delete={"Objects": batch, "Quiet": True})
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+                raise self._error("delete", key, exc) from exc
+            errors = answer.get("Errors") or []
+            if errors:
+                raise StorageError(
+                    f"cannot delete key {self._rel(errors[0]['Key'])!r} in {self._where()}: "
+                    f"{errors[0].get('Code')}: {errors[0].get('Message')}"
+                )
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    """The botocore error behind boto3's transfer wrappers, when there is one."""
+    seen = exc
+    while True:
+        inner = seen.__cause__ or seen.__context__
+        if isinstance(seen, (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)) or inner is None:
+            return seen
+        seen = inner

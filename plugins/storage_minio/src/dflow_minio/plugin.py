@@ -1,0 +1,32 @@
+"""Registers :class:`~dflow_minio.client.S3StorageClient` with the dflow kernel.
+
+Listed in the ``dflow.storage`` entry-point group as ``s3``; selected by
+``s3_config["storage_type"] = "s3"`` (or the alias ``"minio"``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dflow.plugins import hookimpl
+
+from .client import S3StorageClient
+
+__all__ = ["register_storage_clients", "register_legacy_modules"]
+
+
+def _s3_factory(**options: Any) -> S3StorageClient:
+    """Build a client from ``s3_config``-style options (unknown keys are ignored)."""
+    return S3StorageClient(**options)
+
+
+@hookimpl
+def register_storage_clients(register: Any) -> None:
+    """Register the S3 client as ``s3``, also reachable as ``minio``."""
+    register("s3", _s3_factory, aliases=("minio",))
+
+
+@hookimpl
+def register_legacy_modules(register: Any) -> None:
+    """Make ``dflow.plugins.minio`` resolve to this package."""
+    register("minio", "dflow_minio")
