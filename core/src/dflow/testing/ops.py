@@ -1,0 +1,188 @@
+"""OPs used by the conformance suites.
+
+They live in an importable module (not in a test file) so that every backend,
+including one that runs steps in containers, can import them. Standard library
+and ``dflow.python`` only.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import List
+
+from dflow.python import OP, OPIO, Artifact, FatalError, OPIOSign, TransientError
+
+__all__ = [
+    "AddOne", "Square", "WriteFile", "Concat", "Sleep", "FlakyOP", "FailFatal", "FailIfOdd", "ProgressOP",
+    "Record", "SameNameWriter", "Crash", "Sum",
+]
+
+
+@OP.function
+def AddOne(n: int) -> {"n": int}:  # noqa: N802 - OP names are class-like
+    """n + 1."""
+    return {"n": n + 1}
+
+
+@OP.function
+def Square(x: int) -> {"y": int}:  # noqa: N802
+    return {"y": x * x}
+
+
+@OP.function
+def Sum(values: List[int]) -> {"total": int}:  # noqa: N802
+    return {"total": sum(values)}
+
+
+class WriteFile(OP):
+    """Writes ``text`` to ``name`` and returns it as an artifact."""
+
+    @classmethod
+    def get_input_sign(cls) -> OPIOSign:
+        return OPIOSign({"text": str, "name": str})
+
+    @classmethod
+    def get_output_sign(cls) -> OPIOSign:
+        return OPIOSign({"out": Artifact(Path)})
+
+    @OP.exec_sign_check
+    def execute(self, op_in: OPIO) -> OPIO:
+        p = Path(op_in["name"])
+        p.write_text(op_in["text"])
+        return OPIO({"out": p})
+
+
+class Concat(OP):
+    """Appends ``suffix`` to the text of the input file; returns the new file and its text."""
+
+    @classmethod
+    def get_input_sign(cls) -> OPIOSign:
+        return OPIOSign({"inp": Artifact(Path), "suffix": str})
+
+    @classmethod
+    def get_output_sign(cls) -> OPIOSign:
+        return OPIOSign({"out": Artifact(Path), "text": str})
+
+    @OP.exec_sign_check
+    def execute(self, op_in: OPIO) -> OPIO:
+        text = Path(op_in["inp"]).read_text() + op_in["suffix"]
+        p = Path("out.txt")
+        p.write_text(text)
+        return OPIO({"out": p, "text": text})
+
+
+@OP.function
+def Sleep(seconds: float, marker: str) -> {"done": bool}:  # noqa: N802
+    """Writes its pid and start/end times to ``marker`` (a path), sleeping in between."""
+    start = time.time()
+    with open(marker, "w") as f:
+        f.write(f"{os.getpid()} {start}\n")
+    time.sleep(seconds)
+    with open(marker, "a") as f:
+        f.write(f"{time.time()}\n")
+    return {"done": True}
+
+
+@OP.function
+def FlakyOP(counter: str, fail_times: int) -> {"attempts": int}:  # noqa: N802
+    """Raises TransientError until it has been called ``fail_times`` times (counted in the file ``counter``)."""
+    n = int(Path(counter).read_text()) if os.path.exists(counter) else 0
+    n += 1
+    Path(counter).write_text(str(n))
+    if n <= fail_times:
+        raise TransientError(f"attempt {n} failed on purpose")
+    return {"attempts": n}
+
+
+@OP.function
+def FailFatal(counter: str) -> {"ok": bool}:  # noqa: N802
+    n = int(Path(counter).read_text()) if os.path.exists(counter) else 0
+    Path(counter).write_text(str(n + 1))
+    raise FatalError("this step fails for good")
+
+
+@OP.function
+def FailIfOdd(x: int) -> {"y": int}:  # noqa: N802
+    if x % 2:
+        raise FatalError(f"{x} is odd")
+    return {"y": x}
+
+
+class ProgressOP(OP):
+    """Reports progress 1..total, waiting for ``gate`` (a path) to exist before finishing."""
+
+    progress_total = 4
+
+    @classmethod
+    def get_input_sign(cls) -> OPIOSign:
+        return OPIOSign({"gate": str})
+
+    @classmethod
+    def get_output_sign(cls) -> OPIOSign:
+        return OPIOSign({"done": bool})
+
+    @OP.exec_sign_check
+    def execute(self, op_in: OPIO) -> OPIO:
+        for i in range(3):
+            self.progress_current = i + 1
+            time.sleep(0.15)
+        deadline = time.time() + 60
+        while not os.path.exists(op_in["gate"]) and time.time() < deadline:
+            time.sleep(0.05)
+        self.progress_current = 4
+        return OPIO({"done": True})
+
+
+@OP.function
+def Record(log: str, tag: str) -> {"tag": str}:  # noqa: N802
+    """Appends ``tag`` to the file ``log`` (to count how often a step really ran)."""
+    with open(log, "a") as f:
+        f.write(tag + "\n")
+    return {"tag": tag}
+
+
+class SameNameWriter(OP):
+    """Every slice writes a file called ``result.txt`` holding its own number."""
+
+    @classmethod
+    def get_input_sign(cls) -> OPIOSign:
+        return OPIOSign({"x": int})
+
+    @classmethod
+    def get_output_sign(cls) -> OPIOSign:
+        return OPIOSign({"out": Artifact(Path)})
+
+    @OP.exec_sign_check
+    def execute(self, op_in: OPIO) -> OPIO:
+        p = Path("result.txt")
+        p.write_text(str(op_in["x"]))
+        return OPIO({"out": p})
+
+
+class ReadAll(OP):
+    """Reads every file of a list artifact, in order."""
+
+    @classmethod
+    def get_input_sign(cls) -> OPIOSign:
+        return OPIOSign({"files": Artifact(List[Path])})
+
+    @classmethod
+    def get_output_sign(cls) -> OPIOSign:
+        return OPIOSign({"texts": List[str]})
+
+    @OP.exec_sign_check
+    def execute(self, op_in: OPIO) -> OPIO:
+        return OPIO({"texts": [Path(p).read_text() for p in op_in["files"]]})
+
+
+@OP.function
+def Crash(how: str) -> {"ok": bool}:  # noqa: N802
+    """Ends its own process abruptly: ``exit`` (os._exit) or ``segfault``."""
+    if how == "segfault":
+        import ctypes
+
+        ctypes.string_at(0)
+    os._exit(7)
+    return {"ok": True}  # pragma: no cover
