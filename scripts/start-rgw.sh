@@ -140,6 +140,11 @@ rgw_dns_name = 127.0.0.1
 rgw_enable_usage_log = false
 rgw_enable_ops_log = false
 rgw_thread_pool_size = 64
+# deleted objects go to garbage collection, which by default waits 2 hours;
+# memstore keeps them in RAM until then, so collect soon
+rgw_gc_obj_min_wait = 5
+rgw_gc_processor_period = 5
+rgw_gc_processor_max_time = 5
 EOF
 
 C=(-c "$D/ceph.conf")

@@ -209,10 +209,8 @@ def upload_artifact(
             f"upload_artifact takes a path, a list of paths or a dict of paths, got {type(files).__name__}"
         )
     client = storage_client or get_storage_client()
+    # s3_config["prefix"] is applied by the storage client itself (it namespaces every key)
     key = f"upload/{uuid.uuid4().hex}"
-    prefix = s3_config.get("prefix") or ""
-    if prefix and not isinstance(client, LocalStorageClient):
-        key = f"{prefix.rstrip('/')}/{key}"
     with tempfile.TemporaryDirectory(prefix="dflow-upload-") as staging:
         catalog = []
         for index, k, src in entries:
@@ -264,6 +262,20 @@ def download_artifact(
     """
     target = os.path.abspath(os.fspath(path))
     os.makedirs(target, exist_ok=True)
+    parts = getattr(getattr(artifact, "_stored", artifact), "parts", None)
+    if parts:
+        # the stacked output artifact of parallel steps: its parts merged in order
+        from .argo_objects import ArgoArtifact
+
+        for i, part in enumerate(parts):
+            with tempfile.TemporaryDirectory(dir=target, prefix=".dflow-part-") as tmp:
+                download_artifact(ArgoArtifact(getattr(artifact, "name", "part"), part), path=tmp,
+                                  storage_client=storage_client)
+                _merge_part_into(tmp, target, i)
+        catalog = read_catalog(target)
+        if catalog:
+            return [os.path.join(target, c["path"]) for c in catalog]
+        return sorted(os.path.join(target, n) for n in os.listdir(target) if n != CATALOG_DIR)
     local = getattr(artifact, "local_path", None)
     key = getattr(artifact, "key", None)
     if local and os.path.exists(local) and not key:
@@ -295,6 +307,33 @@ def download_artifact(
     if catalog:
         return [os.path.join(target, c["path"]) for c in catalog]
     return sorted(os.path.join(target, n) for n in os.listdir(target) if n != CATALOG_DIR)
+
+
+def _merge_part_into(src: str, target: str, index: int) -> None:
+    """Move part ``index`` into ``target``; a file whose path is taken goes under ``slice-<index>/``
+    (the rule the local engine uses when it hands a stacked artifact to a step)."""
+    renamed: Dict[str, str] = {}
+    for root, _dirs, files in os.walk(src):
+        rel_root = os.path.relpath(root, src)
+        if rel_root.split(os.sep)[0] == CATALOG_DIR:
+            continue
+        for fn in files:
+            rel = os.path.normpath(os.path.join(rel_root, fn))
+            dst = os.path.join(target, rel)
+            if os.path.exists(dst):
+                new_rel = os.path.join(f"slice-{index}", rel)
+                dst = os.path.join(target, new_rel)
+                renamed[Path(rel).as_posix()] = Path(new_rel).as_posix()
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            os.replace(os.path.join(root, fn), dst)
+    items = read_catalog(src)
+    for it in items:
+        p = it.get("path", "")
+        for old, new in renamed.items():
+            if p == old or p.startswith(old + "/"):
+                it["path"] = new + p[len(old):]
+    if items:
+        write_catalog(target, items)
 
 
 def _is_file_key(client: StorageClient, key: str) -> bool:

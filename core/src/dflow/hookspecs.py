@@ -62,7 +62,7 @@ def register_backends(register: Register) -> None:
 def register_storage_clients(register: Register) -> None:
     """Called once when the plugin manager starts.
 
-    Call ``register(name, factory)`` for each storage client. ``factory(**options)``
+    Call ``register(name, factory, aliases=())`` for each storage client. ``factory(**options)``
     returns a :class:`dflow.storage.StorageClient`; ``options`` come from
     ``s3_config`` (``endpoint``, ``access_key``, ``secret_key``, ``bucket_name``,
     ``secure``, ...) and the client picks those it knows.

@@ -67,8 +67,7 @@ def s3_server() -> Iterator[Dict[str, str]]:
     workdir = tempfile.mkdtemp(prefix="dflow-rgw-test-")
     proc = subprocess.run(
         [str(SCRIPTS / "start-rgw.sh"), workdir],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        capture_output=True,
         text=True,
         timeout=300,
         env={**os.environ, "RGW_MEMSTORE_BYTES": os.environ.get("RGW_MEMSTORE_BYTES", str(2 << 30))},
@@ -78,6 +77,11 @@ def s3_server() -> Iterator[Dict[str, str]]:
             pytest.fail(f"start-rgw.sh failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}", pytrace=False)
         with open(os.path.join(workdir, "rgw.json")) as f:
             info = json.load(f)
-        yield {"endpoint": info["endpoint"], "access_key": info["access_key"], "secret_key": info["secret_key"], "secure": ""}
+        yield {
+            "endpoint": info["endpoint"],
+            "access_key": info["access_key"],
+            "secret_key": info["secret_key"],
+            "secure": "",
+        }
     finally:
         subprocess.run([str(SCRIPTS / "stop-rgw.sh"), workdir], timeout=120, check=False)

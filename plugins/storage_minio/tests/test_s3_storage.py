@@ -15,12 +15,14 @@ from typing import Any, Dict, Iterator, List
 import boto3
 import pytest
 from boto3.s3.transfer import TransferConfig
-
 from dflow.errors import StorageError
 from dflow.plugins import get_storage_factory
 from dflow.testing.storage import StorageClientConformance
 from dflow_minio import S3StorageClient
 from dflow_minio.client import MD5_METADATA_KEY
+
+# every test here talks to a real S3 (RGW started by conftest.py)
+pytestmark = pytest.mark.needs_rgw
 
 MiB = 1024 * 1024
 BUCKET = "dflow-conformance"
@@ -90,15 +92,52 @@ def ns() -> str:
     return f"s3-{uuid.uuid4().hex[:12]}/"
 
 
+def _md5_tag(raw: Any, key: str) -> str:
+    tags = raw.get_object_tagging(Bucket=BUCKET, Key=key)["TagSet"]
+    return {t["Key"]: t["Value"] for t in tags}.get(MD5_METADATA_KEY, "")
+
+
 def test_multipart_upload_is_multipart_and_stores_md5(
     client: S3StorageClient, s3_server: Dict[str, str], ns: str, tmp_path: Path
 ) -> None:
     data = os.urandom(12 * MiB)
     (tmp_path / "big").write_bytes(data)
     client.upload(ns + "big", str(tmp_path / "big"))
-    head = raw_boto3(s3_server).head_object(Bucket=BUCKET, Key=ns + "big")
+    raw = raw_boto3(s3_server)
+    head = raw.head_object(Bucket=BUCKET, Key=ns + "big")
     assert "-" in head["ETag"], "expected a multipart ETag; the multipart path was not exercised"
-    assert head["Metadata"][MD5_METADATA_KEY] == hashlib.md5(data).hexdigest()
+    assert _md5_tag(raw, ns + "big") == hashlib.md5(data).hexdigest() + ":" + head["ETag"].strip('"')
+
+    def no_streaming(*args: Any) -> str:
+        raise AssertionError("get_md5 read the whole object although its MD5 was stored")
+
+    client._stream_md5 = no_streaming  # type: ignore[method-assign]
+    assert client.get_md5(ns + "big") == hashlib.md5(data).hexdigest()
+
+
+def test_small_upload_stores_md5_in_metadata(
+    client: S3StorageClient, s3_server: Dict[str, str], ns: str, tmp_path: Path
+) -> None:
+    (tmp_path / "small").write_bytes(b"small")
+    client.upload(ns + "small", str(tmp_path / "small"))
+    head = raw_boto3(s3_server).head_object(Bucket=BUCKET, Key=ns + "small")
+    assert head["Metadata"][MD5_METADATA_KEY] == hashlib.md5(b"small").hexdigest()
+
+
+def test_stale_md5_tag_is_not_trusted(
+    client: S3StorageClient, s3_server: Dict[str, str], ns: str, tmp_path: Path
+) -> None:
+    """A tag whose ETag part is not the object's (content changed) is ignored."""
+    data = os.urandom(11 * MiB)
+    (tmp_path / "big").write_bytes(data)
+    client.upload(ns + "big", str(tmp_path / "big"))
+    raw = raw_boto3(s3_server)
+    raw.put_object_tagging(
+        Bucket=BUCKET,
+        Key=ns + "big",
+        Tagging={"TagSet": [{"Key": MD5_METADATA_KEY, "Value": "0" * 32 + ":someotheretag-2"}]},
+    )
+    assert client.get_md5(ns + "big") == hashlib.md5(data).hexdigest()
 
 
 def test_md5_of_foreign_multipart_object_is_streamed(
@@ -109,7 +148,9 @@ def test_md5_of_foreign_multipart_object_is_streamed(
     (tmp_path / "big").write_bytes(data)
     raw = raw_boto3(s3_server)
     raw.upload_file(
-        str(tmp_path / "big"), BUCKET, ns + "foreign",
+        str(tmp_path / "big"),
+        BUCKET,
+        ns + "foreign",
         Config=TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB),
     )
     head = raw.head_object(Bucket=BUCKET, Key=ns + "foreign")
@@ -124,15 +165,14 @@ def test_md5_of_foreign_single_part_object_uses_etag(
     assert client.get_md5(ns + "plain") == hashlib.md5(b"plain body").hexdigest()
 
 
-def test_multipart_copy_keeps_md5_metadata(
-    client: S3StorageClient, s3_server: Dict[str, str], ns: str, tmp_path: Path
-) -> None:
+def test_multipart_copy_keeps_md5(client: S3StorageClient, s3_server: Dict[str, str], ns: str, tmp_path: Path) -> None:
     data = os.urandom(11 * MiB)
     (tmp_path / "big").write_bytes(data)
     client.upload(ns + "a/big", str(tmp_path / "big"))
     client.copy(ns + "a", ns + "b")
-    head = raw_boto3(s3_server).head_object(Bucket=BUCKET, Key=ns + "b/big")
-    assert head["Metadata"].get(MD5_METADATA_KEY) == hashlib.md5(data).hexdigest()
+    raw = raw_boto3(s3_server)
+    head = raw.head_object(Bucket=BUCKET, Key=ns + "b/big")
+    assert _md5_tag(raw, ns + "b/big") == hashlib.md5(data).hexdigest() + ":" + head["ETag"].strip('"')
 
 
 def test_missing_key_error_names_key_and_bucket(client: S3StorageClient, ns: str, tmp_path: Path) -> None:

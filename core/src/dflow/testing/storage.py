@@ -161,7 +161,9 @@ class StorageClientConformance:
         client.download(ns + "d", str(out))
         assert _tree_contents(out) == _tree_contents(tree)
 
-    def test_directory_key_with_trailing_slash(self, client: StorageClient, ns: str, tree: Path, tmp_path: Path) -> None:
+    def test_directory_key_with_trailing_slash(
+        self, client: StorageClient, ns: str, tree: Path, tmp_path: Path
+    ) -> None:
         client.upload(ns + "slash/", str(tree))
         out = tmp_path / "out"
         client.download(ns + "slash/", str(out))

@@ -25,7 +25,7 @@ from dflow import expressions as X
 from dflow.artifact import download_tree, read_catalog, upload_tree, write_catalog
 from dflow.backend import ParameterValue, ReusedStep, StepRecord
 from dflow.names import check_key
-from dflow.runtime import EXIT_TRANSIENT, decode_value, encode_value, run_task
+from dflow.runtime import EXIT_TRANSIENT, decode_value, encode_value
 from dflow.spec import ScriptTemplateSpec, StepSpec, StoredArtifact, WorkflowSpec
 from dflow.storage import LocalStorageClient, StorageClient
 
@@ -203,6 +203,10 @@ class Engine:
         self.pods = PodRunner(os.path.join(wfdir, ".pods"))
         self.slots = asyncio.Semaphore(max(1, int(settings.get("workers") or os.cpu_count() or 2)))
         self.used_dirs: Dict[str, str] = {}
+        self.taken_dirs: set = set()
+        # nodes whose sliced inputs were cut to their own slice by the engine
+        self.presliced: Dict[str, int] = {}
+        self._decoded: Tuple[Optional[str], Any] = (None, None)
         self.terminating = False
 
     # ---------------------------------------------------------------- nodes
@@ -223,12 +227,11 @@ class Engine:
         if rec.id in self.used_dirs:
             return self.used_dirs[rec.id]
         base = rec.key if rec.key else f"{rec.name}-{rec.id[-5:]}"
-        candidate = base
-        taken = set(self.used_dirs.values())
-        if os.path.join(self.wfdir, candidate) in taken:
-            candidate = f"{base}-{rec.id[-5:]}"
-        path = os.path.join(self.wfdir, candidate)
+        path = os.path.join(self.wfdir, base)
+        if path in self.taken_dirs:
+            path = os.path.join(self.wfdir, f"{base}-{rec.id[-5:]}")
         self.used_dirs[rec.id] = path
+        self.taken_dirs.add(path)
         return path
 
     def artifact_record(self, directory: str) -> StoredArtifact:
@@ -273,6 +276,7 @@ class Engine:
             phase, message = "Failed", "terminated"
         finally:
             self.pods.kill_all()
+            self.pods.close()
         return phase if not self.terminating else "Failed", (message if not self.terminating else "terminated")
 
     # ---------------------------------------------------------------- templates
@@ -283,8 +287,9 @@ class Engine:
         if prev is not None and prev.phase == "Succeeded":
             return Outcome("Succeeded", {k: (v.text, v.type) for k, v in prev.outputs_parameters.items()},
                            dict(prev.outputs_artifacts), rec.id)
-        rec.phase = "Running"
-        rec.started_at = time.time()
+        # a pod is Pending until it gets a slot (run_pod marks it Running then)
+        rec.phase = "Pending" if tmpl.kind == "script" else "Running"
+        rec.started_at = None if tmpl.kind == "script" else time.time()
         rec.inputs_parameters = {k: ParameterValue(text=v[0], type=v[1]) for k, v in params.items()}
         rec.inputs_artifacts = {k: v for k, v in arts.items() if v is not None}
         if tmpl.kind == "script":
@@ -432,6 +437,10 @@ class Engine:
                     self.save(rec)
                     return Outcome("Skipped", params, {}, rec.id, rec.message)
             items = self.fanout_items(step, tmpl, scope)
+            op_slices = getattr(getattr(tmpl, "python_op", None), "slices", None)
+            if items is not None and op_slices is not None and op_slices.group_size and not op_slices.sub_path:
+                # Slices(group_size=g): one pod per g slices; pod i runs slices i*g .. i*g+g-1
+                items = list(range(-(-len(items) // int(op_slices.group_size))))
         except (StepFailed, ValueError, KeyError, TypeError) as e:
             rec = self.node(path, step.name, step.name, "Pod" if tmpl.kind == "script" else tmpl.kind.capitalize(), tmpl.name, parent)
             rec.phase = "Failed"
@@ -542,6 +551,7 @@ class Engine:
                 arts[a.name] = art
             if slice_index is not None:
                 self.slice_sub_path(tmpl, params, arts, slice_index)
+            presliced = self.preslice(tmpl, params, arts)
             key = None
             if step.key:
                 key = check_key(scope.text(step.key))
@@ -553,6 +563,8 @@ class Engine:
             self.save(rec)
             return Outcome("Failed", node_id=rec.id, message=str(e))
         rec = self.node(path, step.name, display, type_, tmpl.name, parent, key)
+        if presliced is not None:
+            self.presliced[rec.id] = presliced
         if key is not None and key in self.reuse:
             r = self.reuse[key]
             rec.phase = "Succeeded"
@@ -566,12 +578,39 @@ class Engine:
                            dict(r.outputs_artifacts), rec.id, "reused")
         return await self.run_template(tmpl, params, arts, rec, path)
 
+    def preslice(self, tmpl: Any, params: Dict[str, PV], arts: Dict[str, Optional[StoredArtifact]]) -> Optional[int]:
+        """Cut sliced inputs down to this step's own slice, so a slice of a 10,000-way fan-out
+        does not copy (and parse) all 10,000 inputs. Returns the slice index, or None."""
+        op = getattr(tmpl, "python_op", None)
+        slices = op.slices if op is not None else None
+        if slices is None or slices.sub_path or slices.group_size or SLICE_PARAMETER not in params:
+            return None
+        try:
+            index = int(json.loads(params[SLICE_PARAMETER][0] or ""))
+        except (ValueError, TypeError):
+            raise StepFailed(f"slice index {params[SLICE_PARAMETER][0]!r} is not an integer") from None
+        self.slice_sub_path(tmpl, params, arts, index)
+        return index
+
+    def _decode_list(self, text: Optional[str], tp: Optional[str]) -> Any:
+        # every slice of a fan-out sees the same text object: decode it once
+        if self._decoded[0] is text:
+            return self._decoded[1]
+        value = decode_value(text, tp if tp not in (None, "str") else None)
+        self._decoded = (text, value)
+        return value
+
     def slice_sub_path(self, tmpl: Any, params: Dict[str, PV], arts: Dict[str, Optional[StoredArtifact]], index: int) -> None:
         slices = tmpl.python_op.slices
+        params[SLICE_PARAMETER] = encode_value(index)  # the runtime names per-slice outputs by it
         for name in slices.input_parameter:
             if name in params:
                 text, tp = params[name]
-                value = decode_value(text, tp if tp not in (None, "str") else None)
+                value = self._decode_list(text, tp)
+                if not isinstance(value, list):
+                    raise StepFailed(f"sliced input parameter {name!r} must be a list, got {str(text)[:100]!r}")
+                if index >= len(value):
+                    raise StepFailed(f"slice {index} of input parameter {name!r} is out of range (it has {len(value)} items)")
                 params[name] = encode_value(value[index])
         for name in slices.input_artifact:
             art = arts.get(name)
@@ -680,6 +719,9 @@ class Engine:
         attempt = 0
         log_path = os.path.join(sdir, "log.txt")
         async with self.slots:
+            rec.phase = "Running"
+            rec.started_at = time.time()
+            self.save(rec)
             local_arts = self.place_inputs(tmpl, arts, sdir)
             while True:
                 attempt += 1
@@ -690,10 +732,10 @@ class Engine:
                     with open(log_path, "a") as f:
                         f.write(f"\n--- attempt {attempt} ---\n")
                 if tmpl.python_op is not None:
-                    child = self.python_child(tmpl, params, local_arts, sdir, rec)
+                    job = self.python_child(tmpl, params, local_arts, sdir, rec)
                 else:
-                    child = self.script_child(tmpl, params, local_arts, sdir)
-                code, timed_out = await self.pods.run(child, log_path, tmpl.timeout)
+                    job = self.script_child(tmpl, params, local_arts, sdir)
+                code, timed_out = await self.pods.run(job, log_path, tmpl.timeout)
                 if code == 0 and not timed_out:
                     break
                 transient = (code == EXIT_TRANSIENT) or (timed_out and bool(retry and retry.timeout_as_transient))
@@ -781,12 +823,16 @@ class Engine:
         slice_index = None
         inputs_p = {k: {"text": v[0], "type": v[1]} for k, v in params.items() if k != SLICE_PARAMETER}
         slices = op.slices
-        if slices is not None and not slices.sub_path and SLICE_PARAMETER in params:
+        if slices is not None and SLICE_PARAMETER in params:
             raw = params[SLICE_PARAMETER][0]
             try:
                 slice_index = int(json.loads(raw)) if raw is not None else None
             except (ValueError, TypeError):
                 raise StepFailed(f"slice index {raw!r} is not an integer") from None
+        if rec.id in self.presliced:
+            # the engine already cut the inputs to this slice: the runtime takes them as they are
+            slice_index = self.presliced[rec.id]
+            slices = slices.model_copy(update={"sub_path": True})
         packages = [p.local_path or p.key for p in op.python_packages]
         task = {
             "op": {"module": op.module, "qualname": op.qualname, "source": op.source, "source_file": op.source_file,
@@ -801,13 +847,7 @@ class Engine:
             "step": {"name": rec.name, "key": rec.key, "workflow": self.workflow_id},
         }
         atomic_write(os.path.join(sdir, "script"), json.dumps(task, indent=1))
-        env = dict(tmpl.env)
-
-        def child() -> int:
-            os.environ.update(env)
-            return run_task(task)
-
-        return child
+        return {"kind": "python", "task": task, "env": dict(tmpl.env)}
 
     def script_child(self, tmpl: ScriptTemplateSpec, params: Dict[str, PV], local_arts: Dict[str, Optional[str]], sdir: str) -> Any:
         workdir = os.path.join(sdir, "workdir")
@@ -839,16 +879,7 @@ class Engine:
         with open(script_path, "w") as f:
             f.write(script)
         atomic_write(os.path.join(sdir, "paths.json"), json.dumps(mapping))
-        command = list(tmpl.command) + [script_path]
-        env = dict(tmpl.env)
-
-        def child() -> int:
-            os.chdir(workdir)
-            os.environ.update(env)
-            os.execvp(command[0], command)
-            return 127  # pragma: no cover
-
-        return child
+        return {"kind": "exec", "command": list(tmpl.command) + [script_path], "cwd": workdir, "env": dict(tmpl.env)}
 
     def collect_outputs(self, tmpl: ScriptTemplateSpec, sdir: str) -> Tuple[Dict[str, PV], Dict[str, Optional[StoredArtifact]]]:
         params: Dict[str, PV] = {}

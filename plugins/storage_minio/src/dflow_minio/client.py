@@ -3,8 +3,9 @@
 Works with AWS S3, MinIO and Ceph RGW. Files and directory trees (a directory is
 every object below ``key + "/"``) move through boto3's transfer manager, so big
 files go in parallel multipart transfers and many small files go concurrently.
-The MD5 of every uploaded file is kept in the object's metadata, because the
-ETag of a multipart object is not an MD5 of its content.
+The MD5 of every uploaded file is kept with the object (metadata, or a tag for
+multipart uploads), because the ETag of a multipart object is not an MD5 of
+its content.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import concurrent.futures
 import hashlib
 import logging
-import os
 import re
 import threading
 from pathlib import Path, PurePosixPath
@@ -22,10 +22,9 @@ import boto3
 import botocore.exceptions
 from boto3.s3.transfer import TransferConfig, create_transfer_manager
 from botocore.config import Config
-from s3transfer.subscribers import BaseSubscriber
-
 from dflow.errors import StorageError
 from dflow.storage import StorageClient
+from s3transfer.subscribers import BaseSubscriber
 
 __all__ = ["S3StorageClient"]
 
@@ -33,7 +32,10 @@ logger = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
 
-#: user-metadata field (``x-amz-meta-dflow-md5``) holding the hex MD5 of the content
+#: where the hex MD5 of the content is kept: the user-metadata field
+#: ``x-amz-meta-dflow-md5`` (single-part uploads), or the object tag ``dflow-md5``
+#: with value ``<md5>:<etag>`` (multipart uploads, whose metadata is sent before
+#: the content has been read)
 MD5_METADATA_KEY = "dflow-md5"
 
 _MD5_RE = re.compile(r"^[0-9a-f]{32}$")
@@ -140,8 +142,10 @@ class S3StorageClient(StorageClient):
     :param connect_timeout: seconds to open a connection.
     :param read_timeout: seconds to wait for data on an open connection.
     :param verify: TLS verification: ``True``, ``False`` or a CA bundle path.
-    :param store_md5: compute each file's MD5 at upload and keep it in object
-        metadata, so :meth:`get_md5` needs one ``HEAD`` even for multipart objects.
+    :param store_md5: compute each file's MD5 at upload and keep it with the
+        object (metadata for single-part uploads; for multipart uploads, hashed
+        while the parts upload and kept in the tag ``dflow-md5``), so
+        :meth:`get_md5` need not read the object back.
     """
 
     def __init__(
@@ -260,7 +264,7 @@ class S3StorageClient(StorageClient):
         return self.prefix + key
 
     def _rel(self, full_key: str) -> str:
-        return full_key[len(self.prefix):]
+        return full_key[len(self.prefix) :]
 
     def _ensure_bucket(self) -> None:
         if self._bucket_ready:
@@ -346,14 +350,53 @@ class S3StorageClient(StorageClient):
         else:
             files = [(src, base)]
         self._ensure_bucket()
-        with self._transfer_manager() as tm:
+        threshold = self.transfer_config.multipart_threshold
+        to_tag: List[Tuple[str, Any]] = []
+        with concurrent.futures.ThreadPoolExecutor(1) as hasher, self._transfer_manager() as tm:
             jobs = []
             for file, full_key in files:
                 extra: Dict[str, Any] = {}
                 if self.store_md5:
-                    extra["Metadata"] = {MD5_METADATA_KEY: _md5_file(file)}
+                    if file.stat().st_size < threshold:
+                        extra["Metadata"] = {MD5_METADATA_KEY: _md5_file(file)}
+                    else:
+                        # metadata must be known before the first part goes out; a big
+                        # file is hashed while it uploads and the MD5 goes in a tag
+                        to_tag.append((full_key, hasher.submit(_md5_file, file)))
                 jobs.append((self._rel(full_key), tm.upload(str(file), self.bucket_name, full_key, extra_args=extra)))
             self._run("upload", jobs)
+            for full_key, md5 in to_tag:
+                self._tag_md5(full_key, md5.result())
+
+    def _tag_md5(self, full_key: str, md5: str, etag: Optional[str] = None) -> None:
+        """Keep ``md5`` in the object's tag ``dflow-md5`` as ``<md5>:<etag>``; the
+        ETag part ties the tag to this very content. Best effort: a server without
+        tagging just makes :meth:`get_md5` stream the object."""
+        try:
+            if etag is None:
+                head = self._head(full_key)
+                if head is None:
+                    return
+                etag = str(head.get("ETag", ""))
+            self._s3.put_object_tagging(
+                Bucket=self.bucket_name,
+                Key=full_key,
+                Tagging={"TagSet": [{"Key": MD5_METADATA_KEY, "Value": f"{md5}:{etag.strip(chr(34))}"}]},
+            )
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, StorageError) as exc:
+            logger.info("could not tag %r with its MD5 (%s); get_md5 will read the object", self._rel(full_key), exc)
+
+    def _tagged_md5(self, full_key: str, etag: str) -> Optional[str]:
+        try:
+            tags = self._s3.get_object_tagging(Bucket=self.bucket_name, Key=full_key).get("TagSet", [])
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
+            return None
+        for tag in tags:
+            if tag.get("Key") == MD5_METADATA_KEY:
+                md5, _, tagged_etag = str(tag.get("Value", "")).partition(":")
+                if _MD5_RE.match(md5) and tagged_etag == etag.strip('"'):
+                    return md5
+        return None
 
     def download(self, key: str, path: str) -> None:
         """Write the object ``key`` to the file ``path``, or every object below
@@ -370,10 +413,12 @@ class S3StorageClient(StorageClient):
             root = dst.resolve()
             targets = []
             for obj_key, size, etag in objects:
-                rel = obj_key[len(full) + 1:]
+                rel = obj_key[len(full) + 1 :]
                 target = (dst / PurePosixPath(rel)).resolve()
                 if root != target and root not in target.parents:
-                    raise StorageError(f"refusing to download {self._rel(obj_key)!r}: it would land outside {str(dst)!r}")
+                    raise StorageError(
+                        f"refusing to download {self._rel(obj_key)!r}: it would land outside {str(dst)!r}"
+                    )
                 targets.append((obj_key, target, size, etag))
         for _, target, _, _ in targets:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -415,7 +460,7 @@ class S3StorageClient(StorageClient):
             objects = self._objects_below(full_src + "/")
             if not objects:
                 raise StorageError(f"cannot copy key {src!r}: no such object or prefix in {self._where()}")
-            pairs = [(k, full_dst + k[len(full_src):], size, None) for k, size, _ in objects]
+            pairs = [(k, full_dst + k[len(full_src) :], size, None) for k, size, _ in objects]
         self._ensure_bucket()
         threshold = self.transfer_config.multipart_threshold
         small = [(s, d) for s, d, size, _ in pairs if size < threshold]
@@ -428,21 +473,37 @@ class S3StorageClient(StorageClient):
         with concurrent.futures.ThreadPoolExecutor(self.transfer_config.max_concurrency) as pool:
             jobs = [(self._rel(s), pool.submit(copy_small, s, d)) for s, d in small]
             with self._transfer_manager() as tm:
+                tagged: List[Tuple[str, str]] = []
                 for s, d, size, h in large:
                     h = h or self._head(s) or {}
                     # a multipart copy starts a new object: carry the metadata over
                     extra = {"MetadataDirective": "REPLACE", "Metadata": h.get("Metadata", {})}
                     if h.get("ContentType"):
                         extra["ContentType"] = h["ContentType"]
+                    md5 = self._tagged_md5(s, str(h.get("ETag", ""))) if self.store_md5 else None
+                    if md5:
+                        tagged.append((d, md5))
                     copy_source = {"Bucket": self.bucket_name, "Key": s}
-                    jobs.append((self._rel(s), tm.copy(copy_source, self.bucket_name, d, extra_args=extra, subscribers=[_KnownObject(size, h.get("ETag"))])))
+                    future = tm.copy(
+                        copy_source,
+                        self.bucket_name,
+                        d,
+                        extra_args=extra,
+                        subscribers=[_KnownObject(size, h.get("ETag"))],
+                    )
+                    jobs.append((self._rel(s), future))
                 self._run("copy", jobs)
+            # the copy has a new ETag: tag it anew
+            for d, md5 in tagged:
+                self._tag_md5(d, md5)
 
     def get_md5(self, key: str) -> str:
         """MD5 hex digest of the object's content.
 
-        From the metadata stored at upload; else from the ETag when it is a plain
-        MD5 (single-part, not KMS/SSE-C encrypted); else by streaming the object.
+        From the metadata stored at upload (small files); else from the ETag when
+        it is a plain MD5 (single-part, not KMS/SSE-C encrypted); else from the tag
+        stored at upload (multipart files), if it belongs to the current content;
+        else by streaming the object.
         """
         full = self._full(key)
         head = self._head(full)
@@ -455,6 +516,9 @@ class S3StorageClient(StorageClient):
         encrypted = head.get("ServerSideEncryption") == "aws:kms" or "SSECustomerAlgorithm" in head
         if _MD5_RE.match(etag) and not encrypted:
             return etag
+        tagged = self._tagged_md5(full, str(head.get("ETag", "")))
+        if tagged:
+            return tagged
         return self._stream_md5(full, int(head["ContentLength"]), head.get("ETag"))
 
     def _stream_md5(self, full_key: str, size: int, etag: Optional[str]) -> str:
@@ -489,7 +553,7 @@ class S3StorageClient(StorageClient):
         full = self._full(key).rstrip("/")
         keys = [full] if self._head(full) is not None else [k for k, _, _ in self._objects_below(full + "/")]
         for i in range(0, len(keys), 1000):
-            batch = [{"Key": k} for k in keys[i:i + 1000]]
+            batch = [{"Key": k} for k in keys[i : i + 1000]]
             try:
                 answer = self._s3.delete_objects(Bucket=self.bucket_name, Delete={"Objects": batch, "Quiet": True})
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
