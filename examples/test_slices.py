@@ -3,6 +3,7 @@ steps and stack output parameters and artifacts; ``create_dir``,
 ``group_size`` and ``pool_size``.
 """
 import os
+import time
 from pathlib import Path
 from typing import List
 
@@ -24,6 +25,8 @@ class Process(OP):
     @OP.exec_sign_check
     def execute(self, op_in):
         text = Path(op_in["data"]).read_text()
+        # long enough that a pool of two processes shares the work instead of one taking both
+        time.sleep(0.3)
         Path("log.txt").write_text("%s:%s" % (op_in["msg"], text))
         return OPIO({"out": op_in["msg"] + text, "log": Path("log.txt"), "pid": os.getpid()})
 

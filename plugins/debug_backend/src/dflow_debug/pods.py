@@ -107,6 +107,7 @@ def _run_job(job: Dict[str, Any], log_path: str) -> int:  # pragma: no cover - r
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
+    _fault_handler_to_log()
     os.environ.update(job.get("env") or {})
     if job["kind"] == "exec":
         os.chdir(job["cwd"])
@@ -137,6 +138,16 @@ def _child(job: Dict[str, Any], log_path: str, keep: Tuple[int, ...]) -> None:  
 # ---------------------------------------------------------------- a warm worker
 
 
+def _fault_handler_to_log() -> None:
+    # a crash (segfault) dumps the Python stack into the step's log (fd 2), not into
+    # whatever stream the submitting process had armed faulthandler on
+    import faulthandler
+
+    if faulthandler.is_enabled():
+        faulthandler.disable()
+    faulthandler.enable(file=sys.__stderr__ if sys.__stderr__ is not None else 2)
+
+
 def _worker(sock: socket.socket) -> None:  # pragma: no cover - runs in a worker process
     os.setpgid(0, 0)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGPIPE):
@@ -147,6 +158,7 @@ def _worker(sock: socket.socket) -> None:  # pragma: no cover - runs in a worker
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
+    _fault_handler_to_log()
     reader = _FrameReader()
     while True:
         data = sock.recv(1 << 20)
