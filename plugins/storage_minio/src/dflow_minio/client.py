@@ -119,7 +119,7 @@ class _KnownObject(BaseSubscriber):
 class S3StorageClient(StorageClient):
     """Artifact storage in one bucket of an S3-compatible server.
 
-    Options are the keys of ``dflow.config.s3_config``; keys this client does
+    Options are the keys of ``dflow.s3_config``; keys this client does
     not use (``console``, ``repo_key``, ``storage_client``, ...) are ignored, so
     ``S3StorageClient(**s3_config)`` works.
 
