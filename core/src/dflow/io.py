@@ -50,7 +50,9 @@ def to_expr(value: Any) -> str:
 
 
 def _num(value: Any) -> str:
-    if isinstance(value, _Referable) and not value._numeric:
+    # parameters are text wherever the workflow runs (Argo included): convert references;
+    # only the result of arithmetic is a number already
+    if isinstance(value, _Referable) and not (isinstance(value, Expression) and value._numeric):
         return f"asFloat({value.expr})"
     return to_expr(value)
 

@@ -107,6 +107,7 @@ def _run_job(job: Dict[str, Any], log_path: str) -> int:  # pragma: no cover - r
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
+    _own_std_streams()
     _fault_handler_to_log()
     os.environ.update(job.get("env") or {})
     if job["kind"] == "exec":
@@ -148,6 +149,14 @@ def _fault_handler_to_log() -> None:
     faulthandler.enable(file=sys.__stderr__ if sys.__stderr__ is not None else 2)
 
 
+def _own_std_streams() -> None:
+    # the submitting process may have replaced sys.stdout/sys.stderr (pytest's capture,
+    # a notebook's stream): a step writes to its own fds 1 and 2, which point at its log
+    sys.stdout = open(1, "w", buffering=1, closefd=False, errors="backslashreplace")
+    sys.stderr = open(2, "w", buffering=1, closefd=False, errors="backslashreplace")
+    sys.__stdout__, sys.__stderr__ = sys.stdout, sys.stderr
+
+
 def _worker(sock: socket.socket) -> None:  # pragma: no cover - runs in a worker process
     os.setpgid(0, 0)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGPIPE):
@@ -158,6 +167,7 @@ def _worker(sock: socket.socket) -> None:  # pragma: no cover - runs in a worker
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
+    _own_std_streams()
     _fault_handler_to_log()
     reader = _FrameReader()
     while True:

@@ -1,0 +1,142 @@
+"""Compiling the user model to a WorkflowSpec: naming, deduplication, validation."""
+
+import json
+
+import pytest
+
+from dflow import DAG, InputParameter, OutputParameter, ShellOPTemplate, Step, Steps, Task, Workflow, WorkflowSpec
+from dflow.errors import NameRuleError, ValidationError
+from dflow.python import PythonOPTemplate, Slices
+from dflow.testing import ops
+
+
+def test_spec_round_trips_through_json():
+    wf = Workflow("rt")
+    a = Step("a", PythonOPTemplate(ops.AddOne), parameters={"n": 1}, key="a-key")
+    wf.add(a)
+    wf.add(Step("b", PythonOPTemplate(ops.AddOne), parameters={"n": a.outputs.parameters["n"]}))
+    spec = wf.compile()
+    again = WorkflowSpec.from_json(spec.to_json())
+    assert again == spec
+    steps = spec.template(spec.entrypoint).steps
+    assert steps[1][0].parameters["n"] == "{{steps.a.outputs.parameters.n}}"
+    assert steps[0][0].parameters["n"] == "1" and steps[0][0].parameter_types["n"] == "int"
+
+
+def test_identical_templates_are_emitted_once():
+    wf = Workflow("dedupe")
+    for i in range(5):
+        wf.add(Step(f"s{i}", PythonOPTemplate(ops.AddOne), parameters={"n": i}))
+    spec = wf.compile()
+    assert [t.name for t in spec.templates if t.kind == "script"] == ["add-one"]
+
+
+def test_different_templates_with_one_name_get_distinct_names():
+    wf = Workflow("clash")
+    wf.add(Step("a", PythonOPTemplate(ops.AddOne, timeout=5), parameters={"n": 1}))
+    wf.add(Step("b", PythonOPTemplate(ops.AddOne, timeout=9), parameters={"n": 1}))
+    names = sorted(t.name for t in wf.compile().templates if t.kind == "script")
+    assert names == ["add-one", "add-one-2"]
+
+
+def test_step_timeout_and_executor_make_a_derived_template():
+    class Wrap:
+        def render(self, template):
+            template.script = "echo wrapped\n" + template.script
+            return template
+
+    t = ShellOPTemplate(name="hello", image="alpine", script="echo hi")
+    wf = Workflow("derive")
+    wf.add(Step("a", t, timeout=3))
+    wf.add(Step("b", t, executor=Wrap()))
+    spec = wf.compile()
+    scripts = {s.name: s for s in spec.templates if s.kind == "script"}
+    assert {s.timeout for s in scripts.values()} == {3, None}
+    assert any(s.script.startswith("echo wrapped") for s in scripts.values())
+    assert t.script == "echo hi" and t.timeout is None  # the user's template is untouched
+
+
+def test_dag_dependencies_come_from_data_flow():
+    dag = DAG("d")
+    a = Task("a", PythonOPTemplate(ops.AddOne), parameters={"n": 1})
+    b = Task("b", PythonOPTemplate(ops.AddOne), parameters={"n": a.outputs.parameters["n"]})
+    c = Task("c", PythonOPTemplate(ops.AddOne), parameters={"n": 1}, dependencies=[b])
+    dag.add([a, b, c])
+    spec = Workflow("d", dag=dag).compile()
+    deps = {t.name: t.dependencies for t in spec.template("d").tasks}
+    assert deps == {"a": [], "b": ["a"], "c": ["b"]}
+
+
+def test_recursive_steps_compile_once():
+    loop = Steps("loop")
+    loop.inputs.parameters["n"] = InputParameter(value=0)
+    s = Step("inc", PythonOPTemplate(ops.AddOne), parameters={"n": loop.inputs.parameters["n"]})
+    loop.add(s)
+    loop.add(Step("again", loop, parameters={"n": s.outputs.parameters["n"]}, when="%s < 3" % s.outputs.parameters["n"]))
+    spec = Workflow("r", steps=loop).compile()
+    assert [t.name for t in spec.templates].count("loop") == 1
+    assert spec.template("loop").steps[1][0].template == "loop"
+
+
+@pytest.mark.parametrize("build,match", [
+    (lambda: Step("a", PythonOPTemplate(ops.AddOne), parameters={"m": 1}), r"has no input parameter\(s\) \['m'\]"),
+    (lambda: Step("bad_name", PythonOPTemplate(ops.AddOne)), r"must consist of alpha-numeric characters or '-'"),
+    (lambda: Workflow("Bad_Name"), r"lowercase RFC 1123"),
+    (lambda: PythonOPTemplate(ops.AddOne, slices=Slices(input_parameter=["nope"])), r"names \['nope'\]"),
+    (lambda: Step("a", PythonOPTemplate(ops.AddOne), parameters={"n": 1}, continue_on_success_ratio=2),
+     "between 0 and 1"),
+])
+def test_bad_input_is_refused_when_built(build, match):
+    with pytest.raises(ValidationError, match=match):
+        build()
+
+
+def test_name_errors_quote_the_rule():
+    with pytest.raises(NameRuleError) as e:
+        OutputParameter(name="bad name")
+    assert "alpha-numeric characters, '_' or '-'" in str(e.value)
+
+
+def test_missing_input_is_refused_at_compile_time():
+    wf = Workflow("missing")
+    wf.add(Step("a", PythonOPTemplate(ops.AddOne)))
+    with pytest.raises(ValidationError, match=r"input parameter 'n' .* has no value and no default"):
+        wf.compile()
+
+
+def test_dag_cycle_is_refused():
+    dag = DAG("cyc")
+    a = Task("a", PythonOPTemplate(ops.AddOne), parameters={"n": 1})
+    b = Task("b", PythonOPTemplate(ops.AddOne), parameters={"n": 1}, dependencies=[a])
+    a.dependencies.append(b)
+    dag.add([a, b])
+    with pytest.raises(ValidationError, match="cycle"):
+        Workflow("cyc", dag=dag).compile()
+
+
+def test_reference_to_unknown_input_is_refused():
+    outer = Steps("outer")
+    inner = Steps("inner")
+    inner.inputs.parameters["x"] = InputParameter()
+    step = Step("a", PythonOPTemplate(ops.AddOne), parameters={"n": inner.inputs.parameters["x"]})
+    outer.add(step)  # refers to the inputs of another template
+    with pytest.raises(ValidationError, match="has no input parameter 'x'"):
+        Workflow("w", steps=outer).compile()
+
+
+def test_sliced_step_without_fan_out_is_refused():
+    wf = Workflow("noloop")
+    wf.add(Step("a", PythonOPTemplate(ops.Square, slices=Slices(input_parameter=["x"], output_parameter=["y"])),
+                parameters={"x": [1, 2]}))
+    with pytest.raises(ValidationError, match="needs with_param"):
+        wf.compile()
+
+
+def test_expressions_render_as_argo_text():
+    a = Step("a", PythonOPTemplate(ops.AddOne), parameters={"n": 1})
+    p = a.outputs.parameters["n"]
+    assert str(p) == "{{steps.a.outputs.parameters.n}}"
+    assert str(p > 3) == "{{=(asFloat(steps['a'].outputs.parameters['n']) > 3)}}"
+    with pytest.raises(TypeError, match="evaluated when the workflow runs"):
+        bool(p < 2)
+    json.dumps(Workflow("j").compile().model_dump(mode="json"))
