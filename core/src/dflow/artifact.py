@@ -133,14 +133,14 @@ def _stage_item(src: str, staging: str) -> str:
     return Path(rel).as_posix()
 
 
-def write_catalog(directory: str, items: List[Dict[str, Any]]) -> None:
-    """Write a catalog of ``items`` into ``directory/.dflow`` under a unique name."""
+def write_catalog(directory: str, items: List[Dict[str, Any]], name: Optional[str] = None) -> None:
+    """Write a catalog of ``items`` into ``directory/.dflow`` (under a unique name unless given)."""
     cdir = os.path.join(directory, CATALOG_DIR)
     os.makedirs(cdir, exist_ok=True)
     tmp = os.path.join(cdir, f".tmp-{uuid.uuid4().hex}")
     with open(tmp, "w") as f:
         json.dump(items, f)
-    os.replace(tmp, os.path.join(cdir, f"catalog-{uuid.uuid4().hex}.json"))
+    os.replace(tmp, os.path.join(cdir, name or f"catalog-{uuid.uuid4().hex}.json"))
 
 
 def upload_tree(client: StorageClient, key: str, directory: str) -> None:
@@ -271,7 +271,7 @@ def download_artifact(
             with tempfile.TemporaryDirectory(dir=target, prefix=".dflow-part-") as tmp:
                 download_artifact(ArgoArtifact(getattr(artifact, "name", "part"), part), path=tmp,
                                   storage_client=storage_client)
-                _merge_part_into(tmp, target, i)
+                merge_part(tmp, target, i)
         catalog = read_catalog(target)
         if catalog:
             return [os.path.join(target, c["path"]) for c in catalog]
@@ -309,9 +309,14 @@ def download_artifact(
     return sorted(os.path.join(target, n) for n in os.listdir(target) if n != CATALOG_DIR)
 
 
-def _merge_part_into(src: str, target: str, index: int) -> None:
-    """Move part ``index`` into ``target``; a file whose path is taken goes under ``slice-<index>/``
-    (the rule the local engine uses when it hands a stacked artifact to a step)."""
+def merge_part(src: str, target: str, index: int) -> None:
+    """Move part ``index`` of a stacked artifact into ``target``.
+
+    A file whose path is already taken goes under ``slice-<index>/`` (so parallel
+    slices that write the same file name keep every output), and the part's
+    catalog is rewritten to match. Parts' catalogs are named by part number, so
+    items without an index keep the order of the parts.
+    """
     renamed: Dict[str, str] = {}
     for root, _dirs, files in os.walk(src):
         rel_root = os.path.relpath(root, src)
@@ -333,7 +338,7 @@ def _merge_part_into(src: str, target: str, index: int) -> None:
             if p == old or p.startswith(old + "/"):
                 it["path"] = new + p[len(old):]
     if items:
-        write_catalog(target, items)
+        write_catalog(target, items, name=f"catalog-part-{index:08d}.json")
 
 
 def _is_file_key(client: StorageClient, key: str) -> bool:

@@ -22,7 +22,7 @@ import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from dflow import expressions as X
-from dflow.artifact import download_tree, read_catalog, upload_tree, write_catalog
+from dflow.artifact import download_tree, merge_part, read_catalog, upload_tree, write_catalog
 from dflow.backend import ParameterValue, ReusedStep, StepRecord
 from dflow.names import check_key
 from dflow.runtime import EXIT_TRANSIENT, decode_value, encode_value
@@ -781,7 +781,8 @@ class Engine:
             for i, part in enumerate(art.parts):
                 tmp = f"{target}.part{i}"
                 self.fetch(part, tmp)
-                _merge_part(tmp, target, i)
+                merge_part(tmp, target, i)
+                shutil.rmtree(tmp, ignore_errors=True)
             return
         sub = art.sub_path
         if art.storage == "local-path":
@@ -987,35 +988,6 @@ def _copy_into(src: str, dst: str, keep_name: bool) -> None:
         else:
             os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
             shutil.copy2(src, dst)
-
-
-def _merge_part(src: str, target: str, index: int) -> None:
-    """Move part ``index`` into ``target``; a file whose name is taken goes under ``.slice-<index>/``."""
-    from dflow.artifact import CATALOG_DIR
-
-    renamed: Dict[str, str] = {}
-    for root, dirs, files in os.walk(src):
-        rel_root = os.path.relpath(root, src)
-        if rel_root.split(os.sep)[0] == CATALOG_DIR:
-            continue
-        for fn in files:
-            rel = os.path.normpath(os.path.join(rel_root, fn))
-            dst = os.path.join(target, rel)
-            if os.path.exists(dst):
-                new_rel = os.path.join(f"slice-{index}", rel)
-                dst = os.path.join(target, new_rel)
-                renamed[rel.replace(os.sep, "/")] = new_rel.replace(os.sep, "/")
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            os.replace(os.path.join(root, fn), dst)
-    items = read_catalog(src)
-    if items:
-        for it in items:
-            p = it.get("path", "")
-            for old, new in renamed.items():
-                if p == old or p.startswith(old + "/"):
-                    it["path"] = new + p[len(old):]
-        write_catalog(target, items)
-    shutil.rmtree(src, ignore_errors=True)
 
 
 def _reset_outputs(sdir: str) -> None:
