@@ -52,6 +52,22 @@ from . import ops
 __all__ = ["BackendConformance"]
 
 
+def _descendants(pid: int) -> set:
+    """``pid`` and every process below it (Linux /proc)."""
+    out, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        if p in out:
+            continue
+        out.add(p)
+        for task in (Path(f"/proc/{p}/task").glob("*") if Path(f"/proc/{p}/task").exists() else []):
+            try:
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+            except OSError:
+                pass
+    return out
+
+
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -241,6 +257,18 @@ class BackendConformance:
             time.sleep(0.05)
         assert not _alive(pid), f"the step process {pid} outlived its timeout"
 
+    def test_timeout_ends_the_whole_process_tree(self) -> None:
+        self.need_fs()
+        marker = str(self.scratch / "child")
+        wf = Workflow("timeout-tree")
+        wf.add(Step("spawn", PythonOPTemplate(ops.SpawnAndSleep), parameters={"marker": marker}, timeout=2))
+        self.run(wf, expect="Failed")
+        child = int(Path(marker).read_text())
+        deadline = time.time() + 5
+        while _alive(child) and time.time() < deadline:
+            time.sleep(0.05)
+        assert not _alive(child), f"a process started by the step ({child}) outlived its timeout"
+
     def test_timeout_as_transient_error_is_retried(self) -> None:
         self.need_fs()
         marker = str(self.scratch / "sleep")
@@ -382,14 +410,19 @@ class BackendConformance:
             time.sleep(0.05)
         pid = int(Path(marker).read_text().split()[0])
         assert wf.query_status() == "Running"
+        run_processes = {pid}
+        if self.local_engine:
+            driver = json.loads((self.tmp / wf.id / "workflow.json").read_text())["driver_pid"]
+            run_processes |= _descendants(driver)
+            assert len(run_processes) >= 3, run_processes  # driver, fork server, a worker
         t0 = time.time()
         wf.terminate()
         assert wf.wait(timeout=30) == "Failed"
         assert time.time() - t0 < 15
         deadline = time.time() + 5
-        while _alive(pid) and time.time() < deadline:
+        while any(_alive(p) for p in run_processes) and time.time() < deadline:
             time.sleep(0.05)
-        assert not _alive(pid)
+        assert not [p for p in run_processes if _alive(p)], "processes of the run outlived terminate()"
         assert wf.query_step(name="never") == []
 
     def test_reuse_step_skips_finished_work(self) -> None:

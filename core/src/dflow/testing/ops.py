@@ -186,3 +186,15 @@ def Crash(how: str) -> {"ok": bool}:  # noqa: N802
         ctypes.string_at(0)
     os._exit(7)
     return {"ok": True}  # pragma: no cover
+
+
+@OP.function
+def SpawnAndSleep(marker: str) -> {"done": bool}:  # noqa: N802
+    """Starts a ``sleep`` child process, writes its pid to ``marker``, then sleeps itself."""
+    import subprocess
+
+    child = subprocess.Popen(["sleep", "300"])
+    with open(marker, "w") as f:
+        f.write(str(child.pid))
+    time.sleep(300)
+    return {"done": True}
