@@ -179,7 +179,7 @@ def main(argv: List[str]) -> int:
         peak = max(r["peak_mb_self"] + r["peak_mb_children"] for r in runs)
         rows.append((name, steps, med, target, med / (steps * start), med / steps * 1000, peak))
     print(f"\ninterpreter start (python -c 'import dflow.python'), median of 7: {start * 1000:.0f} ms\n")
-    print(f"| workload | steps | median (s) | target (s) | vs. a fresh interpreter per step | ms per step | peak RSS (MB) |")
+    print("| workload | steps | median (s) | target (s) | vs. a fresh interpreter per step | ms per step | peak RSS (MB) |")
     print("|---|---|---|---|---|---|---|")
     for name, steps, med, target, ratio, per, peak in rows:
         ok = "" if med < target else " (missed)"

@@ -3,8 +3,17 @@
 """
 from pathlib import Path
 
-from dflow import (InputParameter, OutputArtifact, OutputParameter, Step, Steps, Workflow, config,
-                   download_artifact, if_expression)
+from dflow import (
+    InputParameter,
+    OutputArtifact,
+    OutputParameter,
+    Step,
+    Steps,
+    Workflow,
+    config,
+    download_artifact,
+    if_expression,
+)
 from dflow.python import OP, Artifact, PythonOPTemplate
 
 config["mode"] = "debug"

@@ -4,8 +4,7 @@ constant list and over a step's output, ``with_sequence`` with
 """
 from typing import List
 
-from dflow import (InputParameter, OutputParameter, Step, Steps, Workflow, argo_len, argo_range, argo_sequence,
-                   config)
+from dflow import InputParameter, OutputParameter, Step, Steps, Workflow, argo_len, argo_range, argo_sequence, config
 from dflow.python import OP, PythonOPTemplate
 
 config["mode"] = "debug"

@@ -2,7 +2,6 @@
 directory, not installed, is shipped with the OP by ``python_packages`` and,
 globally, by ``upload_packages``.
 """
-import os
 import sys
 from pathlib import Path
 

@@ -3,8 +3,18 @@ and output parameters and artifacts at /tmp paths, as in a container.
 """
 from pathlib import Path
 
-from dflow import (InputArtifact, InputParameter, OutputArtifact, OutputParameter, PythonScriptOPTemplate, Step,
-                   Workflow, config, download_artifact, upload_artifact)
+from dflow import (
+    InputArtifact,
+    InputParameter,
+    OutputArtifact,
+    OutputParameter,
+    PythonScriptOPTemplate,
+    Step,
+    Workflow,
+    config,
+    download_artifact,
+    upload_artifact,
+)
 
 config["mode"] = "debug"
 

@@ -5,7 +5,6 @@ steps and stack output parameters and artifacts; ``create_dir``,
 import os
 import time
 from pathlib import Path
-from typing import List
 
 from dflow import Step, Workflow, argo_range, config, download_artifact, upload_artifact
 from dflow.python import OP, OPIO, Artifact, OPIOSign, PythonOPTemplate, Slices

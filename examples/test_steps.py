@@ -1,11 +1,20 @@
 """Spec 3.1.3 (Steps): nested Steps with declared inputs/outputs, parallel
 groups, ``value_from_parameter`` and ``_from`` for the outputs of a Steps.
 """
-import shutil
 from pathlib import Path
 
-from dflow import (InputArtifact, InputParameter, OutputArtifact, OutputParameter, Step, Steps, Workflow, config,
-                   download_artifact, upload_artifact)
+from dflow import (
+    InputArtifact,
+    InputParameter,
+    OutputArtifact,
+    OutputParameter,
+    Step,
+    Steps,
+    Workflow,
+    config,
+    download_artifact,
+    upload_artifact,
+)
 from dflow.python import OP, OPIO, Artifact, OPIOSign, PythonOPTemplate
 
 config["mode"] = "debug"

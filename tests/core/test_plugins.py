@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-
 from dflow import Workflow, config, hookspecs
 from dflow.errors import PluginNotFoundError
 from dflow.plugins import get_backend, registry

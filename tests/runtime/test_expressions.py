@@ -1,5 +1,4 @@
 import pytest
-
 from dflow.expressions import eval_condition, eval_expr, find_refs, substitute, to_text
 
 VARS = {

@@ -2,7 +2,6 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 import pytest
-
 from dflow.python import op as op_module
 from dflow.python.op import OP, check_inputs
 from dflow.python.opio import OPIO, Artifact, BigParameter, NestedDict, OPIOSign, Parameter, sign_fields
@@ -110,7 +109,7 @@ def test_function_op_is_class_findable():
     assert isinstance(func_op, type) and issubclass(func_op, OP)
     assert func_op.__module__ == __name__
     assert func_op.__qualname__ == "func_op"
-    assert getattr(sys.modules[__name__], "func_op") is func_op
+    assert sys.modules[__name__].func_op is func_op
     assert list(func_op.get_input_sign()) == ["msg", "foo", "n", "k"]
     assert func_op.get_input_sign()["n"].default == 2
     assert list(func_op.get_output_sign()) == ["msg", "bar"]

@@ -135,7 +135,7 @@ def get_plugin_manager() -> pluggy.PluginManager:
         pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         pm.add_hookspecs(hookspecs)
         origins: Dict[str, Tuple[Optional[str], Optional[str]]] = {}
-        for role, group in ROLE_GROUPS.items():
+        for group in ROLE_GROUPS.values():
             for ep in _entry_points(group):
                 if not _allowed(ep.name):
                     continue
@@ -161,23 +161,33 @@ def get_plugin_manager() -> pluggy.PluginManager:
         return pm
 
 
+_REGISTRATION_HOOKS = (
+    ("register_backends", "backend"),
+    ("register_storage_clients", "storage"),
+    ("register_executors", "executor"),
+    ("register_contexts", "context"),
+    ("register_legacy_modules", "legacy"),
+)
+
+
+def _collect(registry: PluginRegistry, plugin_name: str, plugin: Any,
+             origin: Tuple[Optional[str], Optional[str]] = (None, None)) -> None:
+    """Call the registration hooks one plugin implements, filling ``registry``."""
+    dist, version = origin
+    for hook_name, role in _REGISTRATION_HOOKS:
+        fn = getattr(plugin, hook_name, None)
+        if fn is None:
+            continue
+
+        def register(name: str, obj: Any, aliases: Tuple[str, ...] = (), *, _role: str = role) -> None:
+            registry.add(Registered(_role, name, obj, plugin_name, dist, version, tuple(aliases)))
+
+        fn(register=register)
+
+
 def _fill(pm: pluggy.PluginManager, registry: PluginRegistry, origins: Dict[str, Tuple[Optional[str], Optional[str]]]) -> None:
-    for hook_name, role in (
-        ("register_backends", "backend"),
-        ("register_storage_clients", "storage"),
-        ("register_executors", "executor"),
-        ("register_contexts", "context"),
-        ("register_legacy_modules", "legacy"),
-    ):
-        hook = getattr(pm.hook, hook_name)
-        for impl in hook.get_hookimpls():
-            plugin_name = impl.plugin_name
-            dist, version = origins.get(plugin_name, (None, None))
-
-            def register(name: str, obj: Any, aliases: Tuple[str, ...] = (), *, _r=role, _p=plugin_name, _d=dist, _v=version) -> None:
-                registry.add(Registered(_r, name, obj, _p, _d, _v, tuple(aliases)))
-
-            impl.function(register=register)
+    for plugin_name, plugin in pm.list_name_plugin():
+        _collect(registry, plugin_name, plugin, origins.get(plugin_name, (None, None)))
 
 
 def registry() -> PluginRegistry:
@@ -192,22 +202,7 @@ def register_plugin(plugin: Any, name: Optional[str] = None) -> None:
     pm = get_plugin_manager()
     pm.register(plugin, name=name)
     assert _registry is not None
-    plugin_name = pm.get_name(plugin)
-    for hook_name, role in (
-        ("register_backends", "backend"),
-        ("register_storage_clients", "storage"),
-        ("register_executors", "executor"),
-        ("register_contexts", "context"),
-        ("register_legacy_modules", "legacy"),
-    ):
-        fn = getattr(plugin, hook_name, None)
-        if fn is None:
-            continue
-
-        def register(n: str, obj: Any, aliases: Tuple[str, ...] = (), *, _r=role) -> None:
-            _registry.add(Registered(_r, n, obj, plugin_name or "runtime", None, None, tuple(aliases)))
-
-        fn(register=register)
+    _collect(_registry, pm.get_name(plugin) or "runtime", plugin)
 
 
 def get_backend(name: str) -> Any:

@@ -17,8 +17,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
-from .settings import config, s3_config
 from .errors import StorageError, ValidationError
+from .settings import config, s3_config
 from .storage import LocalStorageClient, StorageClient
 
 __all__ = ["S3Artifact", "LocalArtifact", "upload_artifact", "download_artifact", "get_storage_client"]

@@ -19,7 +19,7 @@ from . import spec as S
 from .artifact import LocalArtifact, S3Artifact
 from .dag import DAG
 from .errors import ValidationError
-from .io import ArtifactSlice, Expression, InputArtifact, InputParameter, OutputArtifact, OutputParameter, _Bindable
+from .io import ArtifactSlice, Expression, InputArtifact, OutputArtifact, _Bindable
 from .op_template import OPTemplate, ScriptOPTemplate
 from .runtime import encode_value
 from .step import ArgoSequence, Step
@@ -275,8 +275,6 @@ class _Compiler:
         return derived
 
     def _compile_step(self, step: Step, parent: Any, scope: str) -> S.StepSpec:
-        if getattr(step.template, "resource", None) is not None or step.use_resource is not None:
-            pass
         derived = self._derive(step)
         tname = self.template(derived)
         params: Dict[str, str] = {}

@@ -465,7 +465,7 @@ def _get(obj: Any, key: Any, where: str) -> Any:
         if isinstance(obj, (list, tuple, str)):
             return obj[int(key)]
     except (KeyError, IndexError, ValueError, TypeError):
-        raise ValueError("cannot index %s with %r" % (where, key))
+        raise ValueError("cannot index %s with %r" % (where, key)) from None
     if isinstance(key, str) and hasattr(obj, key):
         return getattr(obj, key)
     raise ValueError("cannot index %s (a %s) with %r" % (where, type(obj).__name__, key))
@@ -478,7 +478,7 @@ def _lookup(name: str, variables: Variables) -> Any:
         try:
             return variables(name)
         except LookupError:
-            raise _Missing(name)
+            raise _Missing(name) from None
     obj: Any = variables
     for part in name.split("."):
         if isinstance(obj, dict) and part in obj:
@@ -524,8 +524,8 @@ def _eval_chain(node: Tuple[Any, ...], variables: Variables, expr: str) -> Any:
             except ValueError as exc:
                 if j < n_str:
                     full = ".".join([root] + [str(x) for x in keys[:n_str]])
-                    raise ValueError("invalid expression %r: unknown variable %r" % (expr, full))
-                raise ValueError("invalid expression %r: %s" % (expr, exc))
+                    raise ValueError("invalid expression %r: unknown variable %r" % (expr, full)) from None
+                raise ValueError("invalid expression %r: %s" % (expr, exc)) from None
             where = "%s[%r]" % (where, k)
         return obj
     raise ValueError("invalid expression %r: unknown variable %r" % (expr, ".".join([root] + [str(k) for k in keys[:n_str]])))
@@ -673,9 +673,9 @@ def _eval(node: Tuple[Any, ...], variables: Variables, expr: str) -> Any:
         try:
             return fn(*args)
         except ValueError as exc:
-            raise ValueError("invalid expression %r: %s(...) failed: %s" % (expr, fname, exc))
+            raise ValueError("invalid expression %r: %s(...) failed: %s" % (expr, fname, exc)) from None
         except TypeError as exc:
-            raise ValueError("invalid expression %r: bad arguments to %s: %s" % (expr, fname, exc))
+            raise ValueError("invalid expression %r: bad arguments to %s: %s" % (expr, fname, exc)) from None
     raise ValueError("invalid expression %r: unknown node %r" % (expr, kind))  # pragma: no cover
 
 

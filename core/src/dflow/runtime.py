@@ -175,7 +175,7 @@ def load_op_class(op_spec: Dict[str, Any]) -> Any:
         try:
             return _walk(mod, qualname)
         except AttributeError:
-            raise ImportError("the source of the __main__ script does not define %s" % qualname)
+            raise ImportError("the source of the __main__ script does not define %s" % qualname) from None
     import importlib
 
     try:
@@ -190,7 +190,7 @@ def load_op_class(op_spec: Dict[str, Any]) -> Any:
     try:
         return _walk(mod, qualname)
     except AttributeError:
-        raise ImportError("module %s has no OP %s" % (module, qualname))
+        raise ImportError("module %s has no OP %s" % (module, qualname)) from None
 
 
 # --------------------------------------------------------------------------- artifacts in
@@ -501,8 +501,8 @@ def _execute(task: Dict[str, Any], ctx: _Context) -> None:
         optional = bool(getattr(field, "optional", False))
         tp = _field_type(field)
         if slicing and name in sl_in_a:
-            from typing import List as _List
             import pathlib
+            from typing import List as _List
 
             values[name] = artifact_value(path, _List[pathlib.Path], optional)
         else:
@@ -530,7 +530,7 @@ def _execute(task: Dict[str, Any], ctx: _Context) -> None:
                         one[k] = one[k][i]
                     except (IndexError, KeyError, TypeError):
                         raise IndexError("slice %d of input %r is out of range (it has %s)" % (
-                            i, k, len(one[k]) if hasattr(one[k], "__len__") else "no items"))
+                            i, k, len(one[k]) if hasattr(one[k], "__len__") else "no items")) from None
             runs.append((i, one))
     else:
         idx = int(slice_index) if (sub_path and slice_index is not None) else (0 if sub_path else None)

@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 import re
 import sys
-import time
 from typing import Any, Dict, List, Optional, Union
 
 from .argo_objects import ArgoStep
 from .backend import ParameterValue, ReusedStep, WorkflowRecord
-from .settings import config
 from .dag import DAG
 from .errors import ValidationError, WorkflowFailedError
 from .names import check_template_name
+from .settings import config
 from .spec import WorkflowSpec
 from .step import Step
 from .steps import Steps
@@ -257,8 +256,3 @@ def _reused(step: Any) -> ReusedStep:
 def query_workflows(mode: Optional[str] = None, **kwargs: Any) -> List[WorkflowRecord]:
     """Workflows known to the configured backend, newest first."""
     return get_backend_for_mode(mode).list_workflows()
-
-
-def wait_all(workflows: List[Workflow], interval: float = 0.5) -> None:  # pragma: no cover - helper
-    while any(w.query_status() in ("Pending", "Running") for w in workflows):
-        time.sleep(interval)

@@ -169,7 +169,7 @@ def _eval_annotation(ann: Any, func: Callable[..., Any]) -> Any:
         except Exception as exc:
             raise TypeError(
                 "@OP.function %s: cannot evaluate the annotation %r: %s" % (func.__qualname__, ann, exc)
-            )
+            ) from None
     return ann
 
 

@@ -43,7 +43,6 @@ from dflow import (
     config,
     download_artifact,
     if_expression,
-    upload_artifact,
 )
 from dflow.python import PythonOPTemplate, Slices
 

@@ -14,8 +14,8 @@ import traceback
 from typing import Any, Dict, List, Optional
 
 from dflow.backend import Backend, ReusedStep, StepRecord, WorkflowRecord
-from dflow.settings import config, s3_config
 from dflow.errors import BackendError, ValidationError, WorkflowNotFoundError
+from dflow.settings import config, s3_config
 from dflow.spec import WorkflowSpec
 
 from .pods import PodRunner, pid_alive, process_start_time

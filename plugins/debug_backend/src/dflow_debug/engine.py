@@ -245,7 +245,7 @@ class Engine:
 
     # ---------------------------------------------------------------- the run
 
-    async def run(self) -> str:
+    async def run(self) -> Tuple[str, Optional[str]]:
         loop = asyncio.get_running_loop()
         main = asyncio.current_task()
 
@@ -357,7 +357,7 @@ class Engine:
                         rec: StepRecord, path: str) -> Outcome:
         scope = Scope(self, params, arts)
         failed: Optional[str] = None
-        for gi, group in enumerate(tmpl.steps):
+        for group in tmpl.steps:
             results = await asyncio.gather(*(self.run_step(s, scope, rec, f"{path}/{s.name}", "steps") for s in group))
             for s, out in zip(group, results):
                 scope.steps[s.name] = out
@@ -397,8 +397,9 @@ class Engine:
                     running[asyncio.ensure_future(self.run_step(t, scope, rec, f"{path}/{name}", "tasks"))] = name
             if not running:
                 if pending and not failed:
-                    # every pending task waits on an omitted/failed one: mark them omitted
-                    for name, t in list(pending.items()):
+                    # nothing runs and nothing can start (the compiler refuses cycles, so
+                    # this is only a safety net): the rest cannot run
+                    for name in list(pending):
                         del pending[name]
                         scope.steps[name] = Outcome("Omitted", message="dependencies did not run")
                     continue
