@@ -111,3 +111,35 @@ def test_parse_cache_is_used():
     eval_expr("1 + 41")
     eval_expr("1 + 41")
     assert _parse_cached.cache_info().hits >= before + 1
+
+
+def test_map_filter_all_any_with_closures():
+    from dflow.expressions import eval_expr
+
+    assert eval_expr("map([1, 2, 3], {# * 2})") == [2, 4, 6]
+    assert eval_expr("filter([1, 2, 3, 4], {# % 2 == 0})") == [2, 4]
+    assert eval_expr("all([1, 2], {# > 0})") is True
+    assert eval_expr("any([1, 2], {# > 1.5})") is True
+    assert eval_expr("map(sprig.untilStep(0, 2, 1), { {'i': #, 'v': ['a', 'b'][#]} })") == [
+        {"i": 0, "v": "a"}, {"i": 1, "v": "b"}]
+    assert eval_expr("map([[1, 2], [3]], {len(#)})") == [2, 1]
+
+
+def test_hash_outside_a_predicate_is_an_error():
+    import pytest
+
+    from dflow.expressions import eval_expr
+
+    with pytest.raises(ValueError, match="outside map/filter"):
+        eval_expr("# + 1")
+
+
+def test_argo_enumerate_is_plain_expression_language():
+    import json
+
+    from dflow import argo_enumerate
+    from dflow.expressions import eval_expr
+
+    e = argo_enumerate(["p", "q"], [1, 2])
+    assert json.loads(eval_expr(e.expr)) == [{"order": 0, "0": "p", "1": 1}, {"order": 1, "0": "q", "1": 2}]
+    assert "dflow_" not in e.expr

@@ -151,7 +151,7 @@ _TOKEN_RE = re.compile(
   | (?P<num>\d+\.\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|\d+(?:[eE][+-]?\d+)?)
   | (?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
   | (?P<name>[A-Za-z_$][A-Za-z0-9_$]*)
-  | (?P<op>==|!=|<=|>=|&&|\|\||=~|!~|\?\?|[-+*/%<>!?:.,()\[\]{}])
+  | (?P<op>==|!=|<=|>=|&&|\|\||=~|!~|\?\?|[-+*/%<>!?:.,()\[\]{}#])
     """,
     re.X,
 )
@@ -257,6 +257,14 @@ class _Parser(object):
         if not (t[0] == "op" and t[1] == op):
             found = "end of text" if t[0] == "eof" else repr(t[1])
             raise self.error("expected %r, found %s" % (op, found), t)
+
+    def _map_literal_ahead(self) -> bool:
+        """After a '{': does a map literal follow (``}`` or ``key :``) rather than a closure?"""
+        t = self.toks[self.i]
+        if t[0] == "op" and t[1] == "}":
+            return True
+        nxt = self.toks[self.i + 1] if self.i + 1 < len(self.toks) else ("eof", None, 0)
+        return t[0] in ("str", "name", "num", "word") and nxt[0] == "op" and nxt[1] == ":"
 
     def parse(self) -> Tuple[Any, ...]:
         if self.peek()[0] == "eof":
@@ -398,6 +406,13 @@ class _Parser(object):
                         items.append(self.ternary())
                 self.expect("]")
                 return ("list", items)
+            if val == "#":  # the current element inside map(...)/filter(...)
+                return ("elem",)
+            if val == "{" and not self._map_literal_ahead():
+                # a closure: the predicate of map/filter/all/any, e.g. map(xs, {# * 2})
+                body = self.ternary()
+                self.expect("}")
+                return ("closure", body)
             if val == "{":
                 pairs = []
                 if not self.at_op("}"):
@@ -660,11 +675,19 @@ def _eval(node: Tuple[Any, ...], variables: Variables, expr: str) -> Any:
         return [_eval(x, variables, expr) for x in node[1]]
     if kind == "map":
         return {_eval(k, variables, expr): _eval(v, variables, expr) for k, v in node[1]}
+    if kind == "elem":
+        if not _ELEMENTS:
+            raise ValueError("invalid expression %r: '#' is used outside map/filter/all/any" % expr)
+        return _ELEMENTS[-1]
+    if kind == "closure":
+        return _eval(node[1], variables, expr)
     if kind == "call":
         root, steps = _chain(node[1])
         if root is None or any(s[0] != "s" for s in steps):
             raise ValueError("invalid expression %r: only named functions can be called" % expr)
         fname = ".".join([root] + [s[1] for s in steps])
+        if fname in _HIGHER_ORDER:
+            return _higher_order(fname, node[2], variables, expr)
         fn = FUNCTIONS.get(fname)
         if fn is None:
             raise ValueError("invalid expression %r: unknown function %r (known: %s)"
@@ -677,6 +700,33 @@ def _eval(node: Tuple[Any, ...], variables: Variables, expr: str) -> Any:
         except TypeError as exc:
             raise ValueError("invalid expression %r: bad arguments to %s: %s" % (expr, fname, exc)) from None
     raise ValueError("invalid expression %r: unknown node %r" % (expr, kind))  # pragma: no cover
+
+
+_ELEMENTS: List[Any] = []  # the element '#' stands for, innermost last
+_HIGHER_ORDER = ("map", "filter", "all", "any")
+
+
+def _higher_order(fname: str, args: List[Tuple[Any, ...]], variables: Variables, expr: str) -> Any:
+    """``map(xs, {pred})`` and friends: the predicate is evaluated once per element, as ``#``."""
+    if len(args) != 2:
+        raise ValueError("invalid expression %r: %s takes a list and a predicate" % (expr, fname))
+    items = _eval(args[0], variables, expr)
+    if not isinstance(items, (list, tuple)):
+        raise ValueError("invalid expression %r: %s needs a list, got %r" % (expr, fname, items))
+    pred = args[1][1] if args[1][0] == "closure" else args[1]
+    results = []
+    for item in items:
+        _ELEMENTS.append(item)
+        try:
+            results.append(_eval(pred, variables, expr))
+        finally:
+            _ELEMENTS.pop()
+    if fname == "map":
+        return results
+    if fname == "filter":
+        return [item for item, keep in zip(items, results) if _truth(keep, expr)]
+    truths = [_truth(r, expr) for r in results]
+    return all(truths) if fname == "all" else any(truths)
 
 
 def eval_expr(expr: str, variables: Variables = None) -> Any:

@@ -46,10 +46,22 @@ def argo_enumerate(*args: Any, **kwargs: Any) -> Expression:
     """A JSON list of ``{"order": i, <name>: value}`` from parallel lists, for ``with_param``.
 
     ``argo_enumerate(a, b)`` gives items ``{"order": i, "0": a[i], "1": b[i]}``; with
-    keyword arguments the names are the keywords. Use ``"{{item.order}}"`` and ``"{{item.NAME}}"``.
+    keyword arguments the names are the keywords. Use ``"{{item.order}}"`` and
+    ``"{{item.NAME}}"``. The result is an expression of Argo's expression language
+    (``map`` over the indexes), so it means the same on every backend.
     """
     fields = [(str(i), v) for i, v in enumerate(args)] + list(kwargs.items())
     if not fields:
         raise TypeError("argo_enumerate needs at least one list")
-    parts = ", ".join(f"{to_expr(name)}, sprig.fromJson({to_expr(v)})" for name, v in fields)
-    return Expression(f"toJson(dflow_enumerate({parts}))")
+    lists = [f"sprig.fromJson({_json_text(v)})" for _name, v in fields]
+    entries = ", ".join([f"{to_expr('order')}: #"] + [f"{to_expr(name)}: {lst}[#]" for (name, _v), lst in zip(fields, lists)])
+    return Expression(f"toJson(map(sprig.untilStep(0, len({lists[0]}), 1), {{ {{{entries}}} }}))")
+
+
+def _json_text(value: Any) -> str:
+    """The expression text of a list given as a Python list or as a reference to a JSON list."""
+    if isinstance(value, (list, tuple)):
+        import json
+
+        return to_expr(json.dumps(list(value)))
+    return to_expr(value)
