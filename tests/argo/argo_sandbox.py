@@ -1,0 +1,611 @@
+"""A small stand-in for Argo's controller and executor, to run compiled manifests without Kubernetes.
+
+It interprets a rendered manifest: ``steps`` and ``dag`` templates (``when``,
+``withParam``, ``withSequence``, ``continueOn``, ``dependencies``, Argo's aggregation of
+fan-out outputs, ``valueFrom.parameter/expression/default``, ``from``/``fromExpression``
+artifacts) and runs every ``script`` template's *own script* in a subprocess following
+Argo's executor file contract:
+
+* input artifacts are fetched from the "artifact repository" (a local directory, key =
+  relative path) and placed at their declared ``path``; a key naming a ``.tgz`` is
+  unpacked in place, as Argo does with tarballs;
+* parameters are substituted into ``env`` and ``source`` (``{{inputs.parameters.x}}``,
+  ``{{workflow.name}}``, ``{{pod.name}}``, ``{{inputs.artifacts.x.path}}``);
+* output parameters are read from ``valueFrom.path`` (trailing whitespace trimmed, as
+  Argo does) or take ``valueFrom.default``; output artifacts are read from their
+  ``path`` and stored under their ``s3.key`` or a key made per node;
+* ``retryStrategy`` (limit, ``lastRetry.exitCode`` expression) and
+  ``activeDeadlineSeconds`` apply.
+
+Every ``/tmp/...`` path a template declares is remapped into the pod's own temporary
+directory: Python OP pods get ``DFLOW_SANDBOX_ROOT``; shell scripts have their declared
+paths rewritten. It is not Argo: it runs pods one at a time and knows only what dflow
+manifests use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from dflow import expressions as X
+
+_SHIM_FUNCTIONS = {
+    # expr-lang builtins that Argo's expression engine offers and dflow manifests use
+    "fromJSON": lambda s: json.loads(s) if isinstance(s, str) else s,
+    "toJSON": lambda v: json.dumps(v),
+    "flatten": lambda xs: [y for x in xs for y in (x if isinstance(x, list) else [x])],
+}
+for _k, _v in _SHIM_FUNCTIONS.items():
+    X.FUNCTIONS.setdefault(_k, _v)
+
+
+class PodFailed(Exception):
+    pass
+
+
+def _aggregate(values: List[str]) -> str:
+    """Argo's aggregation of a fan-out's output parameter: a JSON list of the parsed values, else of the texts."""
+    parsed = []
+    for v in values:
+        try:
+            parsed.append(json.loads(v))
+        except ValueError:
+            return json.dumps(values)
+    return json.dumps(parsed)
+
+
+class Node:
+    def __init__(self, name: str, display: str, template: str, type_: str) -> None:
+        self.name, self.display, self.template, self.type = name, display, template, type_
+        self.path = display
+        self.children: List["Node"] = []
+        self.hidden = False  # a Steps fan-out: Argo has no node of its own for it
+        self.started = time.time()
+        self.finished: Optional[float] = None
+        self.phase = "Pending"
+        self.parameters: Dict[str, str] = {}
+        self.artifacts: Dict[str, str] = {}
+        self.inputs: Dict[str, str] = {}
+        self.message: Optional[str] = None
+        self.progress: Optional[str] = None
+        self.attempts = 0
+
+    def __repr__(self) -> str:
+        return f"Node({self.display!r}, {self.phase}, {self.parameters})"
+
+
+class Sandbox:
+    def __init__(
+        self,
+        manifest: Dict[str, Any],
+        repository: str,
+        workdir: str,
+        name: str = "sandbox-wf",
+        python: Optional[str] = None,
+    ) -> None:
+        self.manifest = manifest
+        self.templates = {t["name"]: t for t in manifest["spec"]["templates"]}
+        self.repo = Path(repository)
+        self.work = Path(workdir)
+        self.name = name
+        self.python = python or sys.executable  # what "python3" runs in the pods
+        self.nodes: List[Node] = []
+        self.pods = 0
+        self.stop = threading.Event()
+        self.root: Optional[Node] = None
+        self.global_params = {
+            p["name"]: p.get("value", "") for p in manifest["spec"].get("arguments", {}).get("parameters", [])
+        }
+
+    # ---------------------------------------------------------------- the artifact repository
+
+    def fetch(self, key: str, dst: Path) -> None:
+        src = self.repo / key
+        if not src.exists():
+            raise PodFailed(f"no artifact at key {key!r}")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_file() and key.endswith(".tgz"):
+            tmp = dst.parent / (dst.name + ".untar")
+            with tarfile.open(src) as tf:
+                tf.extractall(tmp)
+            entries = os.listdir(tmp)
+            if len(entries) == 1:  # a single top-level entry becomes the artifact itself
+                shutil.move(str(tmp / entries[0]), str(dst))
+                tmp.rmdir()
+            else:
+                tmp.rename(dst)
+        elif src.is_dir():
+            shutil.copytree(src, dst, dirs_exist_ok=True)
+        else:
+            shutil.copy2(src, dst)
+
+    def store(self, src: Path, key: str, merge: bool = False) -> None:
+        dst = self.repo / key
+        if dst.exists() and not merge:
+            shutil.rmtree(dst) if dst.is_dir() else dst.unlink()
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, dirs_exist_ok=True)
+        else:
+            shutil.copy2(src, dst)
+
+    # ---------------------------------------------------------------- running
+
+    def run(self) -> str:
+        entry = self.manifest["spec"]["entrypoint"]
+        root = Node(self.name, self.name, entry, "DAG" if "dag" in self.templates[entry] else "Steps")
+        self.root = root
+        self.nodes.append(root)
+        args = {"parameters": {}, "artifacts": {}}
+        for a in self.manifest["spec"].get("arguments", {}).get("artifacts", []):
+            args["artifacts"][a["name"]] = a["s3"]["key"]
+        self.run_template(self.templates[entry], args["parameters"], args["artifacts"], root, self.name)
+        root.finished = time.time()
+        return root.phase
+
+    def _bind_inputs(
+        self, t: Dict[str, Any], params: Dict[str, str], arts: Dict[str, Optional[str]]
+    ) -> Tuple[Dict[str, str], Dict[str, Optional[str]]]:
+        p_out: Dict[str, str] = {}
+        for p in t.get("inputs", {}).get("parameters", []):
+            if p["name"] in params:
+                p_out[p["name"]] = params[p["name"]]
+            elif "value" in p:
+                p_out[p["name"]] = X.substitute(p["value"], lambda r: self._global(r))
+            else:
+                raise PodFailed(f"template {t['name']}: input parameter {p['name']} was not supplied")
+        a_out: Dict[str, Optional[str]] = {}
+        for a in t.get("inputs", {}).get("artifacts", []):
+            if a["name"] in arts and arts[a["name"]] is not None:
+                a_out[a["name"]] = arts[a["name"]]
+            elif "s3" in a:
+                a_out[a["name"]] = a["s3"]["key"]
+            elif a.get("optional"):
+                a_out[a["name"]] = None
+            else:
+                raise PodFailed(f"template {t['name']}: input artifact {a['name']} was not supplied")
+        return p_out, a_out
+
+    def _global(self, ref: str) -> Any:
+        if ref == "workflow.name":
+            return self.name
+        if ref.startswith("workflow.parameters."):
+            return self.global_params[ref[len("workflow.parameters.") :]]
+        raise KeyError(ref)
+
+    def run_template(
+        self, t: Dict[str, Any], params: Dict[str, str], arts: Dict[str, Optional[str]], node: Node, path: str
+    ) -> None:
+        try:
+            p_in, a_in = self._bind_inputs(t, params, arts)
+        except PodFailed as e:
+            node.phase, node.message = "Error", str(e)
+            return
+        node.inputs = dict(p_in)
+        if "script" in t:
+            node.type = "Pod"
+            self.run_pod(t, p_in, a_in, node, path)
+        elif "steps" in t:
+            node.type = "Steps"
+            self.run_steps(t, p_in, a_in, node, path)
+        elif "dag" in t:
+            node.type = "DAG"
+            self.run_dag(t, p_in, a_in, node, path)
+        else:
+            raise NotImplementedError(t["name"])
+        node.finished = time.time()
+
+    # ---------------------------------------------------------------- pods
+
+    def run_pod(
+        self, t: Dict[str, Any], params: Dict[str, str], arts: Dict[str, Optional[str]], node: Node, path: str
+    ) -> None:
+        self.pods += 1
+        retry = t.get("retryStrategy")
+        limit = int(retry["limit"]) if retry else 0
+        deadline = float(t["activeDeadlineSeconds"]) if "activeDeadlineSeconds" in t else None
+        attempt = 0
+        while True:
+            if self.stop.is_set():
+                node.phase, node.message = "Failed", "terminated"
+                return
+            attempt += 1
+            pod = self.work / f"pod-{self.pods}-{attempt}"
+            code, message = self._attempt(t, params, arts, node, pod, deadline)
+            node.attempts = attempt
+            progress = pod / "tmp" / "dflow-progress"  # where the bootstrap writes without ARGO_PROGRESS_FILE
+            if progress.is_file():
+                node.progress = progress.read_text().strip()
+            if code == 0:
+                node.phase = "Succeeded"
+                return
+            if retry and attempt <= limit and self._retry_allowed(retry, code, message):
+                continue
+            node.phase, node.message = "Failed", message
+            # Argo still reads output parameters that have a default when a pod fails
+            for p in t.get("outputs", {}).get("parameters", []):
+                vf = p.get("valueFrom", {})
+                f = pod / vf.get("path", "/nonexistent").lstrip("/")
+                if f.is_file():
+                    node.parameters[p["name"]] = f.read_text().strip()
+                elif "default" in vf:
+                    node.parameters[p["name"]] = vf["default"]
+            return
+
+    @staticmethod
+    def _retry_allowed(retry: Dict[str, Any], code: int, message: str) -> bool:
+        expr = retry.get("expression")
+        if not expr:
+            return True
+        for clause in expr.split("||"):
+            clause = clause.strip()
+            m = re.fullmatch(r"lastRetry\.exitCode == '(-?\d+)'", clause)
+            if m and int(m.group(1)) == code:
+                return True
+            m = re.fullmatch(r"lastRetry\.message contains '([^']*)'", clause)
+            if m and m.group(1) in message:
+                return True
+        return False
+
+    def _attempt(
+        self,
+        t: Dict[str, Any],
+        params: Dict[str, str],
+        arts: Dict[str, Optional[str]],
+        node: Node,
+        pod: Path,
+        deadline: Optional[float],
+    ) -> Tuple[int, str]:
+        pod.mkdir(parents=True)
+        (pod / "tmp" / "workdir").mkdir(parents=True)
+        declared: List[str] = []
+        try:
+            for a in t.get("inputs", {}).get("artifacts", []):
+                key = arts.get(a["name"])
+                declared.append(a["path"])
+                if key is not None:
+                    self.fetch(key, pod / a["path"].lstrip("/"))
+        except PodFailed as e:
+            return 1, str(e)
+
+        def resolve(ref: str) -> Any:
+            if ref.startswith("inputs.parameters."):
+                return params[ref[len("inputs.parameters.") :]]
+            m = re.fullmatch(r"inputs\.artifacts\.([^.]+)\.path", ref)
+            if m:
+                return next(a["path"] for a in t["inputs"]["artifacts"] if a["name"] == m.group(1))
+            if ref == "pod.name":
+                return f"{self.name}-{t['name']}-{self.pods}"
+            return self._global(ref)
+
+        script = t["script"]
+        source = X.substitute(script.get("source", ""), resolve)
+        env = dict(os.environ)
+        env.pop("PYTHONPATH", None)
+        for e in script.get("env", []):
+            env[e["name"]] = X.substitute(e.get("value", ""), resolve)
+        env["DFLOW_SANDBOX_ROOT"] = str(pod)
+        is_dflow_pod = source.startswith("P = ")
+        if not is_dflow_pod:
+            # remap the declared /tmp paths of a plain script into the pod directory
+            for p in t.get("outputs", {}).get("parameters", []):
+                declared.append(p.get("valueFrom", {}).get("path", ""))
+            declared += [a["path"] for a in t.get("outputs", {}).get("artifacts", [])]
+            for d in sorted({d for d in declared if d}, key=len, reverse=True):
+                source = source.replace(d, str(pod / d.lstrip("/")))
+                (pod / d.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        script_path = pod / "script"
+        script_path.write_text(source)
+        command = list(script.get("command") or ["python3"])
+        if command[0] == "python3":
+            command[0] = self.python
+        try:
+            res = subprocess.run(
+                command + [str(script_path)],
+                cwd=str(pod / "tmp" / "workdir"),
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=deadline,
+            )
+        except subprocess.TimeoutExpired:
+            return -1, "Pod was active on the node longer than the specified deadline"
+        (pod / "log.txt").write_text(res.stdout + res.stderr)
+        if res.returncode != 0:
+            return res.returncode, (res.stderr.strip().splitlines() or [f"exit code {res.returncode}"])[-1]
+        node.parameters, node.artifacts = {}, {}
+        for p in t.get("outputs", {}).get("parameters", []):
+            vf = p["valueFrom"]
+            f = pod / vf["path"].lstrip("/")
+            if f.is_file():
+                node.parameters[p["name"]] = f.read_text().strip()
+            elif "default" in vf:
+                node.parameters[p["name"]] = vf["default"]
+            else:
+                return 1, f"output parameter {p['name']}: {vf['path']} was not written"
+        for a in t.get("outputs", {}).get("artifacts", []):
+            src = pod / a["path"].lstrip("/")
+            if not src.exists():
+                if a.get("optional"):
+                    continue
+                return 1, f"output artifact {a['name']}: {a['path']} was not written"
+            if "s3" in a:
+                key = X.substitute(a["s3"]["key"], resolve)
+                self.store(src, key, merge=True)
+            else:
+                key = f"{self.name}/{pod.name}/{a['name']}"
+                self.store(src, key)
+            node.artifacts[a["name"]] = key
+        return 0, ""
+
+    # ---------------------------------------------------------------- steps and dags
+
+    def _resolver(
+        self,
+        params: Dict[str, str],
+        arts: Dict[str, Optional[str]],
+        done: Dict[str, Node],
+        scope: str,
+        item: Any = None,
+        has_item: bool = False,
+    ) -> Any:
+        def resolve(ref: str) -> Any:
+            if ref.startswith("inputs.parameters."):
+                return params[ref[len("inputs.parameters.") :]]
+            if ref.startswith("inputs.artifacts."):
+                return arts[ref[len("inputs.artifacts.") :]]
+            if ref == "item" and has_item:
+                return item if isinstance(item, str) else X.to_text(item)
+            if ref.startswith("item.") and has_item:
+                obj = item
+                for part in ref.split(".")[1:]:
+                    obj = obj[part]
+                return obj if isinstance(obj, str) else X.to_text(obj)
+            m = re.fullmatch(r"(steps|tasks)\.([^.]+)\.(outputs\.parameters|outputs\.artifacts|status)(?:\.(.+))?", ref)
+            if m:
+                n = done[m.group(2)]
+                if m.group(3) == "status":
+                    return n.phase
+                table = n.parameters if m.group(3) == "outputs.parameters" else n.artifacts
+                return table[m.group(4)]
+            return self._global(ref)
+
+        return resolve
+
+    def _items(self, step: Dict[str, Any], resolve: Any) -> Optional[List[Any]]:
+        if "withParam" in step:
+            return json.loads(X.substitute(step["withParam"], resolve))
+        if "withSequence" in step:
+            seq = {k: X.substitute(str(v), resolve) for k, v in step["withSequence"].items()}
+            start = int(seq.get("start", 0))
+            if "count" in seq:
+                values = list(range(start, start + int(seq["count"])))
+            else:
+                end = int(seq.get("end", 0))
+                values = list(range(start, end + 1)) if end >= start else list(range(start, end - 1, -1))
+            return [seq["format"] % v if "format" in seq else str(v) for v in values]
+        return None
+
+    def _call(self, step: Dict[str, Any], resolve: Any, node: Node, path: str) -> None:
+        params = {
+            p["name"]: X.substitute(p.get("value", ""), resolve)
+            for p in step.get("arguments", {}).get("parameters", [])
+        }
+        arts: Dict[str, Optional[str]] = {}
+        for a in step.get("arguments", {}).get("artifacts", []):
+            if "from" in a:
+                key = X.substitute(a["from"], resolve)
+            elif "fromExpression" in a:
+                key = X.to_text(X.eval_expr(a["fromExpression"], resolve))
+            else:
+                key = X.substitute(a["s3"]["key"], resolve)
+            if a.get("subPath"):
+                key = key.rstrip("/") + "/" + a["subPath"]
+            arts[a["name"]] = key
+        self.run_template(self.templates[step["template"]], params, arts, node, path)
+
+    def run_step(self, step: Dict[str, Any], resolve_for: Any, parent: Node, path: str, scope: str = "steps") -> Node:
+        resolve = resolve_for(None, False)
+        node = Node(step["name"], step["name"], step["template"], "Pod")
+        node.path = f"{path}.{step['name']}"
+        parent.children.append(node)
+        self.nodes.append(node)
+        if "when" in step and not X.eval_condition(X.substitute(step["when"], resolve)):
+            node.phase, node.type = "Skipped", "Skipped"
+            return node
+        items = self._items(step, resolve)
+        if items is None:
+            try:
+                self._call(step, resolve, node, f"{path}.{step['name']}")
+            except (KeyError, ValueError, PodFailed) as e:
+                node.phase, node.message = "Error", f"{type(e).__name__}: {e}"
+            return node
+        node.type = "StepGroup" if scope == "steps" else "TaskGroup"
+        if scope == "steps":
+            node.hidden = True
+            parent.children.remove(node)
+        children = []
+        for i, item in enumerate(items):
+            child = Node(step["name"], f"{step['name']}({i}:{X.to_text(item)})", step["template"], "Pod")
+            child.path = f"{path}.{child.display}"
+            (parent if scope == "steps" else node).children.append(child)
+            self.nodes.append(child)
+            try:
+                self._call(step, resolve_for(item, True), child, f"{path}.{step['name']}({i})")
+            except (KeyError, ValueError, PodFailed) as e:
+                child.phase, child.message = "Error", f"{type(e).__name__}: {e}"
+            children.append(child)
+        ok = [c for c in children if c.phase == "Succeeded"]
+        tolerated = [c for c in children if c.phase == "Failed" and step.get("continueOn", {}).get("failed")]
+        node.phase = "Succeeded" if len(ok) + len(tolerated) == len(children) else "Failed"
+        names: List[str] = []
+        for c in children:
+            names += [k for k in c.parameters if k not in names]
+        for k in names:
+            vals = [c.parameters[k] for c in children if k in c.parameters]
+            node.parameters[k] = _aggregate(vals)
+        # Argo aggregates no artifacts; slices that write under one shared key have that key
+        keys: Dict[str, set] = {}
+        for c in children:
+            for k, key in c.artifacts.items():
+                keys.setdefault(k, set()).add(key)
+        node.artifacts = {k: v.pop() for k, v in keys.items() if len(v) == 1}
+        node.finished = time.time()
+        return node
+
+    def _continue(self, step: Dict[str, Any], n: Node) -> bool:
+        if n.phase in ("Succeeded", "Skipped"):
+            return True
+        co = step.get("continueOn", {})
+        return bool((n.phase == "Failed" and co.get("failed")) or (n.phase == "Error" and co.get("error")))
+
+    def run_steps(
+        self, t: Dict[str, Any], params: Dict[str, str], arts: Dict[str, Optional[str]], node: Node, path: str
+    ) -> None:
+        done: Dict[str, Node] = {}
+        for g, group in enumerate(t["steps"]):
+            results = []
+            gnode = Node(f"[{g}]", f"[{g}]", "", "StepGroup")
+            gnode.path = f"{path}[{g}]"
+            node.children.append(gnode)
+            self.nodes.append(gnode)
+            for step in group:
+                rf = lambda item, has, _d=dict(done): self._resolver(params, arts, _d, "steps", item, has)  # noqa: E731
+                n = self.run_step(step, rf, gnode, f"{path}[{g}]")
+                results.append((step, n))
+            gnode.finished = time.time()
+            gnode.phase = "Succeeded" if all(self._continue(st, n) for st, n in results) else "Failed"
+            for step, n in results:
+                done[step["name"]] = n
+            bad = [n for step, n in results if not self._continue(step, n)]
+            if bad:
+                node.phase, node.message = "Failed", f"child {bad[0].display} {bad[0].phase}: {bad[0].message}"
+                return
+        self._outputs(t, self._resolver(params, arts, done, "steps"), node)
+
+    def run_dag(
+        self, t: Dict[str, Any], params: Dict[str, str], arts: Dict[str, Optional[str]], node: Node, path: str
+    ) -> None:
+        tasks = {x["name"]: x for x in t["dag"]["tasks"]}
+        done: Dict[str, Node] = {}
+        failed = None
+        while len(done) < len(tasks):
+            progressed = False
+            for name, task in tasks.items():
+                if name in done:
+                    continue
+                deps = task.get("dependencies", [])
+                if not all(d in done for d in deps):
+                    continue
+                progressed = True
+                if any(not self._continue(tasks[d], done[d]) for d in deps):
+                    n = Node(name, name, task["template"], "Skipped")
+                    n.phase = "Omitted"
+                    n.path = f"{path}.{name}"
+                    node.children.append(n)
+                    self.nodes.append(n)
+                    done[name] = n
+                    continue
+                rf = lambda item, has, _d=dict(done): self._resolver(params, arts, _d, "tasks", item, has)  # noqa: E731
+                n = self.run_step(task, rf, node, path, scope="tasks")
+                done[name] = n
+                if not self._continue(task, n):
+                    failed = n
+            if not progressed:
+                raise RuntimeError("dag cycle")
+        if failed is not None:
+            node.phase, node.message = "Failed", f"task {failed.display} {failed.phase}: {failed.message}"
+            return
+        self._outputs(t, self._resolver(params, arts, done, "tasks"), node)
+
+    def _outputs(self, t: Dict[str, Any], resolve: Any, node: Node) -> None:
+        for p in t.get("outputs", {}).get("parameters", []):
+            vf = p.get("valueFrom", {})
+            try:
+                if "parameter" in vf:
+                    node.parameters[p["name"]] = X.substitute(vf["parameter"], resolve)
+                elif "expression" in vf:
+                    node.parameters[p["name"]] = X.to_text(X.eval_expr(vf["expression"], resolve))
+            except (KeyError, ValueError):
+                if "default" not in vf:
+                    node.phase, node.message = "Failed", f"output parameter {p['name']} could not be resolved"
+                    return
+            if p["name"] not in node.parameters and "default" in vf:
+                node.parameters[p["name"]] = vf["default"]
+        for a in t.get("outputs", {}).get("artifacts", []):
+            try:
+                if "from" in a:
+                    node.artifacts[a["name"]] = X.substitute(a["from"], resolve)
+                elif "fromExpression" in a:
+                    node.artifacts[a["name"]] = X.to_text(X.eval_expr(a["fromExpression"], resolve))
+            except (KeyError, ValueError):
+                if not a.get("optional"):
+                    node.phase, node.message = "Failed", f"output artifact {a['name']} could not be resolved"
+                    return
+        node.phase = "Succeeded"
+
+
+# ---------------------------------------------------------------- Argo status objects
+
+
+def _iso(t: Optional[float]) -> Optional[str]:
+    return None if t is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def argo_status(sb: Sandbox, finished: bool = True) -> Dict[str, Any]:
+    """``status`` of an Argo Workflow object for what the sandbox ran (node tree as Argo builds it)."""
+    ids: Dict[int, str] = {}
+    visible = [n for n in sb.nodes if not n.hidden]
+    for i, n in enumerate(visible):
+        ids[id(n)] = sb.name if n is sb.root else f"{sb.name}-{1000 + i}"
+    nodes: Dict[str, Any] = {}
+    for n in visible:
+        nid = ids[id(n)]
+        entry: Dict[str, Any] = {
+            "id": nid,
+            "name": n.path,
+            "displayName": n.display,
+            "type": n.type,
+            "phase": n.phase if n.phase != "Pending" else "Running",
+            "startedAt": _iso(n.started),
+        }
+        if n.template:
+            entry["templateName"] = n.template
+        if n.finished is not None:
+            entry["finishedAt"] = _iso(n.finished)
+        if n.message:
+            entry["message"] = n.message
+        if n.progress:
+            entry["progress"] = n.progress
+        kids = [ids[id(c)] for c in n.children if id(c) in ids]
+        if kids:
+            entry["children"] = kids
+        if n.inputs:
+            entry["inputs"] = {"parameters": [{"name": k, "value": v} for k, v in n.inputs.items()]}
+        outs: Dict[str, Any] = {}
+        if n.parameters and n.type != "StepGroup":
+            outs["parameters"] = [{"name": k, "value": v} for k, v in n.parameters.items()]
+        if n.artifacts and n.type == "Pod":
+            outs["artifacts"] = [{"name": k, "s3": {"key": v}} for k, v in n.artifacts.items()]
+        if outs:
+            entry["outputs"] = outs
+        nodes[nid] = entry
+    root = sb.root
+    status: Dict[str, Any] = {
+        "phase": root.phase if root is not None and finished else "Running",
+        "startedAt": _iso(root.started if root else None),
+        "nodes": nodes,
+    }
+    if finished and root is not None and root.finished is not None:
+        status["finishedAt"] = _iso(root.finished)
+    return {k: v for k, v in status.items() if v is not None}

@@ -1,0 +1,485 @@
+"""The manifest compiler: every feature renders, and every manifest validates against
+Argo's v4.1.2 Workflow schema made strict (``additionalProperties: false``), offline."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import socket
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Dict
+
+import pytest
+import yaml
+from _schema import schema_errors
+from dflow import Step, Workflow
+from dflow.backend import ParameterValue, ReusedStep
+from dflow.spec import StoredArtifact
+from dflow_argo import ArgoBackend, render_file
+from dflow_argo.manifest import CHECK_TEMPLATE, SPEC_ANNOTATION, decode_spec_annotation
+from dflow_argo.podscript import decode_payload
+from feature_workflows import FEATURES
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+EXAMPLES = sorted(glob.glob(os.path.join(REPO, "examples", "*.py")))
+
+
+def render(name: str, tmp_path) -> Dict[str, Any]:
+    wf = FEATURES[name](tmp_path)
+    return ArgoBackend().render(wf.compile())
+
+
+def templates(m: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    return {t["name"]: t for t in m["spec"]["templates"]}
+
+
+def steps_of(m: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    out = {}
+    for t in m["spec"]["templates"]:
+        for g in t.get("steps", []):
+            for s in g:
+                out[s["name"]] = s
+        for s in t.get("dag", {}).get("tasks", []):
+            out[s["name"]] = s
+    return out
+
+
+def params(step: Dict[str, Any]) -> Dict[str, str]:
+    return {p["name"]: p["value"] for p in step.get("arguments", {}).get("parameters", [])}
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any socket connection fails the test: rendering must be offline."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("rendering tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+# ---------------------------------------------------------------- schema
+
+
+def test_strict_schema_rejects_a_misspelled_field(tmp_path):
+    m = render("steps_and_artifacts", tmp_path)
+    assert schema_errors(m) == []
+    m["spec"]["templates"][0]["stepz"] = []
+    assert any("stepz" in e for e in schema_errors(m))
+
+
+@pytest.mark.parametrize("feature", sorted(FEATURES))
+def test_feature_manifest_validates(feature, tmp_path, no_network):
+    m = render(feature, tmp_path)
+    assert schema_errors(m) == [], feature
+    json.dumps(m)  # plain data only
+
+
+def _render_example(path: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, DFLOW_MODE="debug")
+    return subprocess.run(
+        [sys.executable, "-m", "dflow_argo", path, "--json"],
+        capture_output=True,
+        text=True,
+        cwd=os.path.dirname(path) if False else None,
+        env=env,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def example_manifests(tmp_path_factory) -> Dict[str, Any]:
+    work = tmp_path_factory.mktemp("examples")
+    old = os.getcwd()
+    os.chdir(work)
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            results = dict(zip(EXAMPLES, pool.map(_render_example, EXAMPLES)))
+    finally:
+        os.chdir(old)
+    return results
+
+
+@pytest.mark.skipif(not EXAMPLES, reason="no examples/ in this checkout")
+@pytest.mark.parametrize("path", EXAMPLES, ids=[os.path.basename(p) for p in EXAMPLES])
+def test_example_renders_and_validates(path, example_manifests):
+    res = example_manifests[path]
+    assert res.returncode == 0, res.stderr[-3000:]
+    m = json.loads(res.stdout)
+    assert schema_errors(m) == [], os.path.basename(path)
+
+
+# ---------------------------------------------------------------- the user API entry points
+
+
+def test_to_dict_and_to_yaml_are_offline(tmp_path, no_network):
+    from dflow.settings import config
+
+    config["mode"] = "default"
+    config["host"] = "https://argo.invalid:2746"
+    wf = FEATURES["steps_and_artifacts"](tmp_path)
+    d = wf.to_dict()
+    assert d["kind"] == "Workflow" and schema_errors(d) == []
+    assert yaml.safe_load(wf.to_yaml()) == d
+
+
+def test_mode_default_and_argo_select_this_backend():
+    from dflow.workflow import get_backend_for_mode
+
+    assert isinstance(get_backend_for_mode("default"), ArgoBackend)
+    assert isinstance(get_backend_for_mode("argo"), ArgoBackend)
+
+
+def test_render_file_of_a_script_with_main_ops(tmp_path, no_network):
+    script = tmp_path / "wf.py"
+    script.write_text(
+        "from dflow import Workflow, Step, config\n"
+        "from dflow.python import OP, PythonOPTemplate\n"
+        "@OP.function\n"
+        "def inc(x: int) -> {'y': int}:\n"
+        "    return {'y': x + 1}\n"
+        "wf = Workflow('script')\n"
+        "wf.add(Step('inc', PythonOPTemplate(inc), parameters={'x': 1}))\n"
+        "wf.submit()\n"
+        "raise SystemExit('submit() must not return while rendering')\n"
+    )
+    text = render_file(str(script))
+    m = yaml.safe_load(text)
+    assert schema_errors(m) == []
+    t = templates(m)["inc"]
+    payload = decode_payload(t["script"]["source"])
+    assert payload["op"]["module"] == "__main__" and "def inc" in payload["op"]["source"]
+    # the script source never meets Argo's {{...}} substitution: it is base64 in the payload
+    assert "def inc" not in t["script"]["source"]
+
+
+def test_spec_travels_in_an_annotation(tmp_path):
+    wf = FEATURES["dag"](tmp_path)
+    spec = wf.compile()
+    m = ArgoBackend().render(spec)
+    assert decode_spec_annotation(m["metadata"]["annotations"][SPEC_ANNOTATION]) == spec
+
+
+# ---------------------------------------------------------------- features
+
+
+def test_steps_parameters_artifacts_and_workflow_settings(tmp_path):
+    m = render("steps_and_artifacts", tmp_path)
+    assert m["metadata"]["generateName"] == "steps-artifacts-"
+    assert m["metadata"]["labels"] == {"team": "x"} and m["metadata"]["annotations"]["note"] == "n"
+    assert m["spec"]["parallelism"] == 4
+    assert {p["name"]: p["value"] for p in m["spec"]["arguments"]["parameters"]} == {"greeting": "hello", "count": "3"}
+    s = steps_of(m)
+    assert params(s["s0"]) == {"msg": "a", "n": "1"}
+    assert s["s0"]["arguments"]["artifacts"][0]["s3"] == {"key": s["s0"]["arguments"]["artifacts"][0]["s3"]["key"]}
+    assert s["s1"]["arguments"]["artifacts"] == [{"name": "foo", "from": "{{steps.s0.outputs.artifacts.bar}}"}]
+    t = templates(m)[s["s0"]["template"]]
+    arts = {a["name"]: a for a in t["inputs"]["artifacts"]}
+    assert arts["foo"]["path"] == "/tmp/inputs/artifacts/foo"
+    assert arts["dflow-pkg"]["path"] == "/tmp/dflow-pkg/dflow" and arts["dflow-pkg"]["s3"]["key"].endswith(".tgz")
+    assert any(a["name"].startswith("dflow-python-package") for a in t["inputs"]["artifacts"])
+    assert {p["name"]: p["valueFrom"]["path"] for p in t["outputs"]["parameters"]} == {
+        "msg": "/tmp/outputs/parameters/msg",
+        "n": "/tmp/outputs/parameters/n",
+    }
+    env = {e["name"]: e["value"] for e in t["script"]["env"]}
+    assert env["DFLOW_P0"] == "{{inputs.parameters.msg}}"
+
+
+def test_dag_dependencies_and_outputs(tmp_path):
+    m = render("dag", tmp_path)
+    d = templates(m)["diamond"]
+    tasks = {t["name"]: t for t in d["dag"]["tasks"]}
+    assert "dependencies" not in tasks["a"]
+    assert tasks["b"]["dependencies"] == ["a"]
+    assert sorted(tasks["e"]["dependencies"]) == ["b", "c"]
+    assert tasks["f"]["dependencies"] == ["e"]
+    assert d["outputs"]["parameters"] == [
+        {"name": "total", "valueFrom": {"parameter": "{{tasks.e.outputs.parameters.sum}}"}}
+    ]
+
+
+def test_loops(tmp_path):
+    s = steps_of(render("loops", tmp_path))
+    assert json.loads(s["const"]["withParam"]) == [1, 2, 3]
+    assert s["dyn"]["withParam"] == "{{steps.gen.outputs.parameters.items}}"
+    assert s["seq-count"]["withSequence"] == {"start": "5", "count": "3"}
+    assert s["seq-end"]["withSequence"] == {"start": "1", "end": "3"}
+    assert "withSequence" in s["seq-len"] and "{{" in s["seq-len"]["withSequence"]["count"]
+
+
+def test_step_parallelism_wraps_the_loop(tmp_path):
+    t = templates(render("loops", tmp_path))
+    outer = next(x for g in t["loops"]["steps"] for x in g if x["name"] == "limited")
+    w = t[outer["template"]]
+    assert w["parallelism"] == 2 and "withParam" not in outer
+    (inner,) = w["steps"][0]
+    lifted = {p["name"]: p["value"] for p in outer["arguments"]["parameters"]}
+    # outer references are evaluated by the caller, {{item}} inside the wrapper
+    assert sorted(lifted.values()) == [
+        "{{=steps['gen'].outputs.parameters['items']}}",
+        "{{steps.gen.outputs.parameters.items}}",
+    ]
+    assert inner["withParam"].startswith("{{inputs.parameters.dflow_ref_")
+    assert params(inner)["a"] == "{{item}}" and "inputs.parameters['dflow_ref_" in params(inner)["b"]
+    assert w["outputs"]["parameters"] == [
+        {"name": "sum", "valueFrom": {"parameter": "{{steps.limited.outputs.parameters.sum}}"}}
+    ]
+
+
+def test_conditions_conditional_outputs_and_recursion(tmp_path):
+    m = render("conditions", tmp_path)
+    s = steps_of(m)
+    assert s["big"]["when"] == "{{inputs.parameters.threshold}} < 5"
+    cond = templates(m)["cond"]
+    assert "expression" in cond["outputs"]["parameters"][0]["valueFrom"]
+    assert "fromExpression" in cond["outputs"]["artifacts"][0]
+    assert s["again"]["template"] == "countdown" and "when" in s["again"]
+
+
+def test_retry_strategies_and_timeouts(tmp_path):
+    m = render("retries_and_timeouts", tmp_path)
+    s, t = steps_of(m), templates(m)
+    flaky = t[s["flaky"]["template"]]
+    assert flaky["retryStrategy"] == {"limit": "3", "retryPolicy": "Always", "expression": "lastRetry.exitCode == '3'"}
+    assert t[s["flaky-step"]["template"]]["retryStrategy"]["limit"] == "2"
+    assert t[s["sleepy"]["template"]]["activeDeadlineSeconds"] == "30"
+    st = t[s["sleepy-transient"]["template"]]
+    assert st["activeDeadlineSeconds"] == "20" and "deadline" in st["retryStrategy"]["expression"]
+    assert t["shell-retry"]["retryStrategy"] == {"limit": "2", "retryPolicy": "Always"}
+
+
+def test_continue_on_and_success_thresholds(tmp_path):
+    m = render("continue_on", tmp_path)
+    s, t = steps_of(m), templates(m)
+    assert s["may-fail"]["continueOn"] == {"failed": True}
+    assert s["may-error"]["continueOn"] == {"error": True}
+    assert s["num"]["continueOn"] == {"failed": True}
+    check = s["num-check-success"]
+    assert check["template"] == CHECK_TEMPLATE
+    assert (
+        params(check)["min_num"] == "3"
+        and params(check)["succeeded"] == "{{steps.num.outputs.parameters.dflow_success}}"
+    )
+    assert params(s["ratio-check-success"])["min_ratio"] == "0.5"
+    # the check runs in the group right after the fan-out
+    top = t["continue-on"]["steps"]
+    names = [[x["name"] for x in g] for g in top]
+    assert (
+        names.index(["num-check-success", "ratio-check-success"])
+        == names.index(["may-fail", "may-error", "num", "ratio"]) + 1
+    )
+    # in a DAG, the check depends on the fan-out and later tasks depend on the check
+    assert s["fan-check-success"]["dependencies"] == ["fan"]
+    assert s["after"]["dependencies"] == ["fan", "fan-check-success"]
+    fail_if = t[s["num"]["template"]]
+    assert {
+        "name": "dflow_success",
+        "valueFrom": {"path": "/tmp/outputs/parameters/dflow_success", "default": "0"},
+    } in fail_if["outputs"]["parameters"]
+    assert CHECK_TEMPLATE in t
+
+
+def test_slices(tmp_path):
+    m = render("slices", tmp_path)
+    s, t = steps_of(m), templates(m)
+    assert params(s["sq"])["dflow_slice"] == "{{item}}"
+    sq_t = t[s["sq"]["template"]]
+    assert {"name": "dflow_slice"} in sq_t["inputs"]["parameters"]
+    assert decode_payload(sq_t["script"]["source"])["slices"]["output_parameter"] == ["y"]
+    # sliced output artifacts of all slices go under one prefix, read back by later steps
+    write_t = t[s["write"]["template"]]
+    out = {a["name"]: a for a in write_t["outputs"]["artifacts"]}["out"]
+    assert out["s3"]["key"] == "{{inputs.parameters.dflow_group_key}}/out" and out["archive"] == {"none": {}}
+    assert params(s["write"])["dflow_group_key"] == "{{workflow.name}}/slices/write"
+    assert s["read-back"]["arguments"]["artifacts"] == [
+        {"name": "files", "s3": {"key": "{{workflow.name}}/slices/write/out"}}
+    ]
+    # group_size: each pod returns a list; consumers see the flattened list
+    assert "flatten" in params(s["echo-grouped"])["n"]
+    assert "flatten" not in params(s["sum-sq"])["n"]
+
+
+def test_progress_keys_defaults_optional(tmp_path):
+    m = render("progress_keys_defaults", tmp_path)
+    s, t = steps_of(m), templates(m)
+    assert params(s["progress"])["dflow_key"] == "progress-step"
+    assert params(s["keyed"])["dflow_key"] == "sq-{{item}}"
+    keyed_t = t[s["keyed"]["template"]]
+    assert {"name": "dflow_key", "value": ""} in keyed_t["inputs"]["parameters"]
+    assert {"name": "DFLOW_KEY", "value": "{{inputs.parameters.dflow_key}}"} in keyed_t["script"]["env"]
+    d = t[s["default"]["template"]]
+    assert d["outputs"]["parameters"][0]["valueFrom"]["default"] == "0"
+    o = t[s["optional"]["template"]]
+    assert {a["name"]: a.get("optional") for a in o["inputs"]["artifacts"]}["maybe"] is True
+    assert {a["name"]: a.get("optional") for a in o["outputs"]["artifacts"]}["opt"] is True
+    assert {"name": "k", "value": "7"} in o["inputs"]["parameters"]
+
+
+def test_scripts_executors_and_contexts(tmp_path):
+    m = render("scripts_executors_contexts", tmp_path)
+    s, t = steps_of(m), templates(m)
+    shell = t[s["shell"]["template"]]
+    assert shell["script"]["command"] == ["sh"] and shell["script"]["image"] == "alpine:3"
+    assert "{{inputs.parameters.word}}" in shell["script"]["source"]
+    assert shell["script"]["source"].endswith("echo context-was-here")
+    assert {"name": "word", "valueFrom": {"path": "/tmp/word.txt", "default": "none"}} in shell["outputs"]["parameters"]
+    assert {a["name"]: a for a in shell["outputs"]["artifacts"]}["dir"]["archive"] == {"none": {}}
+    execd = t[s["shell-exec"]["template"]]
+    assert execd["name"] != shell["name"] and execd["script"]["source"].startswith("echo remote")
+    assert {"name": "PREFIX", "value": "remote"} in execd["script"]["env"]
+    assert t[s["py"]["template"]]["script"]["command"] == ["python3"]
+
+
+def test_kubernetes_settings(tmp_path):
+    t = templates(render("kubernetes_settings", tmp_path))["square"]
+    assert t["nodeSelector"] == {"gpu": "yes"}
+    assert t["tolerations"][0]["key"] == "gpu"
+    assert t["script"]["resources"] == {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2"}}
+    assert t["script"]["imagePullPolicy"] == "IfNotPresent" and t["script"]["image"] == "python:3.10"
+    assert t["metadata"] == {"annotations": {"a": "b"}, "labels": {"l": "v"}}
+    assert {"name": "OMP_NUM_THREADS", "value": "1"} in t["script"]["env"]
+
+
+def test_identical_templates_are_emitted_once(tmp_path):
+    m = render("identical_templates", tmp_path)
+    assert sorted(templates(m)) == ["identical", "square"]
+    assert {s["template"] for s in steps_of(m).values()} == {"square"}
+
+
+def test_global_outputs(tmp_path):
+    t = templates(render("global_outputs", tmp_path))
+    inner = t["inner"]
+    assert inner["outputs"]["parameters"][0]["globalName"] == "gp"
+    assert inner["outputs"]["artifacts"][0] == {
+        "name": "a",
+        "from": "{{steps.w.outputs.artifacts.out}}",
+        "globalName": "ga",
+    }
+    assert t["write-file"]["outputs"]["artifacts"][0]["globalName"] == "the-file"
+
+
+def test_reused_steps_hand_back_recorded_outputs(tmp_path):
+    wf = Workflow("reuse")
+    import argo_ops as ops
+    from feature_workflows import T
+
+    wf.add(
+        [
+            Step("a", T(ops.square), parameters={"x": 2}, key="sq-a"),
+            Step("b", T(ops.square), parameters={"x": 3}, key="sq-b"),
+        ]
+    )
+    reuse = [ReusedStep(key="sq-a", outputs_parameters={"y": ParameterValue(text="4", type="int")})]
+    m = ArgoBackend().compiler(wf.compile(), reuse).render()
+    assert schema_errors(m) == []
+    s, t = steps_of(m), templates(m)
+    assert s["b"]["template"] == "square"
+    r = t[s["a"]["template"]]
+    assert s["a"]["template"].startswith("dflow-reuse-")
+    assert r["outputs"]["parameters"] == [
+        {"name": "y", "valueFrom": {"path": "/tmp/dflow-reused/parameters/y", "default": "4"}}
+    ]
+    assert params(s["a"]) == {"dflow_key": "sq-a"}
+
+
+def test_reused_artifacts_come_from_their_keys(tmp_path):
+    import argo_ops as ops
+    from feature_workflows import T
+
+    wf = Workflow("reuse-art")
+    wf.add(Step("w", T(ops.write_file), parameters={"name": "a", "text": "b"}, key="w"))
+    reuse = [ReusedStep(key="w", outputs_artifacts={"out": StoredArtifact(key="wf-1/w/out", storage="s3")})]
+    m = ArgoBackend().compiler(wf.compile(), reuse).render()
+    assert schema_errors(m) == []
+    r = templates(m)[steps_of(m)["w"]["template"]]
+    assert r["inputs"]["artifacts"] == [
+        {"name": "out", "path": "/tmp/dflow-reused/artifacts/out", "s3": {"key": "wf-1/w/out"}}
+    ]
+
+
+# ---------------------------------------------------------------- no credentials
+
+
+def test_no_credential_in_any_manifest_or_script(tmp_path):
+    from dflow.settings import config, s3_config
+
+    secrets = ["AKIA-SECRET-ACCESS-1234", "very-secret-key-5678", "argo-token-9abc"]
+    s3_config.update(access_key=secrets[0], secret_key=secrets[1])
+    config["token"] = secrets[2]
+    for name in FEATURES:
+        text = json.dumps(render(name, tmp_path))
+        scripts = []
+        for t in json.loads(text)["spec"]["templates"]:
+            src = t.get("script", {}).get("source", "")
+            scripts.append(src)
+            if src.startswith("P = "):
+                scripts.append(json.dumps(decode_payload(src)))
+        for secret in secrets:
+            assert secret not in text, (name, secret)
+            assert all(secret not in s for s in scripts), (name, secret)
+        for t in json.loads(text)["spec"]["templates"]:
+            for a in t.get("inputs", {}).get("artifacts", []) + t.get("outputs", {}).get("artifacts", []):
+                assert set(a.get("s3", {})) <= {"key"}, a
+
+
+def test_nothing_is_uploaded_while_rendering(tmp_path):
+    from dflow.settings import s3_config
+
+    client = s3_config["storage_client"]
+    before = client.list("", recursive=True)
+    render("steps_and_artifacts", tmp_path)
+    render("slices", tmp_path)
+    after = client.list("", recursive=True)
+    # upload_artifact() in the builders uploads user data; the renderer itself adds nothing
+    assert not [k for k in after if k not in before and "dflow/packages" in k]
+
+
+# ---------------------------------------------------------------- size and speed
+
+
+def test_large_workflows_fit_argo_object_limit():
+    """The benchmark's workflows: 1,000-step chain and 10,000-slice fan-out, < 1 s and < 1 MB each."""
+    import importlib.util
+    import time
+
+    spec = importlib.util.spec_from_file_location("bench_argo", os.path.join(REPO, "benchmarks", "bench_argo.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    for build in (bench.build_chain, bench.build_fanout):
+        wf = build()
+        t0 = time.perf_counter()
+        m = ArgoBackend().render(wf.compile())
+        elapsed = time.perf_counter() - t0
+        size = len(json.dumps(m, separators=(",", ":")).encode())
+        assert elapsed < 1.0 and size < 1024 * 1024, (build.__name__, elapsed, size)
+        assert schema_errors(m) == []
+
+
+def test_grouped_slices_iterate_over_groups(tmp_path):
+    s = steps_of(render("slices", tmp_path))
+    # argo_range(3) lists 3 slices; group_size=2 makes 2 pods
+    from dflow.expressions import substitute
+
+    assert substitute(s["grouped"]["withParam"], lambda r: None) == "[0,1]"
+
+
+def test_success_thresholds_need_a_python_op(tmp_path):
+    from dflow import ShellOPTemplate, argo_range
+    from dflow.errors import ValidationError
+
+    wf = Workflow("thresholds")
+    wf.add(
+        Step(
+            "sh",
+            ShellOPTemplate(name="sh", image="alpine", script="true"),
+            with_param=argo_range(3),
+            continue_on_num_success=2,
+        )
+    )
+    with pytest.raises(ValidationError, match="Python OP template"):
+        ArgoBackend().render(wf.compile())
