@@ -260,11 +260,6 @@ def test_script_defined_ops_run_from_their_source(tmp_path):
 
 
 @pytest.mark.skipif(PY38 is None, reason="no python3.8 on this machine")
-@pytest.mark.xfail(
-    reason="core: rebuilding a __main__ OP executes its script, whose `from dflow import Workflow` imports "
-    "dflow.workflow -> pydantic, absent from a bare python3 image (a core runtime/lazy-import matter)",
-    strict=False,
-)
 def test_script_defined_ops_on_a_bare_python38(tmp_path):
     """A __main__ OP whose script imports dflow's user API, run by a python3 without pydantic."""
     import yaml

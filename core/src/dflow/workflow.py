@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 import re
 import sys
-from typing import Any, Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
-from .argo_objects import ArgoStep
-from .backend import ParameterValue, ReusedStep, WorkflowRecord
 from .dag import DAG
 from .errors import ValidationError, WorkflowFailedError
 from .names import check_template_name
 from .settings import config
-from .spec import WorkflowSpec
 from .step import Step
 from .steps import Steps
+
+if TYPE_CHECKING:  # pydantic-backed modules are imported where they are used, so that a
+    # script defining OPs next to its Workflow can be loaded inside a bare python3 image
+    from .argo_objects import ArgoStep
+    from .backend import ReusedStep, WorkflowRecord
+    from .spec import WorkflowSpec
 
 __all__ = ["Workflow", "query_workflows", "get_backend_for_mode"]
 
@@ -187,6 +190,8 @@ class Workflow:
         def as_list(v: Any) -> Optional[List[str]]:
             return None if v is None else (list(v) if isinstance(v, (list, tuple, set)) else [v])
 
+        from .argo_objects import ArgoStep
+
         names, keys, phases, ids, types = map(as_list, (name, key, phase, id, type))
         patterns = [re.compile(n) for n in names] if names else None
         out = []
@@ -232,15 +237,18 @@ class Workflow:
     def delete(self) -> None:
         self.backend.delete(self._require_id())
 
-    def logs(self, step: Union[str, ArgoStep]) -> str:
-        sid = step.id if isinstance(step, ArgoStep) else step
+    def logs(self, step: Union[str, "ArgoStep"]) -> str:
+        sid = step if isinstance(step, str) else step.id
         return self.backend.logs(self._require_id(), sid)
 
     def __repr__(self) -> str:
         return f"Workflow(name={self.name!r}, id={self.id!r})"
 
 
-def _reused(step: Any) -> ReusedStep:
+def _reused(step: Any) -> "ReusedStep":
+    from .argo_objects import ArgoStep
+    from .backend import ParameterValue, ReusedStep
+
     if not isinstance(step, ArgoStep):
         raise ValidationError(f"reuse_step takes steps returned by query_step, got {type(step).__name__}")
     if not step.key:

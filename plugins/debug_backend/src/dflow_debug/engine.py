@@ -22,7 +22,7 @@ import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from dflow import expressions as X
-from dflow.artifact import download_tree, merge_part, read_catalog, upload_tree, write_catalog
+from dflow.artifact import CATALOG_DIR, download_tree, merge_part, read_catalog, upload_tree, write_catalog
 from dflow.backend import ParameterValue, ReusedStep, StepRecord
 from dflow.names import check_key
 from dflow.runtime import EXIT_TRANSIENT, decode_value, encode_value
@@ -206,6 +206,7 @@ class Engine:
         self.taken_dirs: set = set()
         # nodes whose sliced inputs were cut to their own slice by the engine
         self.presliced: Dict[str, int] = {}
+        self._catalogs: Dict[Tuple[Optional[str], str], List[Dict[str, Any]]] = {}
         self._decoded: Tuple[Optional[str], Any] = (None, None)
         self.terminating = False
 
@@ -511,7 +512,20 @@ class Engine:
         if art.storage == "local" or art.storage == "local-path":
             base = art.local_path if art.storage == "local-path" else os.path.join(art.endpoint or self.storage_root, art.key)
             return read_catalog(base)
-        return []
+        return list(self._remote_catalog(art))
+
+    def _remote_catalog(self, art: StoredArtifact) -> List[Dict[str, Any]]:
+        """The catalog of an artifact held by a storage client (read once per key)."""
+        cache_key = (art.storage, art.key)
+        if cache_key not in self._catalogs:
+            import tempfile
+
+            client = self.client if art.storage in (None, self.storage_name, "custom") else _client_for_name(art.storage)
+            with tempfile.TemporaryDirectory(prefix="dflow-catalog-") as tmp:
+                for k in client.list(f"{art.key}/{CATALOG_DIR}/", recursive=True):
+                    client.download(k, os.path.join(tmp, CATALOG_DIR, k.rsplit("/", 1)[-1]))
+                self._catalogs[cache_key] = read_catalog(tmp)
+        return self._catalogs[cache_key]
 
     def resolve_artifact(self, step: StepSpec, name: str, scope: Scope) -> Optional[StoredArtifact]:
         arg = step.artifacts.get(name)
