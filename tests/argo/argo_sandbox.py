@@ -39,14 +39,6 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from dflow import expressions as X
 
-_SHIM_FUNCTIONS = {
-    # expr-lang builtins that Argo's expression engine offers and dflow manifests use
-    "fromJSON": lambda s: json.loads(s) if isinstance(s, str) else s,
-    "toJSON": lambda v: json.dumps(v),
-    "flatten": lambda xs: [y for x in xs for y in (x if isinstance(x, list) else [x])],
-}
-for _k, _v in _SHIM_FUNCTIONS.items():
-    X.FUNCTIONS.setdefault(_k, _v)
 
 
 class PodFailed(Exception):

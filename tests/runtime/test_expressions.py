@@ -143,3 +143,15 @@ def test_argo_enumerate_is_plain_expression_language():
     e = argo_enumerate(["p", "q"], [1, 2])
     assert json.loads(eval_expr(e.expr)) == [{"order": 0, "0": "p", "1": 1}, {"order": 1, "0": "q", "1": 2}]
     assert "dflow_" not in e.expr
+
+
+def test_string_operators_and_json_builtins_of_expr_lang():
+    from dflow.expressions import eval_expr
+
+    assert eval_expr("'deadline exceeded' contains 'deadline'") is True
+    assert eval_expr("'abc' startsWith 'ab' && 'abc' endsWith 'bc'") is True
+    assert eval_expr("flatten([[1, 2], [3], 4])") == [1, 2, 3, 4]
+    assert eval_expr("fromJSON('[1, [2]]')[1][0]") == 2
+    import json
+
+    assert json.loads(eval_expr("toJSON(fromJSON('{\"a\": 1}'))")) == {"a": 1}

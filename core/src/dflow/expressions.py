@@ -305,7 +305,8 @@ class _Parser(object):
     def cmp(self) -> Tuple[Any, ...]:
         node = self.add()
         while True:
-            if self.at_op("==", "!=", "<", "<=", ">", ">=", "in", "=~", "!~"):
+            if self.at_op("==", "!=", "<", "<=", ">", ">=", "in", "=~", "!~", "contains", "startsWith", "endsWith",
+                          "matches"):
                 op = self.next()[1]
                 node = ("bin", op, node, self.add())
             elif self.at_op("not") and self.toks[self.i + 1][:2] == ("name", "in"):
@@ -637,9 +638,15 @@ def _binary(op: str, a: Any, b: Any, expr: str) -> Any:
         else:
             raise ValueError("invalid expression %r: 'in' needs a list, map or string" % expr)
         return found if op == "in" else not found
-    if op in ("=~", "!~"):
+    if op in ("=~", "!~", "matches"):
         found = re.search(str(b), str(a)) is not None
-        return found if op == "=~" else not found
+        return found if op != "!~" else not found
+    if op == "contains":
+        return str(b) in str(a)
+    if op == "startsWith":
+        return str(a).startswith(str(b))
+    if op == "endsWith":
+        return str(a).endswith(str(b))
     raise ValueError("invalid expression %r: unknown operator %r" % (expr, op))  # pragma: no cover
 
 
@@ -841,6 +848,9 @@ FUNCTIONS: Dict[str, Callable[..., Any]] = {
     "len": _length,
     "toJson": _to_json,
     "fromJson": _from_json,
+    "fromJSON": _from_json,
+    "toJSON": _to_json,
+    "flatten": lambda xs: [y for x in _maybe_json(xs) for y in (x if isinstance(x, list) else [x])],
     "jsonpath": _jsonpath,
     "sprig.fromJson": _from_json,
     "sprig.toJson": _to_json,
