@@ -40,7 +40,6 @@ from typing import Any, Dict, List, Optional, Tuple
 from dflow import expressions as X
 
 
-
 class PodFailed(Exception):
     pass
 
