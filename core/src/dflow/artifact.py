@@ -349,7 +349,9 @@ def _is_file_key(client: StorageClient, key: str) -> bool:
 
 def _client_for(artifact: Any) -> StorageClient:
     storage = getattr(artifact, "storage", None)
-    if storage in (None, "custom"):
+    # a configured storage client stands in for the artifact store of every remote artifact,
+    # as s3_config["storage_client"] does in dflow
+    if storage in (None, "custom") or (storage not in ("local", "local-path") and s3_config.get("storage_client") is not None):
         return get_storage_client()
     if storage == "local":
         root = getattr(artifact, "storage_root", None)

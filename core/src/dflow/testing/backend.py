@@ -103,6 +103,12 @@ class BackendConformance:
         assert phase == expect, f"workflow {wf.id} ended {phase}, expected {expect}: {wf.query().message}"
         return wf
 
+    def subprocess_setup(self) -> str:
+        """Python code that points a fresh process at the same backend (for the by-id test)."""
+        return (f"from dflow import config\n"
+                f"config['mode'] = {self.mode!r}\n"
+                f"config['debug_workdir'] = {str(self.tmp)!r}\n")
+
     def need_fs(self) -> None:
         if not self.shares_filesystem:
             pytest.skip("needs a filesystem shared between the test and the steps")
@@ -366,10 +372,8 @@ class BackendConformance:
         wf = Workflow("byid")
         wf.add(Step("a", PythonOPTemplate(ops.AddOne), parameters={"n": 1}))
         self.run(wf)
-        code = textwrap.dedent(f"""
-            from dflow import Workflow, config
-            config["mode"] = {self.mode!r}
-            config["debug_workdir"] = {str(self.tmp)!r}
+        code = self.subprocess_setup() + textwrap.dedent(f"""
+            from dflow import Workflow
             wf = Workflow(id={wf.id!r})
             s = wf.query_step(name="a")[0]
             print(wf.query_status(), s.outputs.parameters["n"].value)
