@@ -217,6 +217,12 @@ class LocalBackend(Backend):
         rec = self._record(workflow_id)
         if rec.get("driver_pid") and pid_alive(rec["driver_pid"], rec.get("driver_start")):
             raise BackendError(f"workflow {workflow_id!r} is still running (driver pid {rec['driver_pid']})")
+        settings = rec.get("settings", {})
+        if settings.get("storage_name") == "custom" and s3_config.get("storage_client") is None:
+            raise ValidationError(
+                f"workflow {workflow_id!r} keeps its artifacts through a custom storage client "
+                "(s3_config['storage_client']); set the same client in this process before resuming it"
+            )
         PodRunner.kill_leftovers(os.path.join(wfdir, ".pods"))
         self._start_driver(wfdir, workflow_id, detach, resume=True)
 

@@ -1,0 +1,63 @@
+"""Resuming, from the command line, a run whose OPs live in the submitting script."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+SCRIPT = '''
+import os, time
+from pathlib import Path
+from dflow import Workflow, Step, config
+from dflow.python import OP, PythonOPTemplate
+
+config["mode"] = "debug"
+
+@OP.function
+def record(tag: str, log: str) -> {"tag": str}:
+    with open(log, "a") as f:
+        f.write(tag + "\\n")
+    return {"tag": tag}
+
+@OP.function
+def wait_for(gate: str) -> {"ok": bool}:
+    while not os.path.exists(gate):
+        time.sleep(0.05)
+    return {"ok": True}
+
+# no __main__ guard on purpose: the whole script is what users often write
+wf = Workflow("cli-resume")
+wf.add(Step("a", PythonOPTemplate(record), parameters={"tag": "a", "log": LOG}))
+wf.add(Step("w", PythonOPTemplate(wait_for), parameters={"gate": GATE}))
+wf.add(Step("b", PythonOPTemplate(record), parameters={"tag": "b", "log": LOG}))
+config["detach"] = True
+wf.submit()
+print(wf.id, flush=True)
+'''
+
+
+def test_resume_from_the_cli_rebuilds_script_defined_ops(tmp_path):
+    log, gate = tmp_path / "log", tmp_path / "gate"
+    script = tmp_path / "run.py"
+    script.write_text(SCRIPT.replace("LOG", repr(str(log))).replace("GATE", repr(str(gate))))
+    env = {**os.environ, "DFLOW_MODE": "debug", "DFLOW_DEBUG_WORKDIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    wf_id = out.stdout.split()[0]
+    rec_path = tmp_path / wf_id / "workflow.json"
+    deadline = time.time() + 30
+    while time.time() < deadline and not (log.exists() and log.read_text() == "a\n"):
+        time.sleep(0.05)
+    time.sleep(0.3)
+    os.kill(json.loads(rec_path.read_text())["driver_pid"], signal.SIGKILL)
+    gate.write_text("go")
+    # a different program (the CLI) resumes it: the OPs come back from the script's source
+    cli = [sys.executable, "-m", "dflow.cli", "resume", wf_id]
+    out = subprocess.run(cli, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith("Succeeded"), out.stdout + out.stderr
+    assert log.read_text().split() == ["a", "b"]
+    # the script's top-level submit() did not run again while the OPs were rebuilt
+    assert [d for d in os.listdir(tmp_path) if d.startswith("cli-resume-")] == [wf_id]
