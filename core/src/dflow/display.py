@@ -31,6 +31,15 @@ def format_tree(workflow: WorkflowRecord, steps: List[StepRecord], max_children:
     if workflow.started_at:
         lines[0] += f"  {format_duration((workflow.finished_at or now) - workflow.started_at)}"
     roots = [s for s in steps if s.parent is None or s.parent not in by_id]
+    depth_of: Dict[str, int] = {}
+
+    def depth(s: StepRecord) -> int:
+        if s.id not in depth_of:
+            depth_of[s.id] = 0 if s.parent not in by_id else depth(by_id[s.parent]) + 1
+        return depth_of[s.id]
+
+    name_width = max([len(s.display_name) + 2 * depth(s) + 2 for s in steps] + [30])
+    name_width = min(name_width, 60)
 
     def line(s: StepRecord, depth: int) -> str:
         dur = format_duration(((s.finished_at or now) - s.started_at) if s.started_at else None)
@@ -43,7 +52,8 @@ def format_tree(workflow: WorkflowRecord, steps: List[StepRecord], max_children:
             extra.append(f"attempts={s.attempts}")
         if s.message and s.phase not in ("Succeeded",):
             extra.append(s.message if len(s.message) < 100 else s.message[:97] + "...")
-        return f"{'  ' * depth}{_MARK.get(s.phase, '?')} {s.display_name:<28} {s.type:<9} {s.phase:<9} {dur:>7}  {'  '.join(extra)}".rstrip()
+        head = f"{'  ' * depth}{_MARK.get(s.phase, '?')} {s.display_name}"
+        return f"{head:<{name_width}} {s.type:<9} {s.phase:<9} {dur:>7}  {'  '.join(extra)}".rstrip()
 
     def walk(s: StepRecord, depth: int) -> None:
         lines.append(line(s, depth))
