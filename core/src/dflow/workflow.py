@@ -153,7 +153,21 @@ class Workflow:
 
         get_plugin_manager().hook.workflow_submitted(workflow_id=self.id, backend=backend.name)
         print(f"Workflow has been submitted (ID: {self.id})", file=sys.stderr)
+        if not detach:
+            self._report_failure()
         return self
+
+    def _report_failure(self) -> None:
+        """After a run that ended badly, say which steps failed and where their logs are."""
+        rec = self.backend.get_workflow(self.id)
+        if rec.phase in ("Succeeded", "Pending", "Running"):
+            return
+        lines = [f"Workflow {self.id} ended {rec.phase}: {rec.message or ''}".rstrip()]
+        for step in self.backend.list_steps(self.id):
+            if step.type == "Pod" and step.phase in ("Failed", "Error"):
+                where = f" (log: {step.log_path})" if step.log_path else ""
+                lines.append(f"  step {step.display_name}: {step.message or step.phase}{where}")
+        print("\n".join(lines[:21]), file=sys.stderr)
 
     def _require_id(self) -> str:
         if self.id is None:
