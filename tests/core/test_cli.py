@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+
 from dflow import Step, Workflow, config
 from dflow.python import PythonOPTemplate
 from dflow.testing import ops

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from dflow import DAG, InputParameter, OutputParameter, ShellOPTemplate, Step, Steps, Task, Workflow, WorkflowSpec
 from dflow.errors import NameRuleError, ValidationError
 from dflow.python import PythonOPTemplate, Slices

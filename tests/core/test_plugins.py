@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+
 from dflow import Workflow, config, hookspecs
 from dflow.errors import PluginNotFoundError
 from dflow.plugins import get_backend, registry

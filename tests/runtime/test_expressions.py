@@ -1,4 +1,5 @@
 import pytest
+
 from dflow.expressions import eval_condition, eval_expr, find_refs, substitute, to_text
 
 VARS = {
@@ -127,6 +128,7 @@ def test_map_filter_all_any_with_closures():
 
 def test_hash_outside_a_predicate_is_an_error():
     import pytest
+
     from dflow.expressions import eval_expr
 
     with pytest.raises(ValueError, match="outside map/filter"):

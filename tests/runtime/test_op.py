@@ -2,6 +2,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 import pytest
+
 from dflow.python import op as op_module
 from dflow.python.op import OP, check_inputs
 from dflow.python.opio import OPIO, Artifact, BigParameter, NestedDict, OPIOSign, Parameter, sign_fields

@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from dflow import runtime
 from dflow.runtime import decode_value, encode_value, load_op_class, run_task
 

@@ -2,6 +2,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Literal, Optional, Set, Tuple, Union
 
 import pytest
+
 from dflow.python.typecheck import NestedDict, check_type, explain_mismatch, type_name
 
 

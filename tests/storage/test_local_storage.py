@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from dflow.storage import LocalStorageClient
 from dflow.testing.storage import StorageClientConformance
 

@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 from dflow import Step, Workflow, argo_range, config, download_artifact, s3_config, upload_artifact
 from dflow.python import PythonOPTemplate, Slices
 from dflow.testing import ops

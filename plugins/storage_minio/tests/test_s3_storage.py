@@ -15,6 +15,7 @@ from typing import Any, Dict, Iterator, List
 import boto3
 import pytest
 from boto3.s3.transfer import TransferConfig
+
 from dflow.errors import StorageError
 from dflow.plugins import get_storage_factory
 from dflow.testing.storage import StorageClientConformance

@@ -22,9 +22,10 @@ import boto3
 import botocore.exceptions
 from boto3.s3.transfer import TransferConfig, create_transfer_manager
 from botocore.config import Config
+from s3transfer.subscribers import BaseSubscriber
+
 from dflow.errors import StorageError
 from dflow.storage import StorageClient
-from s3transfer.subscribers import BaseSubscriber
 
 __all__ = ["S3StorageClient"]
 
