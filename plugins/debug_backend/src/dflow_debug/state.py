@@ -92,8 +92,12 @@ def _lines(path: str) -> Iterator[str]:
 
 
 def read_nodes(path: str) -> Dict[str, StepRecord]:
-    """The latest record of every node, in first-seen order; torn lines are skipped."""
-    latest: Dict[str, str] = {}
+    """The latest record of every node, in first-seen order.
+
+    Only the newest line of a node is parsed; if that line is torn (a driver killed in
+    the middle of an append), the node's previous record is used instead.
+    """
+    lines: Dict[str, List[str]] = {}
     for line in _lines(path):
         # cheap id extraction: records are dumped with "id" first
         if not line.startswith('{"id":"'):
@@ -101,13 +105,15 @@ def read_nodes(path: str) -> Dict[str, StepRecord]:
         end = line.find('"', 7)
         if end < 0:
             continue
-        latest[line[7:end]] = line
+        lines.setdefault(line[7:end], []).append(line)
     out: Dict[str, StepRecord] = {}
-    for node_id, line in latest.items():
-        try:
-            out[node_id] = StepRecord.model_validate_json(line)
-        except ValueError:
-            continue  # a torn line
+    for node_id, versions in lines.items():
+        for line in reversed(versions):
+            try:
+                out[node_id] = StepRecord.model_validate_json(line)
+                break
+            except ValueError:
+                continue
     return out
 
 
