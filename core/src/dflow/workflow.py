@@ -244,6 +244,22 @@ class Workflow:
             detach = bool(config.get("detach"))
         self.backend.resume(self._require_id(), detach=detach)
 
+    def resubmit(self, reuse_step: Optional[List[Any]] = None, detach: Optional[bool] = None) -> "Workflow":
+        """Run this workflow's spec again as a new workflow (also for one loaded by id).
+
+        With ``reuse_step``, steps whose key matches a reused step take its outputs
+        instead of running (user guide 3.1.13). Returns the new workflow.
+        """
+        spec = self._spec if self._spec is not None else self.backend.get_spec(self._require_id())
+        if detach is None:
+            detach = bool(config.get("detach"))
+        new_id = self.backend.submit(spec, reuse=[_reused(s) for s in (reuse_step or [])], detach=detach)
+        print(f"Workflow has been resubmitted (ID: {new_id})", file=sys.stderr)
+        new = Workflow(id=new_id)
+        if not detach:
+            new._report_failure()
+        return new
+
     def retry(self, detach: Optional[bool] = None, **kwargs: Any) -> None:
         """Run the failed steps of a finished workflow again (the succeeded ones are kept)."""
         self.resume(detach=detach)

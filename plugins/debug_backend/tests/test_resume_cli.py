@@ -61,3 +61,25 @@ def test_resume_from_the_cli_rebuilds_script_defined_ops(tmp_path):
     assert log.read_text().split() == ["a", "b"]
     # the script's top-level submit() did not run again while the OPs were rebuilt
     assert [d for d in os.listdir(tmp_path) if d.startswith("cli-resume-")] == [wf_id]
+
+
+def test_resubmit_a_workflow_loaded_by_id_reusing_steps(tmp_path, monkeypatch):
+    from dflow import Step, Workflow, config
+    from dflow.python import PythonOPTemplate
+    from dflow.testing import ops
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(config, "mode", "debug")
+    monkeypatch.setitem(config, "debug_workdir", str(tmp_path))
+    log = tmp_path / "ran"
+    wf = Workflow("again")
+    a = Step("a", PythonOPTemplate(ops.Record), parameters={"log": str(log), "tag": "a"}, key="key-a")
+    wf.add(a)
+    wf.add(Step("b", PythonOPTemplate(ops.Record), parameters={"log": str(log), "tag": a.outputs.parameters["tag"]}))
+    wf.submit()
+    loaded = Workflow(id=wf.id)
+    again = loaded.resubmit(reuse_step=loaded.query_step(key="key-a"))
+    assert again.id != wf.id and again.query_status() == "Succeeded"
+    # first run: a and b; the resubmission: only b (a is reused)
+    assert log.read_text().split() == ["a", "a", "a"]
+    assert again.query_step(key="key-a")[0].record.message == "reused"
