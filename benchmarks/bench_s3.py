@@ -28,6 +28,7 @@ from typing import Callable, Dict, List
 
 import boto3
 from botocore.config import Config
+
 from dflow_minio import S3StorageClient
 
 ROOT = Path(__file__).resolve().parents[1]

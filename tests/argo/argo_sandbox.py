@@ -14,30 +14,43 @@ Argo's executor file contract:
 * output parameters are read from ``valueFrom.path`` (trailing whitespace trimmed, as
   Argo does) or take ``valueFrom.default``; output artifacts are read from their
   ``path`` and stored under their ``s3.key`` or a key made per node;
-* ``retryStrategy`` (limit, ``lastRetry.exitCode`` expression) and
-  ``activeDeadlineSeconds`` apply.
+* ``retryStrategy`` (limit, ``lastRetry.exitCode`` expression) makes a ``Retry`` node with one
+  ``Pod`` child per attempt, as Argo does;
+* ``activeDeadlineSeconds`` kills the pod - all its processes, as Kubernetes ends a container -
+  and fails it with Argo's deadline message; terminating the workflow kills the running pods;
+* ``$ARGO_PROGRESS_FILE`` is read while the pod runs, into the node's ``progress``.
 
 Every ``/tmp/...`` path a template declares is remapped into the pod's own temporary
 directory: Python OP pods get ``DFLOW_SANDBOX_ROOT``; shell scripts have their declared
-paths rewritten. It is not Argo: it runs pods one at a time and knows only what dflow
-manifests use.
+paths rewritten. Like Argo, it runs the steps of a parallel group, the items of a fan-out
+and the ready tasks of a DAG at the same time (within ``parallelism``). It is not Argo: it
+knows only what dflow manifests use.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import queue
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from dflow import expressions as X
+
+# Argo's messages: a pod past its activeDeadlineSeconds, a terminated workflow
+DEADLINE_EXCEEDED = "Pod was active on the node longer than the specified deadline"
+TERMINATED = "Stopped with strategy 'Terminate'"
+# pods running at the same time at most (this machine, not Argo, sets the limit)
+MAX_PODS = 32
 
 
 class PodFailed(Exception):
@@ -70,6 +83,7 @@ class Node:
         self.message: Optional[str] = None
         self.progress: Optional[str] = None
         self.attempts = 0
+        self.exit_code = 0
 
     def __repr__(self) -> str:
         return f"Node({self.display!r}, {self.phase}, {self.parameters})"
@@ -93,6 +107,11 @@ class Sandbox:
         self.nodes: List[Node] = []
         self.pods = 0
         self.stop = threading.Event()
+        self.lock = threading.RLock()
+        self.procs: Dict[int, "subprocess.Popen[bytes]"] = {}
+        limit = manifest["spec"].get("parallelism")  # Argo's workflow-level limit counts pods
+        self.pod_slots = threading.BoundedSemaphore(min(int(limit), MAX_PODS) if limit else MAX_PODS)
+        self.tick = 0.05  # how often a running pod's deadline, progress file and termination are checked
         self.root: Optional[Node] = None
         self.global_params = {
             p["name"]: p.get("value", "") for p in manifest["spec"].get("arguments", {}).get("parameters", [])
@@ -121,6 +140,10 @@ class Sandbox:
             shutil.copy2(src, dst)
 
     def store(self, src: Path, key: str, merge: bool = False) -> None:
+        with self.lock:  # pods of a fan-out may write under one key at the same time
+            self._store(src, key, merge)
+
+    def _store(self, src: Path, key: str, merge: bool) -> None:
         dst = self.repo / key
         if dst.exists() and not merge:
             shutil.rmtree(dst) if dst.is_dir() else dst.unlink()
@@ -134,15 +157,21 @@ class Sandbox:
 
     def run(self) -> str:
         entry = self.manifest["spec"]["entrypoint"]
-        root = Node(self.name, self.name, entry, "DAG" if "dag" in self.templates[entry] else "Steps")
+        root = self._node(self.name, self.name, entry, self.name, "DAG" if "dag" in self.templates[entry] else "Steps")
         self.root = root
-        self.nodes.append(root)
         args = {"parameters": {}, "artifacts": {}}
         for a in self.manifest["spec"].get("arguments", {}).get("artifacts", []):
             args["artifacts"][a["name"]] = a["s3"]["key"]
         self.run_template(self.templates[entry], args["parameters"], args["artifacts"], root, self.name)
         root.finished = time.time()
         return root.phase
+
+    def _node(self, name: str, display: str, template: str, path: str, type_: str = "Pod") -> Node:
+        n = Node(name, display, template, type_)
+        n.path = path
+        with self.lock:
+            self.nodes.append(n)
+        return n
 
     def _bind_inputs(
         self, t: Dict[str, Any], params: Dict[str, str], arts: Dict[str, Optional[str]]
@@ -184,7 +213,6 @@ class Sandbox:
             return
         node.inputs = dict(p_in)
         if "script" in t:
-            node.type = "Pod"
             self.run_pod(t, p_in, a_in, node, path)
         elif "steps" in t:
             node.type = "Steps"
@@ -201,37 +229,91 @@ class Sandbox:
     def run_pod(
         self, t: Dict[str, Any], params: Dict[str, str], arts: Dict[str, Optional[str]], node: Node, path: str
     ) -> None:
-        self.pods += 1
         retry = t.get("retryStrategy")
-        limit = int(retry["limit"]) if retry else 0
-        deadline = float(t["activeDeadlineSeconds"]) if "activeDeadlineSeconds" in t else None
+        if not retry:
+            self._pod(t, params, arts, node)
+            return
+        # Argo: a Retry node whose children are the attempts, one Pod node each
+        node.type = "Retry"
+        limit = int(retry.get("limit", 0))
         attempt = 0
         while True:
             if self.stop.is_set():
-                node.phase, node.message = "Failed", "terminated"
+                node.phase, node.message = "Failed", TERMINATED
                 return
+            child = self._node(node.name, f"{node.display}({attempt})", t["name"], f"{node.path}({attempt})")
+            child.inputs = dict(node.inputs)
+            node.children.append(child)
+            self._pod(t, params, arts, child)
             attempt += 1
-            pod = self.work / f"pod-{self.pods}-{attempt}"
-            code, message = self._attempt(t, params, arts, node, pod, deadline)
             node.attempts = attempt
-            progress = pod / "tmp" / "dflow-progress"  # where the bootstrap writes without ARGO_PROGRESS_FILE
-            if progress.is_file():
-                node.progress = progress.read_text().strip()
-            if code == 0:
+            node.parameters, node.artifacts = dict(child.parameters), dict(child.artifacts)
+            if child.phase == "Succeeded":
                 node.phase = "Succeeded"
                 return
-            if retry and attempt <= limit and self._retry_allowed(retry, code, message):
-                continue
-            node.phase, node.message = "Failed", message
-            # Argo still reads output parameters that have a default when a pod fails
-            for p in t.get("outputs", {}).get("parameters", []):
-                vf = p.get("valueFrom", {})
-                f = pod / vf.get("path", "/nonexistent").lstrip("/")
-                if f.is_file():
-                    node.parameters[p["name"]] = f.read_text().strip()
-                elif "default" in vf:
-                    node.parameters[p["name"]] = vf["default"]
+            if attempt > limit:
+                node.phase, node.message = child.phase, "No more retries left"
+                return
+            if not self._retry_allowed(retry, child.exit_code, child.message or ""):
+                node.phase, node.message = child.phase, "retryStrategy.expression evaluated to false"
+                return
+
+    def _pod(self, t: Dict[str, Any], params: Dict[str, str], arts: Dict[str, Optional[str]], node: Node) -> None:
+        """One pod: runs the template's script once; the node gets its phase, message and outputs."""
+        if self.stop.is_set():
+            node.phase, node.message = "Failed", TERMINATED
             return
+        with self.lock:
+            self.pods += 1
+            seq = self.pods
+        node.type = "Pod"
+        deadline = float(t["activeDeadlineSeconds"]) if "activeDeadlineSeconds" in t else None
+        pod = self.work / f"pod-{seq}"
+        code, message = self._attempt(t, params, arts, node, pod, deadline, seq)
+        node.exit_code = code
+        self._read_progress(node, pod)
+        if code == 0:
+            node.phase = "Succeeded"
+            return
+        node.phase, node.message = "Failed", message
+        # Argo still reads output parameters that have a default when a pod fails
+        node.parameters = {}
+        for p in t.get("outputs", {}).get("parameters", []):
+            vf = p.get("valueFrom", {})
+            f = pod / vf.get("path", "/nonexistent").lstrip("/")
+            if f.is_file():
+                node.parameters[p["name"]] = f.read_text().strip()
+            elif "default" in vf:
+                node.parameters[p["name"]] = vf["default"]
+
+    @staticmethod
+    def _progress_file(pod: Path) -> Path:
+        return pod / "var" / "run" / "argo" / "progress"
+
+    def _read_progress(self, node: Node, pod: Path) -> None:
+        """What Argo's executor does with ``$ARGO_PROGRESS_FILE``: its last ``N/M`` line becomes node.progress."""
+        try:
+            lines = self._progress_file(pod).read_text().split()
+        except OSError:
+            return
+        if lines and re.fullmatch(r"\d+/\d+", lines[-1]):
+            node.progress = lines[-1]
+
+    @staticmethod
+    def _kill(proc: "subprocess.Popen[bytes]") -> None:
+        """The container goes away: every process of the pod (its process group) is killed."""
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def terminate(self) -> None:
+        """Argo's terminate: nothing new starts and the running pods are killed."""
+        self.stop.set()
+        with self.lock:
+            procs = list(self.procs.values())
+        for p in procs:
+            self._kill(p)
 
     @staticmethod
     def _retry_allowed(retry: Dict[str, Any], code: int, message: str) -> bool:
@@ -256,6 +338,7 @@ class Sandbox:
         node: Node,
         pod: Path,
         deadline: Optional[float],
+        seq: int,
     ) -> Tuple[int, str]:
         pod.mkdir(parents=True)
         (pod / "tmp" / "workdir").mkdir(parents=True)
@@ -276,7 +359,7 @@ class Sandbox:
             if m:
                 return next(a["path"] for a in t["inputs"]["artifacts"] if a["name"] == m.group(1))
             if ref == "pod.name":
-                return f"{self.name}-{t['name']}-{self.pods}"
+                return f"{self.name}-{t['name']}-{seq}"
             return self._global(ref)
 
         script = t["script"]
@@ -286,6 +369,10 @@ class Sandbox:
         for e in script.get("env", []):
             env[e["name"]] = X.substitute(e.get("value", ""), resolve)
         env["DFLOW_SANDBOX_ROOT"] = str(pod)
+        # Argo's executor sets ARGO_PROGRESS_FILE in every main container and reads it while the pod runs
+        progress = self._progress_file(pod)
+        progress.parent.mkdir(parents=True)
+        env["ARGO_PROGRESS_FILE"] = str(progress)
         is_dflow_pod = source.startswith("P = ")
         if not is_dflow_pod:
             # remap the declared /tmp paths of a plain script into the pod directory
@@ -300,20 +387,55 @@ class Sandbox:
         command = list(script.get("command") or ["python3"])
         if command[0] == "python3":
             command[0] = self.python
-        try:
-            res = subprocess.run(
-                command + [str(script_path)],
-                cwd=str(pod / "tmp" / "workdir"),
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=deadline,
-            )
-        except subprocess.TimeoutExpired:
-            return -1, "Pod was active on the node longer than the specified deadline"
-        (pod / "log.txt").write_text(res.stdout + res.stderr)
-        if res.returncode != 0:
-            return res.returncode, (res.stderr.strip().splitlines() or [f"exit code {res.returncode}"])[-1]
+        out_path, err_path = pod / "stdout.txt", pod / "stderr.txt"
+        timed_out = stopped = False
+        with contextlib.ExitStack() as stack:
+            if self.pod_slots is not None:
+                stack.enter_context(self.pod_slots)
+            if self.stop.is_set():
+                return -9, TERMINATED
+            with open(out_path, "wb") as out, open(err_path, "wb") as err:
+                # files, not pipes: a process the script leaves behind cannot hold the pod open;
+                # a session of its own: the pod's processes can be killed together, as a container's are
+                proc = subprocess.Popen(
+                    command + [str(script_path)],
+                    cwd=str(pod / "tmp" / "workdir"),
+                    env=env,
+                    stdout=out,
+                    stderr=err,
+                    start_new_session=True,
+                )
+            with self.lock:
+                self.procs[seq] = proc
+            started = time.monotonic()
+            try:
+                while True:
+                    try:
+                        code = proc.wait(timeout=self.tick)
+                        break
+                    except subprocess.TimeoutExpired:
+                        pass
+                    self._read_progress(node, pod)
+                    if deadline is not None and time.monotonic() - started > deadline:
+                        timed_out = True
+                    elif self.stop.is_set():
+                        stopped = True
+                    if timed_out or stopped:
+                        self._kill(proc)
+                        code = proc.wait()
+                        break
+            finally:
+                self._kill(proc)  # the main process ended: the container, and all it started, ends with it
+                with self.lock:
+                    self.procs.pop(seq, None)
+        stdout, stderr = out_path.read_text(errors="replace"), err_path.read_text(errors="replace")
+        (pod / "log.txt").write_text(stdout + stderr)
+        if timed_out:
+            return -9, DEADLINE_EXCEEDED
+        if stopped:
+            return -9, TERMINATED
+        if code != 0:
+            return code, (stderr.strip().splitlines() or [f"exit code {code}"])[-1]
         node.parameters, node.artifacts = {}, {}
         for p in t.get("outputs", {}).get("parameters", []):
             vf = p["valueFrom"]
@@ -388,71 +510,134 @@ class Sandbox:
         return None
 
     def _call(self, step: Dict[str, Any], resolve: Any, node: Node, path: str) -> None:
-        params = {
-            p["name"]: X.substitute(p.get("value", ""), resolve)
-            for p in step.get("arguments", {}).get("parameters", [])
-        }
-        arts: Dict[str, Optional[str]] = {}
-        for a in step.get("arguments", {}).get("artifacts", []):
-            if "from" in a:
-                key = X.substitute(a["from"], resolve)
-            elif "fromExpression" in a:
-                key = X.to_text(X.eval_expr(a["fromExpression"], resolve))
-            else:
-                key = X.substitute(a["s3"]["key"], resolve)
-            if a.get("subPath"):
-                key = key.rstrip("/") + "/" + a["subPath"]
-            arts[a["name"]] = key
-        self.run_template(self.templates[step["template"]], params, arts, node, path)
+        try:
+            params = {
+                p["name"]: X.substitute(p.get("value", ""), resolve)
+                for p in step.get("arguments", {}).get("parameters", [])
+            }
+            arts: Dict[str, Optional[str]] = {}
+            for a in step.get("arguments", {}).get("artifacts", []):
+                if "from" in a:
+                    key = X.substitute(a["from"], resolve)
+                elif "fromExpression" in a:
+                    key = X.to_text(X.eval_expr(a["fromExpression"], resolve))
+                else:
+                    key = X.substitute(a["s3"]["key"], resolve)
+                if a.get("subPath"):
+                    key = key.rstrip("/") + "/" + a["subPath"]
+                arts[a["name"]] = key
+            self.run_template(self.templates[step["template"]], params, arts, node, path)
+        except (KeyError, ValueError, PodFailed) as e:
+            node.phase, node.message = "Error", f"{type(e).__name__}: {e}"
 
-    def run_step(self, step: Dict[str, Any], resolve_for: Any, parent: Node, path: str, scope: str = "steps") -> Node:
-        resolve = resolve_for(None, False)
-        node = Node(step["name"], step["name"], step["template"], "Pod")
-        node.path = f"{path}.{step['name']}"
-        parent.children.append(node)
-        self.nodes.append(node)
-        if "when" in step and not X.eval_condition(X.substitute(step["when"], resolve)):
-            node.phase, node.type = "Skipped", "Skipped"
-            return node
-        items = self._items(step, resolve)
-        if items is None:
+    def _parallel(self, jobs: List[Callable[[], None]], slots: Optional[threading.Semaphore] = None) -> None:
+        """Run ``jobs`` at the same time (as Argo runs the pods of a group or a fan-out), at most ``slots`` at once."""
+
+        def wrap(job: Callable[[], None]) -> Callable[[], None]:
+            def run() -> None:
+                with slots if slots is not None else contextlib.nullcontext():
+                    job()
+
+            return run
+
+        if len(jobs) == 1:
+            wrap(jobs[0])()
+            return
+        errors: List[BaseException] = []
+
+        def guarded(job: Callable[[], None]) -> None:
             try:
+                wrap(job)()
+            except BaseException as e:  # noqa: BLE001 - re-raised in the caller
+                errors.append(e)
+
+        threads = [threading.Thread(target=guarded, args=(j,), daemon=True) for j in jobs]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        if errors:
+            raise errors[0]
+
+    def run_step(
+        self,
+        step: Dict[str, Any],
+        resolve_for: Any,
+        parent: Node,
+        path: str,
+        scope: str = "steps",
+        slots: Optional[threading.Semaphore] = None,
+    ) -> Tuple[Node, Callable[[], None]]:
+        """The step's node (created now, in order) and the job that runs it."""
+        node = self._node(step["name"], step["name"], step["template"], f"{path}.{step['name']}")
+        parent.children.append(node)
+        return node, lambda: self._run_step(step, resolve_for, node, parent, path, scope, slots)
+
+    def _run_step(
+        self,
+        step: Dict[str, Any],
+        resolve_for: Any,
+        node: Node,
+        parent: Node,
+        path: str,
+        scope: str,
+        slots: Optional[threading.Semaphore],
+    ) -> None:
+        resolve = resolve_for(None, False)
+        try:
+            skip = "when" in step and not X.eval_condition(X.substitute(step["when"], resolve))
+            items = None if skip else self._items(step, resolve)
+        except (KeyError, ValueError) as e:
+            node.phase, node.message = "Error", f"{type(e).__name__}: {e}"
+            node.finished = time.time()
+            return
+        if skip:
+            node.phase, node.type = "Skipped", "Skipped"
+            node.message = f"when '{step['when']}' evaluated false"
+            node.finished = time.time()
+            return
+        if items is None:
+            with slots if slots is not None else contextlib.nullcontext():
                 self._call(step, resolve, node, f"{path}.{step['name']}")
-            except (KeyError, ValueError, PodFailed) as e:
-                node.phase, node.message = "Error", f"{type(e).__name__}: {e}"
-            return node
+            return
         node.type = "StepGroup" if scope == "steps" else "TaskGroup"
         if scope == "steps":
             node.hidden = True
             parent.children.remove(node)
         children = []
         for i, item in enumerate(items):
-            child = Node(step["name"], f"{step['name']}({i}:{X.to_text(item)})", step["template"], "Pod")
+            child = self._node(step["name"], f"{step['name']}({i}:{X.to_text(item)})", step["template"], "")
             child.path = f"{path}.{child.display}"
             (parent if scope == "steps" else node).children.append(child)
-            self.nodes.append(child)
-            try:
-                self._call(step, resolve_for(item, True), child, f"{path}.{step['name']}({i})")
-            except (KeyError, ValueError, PodFailed) as e:
-                child.phase, child.message = "Error", f"{type(e).__name__}: {e}"
-            children.append(child)
-        ok = [c for c in children if c.phase == "Succeeded"]
-        tolerated = [c for c in children if c.phase == "Failed" and step.get("continueOn", {}).get("failed")]
-        node.phase = "Succeeded" if len(ok) + len(tolerated) == len(children) else "Failed"
+            children.append((i, item, child))
+        self._parallel(
+            [
+                (
+                    lambda i=i, item=item, child=child: self._call(
+                        step, resolve_for(item, True), child, f"{path}.{step['name']}({i})"
+                    )
+                )
+                for i, item, child in children
+            ],
+            slots,
+        )
+        kids = [c for _, _, c in children]
+        ok = [c for c in kids if c.phase == "Succeeded"]
+        tolerated = [c for c in kids if c.phase == "Failed" and step.get("continueOn", {}).get("failed")]
+        node.phase = "Succeeded" if len(ok) + len(tolerated) == len(kids) else "Failed"
         names: List[str] = []
-        for c in children:
+        for c in kids:
             names += [k for k in c.parameters if k not in names]
         for k in names:
-            vals = [c.parameters[k] for c in children if k in c.parameters]
+            vals = [c.parameters[k] for c in kids if k in c.parameters]
             node.parameters[k] = _aggregate(vals)
         # Argo aggregates no artifacts; slices that write under one shared key have that key
         keys: Dict[str, set] = {}
-        for c in children:
+        for c in kids:
             for k, key in c.artifacts.items():
                 keys.setdefault(k, set()).add(key)
         node.artifacts = {k: v.pop() for k, v in keys.items() if len(v) == 1}
         node.finished = time.time()
-        return node
 
     def _continue(self, step: Dict[str, Any], n: Node) -> bool:
         if n.phase in ("Succeeded", "Skipped"):
@@ -460,20 +645,29 @@ class Sandbox:
         co = step.get("continueOn", {})
         return bool((n.phase == "Failed" and co.get("failed")) or (n.phase == "Error" and co.get("error")))
 
+    @staticmethod
+    def _slots(t: Dict[str, Any]) -> Optional[threading.Semaphore]:
+        return threading.Semaphore(int(t["parallelism"])) if t.get("parallelism") else None
+
     def run_steps(
         self, t: Dict[str, Any], params: Dict[str, str], arts: Dict[str, Optional[str]], node: Node, path: str
     ) -> None:
         done: Dict[str, Node] = {}
+        slots = self._slots(t)
         for g, group in enumerate(t["steps"]):
-            results = []
-            gnode = Node(f"[{g}]", f"[{g}]", "", "StepGroup")
-            gnode.path = f"{path}[{g}]"
+            if self.stop.is_set():
+                node.phase, node.message = "Failed", TERMINATED
+                return
+            gnode = self._node(f"[{g}]", f"[{g}]", "", f"{path}[{g}]", "StepGroup")
             node.children.append(gnode)
-            self.nodes.append(gnode)
+            results = []
+            jobs = []
             for step in group:
                 rf = lambda item, has, _d=dict(done): self._resolver(params, arts, _d, "steps", item, has)  # noqa: E731
-                n = self.run_step(step, rf, gnode, f"{path}[{g}]")
+                n, job = self.run_step(step, rf, gnode, f"{path}[{g}]", "steps", slots)
                 results.append((step, n))
+                jobs.append(job)
+            self._parallel(jobs)
             gnode.finished = time.time()
             gnode.phase = "Succeeded" if all(self._continue(st, n) for st, n in results) else "Failed"
             for step, n in results:
@@ -489,31 +683,52 @@ class Sandbox:
     ) -> None:
         tasks = {x["name"]: x for x in t["dag"]["tasks"]}
         done: Dict[str, Node] = {}
+        started: set = set()
+        finished: "queue.Queue[Tuple[str, Node]]" = queue.Queue()
+        running = 0
         failed = None
+        slots = self._slots(t)
         while len(done) < len(tasks):
             progressed = False
             for name, task in tasks.items():
-                if name in done:
+                if name in started or self.stop.is_set():
                     continue
                 deps = task.get("dependencies", [])
                 if not all(d in done for d in deps):
                     continue
+                started.add(name)
                 progressed = True
                 if any(not self._continue(tasks[d], done[d]) for d in deps):
-                    n = Node(name, name, task["template"], "Skipped")
+                    n = self._node(name, name, task["template"], f"{path}.{name}", "Skipped")
                     n.phase = "Omitted"
-                    n.path = f"{path}.{name}"
                     node.children.append(n)
-                    self.nodes.append(n)
                     done[name] = n
                     continue
                 rf = lambda item, has, _d=dict(done): self._resolver(params, arts, _d, "tasks", item, has)  # noqa: E731
-                n = self.run_step(task, rf, node, path, scope="tasks")
-                done[name] = n
-                if not self._continue(task, n):
-                    failed = n
-            if not progressed:
+                n, job = self.run_step(task, rf, node, path, "tasks", slots)
+
+                def run(job: Callable[[], None] = job, name: str = name, n: Node = n) -> None:
+                    try:
+                        job()
+                    except Exception as e:  # noqa: BLE001 - the task's error
+                        n.phase, n.message = "Error", f"{type(e).__name__}: {e}"
+                    finally:
+                        finished.put((name, n))
+
+                threading.Thread(target=run, daemon=True).start()
+                running += 1
+            if progressed:
+                continue  # an omitted task may have made others ready
+            if running == 0:
+                if self.stop.is_set():
+                    node.phase, node.message = "Failed", TERMINATED
+                    return
                 raise RuntimeError("dag cycle")
+            name, n = finished.get()
+            running -= 1
+            done[name] = n
+            if not self._continue(tasks[name], n):
+                failed = n
         if failed is not None:
             node.phase, node.message = "Failed", f"task {failed.display} {failed.phase}: {failed.message}"
             return
@@ -556,9 +771,12 @@ def _iso(t: Optional[float]) -> Optional[str]:
 def argo_status(sb: Sandbox, finished: bool = True) -> Dict[str, Any]:
     """``status`` of an Argo Workflow object for what the sandbox ran (node tree as Argo builds it)."""
     ids: Dict[int, str] = {}
-    visible = [n for n in sb.nodes if not n.hidden]
-    for i, n in enumerate(visible):
-        ids[id(n)] = sb.name if n is sb.root else f"{sb.name}-{1000 + i}"
+    with sb.lock:
+        every = list(sb.nodes)
+    for i, n in enumerate(every):  # ids stay the same while the run goes on
+        if not n.hidden:
+            ids[id(n)] = sb.name if n is sb.root else f"{sb.name}-{1000 + i}"
+    visible = [n for n in every if not n.hidden]
     nodes: Dict[str, Any] = {}
     for n in visible:
         nid = ids[id(n)]
@@ -578,16 +796,16 @@ def argo_status(sb: Sandbox, finished: bool = True) -> Dict[str, Any]:
             entry["message"] = n.message
         if n.progress:
             entry["progress"] = n.progress
-        kids = [ids[id(c)] for c in n.children if id(c) in ids]
+        kids = [ids[id(c)] for c in list(n.children) if id(c) in ids]
         if kids:
             entry["children"] = kids
         if n.inputs:
-            entry["inputs"] = {"parameters": [{"name": k, "value": v} for k, v in n.inputs.items()]}
+            entry["inputs"] = {"parameters": [{"name": k, "value": v} for k, v in list(n.inputs.items())]}
         outs: Dict[str, Any] = {}
         if n.parameters and n.type != "StepGroup":
-            outs["parameters"] = [{"name": k, "value": v} for k, v in n.parameters.items()]
-        if n.artifacts and n.type == "Pod":
-            outs["artifacts"] = [{"name": k, "s3": {"key": v}} for k, v in n.artifacts.items()]
+            outs["parameters"] = [{"name": k, "value": v} for k, v in list(n.parameters.items())]
+        if n.artifacts and n.type not in ("StepGroup", "TaskGroup"):  # Argo aggregates no artifacts
+            outs["artifacts"] = [{"name": k, "s3": {"key": v}} for k, v in list(n.artifacts.items())]
         if outs:
             entry["outputs"] = outs
         nodes[nid] = entry

@@ -99,7 +99,7 @@ class FakeArgoServer:
 
     def __exit__(self, *exc: Any) -> None:
         for run in self.runs.values():
-            run.sandbox.stop.set()
+            run.sandbox.terminate()
             run.done.wait(30)
         self.httpd.shutdown()
         self.httpd.server_close()
@@ -151,7 +151,8 @@ class FakeArgoServer:
             lines = [json.dumps({"result": {"content": f"hello from {name}", "podName": "p"}})]
             return 200, "\n".join(lines)
         if method == "PUT" and action == "terminate":
-            self.runs[name].sandbox.stop.set()
+            # Argo's terminate: no new step starts and the running pods are killed
+            self.runs[name].sandbox.terminate()
             self.runs[name].done.wait(30)
             root = self.runs[name].sandbox.root
             if root is not None and root.phase not in ("Succeeded",):
@@ -167,7 +168,7 @@ class FakeArgoServer:
             run.thread.start()
             return 200, self._object(new_name)
         if method == "DELETE" and action is None:
-            self.runs.pop(name).sandbox.stop.set()
+            self.runs.pop(name).sandbox.terminate()
             return 200, {}
         return 404, {"code": 5, "message": f"no route {method} {path}"}
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict
 
 import argo_ops as ops
+
 from dflow import (
     DAG,
     Executor,

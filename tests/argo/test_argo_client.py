@@ -17,12 +17,13 @@ from pathlib import Path
 
 import argo_ops as ops
 import pytest
+from fake_argo_server import FakeArgoServer
+from feature_workflows import FEATURES, T
+
 from dflow import Step, Workflow, query_workflows
 from dflow.errors import BackendError, WorkflowNotFoundError
 from dflow.settings import config, s3_config
 from dflow_argo import ArgoBackend, ArgoClient
-from fake_argo_server import FakeArgoServer
-from feature_workflows import FEATURES, T
 
 TOKEN = "s3cr3t-token"
 
@@ -221,6 +222,7 @@ def test_tls_is_verified_by_default_and_can_be_switched_off(tls_server):
 def test_status_nodes_become_step_records():
     """Argo's node tree (Retry nodes, StepGroups with loop children, TaskGroups) as dflow records."""
     from _schema import schema_errors
+
     from dflow_argo.backend import nodes_to_records
 
     def node(nid, name, display, type_, phase="Succeeded", **kw):
@@ -303,3 +305,49 @@ def test_parallelism_wrapper_is_not_a_step(server, tmp_path):
     (group,) = wf.query_step(name="limited", type="StepGroup")
     assert group.outputs.parameters["sum"].value == [3, 4, 5]
     assert wf.query_step(name="after-limited")[0].outputs.parameters["items"].value == [0, 1, 2]
+
+
+def test_retry_and_deadline_messages_in_records():
+    """A Retry node's record tells its last attempt's story; Argo's deadline message reads as a timeout."""
+    from _schema import schema_errors
+
+    from dflow_argo.backend import nodes_to_records
+
+    def node(nid, display, type_, phase="Failed", **kw):
+        n = {
+            "id": nid,
+            "name": f"wf.{display}",
+            "displayName": display,
+            "type": type_,
+            "phase": phase,
+            "templateName": "slow",
+            "startedAt": "2026-01-01T00:00:00Z",
+            "finishedAt": "2026-01-01T00:01:00Z",
+        }
+        n.update(kw)
+        return n
+
+    deadline = "Pod was active on the node longer than the specified deadline"
+    nodes = {
+        "wf": node("wf", "wf", "Steps", templateName="main", children=["wf-1"]),
+        "wf-1": node("wf-1", "[0]", "StepGroup", children=["wf-2"]),
+        "wf-2": node("wf-2", "slow", "Retry", children=["wf-3", "wf-4"], message="No more retries left"),
+        "wf-3": node("wf-3", "slow(0)", "Pod", message=deadline, progress="1/4"),
+        "wf-4": node("wf-4", "slow(1)", "Pod", message=deadline, progress="2/4"),
+    }
+    templates = [
+        {"name": "main", "steps": []},
+        {"name": "slow", "activeDeadlineSeconds": "1", "script": {"image": "python:3.8", "source": ""}},
+    ]
+    wf = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": "wf"},
+        "spec": {"entrypoint": "main", "templates": templates},
+        "status": {"phase": "Failed", "nodes": nodes},
+    }
+    assert schema_errors(wf) == []
+    recs = {r.id: r for r in nodes_to_records(wf)}
+    slow = recs["wf-2"]
+    assert (slow.type, slow.attempts, slow.progress) == ("Pod", 2, "2/4")
+    assert slow.message.startswith("timed out after 1s") and deadline in slow.message

@@ -15,13 +15,14 @@ from typing import Any, Dict
 import pytest
 import yaml
 from _schema import schema_errors
+from feature_workflows import FEATURES
+
 from dflow import Step, Workflow
 from dflow.backend import ParameterValue, ReusedStep
 from dflow.spec import StoredArtifact
 from dflow_argo import ArgoBackend, render_file
 from dflow_argo.manifest import CHECK_TEMPLATE, SPEC_ANNOTATION, decode_spec_annotation
 from dflow_argo.podscript import decode_payload
-from feature_workflows import FEATURES
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 EXAMPLES = sorted(glob.glob(os.path.join(REPO, "examples", "*.py")))
@@ -483,3 +484,26 @@ def test_success_thresholds_need_a_python_op(tmp_path):
     )
     with pytest.raises(ValidationError, match="Python OP template"):
         ArgoBackend().render(wf.compile())
+
+
+def test_skipped_step_output_reads_its_default(tmp_path):
+    """Argo gives a step skipped by ``when`` no outputs: references to an output with a default read it."""
+    import argo_ops as ops
+    from feature_workflows import T
+
+    t = T(ops.square)
+    t.outputs.parameters["y"].default = "it's 0"
+    wf = Workflow("skipdefault")
+    s = Step("s", t, parameters={"x": 1}, when="1 > 2")
+    wf.add(s)
+    wf.add(Step("after", T(ops.square), parameters={"x": s.outputs.parameters["y"]}))
+    m = ArgoBackend().render(wf.compile())
+    assert schema_errors(m) == []
+    value = params(steps_of(m)["after"])["x"]
+    assert value == "{{=(steps['s'].status == 'Skipped' ? 'it\\'s 0' : steps['s'].outputs.parameters['y'])}}"
+    from dflow import expressions as X
+
+    outputs = {"steps.s.status": "Skipped"}
+    assert X.substitute(value, lambda r: outputs[r]) == "it's 0"
+    outputs = {"steps.s.status": "Succeeded", "steps.s.outputs.parameters.y": "1"}
+    assert X.substitute(value, lambda r: outputs[r]) == "1"

@@ -16,9 +16,10 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 from argo_sandbox import Sandbox
+from feature_workflows import FEATURES
+
 from dflow.settings import config, s3_config
 from dflow_argo import ArgoBackend
-from feature_workflows import FEATURES
 
 SANDBOXED = [
     "steps_and_artifacts",
@@ -199,8 +200,9 @@ def test_success_thresholds_in_pods(tmp_path):
 
 def test_a_failed_threshold_fails_the_workflow(tmp_path):
     import argo_ops as ops
-    from dflow import Step, Workflow, argo_range
     from feature_workflows import T
+
+    from dflow import Step, Workflow, argo_range
 
     wf = Workflow("too-few")
     wf.add(
@@ -224,6 +226,7 @@ def test_a_failed_threshold_fails_the_workflow(tmp_path):
 def test_script_defined_ops_run_from_their_source(tmp_path):
     """An OP defined in the submitting script (``__main__``) is rebuilt in the pod from its source."""
     import yaml
+
     from dflow_argo import render_file
 
     script = tmp_path / "wf.py"
@@ -263,6 +266,7 @@ def test_script_defined_ops_run_from_their_source(tmp_path):
 def test_script_defined_ops_on_a_bare_python38(tmp_path):
     """A __main__ OP whose script imports dflow's user API, run by a python3 without pydantic."""
     import yaml
+
     from dflow_argo import render_file
     from dflow_argo.package import Upload, dflow_package
 

@@ -36,6 +36,8 @@ __all__ = ["ArgoBackend", "nodes_to_records"]
 
 _INTERNAL_PARAMETERS = {KEY_PARAMETER, SLICE_PARAMETER, GROUP_KEY_PARAMETER, "dflow_success"}
 _LOOP_CHILD = re.compile(r"^(.+)\((\d+):(.*)\)$")
+# how Argo (and Kubernetes) say a pod outlived its template's activeDeadlineSeconds
+_DEADLINE = re.compile(r"deadline", re.I)
 
 
 def _ts(text: Optional[str]) -> Optional[float]:
@@ -282,6 +284,11 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
     for nid, n in nodes.items():
         for c in n.get("children") or []:
             parent_of.setdefault(c, nid)
+    deadlines = {
+        t.get("name"): t.get("activeDeadlineSeconds")
+        for t in (wf.get("spec") or {}).get("templates") or []
+        if t.get("activeDeadlineSeconds") is not None
+    }
     records: Dict[str, StepRecord] = {}
     for nid, n in nodes.items():
         template = n.get("templateName")
@@ -297,6 +304,14 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
         inputs = (n.get("inputs") or {}).get("parameters") or []
         key = next((p.get("value") for p in inputs if p.get("name") == KEY_PARAMETER and p.get("value")), None)
         outputs = n.get("outputs") or {}
+        message, progress = n.get("message"), n.get("progress")
+        if n.get("type") == "Retry" and n.get("children"):
+            # the Retry node says why retrying stopped; the step's own story is its last attempt's
+            last = nodes.get(n["children"][-1]) or {}
+            message = last.get("message") or message
+            progress = last.get("progress") or progress
+        if message and template in deadlines and _DEADLINE.search(message) and n.get("phase") in ("Failed", "Error"):
+            message = f"timed out after {deadlines[template]}s ({message})"
         records[nid] = StepRecord(
             id=nid,
             name=step_name,
@@ -309,9 +324,9 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
             children=list(n.get("children") or []),
             started_at=_ts(n.get("startedAt")),
             finished_at=_ts(n.get("finishedAt")),
-            message=n.get("message"),
+            message=message,
             attempts=len(n.get("children") or []) if n.get("type") == "Retry" else (1 if ntype == "Pod" else 0),
-            progress=n.get("progress"),
+            progress=progress,
             inputs_parameters=_params(inputs, in_types.get(template or "", {})),
             inputs_artifacts=_artifacts((n.get("inputs") or {}).get("artifacts") or []),
             outputs_parameters=_params(outputs.get("parameters") or [], out_types.get(template or "", {})),

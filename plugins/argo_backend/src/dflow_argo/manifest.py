@@ -155,6 +155,12 @@ def _grouped_loop(
     )
 
 
+def _or_default(scope: str, step: str, ref: str, default: str) -> str:
+    """An expression: the output ``ref`` of ``step``, or ``default`` when the step was skipped."""
+    literal = "'" + default.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return f"({scope}['{step}'].status == 'Skipped' ? {literal} : {ref})"
+
+
 def _input_parameter(p: Any) -> Dict[str, Any]:
     out: Dict[str, Any] = {"name": p.name}
     if p.value is not None:
@@ -503,20 +509,27 @@ class ManifestCompiler:
         gathered = {s.name: self._gathered_artifacts(self._template(s.template)) for s in steps}
         gathered = {k: v for k, v in gathered.items() if v}
 
+        skipped = self._skipped_defaults(steps)
+
         def rewrite(text: Optional[str]) -> Optional[str]:
-            if text is None or not flatten:
+            if text is None or not (flatten or skipped):
                 return text
 
             def in_expr(m: "re.Match[str]") -> str:
-                if (m.group(2), m.group(3)) in flatten:
+                pair = (m.group(2), m.group(3))
+                if pair in flatten:
                     return f"toJson(flatten(fromJSON({m.group(0)})))"
+                if pair in skipped:
+                    return _or_default(m.group(1), m.group(2), m.group(0), skipped[pair])
                 return m.group(0)
 
             def sub(m: "re.Match[str]") -> str:
-                if (m.group(2), m.group(3)) in flatten:
-                    return "{{{{=toJson(flatten(fromJSON({}['{}'].outputs.parameters['{}'])))}}}}".format(
-                        *m.group(1, 2, 3)
-                    )
+                pair = (m.group(2), m.group(3))
+                ref = "{}['{}'].outputs.parameters['{}']".format(*m.group(1, 2, 3))
+                if pair in flatten:
+                    return "{{=toJson(flatten(fromJSON(%s)))}}" % ref
+                if pair in skipped:
+                    return "{{=%s}}" % _or_default(m.group(1), m.group(2), ref, skipped[pair])
                 return m.group(0)
 
             return _STEP_PARAM_REF.sub(sub, _EXPR_PARAM_REF.sub(in_expr, text))
@@ -590,6 +603,26 @@ class ManifestCompiler:
                     groups.append(check_group)
             body["steps"] = groups
         return _prune(body)
+
+    def _skipped_defaults(self, steps: Iterable[StepSpec]) -> Dict[Tuple[str, str], str]:
+        """(step, parameter) -> default, for the outputs of conditional steps that declare a default.
+
+        A step skipped by its ``when`` has no outputs in Argo: a later reference to one would
+        not resolve. dflow promises the declared default instead, so such references read
+        ``status == 'Skipped' ? default : output``.
+        """
+        out: Dict[Tuple[str, str], str] = {}
+        for s in steps:
+            if not s.when or self._is_fanout(s):
+                continue
+            target = self._template(s.template)
+            for p in target.outputs_parameters:
+                default = p.default
+                if default is None and isinstance(target, ScriptTemplateSpec):
+                    default = p.value
+                if default is not None:
+                    out[(s.name, p.name)] = default
+        return out
 
     def _flattened_outputs(self, steps: Iterable[StepSpec]) -> Set[Tuple[str, str]]:
         """(step, parameter) pairs whose fan-out aggregate is a list of lists (slices with group_size)."""
