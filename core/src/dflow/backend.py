@@ -105,18 +105,28 @@ class Backend(abc.ABC):
     def list_workflows(self) -> List[WorkflowRecord]:
         """Workflows this backend knows about."""
 
-    def wait(self, workflow_id: str, timeout: Optional[float] = None, interval: float = 1.0) -> WorkflowRecord:
-        """Block until the workflow has finished (or ``timeout`` seconds passed)."""
+    #: how often ``wait`` looks at most: it starts at ``poll_start`` seconds and doubles
+    poll_start: float = 0.05
+    poll_cap: float = 2.0
+
+    def wait(self, workflow_id: str, timeout: Optional[float] = None, interval: Optional[float] = None) -> WorkflowRecord:
+        """Block until the workflow has finished (or ``timeout`` seconds passed).
+
+        Polls quickly at first, then less often, up to every ``interval`` seconds
+        (default: the backend's ``poll_cap``).
+        """
         import time
 
         deadline = None if timeout is None else time.monotonic() + timeout
+        delay, cap = self.poll_start, self.poll_cap if interval is None else max(interval, self.poll_start)
         while True:
             rec = self.get_workflow(workflow_id)
             if rec.phase not in ("Pending", "Running"):
                 return rec
             if deadline is not None and time.monotonic() > deadline:
                 return rec
-            time.sleep(interval)
+            time.sleep(delay)
+            delay = min(cap, delay * 2)
 
     def logs(self, workflow_id: str, step_id: str) -> str:
         """The log of one step."""

@@ -441,14 +441,18 @@ class _IODict(dict):  # type: ignore[type-arg]
         return (dict, (dict(self),))
 
 
-class Inputs:
-    """Input parameters and artifacts of a template."""
+class _IOSet:
+    """Parameters and artifacts of one side (inputs or outputs) of a template or step."""
 
-    def __init__(self, parameters: Optional[Dict[str, InputParameter]] = None,
-                 artifacts: Optional[Dict[str, InputArtifact]] = None, owner: Any = None) -> None:
+    _param_class: type = InputParameter
+    _artifact_class: type = InputArtifact
+    _side = "input"
+
+    def __init__(self, parameters: Optional[Dict[str, Any]] = None,
+                 artifacts: Optional[Dict[str, Any]] = None, owner: Any = None) -> None:
         self._owner = owner if owner is not None else self
-        self.parameters = _IODict(self._owner, "input parameter", InputParameter, parameters)
-        self.artifacts = _IODict(self._owner, "input artifact", InputArtifact, artifacts)
+        self.parameters = _IODict(self._owner, f"{self._side} parameter", self._param_class, parameters)
+        self.artifacts = _IODict(self._owner, f"{self._side} artifact", self._artifact_class, artifacts)
 
     def _attach(self, owner: Any) -> None:
         self._owner = owner
@@ -462,24 +466,20 @@ class Inputs:
         yield from self.artifacts
 
     def __repr__(self) -> str:
-        return f"Inputs(parameters={list(self.parameters)}, artifacts={list(self.artifacts)})"
+        return f"{type(self).__name__}(parameters={list(self.parameters)}, artifacts={list(self.artifacts)})"
 
 
-class Outputs:
+class Inputs(_IOSet):
+    """Input parameters and artifacts of a template."""
+
+    _param_class = InputParameter
+    _artifact_class = InputArtifact
+    _side = "input"
+
+
+class Outputs(_IOSet):
     """Output parameters and artifacts of a template."""
 
-    def __init__(self, parameters: Optional[Dict[str, OutputParameter]] = None,
-                 artifacts: Optional[Dict[str, OutputArtifact]] = None, owner: Any = None) -> None:
-        self._owner = owner if owner is not None else self
-        self.parameters = _IODict(self._owner, "output parameter", OutputParameter, parameters)
-        self.artifacts = _IODict(self._owner, "output artifact", OutputArtifact, artifacts)
-
-    def _attach(self, owner: Any) -> None:
-        self._owner = owner
-        for d in (self.parameters, self.artifacts):
-            d._owner = owner
-            for k, v in d.items():
-                v._bind(owner, k)
-
-    def __repr__(self) -> str:
-        return f"Outputs(parameters={list(self.parameters)}, artifacts={list(self.artifacts)})"
+    _param_class = OutputParameter
+    _artifact_class = OutputArtifact
+    _side = "output"

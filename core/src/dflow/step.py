@@ -91,31 +91,19 @@ class Step:
         # the step's own view of the template's inputs and outputs, attached to the
         # step so that references print as {{steps.NAME.outputs...}}
         self.inputs = Inputs(owner=self)
-        for k, v in template.inputs.parameters.items():
-            p = copy.copy(v)
-            p._owner = None
-            p.name = None
+        self.outputs = Outputs(owner=self)
+        for mine, theirs in ((self.inputs.parameters, template.inputs.parameters),
+                             (self.inputs.artifacts, template.inputs.artifacts),
+                             (self.outputs.parameters, template.outputs.parameters),
+                             (self.outputs.artifacts, template.outputs.artifacts)):
+            for k, v in theirs.items():
+                mine[k] = _unbound_copy(v)
+        for k, p in self.inputs.parameters.items():
             if k in self.parameters:
                 p.value = self.parameters[k]
                 p.has_value = True
-            self.inputs.parameters[k] = p
-        for k, v in template.inputs.artifacts.items():
-            a = copy.copy(v)
-            a._owner = None
-            a.name = None
+        for k, a in self.inputs.artifacts.items():
             a.source = self.artifacts.get(k)
-            self.inputs.artifacts[k] = a
-        self.outputs = Outputs(owner=self)
-        for k, v in template.outputs.parameters.items():
-            p = copy.copy(v)
-            p._owner = None
-            p.name = None
-            self.outputs.parameters[k] = p
-        for k, v in template.outputs.artifacts.items():
-            a = copy.copy(v)
-            a._owner = None
-            a.name = None
-            self.outputs.artifacts[k] = a
 
     @property
     def _as_step(self) -> "Step":
@@ -156,6 +144,14 @@ class Step:
     def set_artifacts(self, artifacts: Dict[str, Any]) -> None:
         self.artifacts.update(artifacts)
         self._check_arguments()
+
+
+def _unbound_copy(io: Any) -> Any:
+    """A shallow copy of a template's parameter or artifact, ready to attach to a step."""
+    c = copy.copy(io)
+    c._owner = None
+    c.name = None
+    return c
 
 
 def _implicit_parameters(template: Any) -> set:

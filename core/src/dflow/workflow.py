@@ -181,7 +181,7 @@ class Workflow:
         """``Pending``, ``Running``, ``Succeeded``, ``Failed`` or ``Error``."""
         return self.query().phase
 
-    def wait(self, timeout: Optional[float] = None, interval: float = 0.2, raise_on_failure: bool = False) -> str:
+    def wait(self, timeout: Optional[float] = None, interval: Optional[float] = None, raise_on_failure: bool = False) -> str:
         """Block until the workflow ends; return its phase."""
         rec = self.backend.wait(self._require_id(), timeout=timeout, interval=interval)
         if raise_on_failure and rec.phase != "Succeeded":

@@ -173,19 +173,6 @@ class ArgoBackend(Backend):
                 return self.client.logs(workflow_id, _pod_name(wf, n))
         raise ValidationError(f"workflow {workflow_id!r} has no step {step_id!r} (give a node id or display name)")
 
-    def wait(self, workflow_id: str, timeout: Optional[float] = None, interval: float = 1.0) -> WorkflowRecord:
-        """Poll until the workflow ended: quickly at first, then every ``max(interval, 2)`` seconds at most."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        delay, cap = 0.05, max(interval, 2.0)
-        while True:
-            rec = self.get_workflow(workflow_id)
-            if rec.phase not in ("Pending", "Running"):
-                return rec
-            if deadline is not None and time.monotonic() > deadline:
-                return rec
-            time.sleep(delay)
-            delay = min(cap, delay * 2)
-
     # ---------------------------------------------------------------- control
 
     def terminate(self, workflow_id: str) -> None:

@@ -39,6 +39,8 @@ class LocalBackend(Backend):
     """Runs workflows in a driver process on this machine; state lives under ``config["debug_workdir"]``."""
 
     name = "debug"
+    poll_start = 0.01
+    poll_cap = 0.2
 
     def __init__(self, workdir: Optional[str] = None) -> None:
         self._workdir = workdir
@@ -231,18 +233,6 @@ class LocalBackend(Backend):
 
         self.terminate(workflow_id)
         shutil.rmtree(self.wfdir(workflow_id))
-
-    def wait(self, workflow_id: str, timeout: Optional[float] = None, interval: float = 0.2) -> WorkflowRecord:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        delay = 0.01
-        while True:
-            rec = self.get_workflow(workflow_id)
-            if rec.phase not in ("Pending", "Running"):
-                return rec
-            if deadline is not None and time.monotonic() > deadline:
-                return rec
-            time.sleep(delay)
-            delay = min(interval, delay * 2)
 
 
 def _driver_main(wfdir: str, workflow_id: str, resume: bool) -> int:

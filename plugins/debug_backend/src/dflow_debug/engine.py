@@ -175,6 +175,11 @@ class Scope:
         return X.eval_expr(expr, self.lookup)
 
 
+def _records(params: Dict[str, PV]) -> Dict[str, ParameterValue]:
+    """Parameter values as they are recorded on a node."""
+    return {k: ParameterValue(text=v[0], type=v[1]) for k, v in params.items()}
+
+
 def _item_text(item: Any) -> str:
     return item if isinstance(item, str) else json.dumps(item)
 
@@ -291,7 +296,7 @@ class Engine:
         # a pod is Pending until it gets a slot (run_pod marks it Running then)
         rec.phase = "Pending" if tmpl.kind == "script" else "Running"
         rec.started_at = None if tmpl.kind == "script" else time.time()
-        rec.inputs_parameters = {k: ParameterValue(text=v[0], type=v[1]) for k, v in params.items()}
+        rec.inputs_parameters = _records(params)
         rec.inputs_artifacts = {k: v for k, v in arts.items() if v is not None}
         if tmpl.kind == "script":
             rec.workdir = self.step_dir(rec)
@@ -314,7 +319,7 @@ class Engine:
         rec.phase = outcome.phase
         rec.message = outcome.message
         rec.finished_at = time.time()
-        rec.outputs_parameters = {k: ParameterValue(text=v[0], type=v[1]) for k, v in outcome.params.items()}
+        rec.outputs_parameters = _records(outcome.params)
         rec.outputs_artifacts = {k: v for k, v in outcome.arts.items() if v is not None}
         self.save(rec)
         if rec.workdir:
@@ -435,7 +440,7 @@ class Engine:
                     rec.message = f"when {cond!r} was false"
                     rec.started_at = rec.finished_at = time.time()
                     params = {p.name: (p.default, p.type) for p in tmpl.outputs_parameters if p.default is not None}
-                    rec.outputs_parameters = {k: ParameterValue(text=v[0], type=v[1]) for k, v in params.items()}
+                    rec.outputs_parameters = _records(params)
                     self.save(rec)
                     return Outcome("Skipped", params, {}, rec.id, rec.message)
             items = self.fanout_items(step, tmpl, scope)
@@ -585,7 +590,7 @@ class Engine:
             rec.phase = "Succeeded"
             rec.message = "reused"
             rec.started_at = rec.finished_at = time.time()
-            rec.inputs_parameters = {k: ParameterValue(text=v[0], type=v[1]) for k, v in params.items()}
+            rec.inputs_parameters = _records(params)
             rec.outputs_parameters = dict(r.outputs_parameters)
             rec.outputs_artifacts = dict(r.outputs_artifacts)
             self.save(rec)
@@ -681,7 +686,7 @@ class Engine:
         failed_count = sum(1 for r in results if not r.ok)
         group.message = None if success and not failed_count else f"{len(ok)}/{n} succeeded"
         group.finished_at = time.time()
-        group.outputs_parameters = {k: ParameterValue(text=v[0], type=v[1]) for k, v in params.items()}
+        group.outputs_parameters = _records(params)
         group.outputs_artifacts = {k: v for k, v in arts.items() if v is not None}
         self.save(group)
         return Outcome(group.phase, params, arts, group.id, group.message)
