@@ -229,6 +229,16 @@ class Engine:
     def save(self, rec: StepRecord) -> None:
         self.log.append(rec)
 
+    def close(self, rec: StepRecord, phase: str, message: Optional[str] = None, at_once: bool = False) -> None:
+        """Record that ``rec`` ended with ``phase`` (``at_once``: it ended as it started)."""
+        now = time.time()
+        rec.phase = phase
+        rec.message = message
+        rec.finished_at = now
+        if at_once:
+            rec.started_at = now
+        self.save(rec)
+
     def step_dir(self, rec: StepRecord) -> str:
         if rec.id in self.used_dirs:
             return self.used_dirs[rec.id]
@@ -309,10 +319,7 @@ class Engine:
             else:
                 outcome = await self.run_dag(tmpl, params, arts, rec, path)
         except asyncio.CancelledError:
-            rec.phase = "Failed"
-            rec.message = "terminated"
-            rec.finished_at = time.time()
-            self.save(rec)
+            self.close(rec, "Failed", "terminated")
             raise
         except StepFailed as e:
             outcome = Outcome("Failed", message=str(e))
@@ -450,10 +457,7 @@ class Engine:
                 items = list(range(-(-len(items) // int(op_slices.group_size))))
         except (StepFailed, ValueError, KeyError, TypeError) as e:
             rec = self.node(path, step.name, step.name, "Pod" if tmpl.kind == "script" else tmpl.kind.capitalize(), tmpl.name, parent)
-            rec.phase = "Failed"
-            rec.message = str(e)
-            rec.started_at = rec.finished_at = time.time()
-            self.save(rec)
+            self.close(rec, "Failed", str(e), at_once=True)
             return Outcome("Failed", node_id=rec.id, message=str(e))
         if items is None:
             return await self.run_instance(step, tmpl, scope, parent, path, step.name)
@@ -577,10 +581,7 @@ class Engine:
                 key = check_key(scope.text(step.key))
         except (StepFailed, ValueError, KeyError, TypeError) as e:
             rec = self.node(path, step.name, display, type_, tmpl.name, parent)
-            rec.phase = "Failed"
-            rec.message = str(e)
-            rec.started_at = rec.finished_at = time.time()
-            self.save(rec)
+            self.close(rec, "Failed", str(e), at_once=True)
             return Outcome("Failed", node_id=rec.id, message=str(e))
         rec = self.node(path, step.name, display, type_, tmpl.name, parent, key)
         if presliced is not None:
@@ -668,10 +669,7 @@ class Engine:
         try:
             results = await asyncio.gather(*(child(i, it) for i, it in enumerate(items)))
         except asyncio.CancelledError:
-            group.phase = "Failed"
-            group.message = "terminated"
-            group.finished_at = time.time()
-            self.save(group)
+            self.close(group, "Failed", "terminated")
             raise
         ok = [r for r in results if r.phase == "Succeeded"]
         n = len(results)
