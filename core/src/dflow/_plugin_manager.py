@@ -97,9 +97,6 @@ class PluginRegistry:
 
 
 class _Tracer:
-    def __init__(self) -> None:
-        self.depth = 0
-
     def before(self, hook_name: str, impls: Any, kwargs: Dict[str, Any]) -> None:
         print(f"[dflow hook] {hook_name} -> {[i.plugin_name for i in impls]}", file=sys.stderr)
 

@@ -231,9 +231,6 @@ class Workflow:
     def query_keys_of_steps(self) -> List[str]:
         return [s.key for s in self.query_step() if s.key is not None]
 
-    def query_global_outputs(self) -> Dict[str, Any]:
-        return {}
-
     def terminate(self) -> None:
         """End the run now: running steps are stopped, nothing new starts."""
         self.backend.terminate(self._require_id())

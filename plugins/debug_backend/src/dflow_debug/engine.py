@@ -147,13 +147,7 @@ class Scope:
         return encode_value(value)
 
     def text(self, text: str) -> str:
-        return X.substitute(text, self._resolve_text)
-
-    def _resolve_text(self, ref: str) -> Any:
-        value = self.lookup(ref)
-        if isinstance(value, StoredArtifact):
-            return value
-        return value
+        return X.substitute(text, self.lookup)
 
     def param(self, text: str, declared: Optional[str]) -> PV:
         """A parameter's value from step text: a lone reference keeps its source's type."""

@@ -118,7 +118,7 @@ def _run_job(job: Dict[str, Any], log_path: str) -> int:  # pragma: no cover - r
     return int(run_task(job["task"]) or 0)
 
 
-def _child(job: Dict[str, Any], log_path: str, keep: Tuple[int, ...]) -> None:  # pragma: no cover
+def _child(job: Dict[str, Any], log_path: str) -> None:  # pragma: no cover
     code = 1
     try:
         code = _run_job(job, log_path)
@@ -236,7 +236,7 @@ def _serve(chan: socket.socket) -> None:  # pragma: no cover - runs in the serve
                             _worker(socket.socket(fileno=worker_fd))
                             os._exit(0)
                         chan.close()
-                        _child(req["job"], req["log"], ())
+                        _child(req["job"], req["log"])
                     if worker_fd is not None:
                         os.close(worker_fd)
                     try:
