@@ -107,3 +107,119 @@ def test_workflow_compiled_hook_sees_the_spec_and_can_stop_submission(tmp_path, 
 
 def test_get_backend_returns_a_fresh_backend():
     assert get_backend("debug") is not get_backend("debug")
+
+
+# --------------------------------------------------------------------------- plugins as distributions
+
+
+def _make_dist(site, name, entry_points, modules):
+    """A distribution installed into ``site``: a dist-info with entry points, and its modules."""
+    info = site / f"{name.replace('-', '_')}-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    lines = []
+    for group, eps in entry_points.items():
+        lines.append(f"[{group}]")
+        lines += [f"{k} = {v}" for k, v in eps.items()]
+    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+    for mod, text in modules.items():
+        (site / f"{mod}.py").write_text(text)
+
+
+def _run_with_site(site, code):
+    env = {**__import__("os").environ, "PYTHONPATH": str(site)}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+
+
+def test_misspelt_hook_is_refused_naming_the_plugin_and_the_hooks(tmp_path):
+    _make_dist(tmp_path, "dflow-typo", {"dflow.storage": {"typo": "typo_plugin"}}, {
+        "typo_plugin": "from dflow.plugins import hookimpl\n"
+                       "@hookimpl\ndef register_storage_client(register):\n    register('typo', dict)\n"})
+    out = _run_with_site(tmp_path, "from dflow.plugins import registry; registry()")
+    assert out.returncode != 0
+    assert "register_storage_client" in out.stderr and "dflow-typo" in out.stderr
+    assert "register_storage_clients" in out.stderr  # the list of real hooks
+
+
+def test_hook_with_wrong_arguments_is_refused(tmp_path):
+    _make_dist(tmp_path, "dflow-badargs", {"dflow.storage": {"bad": "bad_plugin"}}, {
+        "bad_plugin": "from dflow.plugins import hookimpl\n"
+                      "@hookimpl\ndef register_storage_clients(register, extra):\n    pass\n"})
+    out = _run_with_site(tmp_path, "from dflow.plugins import registry; registry()")
+    assert out.returncode != 0 and "dflow-badargs" in out.stderr and "extra" in out.stderr
+
+
+def test_function_without_hookimpl_is_not_called_and_the_group_must_be_honoured(tmp_path):
+    _make_dist(tmp_path, "dflow-unmarked", {"dflow.storage": {"unmarked": "unmarked_plugin"}}, {
+        "unmarked_plugin": "def register_storage_clients(register):\n    register('unmarked', dict)\n"})
+    out = _run_with_site(tmp_path, "from dflow.plugins import registry; registry()")
+    # nothing was registered (the function is not a hook implementation), so the plugin
+    # breaks the promise of the group it is listed in
+    assert out.returncode != 0
+    assert "dflow.storage" in out.stderr and "registers no storage" in out.stderr
+
+
+def test_a_plugin_adds_a_command_and_names_its_distribution(tmp_path):
+    _make_dist(tmp_path, "dflow-hello", {"dflow.commands": {"hello": "hello_plugin"}}, {
+        "hello_plugin": (
+            "from dflow.plugins import hookimpl\n"
+            "def configure(p):\n    p.add_argument('who')\n"
+            "def run(args):\n    print('hello ' + args.who)\n    return 0\n"
+            "@hookimpl\ndef register_commands(register):\n    register('hello', configure, run, help='say hello')\n")})
+    out = _run_with_site(tmp_path, "from dflow.cli import main; raise SystemExit(main(['hello', 'world']))")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "hello world"
+    out = _run_with_site(tmp_path, "from dflow.cli import main; raise SystemExit(main(['plugins']))")
+    assert "hello" in out.stdout and "dflow-hello 0.1" in out.stdout
+
+
+def test_a_plugin_cannot_take_a_core_command(tmp_path):
+    _make_dist(tmp_path, "dflow-greedy", {"dflow.commands": {"greedy": "greedy_plugin"}}, {
+        "greedy_plugin": ("from dflow.plugins import hookimpl\n"
+                          "@hookimpl\ndef register_commands(register):\n"
+                          "    register('list', lambda p: None, lambda a: 0)\n")})
+    out = _run_with_site(tmp_path, "from dflow.plugins import registry; registry()")
+    assert out.returncode != 0 and "'list'" in out.stderr and "core" in out.stderr
+
+
+def test_render_comes_with_the_argo_plugin():
+    reg = registry()
+    item = reg.get("command", "render")
+    assert item.distribution == "dflow-argo"
+
+
+def test_render_without_the_argo_plugin_names_the_distribution():
+    code = "from dflow.cli import main; raise SystemExit(main(['render', 'x.py']))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**__import__("os").environ, "DFLOW_PLUGINS": "debug,local"})
+    assert out.returncode == 2 and "pip install dflow-argo" in out.stderr
+
+
+def test_op_packages_are_listed_with_their_signs(tmp_path):
+    _make_dist(tmp_path, "my-ops", {"dflow.ops": {"my_ops": "my_ops_mod"}}, {
+        "my_ops_mod": (
+            "from pathlib import Path\nfrom dflow.python import OP, Artifact\n"
+            "@OP.function\ndef double(x: int, data: Artifact(Path)) -> {'y': int}:\n"
+            "    '''Twice x.'''\n    return {'y': 2 * x}\n")})
+    out = _run_with_site(tmp_path, "from dflow.cli import main; raise SystemExit(main(['ops']))")
+    assert out.returncode == 0, out.stderr
+    assert "my_ops (my-ops 0.1)" in out.stdout
+    assert "double" in out.stdout and "Twice x." in out.stdout
+    assert "parameter int" in out.stdout and "artifact Path" in out.stdout
+
+
+def test_runtime_registration_and_removal():
+    from dflow.plugins import hookimpl, register_plugin, unregister_plugin
+
+    class Plugin:
+        @hookimpl
+        def register_storage_clients(self, register):
+            register("runtime-store", dict, aliases=("rs",))
+
+    name = register_plugin(Plugin())
+    try:
+        assert registry().get("storage", "rs").obj is dict
+    finally:
+        unregister_plugin(name)
+    assert registry().find("storage", "runtime-store") is None
+    assert registry().find("storage", "rs") is None

@@ -75,9 +75,10 @@ class LocalArtifact:
 def get_storage_client(name: Optional[str] = None) -> StorageClient:
     """The storage client artifacts go through.
 
-    ``s3_config["storage_client"]`` wins; then a storage plugin named by ``name``
-    or ``s3_config["storage_type"]``; then, on the local backend, the local
-    filesystem under ``config["debug_workdir"]``, elsewhere the ``s3`` plugin.
+    ``s3_config["storage_client"]`` wins; then the storage plugin named by ``name``
+    or ``s3_config["storage_type"]``; then the default storage of the selected backend
+    (``config["mode"]``): the local filesystem under ``config["debug_workdir"]`` for
+    the local backend, the cluster's artifact repository for a cluster backend.
     """
     custom = s3_config.get("storage_client")
     if custom is not None and name in (None, "custom"):
@@ -89,24 +90,24 @@ def get_storage_client(name: Optional[str] = None) -> StorageClient:
                 f"got {type(custom).__name__}"
             )
         return custom
-    if name is None:
-        name = s3_config.get("storage_type")
-    if name is None:
-        name = "local" if config.get("mode") == "debug" else "s3"
-    if name == "local":
-        return LocalStorageClient(root=os.path.abspath(config.get("debug_workdir") or "."))
+    name = name or storage_name()
     from .plugins import get_storage_factory
 
     factory = get_storage_factory(name)
-    return factory(**{k: v for k, v in s3_config.items() if k not in ("storage_client",)})
+    options = {k: v for k, v in s3_config.items() if k != "storage_client"}
+    options.setdefault("root", os.path.abspath(config.get("debug_workdir") or "."))
+    return factory(**options)
 
 
 def storage_name() -> str:
+    """The registered name of the storage artifacts go through (``"custom"`` for ``s3_config["storage_client"]``)."""
     if s3_config.get("storage_client") is not None:
         return "custom"
     name = s3_config.get("storage_type")
     if name is None:
-        name = "local" if config.get("mode") == "debug" else "s3"
+        from .workflow import backend_factory_for_mode
+
+        name = getattr(backend_factory_for_mode(), "default_storage", None) or "s3"
     return name
 
 

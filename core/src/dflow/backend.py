@@ -49,6 +49,9 @@ class StepRecord(BaseModel):
     outputs_artifacts: Dict[str, StoredArtifact] = Field(default_factory=dict)
     workdir: Optional[str] = None
     log_path: Optional[str] = None
+    #: where and how the step runs when an executor launched it: ``{"executor": "dispatcher",
+    #: "job": "1234", "state": "RUNNING", "where": "user@host:/path"}`` (what the launcher describes)
+    launch: Optional[Dict[str, str]] = None
 
 
 class WorkflowRecord(BaseModel):
@@ -80,6 +83,9 @@ class Backend(abc.ABC):
     """A place where workflows run (``debug``: this machine; ``argo``: a cluster)."""
 
     name: str = "backend"
+    #: the storage client (by registered name) artifacts go through when ``s3_config``
+    #: names none: a cluster backend uses the cluster's artifact repository
+    default_storage: str = "s3"
 
     @abc.abstractmethod
     def submit(self, spec: WorkflowSpec, *, reuse: Optional[List[ReusedStep]] = None, detach: bool = False) -> str:

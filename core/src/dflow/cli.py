@@ -1,4 +1,8 @@
-"""The ``dflow`` command: plugins, workflows, steps and logs."""
+"""The ``dflow`` command: plugins, OP packages, workflows, steps and logs.
+
+Core's own subcommands are below; plugins add theirs through the
+``register_commands`` hook (``dflow render`` comes with the Argo backend).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import List, Optional
 
 from .errors import DflowError
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser"]
 
 
 def _backend(mode: Optional[str]):  # type: ignore[no-untyped-def]
@@ -23,15 +27,36 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     from ._plugin_manager import registry
 
     reg = registry()
-    for role in ("backend", "storage", "executor", "context", "legacy"):
+    titles = {"backend": "backends", "storage": "storage clients", "executor": "executors", "context": "contexts",
+              "command": "commands", "legacy": "dflow.plugins.* import paths"}
+    for role, title in titles.items():
         items = reg.items.get(role, {})
         if not items:
             continue
-        print(f"{role}s:")
+        print(f"{title}:")
         for name, item in sorted(items.items()):
             aliases = f" (aliases: {', '.join(item.aliases)})" if item.aliases else ""
             dist = f"{item.distribution} {item.version}" if item.distribution else item.plugin
             print(f"  {name:<12} {dist}{aliases}")
+    from .ops_catalog import op_packages
+
+    packages = op_packages()
+    if packages:
+        print("OP packages (dflow ops):")
+        for pkg in packages:
+            print(f"  {pkg.name:<12} {pkg.distribution or ''} {pkg.version or ''}".rstrip())
+    return 0
+
+
+def cmd_ops(args: argparse.Namespace) -> int:
+    from .ops_catalog import format_ops, op_packages
+
+    packages = op_packages(args.package)
+    if not packages:
+        print("no OP packages are installed (an OP package lists its OPs in the dflow.ops entry-point group)"
+              if not args.package else f"no OP package called {args.package!r} is installed")
+        return 0 if not args.package else 1
+    print(format_ops(packages, signs=not args.brief))
     return 0
 
 
@@ -81,21 +106,19 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_render(args: argparse.Namespace) -> int:
-    try:
-        from dflow_argo.render import render_file
-    except ImportError:
-        print("dflow render needs the Argo backend: pip install dflow-argo", file=sys.stderr)
-        return 2
-    sys.stdout.write(render_file(args.file))
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of core's subcommands and of every subcommand plugins registered."""
+    from ._plugin_manager import registry
+
     p = argparse.ArgumentParser(prog="dflow", description="Scientific computing workflows: inspect plugins and runs.")
     p.add_argument("--mode", help="backend to ask (debug, default/argo); default: config['mode'] / DFLOW_MODE")
-    sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("plugins", help="installed backends, storage clients, executors, with versions").set_defaults(func=cmd_plugins)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("plugins", help="installed backends, storage clients, executors, commands (with versions)"
+                   ).set_defaults(func=cmd_plugins)
+    o = sub.add_parser("ops", help="installed OP packages, their OPs and signs")
+    o.add_argument("package", nargs="?", help="only this OP package")
+    o.add_argument("--brief", action="store_true", help="OP names only, without signs")
+    o.set_defaults(func=cmd_ops)
     sub.add_parser("list", help="workflows of the backend").set_defaults(func=cmd_list)
     g = sub.add_parser("get", help="a workflow's step tree with phases, durations and progress")
     g.add_argument("id")
@@ -111,15 +134,24 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("id")
     r.add_argument("--detach", action="store_true")
     r.set_defaults(func=cmd_resume)
-    rd = sub.add_parser("render", help="print the Argo manifest of the workflows a script builds (offline)")
-    rd.add_argument("file")
-    rd.set_defaults(func=cmd_render)
+    for name, item in sorted(registry().items.get("command", {}).items()):
+        cmd = sub.add_parser(name, help=item.obj.help or f"(from {item.distribution or item.plugin})")
+        item.obj.configure(cmd)
+        cmd.set_defaults(func=item.obj.run)
     return p
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    from ._plugin_manager import KNOWN_DISTRIBUTIONS, registry
+
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    first = next((a for a in args_in if not a.startswith("-")), None)
     try:
+        if first is not None and registry().find("command", first) is None and ("command", first) in KNOWN_DISTRIBUTIONS:
+            print(f"dflow: the command {first!r} comes with a plugin that is not installed; "
+                  f"install it with `pip install {KNOWN_DISTRIBUTIONS[('command', first)]}`", file=sys.stderr)
+            return 2
+        args = build_parser().parse_args(args_in)
         return int(args.func(args) or 0)
     except DflowError as e:
         print(f"dflow: {e}", file=sys.stderr)

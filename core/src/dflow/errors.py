@@ -11,6 +11,7 @@ __all__ = [
     "ValidationError",
     "NameRuleError",
     "PluginNotFoundError",
+    "PluginError",
     "StorageError",
     "WorkflowNotFoundError",
     "WorkflowFailedError",
@@ -32,6 +33,10 @@ class NameRuleError(ValidationError):
 
 class PluginNotFoundError(DflowError, LookupError):
     """A backend, storage client, executor or context that is not installed was selected."""
+
+
+class PluginError(DflowError, RuntimeError):
+    """An installed plugin is broken: a misspelt hook, a hook with the wrong arguments, a missing registration."""
 
 
 class StorageError(DflowError, IOError):

@@ -3,22 +3,43 @@
 from __future__ import annotations
 
 import abc
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 __all__ = ["Executor", "Resource"]
 
 
-class Executor(abc.ABC):
-    """Changes how a script step runs: ``render`` takes a template and returns a new one.
+class Executor:
+    """Changes how and where a step runs.
 
-    ``render`` receives a copy of the step's script template, so it may change it
-    in place (``template.script = ...``) and return it. A workflow ``context`` is
-    an object with the same ``render`` method, applied to every script template.
+    Two kinds, told apart by ``name``:
+
+    * An executor **without** a ``name`` (dflow's classic kind) is applied when the
+      workflow is compiled: ``render`` receives a copy of the step's template (a
+      script template or a ``PythonOPTemplate``), may change it in place
+      (``command``, ``script``, ``envs``, ``image``, ...) and returns it; what it
+      returns is what runs, on every backend.
+    * An executor **with** a ``name`` comes from a plugin (``register_executors``).
+      The WorkflowSpec records ``name`` and :meth:`spec_options`; the local engine
+      launches the step through the plugin's step launcher, and a container backend
+      asks the plugin's render for the template to run. ``render`` is not called.
+
+    A workflow ``context`` is an executor applied to every step that has none.
     """
 
-    @abc.abstractmethod
+    #: the name the plugin registers this executor under; None for a classic executor
+    name: Optional[str] = None
+
     def render(self, template: Any) -> Any:
-        """The template to run instead of ``template``."""
+        """The template to run instead of ``template`` (classic executors)."""
+        return template
+
+    def spec_options(self) -> Dict[str, Any]:
+        """What the WorkflowSpec records for a named executor: plain JSON and never a secret.
+
+        Credentials are named (a file, an environment variable, a Kubernetes secret),
+        not given by value.
+        """
+        return {}
 
 
 class Resource(abc.ABC):

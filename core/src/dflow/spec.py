@@ -43,6 +43,7 @@ __all__ = [
     "SignField",
     "PythonOPSpec",
     "RetrySpec",
+    "ExecutorSpec",
     "ScriptTemplateSpec",
     "StepsTemplateSpec",
     "DAGTemplateSpec",
@@ -187,6 +188,20 @@ class RetrySpec(_Model):
     timeout_as_transient: bool = False
 
 
+class ExecutorSpec(_Model):
+    """The executor of a script template: who launches it (local engine) or renders it (Argo).
+
+    ``name`` is the executor plugin's name (``dispatcher``, ``slurm``, ...) for a named
+    executor, whose ``options`` (plain JSON, never a secret) the plugin's launcher and
+    render receive; ``None`` for a classic executor, already applied by its ``render``
+    at compile time and recorded (``kind``: its class) for display only.
+    """
+
+    name: Optional[str] = None
+    kind: str = ""
+    options: Dict[str, Any] = Field(default_factory=dict)
+
+
 class SignField(_Model):
     """One field of a Python OP's input or output sign, for display and compilation."""
 
@@ -268,7 +283,7 @@ class ScriptTemplateSpec(_TemplateBase):
     env: Dict[str, str] = Field(default_factory=dict)
     python_op: Optional[PythonOPSpec] = None
     k8s: Dict[str, Any] = Field(default_factory=dict)
-    executor: Optional[str] = None
+    executor: Optional[ExecutorSpec] = None
     resource: Optional[Dict[str, Any]] = None
 
 

@@ -8,16 +8,54 @@ names a directory prefix holds every object below it.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import hashlib
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 from .errors import StorageError
 
-__all__ = ["StorageClient", "LocalStorageClient"]
+__all__ = ["StorageClient", "LocalStorageClient", "ArtifactLocation", "SecretRef"]
+
+
+@dataclasses.dataclass(frozen=True)
+class SecretRef:
+    """A credential kept in a Kubernetes secret: a manifest names the secret, never the value."""
+
+    name: str
+    key: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ArtifactLocation:
+    """Where the object(s) under a key live, as a cluster backend addresses them.
+
+    It follows Argo's artifact locations: ``kind`` is the location's field name
+    (``"s3"``, ``"oss"``, ``"azure"``, ``"gcs"``, ...), ``fields`` its settings, the key
+    included under the name that kind uses (``key`` for s3/oss/gcs, ``blob`` for
+    azure), and ``secrets`` maps a credential field (``accessKeySecret``, ...) to the
+    Kubernetes secret holding it. Text in ``fields`` may hold workflow placeholders
+    (``{{workflow.name}}``). A location whose only field is the key is *key-only*: the
+    cluster's default artifact repository supplies the rest.
+    """
+
+    kind: str
+    fields: Dict[str, Any]
+    secrets: Dict[str, SecretRef] = dataclasses.field(default_factory=dict)
+
+    @property
+    def key_only(self) -> bool:
+        return not self.secrets and set(self.fields) <= {"key", "blob"}
+
+    def to_dict(self) -> Dict[str, Any]:
+        """``{kind: {fields..., secret fields as {"name", "key"}}}``, the manifest form."""
+        body: Dict[str, Any] = dict(self.fields)
+        for field, ref in self.secrets.items():
+            body[field] = {"name": ref.name, "key": ref.key}
+        return {self.kind: body}
 
 
 class StorageClient(abc.ABC):
@@ -47,6 +85,27 @@ class StorageClient(abc.ABC):
     @abc.abstractmethod
     def copy(self, src: str, dst: str) -> None:
         """Copy every object under ``src`` to the same relative place under ``dst``, server side."""
+
+    def artifact_location(self, key: str) -> ArtifactLocation:
+        """Where the objects under ``key`` are for a cluster backend (Argo's artifact location).
+
+        The manifest compiler of a cluster backend asks this for every stored artifact
+        and, for stores that are not the cluster's default repository, for where step
+        outputs go. ``key`` may hold workflow placeholders. Credentials are given as
+        :class:`SecretRef` names from the client's configuration, never as values.
+        """
+        raise StorageError(
+            f"{type(self).__name__} cannot say where its artifacts are for a cluster backend (it has no "
+            "artifact_location); steps on a cluster cannot reach them. Use a store the cluster reaches "
+            "(s3_config['storage_type'] = 's3', 'oss', 'azure', 'gcs') or implement artifact_location"
+        )
+
+    def local_path(self, key: str) -> Optional[str]:
+        """The path of the object (or directory) at ``key`` when it is a file on this machine, else None.
+
+        The local engine copies such artifacts directly instead of downloading them.
+        """
+        return None
 
     def get_md5(self, key: str) -> str:
         """The MD5 hex digest of the content of the object at ``key``."""
@@ -157,6 +216,9 @@ class LocalStorageClient(StorageClient):
                     _atomic_copy(item, d / item.relative_to(s))
         else:
             _atomic_copy(s, d)
+
+    def local_path(self, key: str) -> Optional[str]:
+        return str(self._path(key))
 
     def get_md5(self, key: str) -> str:
         p = self._path(key)

@@ -20,17 +20,19 @@ if TYPE_CHECKING:  # pydantic-backed modules are imported where they are used, s
     from .backend import ReusedStep, WorkflowRecord
     from .spec import WorkflowSpec
 
-__all__ = ["Workflow", "query_workflows", "get_backend_for_mode"]
+__all__ = ["Workflow", "query_workflows", "get_backend_for_mode", "backend_factory_for_mode"]
 
-_MODE_ALIASES = {"default": "argo"}
+
+def backend_factory_for_mode(mode: Optional[str] = None) -> Any:
+    """The factory (class) of the backend that ``config["mode"]`` selects, by its registered name or alias."""
+    from ._plugin_manager import get_backend_factory
+
+    return get_backend_factory(mode or config.get("mode") or "default")
 
 
 def get_backend_for_mode(mode: Optional[str] = None) -> Any:
-    """The backend that ``config["mode"]`` selects (``debug``, ``default``/``argo``, or a plugin's name)."""
-    from .plugins import get_backend
-
-    mode = mode or config.get("mode") or "default"
-    return get_backend(_MODE_ALIASES.get(mode, mode))
+    """A new backend of the kind ``config["mode"]`` selects (``debug``, ``default``/``argo``, or a plugin's name)."""
+    return backend_factory_for_mode(mode)()
 
 
 class Workflow:

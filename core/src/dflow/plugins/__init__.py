@@ -21,6 +21,7 @@ from .._plugin_manager import (
     hookimpl,
     register_plugin,
     registry,
+    unregister_plugin,
 )
 from ..errors import PluginNotFoundError
 
@@ -29,6 +30,7 @@ __all__ = [
     "get_plugin_manager",
     "registry",
     "register_plugin",
+    "unregister_plugin",
     "get_backend",
     "get_storage_factory",
 ]

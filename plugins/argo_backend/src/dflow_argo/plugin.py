@@ -1,6 +1,9 @@
-"""Registers the Argo backend with dflow (entry point group ``dflow.backends``)."""
+"""Registers the Argo backend with dflow (entry point group ``dflow.backends``), and ``dflow render``."""
 
 from __future__ import annotations
+
+import argparse
+import sys
 
 from dflow.plugins import hookimpl
 
@@ -11,3 +14,23 @@ from .backend import ArgoBackend
 def register_backends(register):  # type: ignore[no-untyped-def]
     # "default" is the mode name of the original dflow for a cluster run
     register("argo", ArgoBackend, aliases=("default",))
+
+
+def _configure_render(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="the Python script that builds (and submits) the workflow")
+    parser.add_argument("--json", action="store_true", help="JSON instead of YAML")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
+
+
+def _run_render(args: argparse.Namespace) -> int:
+    from .render import render_file
+
+    sys.stdout.write(render_file(args.file, fmt="json" if args.json else "yaml", argv=list(args.args)))
+    sys.stdout.write("\n")
+    return 0
+
+
+@hookimpl
+def register_commands(register):  # type: ignore[no-untyped-def]
+    register("render", _configure_render, _run_render,
+             help="print the Argo manifest of the workflows a script builds (offline)")

@@ -39,6 +39,7 @@ class LocalBackend(Backend):
     """Runs workflows in a driver process on this machine; state lives under ``config["debug_workdir"]``."""
 
     name = "debug"
+    default_storage = "local"
     poll_start = 0.01
     poll_cap = 0.2
 
