@@ -157,9 +157,11 @@ class StepLauncher(abc.ABC):
 
     def open(self, run_dir: str) -> None:
         """Called once before the first step of a run (``run_dir`` is the workflow's directory)."""
+        return None
 
     def close(self) -> None:
         """Called once when the run ends; nothing launched is still running then."""
+        return None
 
     @abc.abstractmethod
     def launch(self, step: PreparedStep) -> LaunchHandle:
@@ -179,6 +181,7 @@ class StepLauncher(abc.ABC):
 
         A launcher that ran the step in place has nothing to do.
         """
+        return None
 
     def describe(self, handle: LaunchHandle) -> Dict[str, str]:
         """What ``dflow get`` shows while the step runs: ``{"job": ..., "state": ..., "where": ...}``."""
