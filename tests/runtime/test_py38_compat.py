@@ -9,6 +9,8 @@ import pytest
 SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "core", "src"))
 FILES = [
     "dflow/runtime.py",
+    "dflow/contract.py",
+    "dflow/stepio.py",
     "dflow/expressions.py",
     "dflow/python/_errors.py",
     "dflow/python/typecheck.py",
@@ -16,13 +18,13 @@ FILES = [
     "dflow/python/op.py",
 ]
 ALLOWED_DFLOW = {
-    "dflow.errors", "dflow.runtime", "dflow.expressions", "dflow.python",
+    "dflow.errors", "dflow.runtime", "dflow.expressions", "dflow.python", "dflow.contract", "dflow.stepio",
     "dflow.python._errors", "dflow.python.typecheck", "dflow.python.opio", "dflow.python.op",
 }
 STDLIB_38 = {
     "__future__", "ast", "base64", "collections", "functools", "importlib", "inspect", "json",
     "multiprocessing", "os", "pathlib", "pickle", "re", "shutil", "sys", "time", "traceback",
-    "types", "typing", "uuid", "tempfile", "io", "abc", "itertools", "math", "string", "warnings",
+    "types", "typing", "uuid", "tarfile", "tempfile", "io", "abc", "itertools", "math", "string", "warnings",
 }
 
 

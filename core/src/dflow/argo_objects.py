@@ -6,20 +6,26 @@ import datetime
 from typing import Any, Dict, Optional
 
 from .backend import StepRecord
-from .runtime import decode_value, encode_value
+from .contract import decode_value, encode_value, is_pickled
 from .spec import StoredArtifact
 
 __all__ = ["ArgoStep", "ArgoParameter", "ArgoArtifact"]
 
 
 class ArgoParameter:
-    """An input or output parameter of a step; ``.value`` has the parameter's Python type."""
+    """An input or output parameter of a step; ``.value`` has the parameter's Python type.
 
-    def __init__(self, name: str, text: Optional[str], type_name: Optional[str]) -> None:
+    A value its writer recorded as pickled (a type JSON cannot hold) is unpickled only when
+    ``declared`` (the type the template declares for the parameter) asks for that type;
+    otherwise ``.value`` is its JSON wrapper, a plain dict, and no code runs.
+    """
+
+    def __init__(self, name: str, text: Optional[str], type_name: Optional[str], declared: Optional[str] = None) -> None:
         self.name = name
         self._text = text
         self.type = type_name
-        self.value = None if text is None else decode_value(text, type_name)
+        allow = is_pickled(type_name) and declared is not None and declared == str(type_name)[len("pickle:"):]
+        self.value = None if text is None else decode_value(text, type_name, allow_pickle=allow)
 
     def __repr__(self) -> str:
         return f"ArgoParameter({self.name!r}, value={self.value!r})"
@@ -67,7 +73,9 @@ def _ts(t: Optional[float]) -> Optional[str]:
 class ArgoStep:
     """One step of a workflow, as ``query_step`` returns it."""
 
-    def __init__(self, record: StepRecord, workflow: Any = None) -> None:
+    def __init__(self, record: StepRecord, workflow: Any = None,
+                 declared: Optional[Dict[str, Dict[str, Optional[str]]]] = None) -> None:
+        """``declared``: ``{"inputs": {name: type}, "outputs": {name: type}}`` of the step's template."""
         self.record = record
         self.workflow = workflow
         self.id = record.id
@@ -85,12 +93,14 @@ class ArgoStep:
         self.workdir = record.workdir
         self.inputs = _IO()
         self.outputs = _IO()
+        ins = (declared or {}).get("inputs") or {}
+        outs = (declared or {}).get("outputs") or {}
         for k, v in record.inputs_parameters.items():
-            self.inputs.parameters[k] = ArgoParameter(k, v.text, v.type)
+            self.inputs.parameters[k] = ArgoParameter(k, v.text, v.type, ins.get(k))
         for k, a in record.inputs_artifacts.items():
             self.inputs.artifacts[k] = ArgoArtifact(k, a)
         for k, v in record.outputs_parameters.items():
-            self.outputs.parameters[k] = ArgoParameter(k, v.text, v.type)
+            self.outputs.parameters[k] = ArgoParameter(k, v.text, v.type, outs.get(k))
         for k, a in record.outputs_artifacts.items():
             self.outputs.artifacts[k] = ArgoArtifact(k, a)
 
@@ -106,7 +116,7 @@ class ArgoStep:
     def modify_output_parameter(self, name: str, value: Any) -> None:
         """Change an output parameter before this step is reused (3.1.13)."""
         text, tp = encode_value(value)
-        self.outputs.parameters[name] = ArgoParameter(name, text, tp)
+        self.outputs.parameters[name] = ArgoParameter(name, text, tp, tp[len("pickle:"):] if is_pickled(tp) else None)
 
     def modify_output_artifact(self, name: str, artifact: Any) -> None:
         """Change an output artifact before this step is reused (3.1.13)."""

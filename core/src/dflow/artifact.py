@@ -17,14 +17,14 @@ import uuid
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
+from .contract import ARCHIVE_OBJECT, CATALOG_DIR, UnsafeArchiveError, merge_part, merge_stacked, safe_extract, write_catalog
+from .contract import read_catalog as _read_catalog
 from .errors import StorageError, ValidationError
 from .settings import config, s3_config
 from .storage import LocalStorageClient, StorageClient
 
 __all__ = ["S3Artifact", "LocalArtifact", "upload_artifact", "download_artifact", "get_storage_client"]
 
-CATALOG_DIR = ".dflow"
-ARCHIVE_OBJECT = "dflow-archive.tgz"
 
 
 class S3Artifact:
@@ -134,16 +134,6 @@ def _stage_item(src: str, staging: str) -> str:
     return Path(rel).as_posix()
 
 
-def write_catalog(directory: str, items: List[Dict[str, Any]], name: Optional[str] = None) -> None:
-    """Write a catalog of ``items`` into ``directory/.dflow`` (under a unique name unless given)."""
-    cdir = os.path.join(directory, CATALOG_DIR)
-    os.makedirs(cdir, exist_ok=True)
-    tmp = os.path.join(cdir, f".tmp-{uuid.uuid4().hex}")
-    with open(tmp, "w") as f:
-        json.dump(items, f)
-    os.replace(tmp, os.path.join(cdir, name or f"catalog-{uuid.uuid4().hex}.json"))
-
-
 def upload_tree(client: StorageClient, key: str, directory: str) -> None:
     """Upload every file below ``directory`` to ``key/<relative path>``."""
     if isinstance(client, LocalStorageClient):
@@ -169,18 +159,12 @@ def download_tree(client: StorageClient, key: str, directory: str) -> None:
             client.download(k, os.path.join(directory, rel))
     archive = os.path.join(directory, ARCHIVE_OBJECT)
     if os.path.isfile(archive):
-        with tarfile.open(archive) as tf:
-            _safe_extract(tf, directory)
+        try:
+            with tarfile.open(archive) as tf:
+                safe_extract(tf, directory)
+        except UnsafeArchiveError as e:
+            raise StorageError(f"artifact {key!r}: {e}") from None
         os.unlink(archive)
-
-
-def _safe_extract(tf: tarfile.TarFile, directory: str) -> None:
-    root = os.path.realpath(directory)
-    for member in tf.getmembers():
-        target = os.path.realpath(os.path.join(directory, member.name))
-        if not (target == root or target.startswith(root + os.sep)):
-            raise StorageError(f"refusing to extract {member.name!r}: it points outside the artifact")
-    tf.extractall(directory)
 
 
 def upload_artifact(
@@ -236,15 +220,7 @@ def upload_artifact(
 
 def read_catalog(directory: str) -> List[Dict[str, Any]]:
     """The catalog items below ``directory``, merged from every catalog file, in order."""
-    cdir = os.path.join(directory, CATALOG_DIR)
-    items: List[Dict[str, Any]] = []
-    if os.path.isdir(cdir):
-        for fn in sorted(os.listdir(cdir)):
-            if fn.startswith("catalog") and fn.endswith(".json"):
-                with open(os.path.join(cdir, fn)) as f:
-                    items.extend(json.load(f))
-    items.sort(key=lambda c: (c.get("index") is None, c.get("index") or 0))
-    return items
+    return _read_catalog(directory) or []
 
 
 def download_artifact(
@@ -269,7 +245,7 @@ def download_artifact(
         from .argo_objects import ArgoArtifact
 
         for i, part in enumerate(parts):
-            with tempfile.TemporaryDirectory(dir=target, prefix=".dflow-part-") as tmp:
+            with tempfile.TemporaryDirectory(dir=target, prefix=".dflow-download-part-") as tmp:
                 download_artifact(ArgoArtifact(getattr(artifact, "name", "part"), part), path=tmp,
                                   storage_client=storage_client)
                 merge_part(tmp, target, i)
@@ -294,6 +270,7 @@ def download_artifact(
                 client.download(key, os.path.join(tmp, os.path.basename(key)))
             else:
                 download_tree(client, key, tmp)
+                merge_stacked(tmp)  # a gathered artifact stored as parts under one prefix
             for name in os.listdir(tmp):
                 src, dst = os.path.join(tmp, name), os.path.join(target, name)
                 if skip_exists and os.path.exists(dst) and name != CATALOG_DIR:
@@ -308,38 +285,6 @@ def download_artifact(
     if catalog:
         return [os.path.join(target, c["path"]) for c in catalog]
     return sorted(os.path.join(target, n) for n in os.listdir(target) if n != CATALOG_DIR)
-
-
-def merge_part(src: str, target: str, index: int) -> None:
-    """Move part ``index`` of a stacked artifact into ``target``.
-
-    A file whose path is already taken goes under ``slice-<index>/`` (so parallel
-    slices that write the same file name keep every output), and the part's
-    catalog is rewritten to match. Parts' catalogs are named by part number, so
-    items without an index keep the order of the parts.
-    """
-    renamed: Dict[str, str] = {}
-    for root, _dirs, files in os.walk(src):
-        rel_root = os.path.relpath(root, src)
-        if rel_root.split(os.sep)[0] == CATALOG_DIR:
-            continue
-        for fn in files:
-            rel = os.path.normpath(os.path.join(rel_root, fn))
-            dst = os.path.join(target, rel)
-            if os.path.exists(dst):
-                new_rel = os.path.join(f"slice-{index}", rel)
-                dst = os.path.join(target, new_rel)
-                renamed[Path(rel).as_posix()] = Path(new_rel).as_posix()
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            os.replace(os.path.join(root, fn), dst)
-    items = read_catalog(src)
-    for it in items:
-        p = it.get("path", "")
-        for old, new in renamed.items():
-            if p == old or p.startswith(old + "/"):
-                it["path"] = new + p[len(old):]
-    if items:
-        write_catalog(target, items, name=f"catalog-part-{index:08d}.json")
 
 
 def _is_file_key(client: StorageClient, key: str) -> bool:

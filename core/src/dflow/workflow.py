@@ -210,6 +210,7 @@ class Workflow:
 
         names, keys, phases, ids, types = map(as_list, (name, key, phase, id, type))
         patterns = [re.compile(n) for n in names] if names else None
+        declared = self._declared_types()
         out = []
         for r in records:
             if types is None and r.type in ("StepGroup", "TaskGroup", "Retry"):
@@ -224,8 +225,19 @@ class Workflow:
                 continue
             if types is not None and r.type not in types:
                 continue
-            out.append(ArgoStep(r, self))
+            out.append(ArgoStep(r, self, declared.get(r.template or "")))
         return out
+
+    def _declared_types(self) -> Dict[str, Dict[str, Dict[str, Optional[str]]]]:
+        """Per template, the declared types of its input and output parameters (from the spec)."""
+        spec = self._spec
+        if spec is None:
+            try:
+                spec = self._spec = self.backend.get_spec(self._require_id())
+            except Exception:  # noqa: BLE001 - a backend without specs: values stay undecoded wrappers
+                return {}
+        return {t.name: {"inputs": {p.name: p.type for p in t.inputs_parameters},
+                         "outputs": {p.name: p.type for p in t.outputs_parameters}} for t in spec.templates}
 
     def query_step_by_key(self, key: Union[str, List[str]], **kwargs: Any) -> List[ArgoStep]:
         return self.query_step(key=key, **kwargs)

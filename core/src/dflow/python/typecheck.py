@@ -25,6 +25,7 @@ __all__ = [
     "type_name",
     "unwrap_optional",
     "is_nested_dict_type",
+    "artifact_item_type",
 ]
 
 _NoneType = type(None)
@@ -69,6 +70,26 @@ class NestedDict(dict):
 
 def is_nested_dict_type(tp: Any) -> bool:
     return tp is NestedDict or isinstance(tp, _NestedDictAlias)
+
+
+def artifact_item_type(tp: Any) -> Any:
+    """The type of one item of an artifact sign: ``Path`` or ``str`` (``List[str]`` -> ``str``).
+
+    ``Union[X, HDF5Datasets]`` and ``Optional[X]`` count as ``X``.
+    """
+    tp, _ = unwrap_optional(tp)
+    if _is_union(tp):
+        rest = [a for a in _args(tp) if getattr(a, "__name__", "") != "HDF5Datasets" and a is not _NoneType]
+        tp = rest[0] if rest else pathlib.Path
+    if isinstance(tp, _NestedDictAlias):
+        return tp.__args__[0]
+    args = _args(tp)
+    origin = _origin(tp)
+    if origin in (list, set, frozenset, tuple) and args:
+        return args[0]
+    if origin is dict and len(args) == 2:
+        return args[1]
+    return tp
 
 
 def _origin(tp: Any) -> Any:

@@ -1,0 +1,372 @@
+"""The contract between a backend and the code inside a step, defined once.
+
+Standard library only, Python 3.8+: the step runtime imports this module inside users'
+images, the local engine and the Argo manifest compiler import it on the submitting
+side. ``docs/runtime-contract.md`` describes the same things in prose.
+
+* reserved parameter names a backend adds to steps (``dflow_slice``, ``dflow_key``, ...);
+* exit codes of a step;
+* the value codec: how a parameter value travels as text, and when a pickled value may
+  be unpickled;
+* the artifact catalog: ``.dflow/catalog*.json`` files that keep the structure (list
+  order, dict keys) of an artifact's items;
+* the archive object of an uploaded artifact, and safe extraction of archives.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tarfile
+import uuid
+from typing import Any, Dict, List, Optional, Tuple
+
+__all__ = [
+    "SLICE_PARAMETER",
+    "KEY_PARAMETER",
+    "GROUP_KEY_PARAMETER",
+    "SUCCESS_PARAMETER",
+    "PYTHON_PACKAGES_ARTIFACT",
+    "RESERVED_PARAMETERS",
+    "EXIT_OK",
+    "EXIT_FATAL",
+    "EXIT_TRANSIENT",
+    "EXIT_INTERRUPTED",
+    "TASK_ENV",
+    "PYTHON_OP_SCRIPT",
+    "PICKLE_TYPE_PREFIX",
+    "JSON_TYPE_NAMES",
+    "encode_value",
+    "decode_value",
+    "is_pickled",
+    "CATALOG_DIR",
+    "ARCHIVE_OBJECT",
+    "read_catalog",
+    "write_catalog",
+    "sorted_items",
+    "slice_dir",
+    "PART_PREFIX",
+    "merge_part",
+    "merge_stacked",
+    "slice_item",
+    "slice_parameter",
+    "UnsafeArchiveError",
+    "safe_extract",
+]
+
+# --------------------------------------------------------------------------- reserved names
+
+#: the slice index (or group index) of a fanned-out step's item
+SLICE_PARAMETER = "dflow_slice"
+#: a step's key, as the step sees it
+KEY_PARAMETER = "dflow_key"
+#: the storage prefix the slices of one fan-out write their gathered artifacts under (Argo)
+GROUP_KEY_PARAMETER = "dflow_group_key"
+#: ``1``/``0``: whether a slice succeeded, for ``continue_on_num_success`` on Argo
+SUCCESS_PARAMETER = "dflow_success"
+#: the input artifact holding a Python OP's ``python_packages``
+PYTHON_PACKAGES_ARTIFACT = "dflow_python_packages"
+
+RESERVED_PARAMETERS = frozenset({SLICE_PARAMETER, KEY_PARAMETER, GROUP_KEY_PARAMETER, SUCCESS_PARAMETER})
+
+# --------------------------------------------------------------------------- exit codes
+
+EXIT_OK = 0
+#: FatalError, any other exception, a type error: not retried
+EXIT_FATAL = 1
+#: TransientError: retried when the template allows it
+EXIT_TRANSIENT = 3
+#: the step was interrupted (SIGINT)
+EXIT_INTERRUPTED = 130
+
+# --------------------------------------------------------------------------- the Python OP script
+
+#: the environment variable naming the task file of a Python OP step (docs/runtime-contract.md)
+TASK_ENV = "DFLOW_TASK"
+
+#: the script of a Python OP template: it runs the step runtime on ``$DFLOW_TASK``. An
+#: executor may change it (or the command that runs it); a backend that finds it unchanged
+#: may call :func:`dflow.runtime.run_task` directly instead of starting ``python3``.
+PYTHON_OP_SCRIPT = (
+    "# dflow: run this step's Python OP with the step runtime; the task file is $DFLOW_TASK\n"
+    "import os, sys\n"
+    "from dflow.runtime import main\n"
+    "sys.exit(main([os.environ['DFLOW_TASK']]))\n"
+)
+
+# --------------------------------------------------------------------------- values
+
+#: the type name of a value that JSON cannot hold: ``pickle:<class name>``
+PICKLE_TYPE_PREFIX = "pickle:"
+JSON_TYPE_NAMES = frozenset({"int", "float", "bool", "dict", "list", "NoneType", "json"})
+_PICKLE_KEY = "__dflow_pickle__"
+
+
+def encode_value(value: Any) -> Tuple[str, str]:
+    """``(text, type_name)`` of a parameter value.
+
+    A ``str`` is itself (``"str"``); ``None``, numbers, booleans, dicts and lists are
+    JSON with their type name (``"json"`` for subclasses of those). Anything else is
+    pickled: the text is ``{"__dflow_pickle__": "<base64>"}`` and the type name
+    ``"pickle:<class name>"``, which is the only thing that lets a reader unpickle it.
+    """
+    if isinstance(value, str):
+        return value, "str"
+    tname = type(value).__name__
+    if value is None or isinstance(value, (bool, int, float, dict, list)):
+        try:
+            text = json.dumps(value)
+            return text, tname if tname in JSON_TYPE_NAMES else "json"
+        except (TypeError, ValueError):
+            pass
+    import pickle
+
+    data = base64.b64encode(pickle.dumps(value)).decode("ascii")
+    return json.dumps({_PICKLE_KEY: data}), PICKLE_TYPE_PREFIX + tname
+
+
+def is_pickled(type_name: Optional[str]) -> bool:
+    """Whether the writer of a value recorded it as pickled."""
+    return bool(type_name) and str(type_name).startswith(PICKLE_TYPE_PREFIX)
+
+
+def decode_value(text: Optional[str], type_name: Optional[str] = None, allow_pickle: bool = False) -> Any:
+    """The value ``text`` holds (``type_name`` as :func:`encode_value` wrote it).
+
+    A pickled value is unpickled only when its writer recorded it as pickled **and**
+    the caller allows it (``allow_pickle``: the step runtime does, for an OP sign that
+    asks for a type JSON cannot hold). Otherwise its JSON wrapper is returned as a
+    plain dict: a value shaped like the wrapper that was written as JSON is never
+    unpickled.
+    """
+    if text is None:
+        return None
+    if type_name == "str":
+        return text
+    try:
+        obj = json.loads(text)
+    except (TypeError, ValueError):
+        return text
+    if allow_pickle and is_pickled(type_name) and isinstance(obj, dict) and set(obj) == {_PICKLE_KEY}:
+        import pickle
+
+        return pickle.loads(base64.b64decode(obj[_PICKLE_KEY]))
+    return obj
+
+
+# --------------------------------------------------------------------------- catalogs
+
+#: the folder of an artifact directory that holds its catalog files
+CATALOG_DIR = ".dflow"
+#: the one object an uploaded ``archive="tar"`` artifact is stored as, in a remote store
+ARCHIVE_OBJECT = "dflow-archive.tgz"
+
+
+def read_catalog(directory: str) -> Optional[List[Dict[str, Any]]]:
+    """The items of every catalog file below ``directory``, merged and sorted; None without catalogs.
+
+    An item is ``{"index": int | None, "key": str | None, "path": "relative/path"}``,
+    optionally with ``"order"`` (the position in a list one slice returned).
+    """
+    cat_dir = os.path.join(directory, CATALOG_DIR)
+    try:
+        names = sorted(n for n in os.listdir(cat_dir) if n.startswith("catalog") and n.endswith(".json"))
+    except OSError:
+        return None
+    items: List[Dict[str, Any]] = []
+    for n in names:
+        with open(os.path.join(cat_dir, n)) as f:
+            data = json.load(f)
+        if isinstance(data, dict):
+            data = data.get("items", [])
+        items.extend(data)
+    return sorted_items(items)
+
+
+def sorted_items(items: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Catalog items by ``(index, order)``; items without an index last, in their given order."""
+    def key(it: Dict[str, Any]) -> Tuple[int, Any, Any]:
+        idx = it.get("index")
+        return (1 if idx is None else 0, idx if idx is not None else 0, it.get("order") or 0)
+
+    return sorted(items, key=key)
+
+
+def write_catalog(directory: str, items: List[Dict[str, Any]], name: Optional[str] = None) -> str:
+    """Write ``items`` as a catalog file of ``directory`` (a unique name unless given); return its path.
+
+    The file appears atomically, so a reader never sees half a catalog.
+    """
+    cat_dir = os.path.join(directory, CATALOG_DIR)
+    os.makedirs(cat_dir, exist_ok=True)
+    final = os.path.join(cat_dir, name or "catalog-%s.json" % uuid.uuid4().hex)
+    tmp = os.path.join(cat_dir, ".tmp-%s" % uuid.uuid4().hex)
+    with open(tmp, "w") as f:
+        json.dump(items, f)
+    os.replace(tmp, final)
+    return final
+
+
+def slice_dir(index: int) -> str:
+    """The folder that keeps slice ``index``'s files when slices of one fan-out write the same name."""
+    return "slice-%d" % int(index)
+
+
+#: a gathered artifact stored as one prefix holds each pod's output under ``.dflow-part-<n>``
+PART_PREFIX = ".dflow-part-"
+
+
+def _move_tree(src: str, dst: str) -> None:
+    """Move the file or directory ``src`` to ``dst``, merging into a directory that exists."""
+    if os.path.isdir(src) and not os.path.islink(src) and os.path.isdir(dst):
+        for name in os.listdir(src):
+            _move_tree(os.path.join(src, name), os.path.join(dst, name))
+        os.rmdir(src)
+        return
+    os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
+    os.replace(src, dst)
+
+
+def merge_part(src: str, target: str, index: int) -> None:
+    """Move part ``index`` of a gathered artifact (the output of one slice, or of one group of slices) into ``target``.
+
+    Parts are merged in order. Each catalog item (a file or a directory a slice returned)
+    keeps its path unless an earlier part took that path; then the whole item goes under
+    ``slice-<i>/`` (``i``: the slice the item belongs to), so slices that write the same
+    name keep every output. The part's catalog is rewritten to match and stored under a
+    name that keeps the order of the parts.
+    """
+    items = read_catalog(src) or []
+    for it in items:
+        p = (it.get("path") or "").strip("/")
+        if p in ("", "."):
+            continue
+        here = os.path.join(src, p)
+        if not os.path.lexists(here):
+            continue  # an earlier item of this part already took it (nested items)
+        if os.path.lexists(os.path.join(target, p)):
+            p = slice_dir(it["index"] if it.get("index") is not None else index) + "/" + p
+            it["path"] = p
+        _move_tree(here, os.path.join(target, p))
+    # files no catalog item names (and items of the whole directory): file by file
+    for root, dirs, files in os.walk(src):
+        rel_root = os.path.relpath(root, src)
+        if rel_root.split(os.sep)[0] == CATALOG_DIR:
+            dirs[:] = []
+            continue
+        for fn in files:
+            rel = os.path.normpath(os.path.join(rel_root, fn))
+            dst = os.path.join(target, rel)
+            if os.path.lexists(dst):
+                dst = os.path.join(target, slice_dir(index), rel)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            os.replace(os.path.join(root, fn), dst)
+    if items:
+        write_catalog(target, items, name="catalog-part-%08d.json" % int(index))
+
+
+def merge_stacked(directory: str) -> bool:
+    """Merge the ``.dflow-part-<n>`` folders of a gathered artifact into ``directory`` itself.
+
+    Returns whether there was anything to merge. The result is the same as the local
+    engine's merge of the slices' outputs, so a gathered artifact looks the same on
+    every backend.
+    """
+    try:
+        parts = sorted((int(n[len(PART_PREFIX):]), n) for n in os.listdir(directory)
+                       if n.startswith(PART_PREFIX) and n[len(PART_PREFIX):].isdigit())
+    except OSError:
+        return False
+    for index, name in parts:
+        src = os.path.join(directory, name)
+        merge_part(src, directory, index)
+        import shutil
+
+        shutil.rmtree(src, ignore_errors=True)
+    return bool(parts)
+
+
+def slice_item(items: List[Dict[str, Any]], index: int) -> Optional[Dict[str, Any]]:
+    """The catalog item of slice ``index``: the item whose ``index`` it is, else the ``index``-th item."""
+    for it in items:
+        if it.get("index") == index:
+            return it
+    return items[index] if 0 <= index < len(items) else None
+
+
+def slice_parameter(text: Optional[str], type_name: Optional[str], index: int) -> Tuple[str, str]:
+    """The text and type of item ``index`` of a list parameter; ``IndexError``/``ValueError`` name the problem."""
+    value = decode_value(text, None if type_name == "str" else type_name)
+    if not isinstance(value, list):
+        raise ValueError("a sliced input parameter must be a list, got %s" % (str(text)[:100],))
+    if not 0 <= index < len(value):
+        raise IndexError("slice %d is out of range (the list has %d items)" % (index, len(value)))
+    return encode_value(value[index])
+
+
+# --------------------------------------------------------------------------- archives
+
+
+class UnsafeArchiveError(ValueError):
+    """An archive member would land, or point, outside the directory it is extracted into."""
+
+
+def _inside(root: str, path: str) -> bool:
+    return path == root or path.startswith(root + os.sep)
+
+
+def _member_name(name: str) -> str:
+    norm = os.path.normpath(name.replace("\\", "/"))
+    return "" if norm == "." else norm
+
+
+def safe_extract(tf: tarfile.TarFile, directory: str) -> None:
+    """Extract ``tf`` into ``directory``, refusing every member that could reach outside it.
+
+    Refused before anything is written: absolute names and ``..`` parts; a member below
+    a symbolic link of the archive (``lnk -> /outside`` then ``lnk/x``); a symbolic link
+    whose target resolves outside; a hard link to anything but a regular file member
+    extracted before it; device files and FIFOs. Nothing of the archive is extracted
+    when one member is refused.
+    """
+    root = os.path.realpath(directory)
+    members = tf.getmembers()
+    links: Dict[str, str] = {}  # normalized member name -> link target (resolved inside the archive)
+    files = set()
+    for m in members:
+        name = _member_name(m.name)
+        if m.name.startswith("/") or os.path.isabs(m.name) or name.split("/")[0] == "..":
+            raise UnsafeArchiveError("refusing to extract %r: it is outside the artifact" % m.name)
+        parts = name.split("/") if name else []
+        for i in range(1, len(parts)):
+            if "/".join(parts[:i]) in links:
+                raise UnsafeArchiveError(
+                    "refusing to extract %r: it lies below the symbolic link %r of the same archive"
+                    % (m.name, "/".join(parts[:i])))
+        target = os.path.realpath(os.path.join(root, name))
+        if not _inside(root, target):
+            raise UnsafeArchiveError("refusing to extract %r: it points outside the artifact" % m.name)
+        if m.issym():
+            dest = m.linkname
+            resolved = os.path.normpath(os.path.join(root, os.path.dirname(name), dest)) if not os.path.isabs(dest) \
+                else os.path.normpath(dest)
+            if not _inside(root, resolved):
+                raise UnsafeArchiveError(
+                    "refusing to extract the symbolic link %r -> %r: it points outside the artifact" % (m.name, dest))
+            links[name] = dest
+        elif m.islnk():
+            dest = _member_name(m.linkname)
+            if dest not in files:
+                raise UnsafeArchiveError(
+                    "refusing to extract the hard link %r -> %r: a hard link may only name a file "
+                    "extracted before it from the same archive" % (m.name, m.linkname))
+        elif m.isdev() or m.isfifo():
+            raise UnsafeArchiveError("refusing to extract %r: device files and FIFOs are not artifact content" % m.name)
+        if m.isfile():
+            files.add(name)
+    for m in members:
+        if hasattr(tarfile, "data_filter"):  # Python 3.12+: the standard library checks again
+            tf.extract(m, directory, set_attrs=not m.issym(), filter="data")
+        else:
+            tf.extract(m, directory, set_attrs=not m.issym())

@@ -1,0 +1,240 @@
+"""Inputs and outputs of a Python OP inside a step: from files to values and back.
+
+Standard library only, Python 3.8+: part of the step runtime (see ``docs/runtime-contract.md``).
+
+* :func:`artifact_value` - the value an OP's sign asks for, from an artifact directory;
+* :func:`parameter_value` - the value of an input parameter's text for the OP's sign;
+* :class:`ArtifactWriter` - collects the paths an OP returns into an output artifact;
+* :func:`write_parameters` - writes output parameter files and their types.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from typing import Any, Dict, List, Optional, Tuple
+
+from dflow.contract import (
+    CATALOG_DIR,
+    JSON_TYPE_NAMES,
+    decode_value,
+    encode_value,
+    is_pickled,
+    merge_stacked,
+    read_catalog,
+    slice_dir,
+    write_catalog,
+)
+
+__all__ = ["artifact_value", "parameter_value", "ArtifactWriter", "write_parameters", "atomic_write"]
+
+
+def atomic_write(path: str, text: str) -> None:
+    """Replace ``path`` with ``text`` so that a reader sees the old or the new content."""
+    tmp = "%s.tmp-%s" % (path, os.urandom(4).hex())
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------- artifacts in
+
+
+def _entries(directory: str) -> List[str]:
+    try:
+        return sorted(n for n in os.listdir(directory) if n != CATALOG_DIR)
+    except OSError:
+        return []
+
+
+def _item_key(it: Dict[str, Any]) -> str:
+    return str(it.get("key") if it.get("key") is not None else it.get("index"))
+
+
+def artifact_value(path: Optional[str], tp: Any, optional: bool = False) -> Any:
+    """The value an OP with sign type ``tp`` receives for an artifact at ``path``.
+
+    ``Path`` (and ``str``, which gets the path as text) is the one item of a one-item
+    catalog, else the directory; ``List[...]`` the items in catalog order; ``Dict`` and
+    ``NestedDict`` the items by key. A gathered artifact's parts are merged first.
+    """
+    import pathlib
+
+    from dflow.python.typecheck import artifact_item_type, is_nested_dict_type, unwrap_optional
+
+    tp, opt = unwrap_optional(tp)
+    optional = optional or opt
+    if path is None or (optional and not os.path.exists(path)):
+        return None
+    is_dir = os.path.isdir(path)
+    if is_dir:
+        merge_stacked(path)
+    items = read_catalog(path) if is_dir else None
+    item = artifact_item_type(tp)
+    as_text = item is str
+
+    def P(*parts: str) -> Any:
+        p = pathlib.Path(*parts)
+        return str(p) if as_text else p
+
+    origin = getattr(tp, "__origin__", None)
+    if is_nested_dict_type(tp):
+        if items is None:
+            return {n: P(path, n) for n in _entries(path)} if is_dir else {}
+        out: Dict[str, Any] = {}
+        for it in items:
+            keys = _item_key(it).split("/")
+            d = out
+            for k in keys[:-1]:
+                d = d.setdefault(k, {})
+            d[keys[-1]] = P(path, it["path"])
+        return out
+    if origin in (list, set, frozenset, tuple):
+        if items is None:
+            values = [P(path, n) for n in _entries(path)] if is_dir else [P(path)]
+        else:
+            values = [P(path, it["path"]) for it in items]
+        return values if origin is list else origin(values)
+    if origin is dict:
+        if items is None:
+            return {n: P(path, n) for n in _entries(path)} if is_dir else {}
+        return {_item_key(it): P(path, it["path"]) for it in items}
+    if items is not None and len(items) == 1:
+        return P(path, items[0]["path"])
+    return P(path)
+
+
+# --------------------------------------------------------------------------- parameters in
+
+
+def _wants_pickle(tp: Any) -> bool:
+    """Whether a sign type asks for a value JSON cannot hold (so a pickled value may be read)."""
+    from dflow.python.typecheck import type_name, unwrap_optional
+
+    inner, _ = unwrap_optional(tp)
+    name = type_name(inner)
+    base = name.split("[", 1)[0]
+    return base not in JSON_TYPE_NAMES | {"str", "Any", "List", "Dict", "None", "Path", "Union"}
+
+
+def parameter_value(entry: Any, tp: Any, sliced: bool) -> Any:
+    """The value of an input parameter given as ``{"text", "type"}`` for an OP sign type ``tp``.
+
+    ``sliced``: a list of slices (each element decoded for ``tp``). A pickled value is
+    unpickled only when its writer recorded it as pickled and ``tp`` asks for a type JSON
+    cannot hold.
+    """
+    from dflow.python.typecheck import check_type
+
+    if isinstance(entry, dict):
+        text, tname = entry.get("text"), entry.get("type")
+        if "value" in entry and text is None:
+            return entry["value"]
+    else:
+        text, tname = entry, None
+    allow = is_pickled(tname) and _wants_pickle(tp)
+    if sliced:
+        return decode_value(text, None if tname == "str" else tname, allow_pickle=allow)
+    if tp is str:
+        return text
+    value = decode_value(text, tname, allow_pickle=allow)
+    if not check_type(value, tp) and isinstance(text, str) and not is_pickled(tname):
+        alt = decode_value(text, None)
+        if check_type(alt, tp):
+            return alt
+    return value
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+class ArtifactWriter(object):
+    """Collects the paths of one output artifact into a temporary directory, then renames it into place."""
+
+    def __init__(self, outputs_dir: str, name: str) -> None:
+        self.final = os.path.join(outputs_dir, "artifacts", name)
+        self.tmp = os.path.join(outputs_dir, "artifacts", ".tmp-%s-%s" % (name, os.urandom(4).hex()))
+        self.items: List[Dict[str, Any]] = []
+        self.taken: Dict[str, Optional[int]] = {}  # relative path -> the slice that wrote it
+        os.makedirs(self.tmp, exist_ok=True)
+
+    def add(self, value: Any, base: str, prefix: str, index: Optional[int], key: Optional[str],
+            order: Optional[int] = None, slice_index: Optional[int] = None) -> None:
+        src = os.fspath(value)
+        if not os.path.isabs(src):
+            src = os.path.join(base, src)
+        src = os.path.normpath(src)
+        if not os.path.lexists(src):
+            raise FileNotFoundError("output artifact %r: the path %s does not exist" % (
+                os.path.basename(self.final), src))
+        rel = os.path.relpath(src, base)
+        if rel == os.curdir:
+            rel = ""
+        elif rel.startswith(os.pardir + os.sep) or rel == os.pardir:
+            rel = src.lstrip(os.sep)
+        if prefix:
+            rel = os.path.join(prefix, rel) if rel else prefix
+        if rel and slice_index is not None and self.taken.get(rel, slice_index) != slice_index:
+            # another slice of this step wrote the same name: keep both (as parts of a fan-out do)
+            rel = os.path.join(slice_dir(slice_index), rel)
+        dst = os.path.join(self.tmp, rel) if rel else self.tmp
+        if os.path.isdir(src):
+            shutil.copytree(src, dst, symlinks=True, dirs_exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
+            shutil.copy2(src, dst)
+        if rel:
+            self.taken.setdefault(rel, slice_index)
+        item: Dict[str, Any] = {"index": index, "key": key, "path": rel.replace(os.sep, "/") or "."}
+        if order is not None:
+            item["order"] = order
+        self.items.append(item)
+
+    def add_value(self, value: Any, base: str, prefix: str, slice_index: Optional[int], sliced: bool) -> None:
+        """``value``: a path, a list, a dict or a nested dict of paths (``sliced``: this slice's own)."""
+        if value is None:
+            return
+        own = slice_index if sliced else None
+        if isinstance(value, (list, tuple, set, frozenset)):
+            for i, v in enumerate(value):
+                if own is None:
+                    self.add(v, base, prefix, i, None, slice_index=slice_index)
+                else:
+                    self.add(v, base, prefix, own, None, order=i, slice_index=slice_index)
+            return
+        if isinstance(value, dict):
+            self._add_dict(value, base, prefix, "", own, slice_index)
+            return
+        self.add(value, base, prefix, own, None, slice_index=slice_index)
+
+    def _add_dict(self, value: Dict[Any, Any], base: str, prefix: str, kp: str, own: Optional[int],
+                  slice_index: Optional[int]) -> None:
+        for k, v in value.items():
+            key = kp + str(k)
+            if isinstance(v, dict):
+                self._add_dict(v, base, prefix, key + "/", own, slice_index)
+            elif v is not None:
+                self.add(v, base, prefix, own, key, slice_index=slice_index)
+
+    def commit(self) -> None:
+        write_catalog(self.tmp, self.items)
+        if os.path.lexists(self.final):
+            shutil.rmtree(self.final)
+        os.replace(self.tmp, self.final)
+
+    def abort(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def write_parameters(outputs_dir: str, values: Dict[str, Any]) -> None:
+    """Write each output parameter's text to ``parameters/<name>`` and the type names to ``.types.json``."""
+    pdir = os.path.join(outputs_dir, "parameters")
+    os.makedirs(pdir, exist_ok=True)
+    types: Dict[str, str] = {}
+    for name, value in values.items():
+        text, tname = encode_value(value)
+        atomic_write(os.path.join(pdir, name), text)
+        types[name] = tname
+    if types:
+        atomic_write(os.path.join(pdir, ".types.json"), json.dumps(types))
