@@ -8,7 +8,6 @@ list upload or the keys of a dict upload, so an OP receives the same structure.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tarfile
@@ -17,7 +16,15 @@ import uuid
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
-from .contract import ARCHIVE_OBJECT, CATALOG_DIR, UnsafeArchiveError, merge_part, merge_stacked, safe_extract, write_catalog
+from .contract import (
+    ARCHIVE_OBJECT,
+    CATALOG_DIR,
+    UnsafeArchiveError,
+    merge_part,
+    merge_stacked,
+    safe_extract,
+    write_catalog,
+)
 from .contract import read_catalog as _read_catalog
 from .errors import StorageError, ValidationError
 from .settings import config, s3_config

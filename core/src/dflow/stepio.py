@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 from dflow.contract import (
     CATALOG_DIR,
@@ -149,7 +149,7 @@ def parameter_value(entry: Any, tp: Any, sliced: bool) -> Any:
 # --------------------------------------------------------------------------- outputs
 
 
-class ArtifactWriter(object):
+class ArtifactWriter:
     """Collects the paths of one output artifact into a temporary directory, then renames it into place."""
 
     def __init__(self, outputs_dir: str, name: str) -> None:
