@@ -1,5 +1,9 @@
 """Spec 1.1.2 (OP template, PythonScriptOPTemplate): a Python script with input
 and output parameters and artifacts at /tmp paths, as in a container.
+
+An uploaded file keeps its path (relative to where it was uploaded from) inside the
+artifact: ``upload_artifact("data.txt")`` given to an input artifact at ``/tmp/inp``
+appears as ``/tmp/inp/data.txt``, on every backend.
 """
 from pathlib import Path
 
@@ -31,13 +35,12 @@ with open("/tmp/outputs/upper.txt", "w") as f:
 
 
 def main():
-    Path("inp").mkdir(exist_ok=True)
-    Path("inp/data.txt").write_text("a b c")
-    art = upload_artifact("inp/data.txt")
+    Path("data.txt").write_text("a b c")
+    art = upload_artifact("data.txt")
 
     templ = PythonScriptOPTemplate(name="count", image="python:3.8", script=SCRIPT)
     templ.inputs.parameters = {"n": InputParameter(type=int)}
-    templ.inputs.artifacts = {"inp": InputArtifact(path="/tmp/inp/data.txt")}
+    templ.inputs.artifacts = {"inp": InputArtifact(path="/tmp/inp")}
     templ.outputs.parameters = {"count": OutputParameter(value_from_path="/tmp/outputs/count.txt", type=int)}
     templ.outputs.artifacts = {"upper": OutputArtifact(path="/tmp/outputs/upper.txt")}
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from dflow import DAG, InputParameter, OutputParameter, ShellOPTemplate, Step, Steps, Task, Workflow, WorkflowSpec
+from dflow import argo_range, DAG, InputParameter, OutputParameter, ShellOPTemplate, Step, Steps, Task, Workflow, WorkflowSpec
 from dflow.errors import NameRuleError, ValidationError
 from dflow.python import PythonOPTemplate, Slices
 from dflow.testing import ops
@@ -124,11 +124,39 @@ def test_reference_to_unknown_input_is_refused():
         Workflow("w", steps=outer).compile()
 
 
-def test_sliced_step_without_fan_out_is_refused():
+def test_sliced_step_without_a_loop_fans_out_over_its_sliced_input():
+    """As in dflow, the compiler works the loop out from the sliced input (lowered once, for every backend)."""
     wf = Workflow("noloop")
     wf.add(Step("a", PythonOPTemplate(ops.Square, slices=Slices(input_parameter=["x"], output_parameter=["y"])),
-                parameters={"x": [1, 2]}))
-    with pytest.raises(ValidationError, match="needs with_param"):
+                parameters={"x": [1, 2, 5]}))
+    step = wf.compile().template(wf.steps.name).steps[0][0]
+    assert json.loads(step.with_param) == [0, 1, 2]
+    assert step.parameters["dflow_slice"] == "{{item}}"
+    assert step.fanout.gather_parameters == ["y"] and step.fanout.input_parameters == ["x"]
+    outer = Steps("outer")
+    outer.inputs.parameters["xs"] = InputParameter()
+    outer.add(Step("b", PythonOPTemplate(ops.Square, slices=Slices(input_parameter=["x"], output_parameter=["y"])),
+                   parameters={"x": outer.inputs.parameters["xs"]}))
+    wf2 = Workflow("ref")
+    wf2.add(Step("o", outer, parameters={"xs": [1]}))
+    step = wf2.compile().template("outer").steps[0][0]
+    assert step.with_param == "{{=toJson(sprig.until(len(sprig.fromJson(inputs.parameters['xs']))))}}"
+
+
+def test_grouped_slices_loop_over_groups():
+    wf = Workflow("grouped")
+    wf.add(Step("a", PythonOPTemplate(ops.Square, slices=Slices(input_parameter=["x"], output_parameter=["y"],
+                                                                  group_size=2)),
+                parameters={"x": [1, 2, 3, 4, 5]}, with_param=argo_range(5)))
+    step = wf.compile().template(wf.steps.name).steps[0][0]
+    assert step.with_param.startswith("{{=toJson(sprig.until(int((len(") and "+ 1) / 2)" in step.with_param
+    assert step.fanout.group_size == 2
+
+
+def test_sliced_step_whose_slices_name_no_given_input_is_refused():
+    wf = Workflow("noinput")
+    wf.add(Step("a", PythonOPTemplate(ops.Square, slices=Slices(output_parameter=["y"])), parameters={"x": 1}))
+    with pytest.raises(ValidationError, match="number of slices is unknown"):
         wf.compile()
 
 

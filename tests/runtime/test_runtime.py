@@ -360,7 +360,9 @@ def test_slices(tmp_path, opsdir, group, pool, index, expect):
     task = make_task(tmp_path, opsdir, "Sliced", {"msg": msgs, "fixed": 1}, {"data": data},
                      slices=slices, slice_index=index)
     assert run_task(task) == 0, (tmp_path / "step" / "error.json").read_text()
-    assert out_param(tmp_path, "out") == ["M%d1" % i for i in expect]
+    one_slice = index is not None and not group
+    # one slice of a fan-out writes its value; a group (or all slices in one step) the list of values
+    assert out_param(tmp_path, "out") == ("M%d1" % expect[0] if one_slice else ["M%d1" % i for i in expect])
     log = tmp_path / "step" / "outputs" / "artifacts" / "log"
     items = catalog(log)
     assert [it["index"] for it in items] == expect
@@ -379,7 +381,7 @@ def test_slices_merge_without_create_dir(tmp_path, opsdir):
     task = make_task(tmp_path, opsdir, "Sliced", {"msg": ["a", "b"], "fixed": 2}, {"data": data},
                      slices=slices, slice_index=1)
     assert run_task(task) == 0
-    assert out_param(tmp_path, "out") == ["B2"]
+    assert out_param(tmp_path, "out") == "B2"
     log = tmp_path / "step" / "outputs" / "artifacts" / "log"
     assert (log / "log.txt").read_text() == "b:1"
 
@@ -393,7 +395,7 @@ def test_sub_path_slices(tmp_path, opsdir):
     task = make_task(tmp_path, opsdir, "Sliced", {"msg": "x", "fixed": 0}, {"data": one},
                      slices=slices, slice_index=4)
     assert run_task(task) == 0, (tmp_path / "step" / "error.json").read_text()
-    assert out_param(tmp_path, "out") == ["X0"]
+    assert out_param(tmp_path, "out") == "X0"
     log = tmp_path / "step" / "outputs" / "artifacts" / "log"
     assert catalog(log) == [{"index": 4, "key": None, "path": "log.txt"}]
 

@@ -42,7 +42,6 @@ class ArgoArtifact:
         self.archive = stored.archive
         self.local_path = stored.local_path
         self.bucket_name = stored.bucket
-        self.storage_root = stored.endpoint if stored.storage == "local" else None
         self._stored = stored
 
     @property

@@ -28,7 +28,7 @@ from .contract import (
 from .contract import read_catalog as _read_catalog
 from .errors import StorageError, ValidationError
 from .settings import config, s3_config
-from .storage import LocalStorageClient, StorageClient
+from .storage import StorageClient, local_path_of
 
 __all__ = ["S3Artifact", "LocalArtifact", "upload_artifact", "download_artifact", "get_storage_client"]
 
@@ -39,7 +39,7 @@ class S3Artifact:
 
     def __init__(self, key: Optional[str] = None, bucket_name: Optional[str] = None, catalog: Optional[List[Dict[str, Any]]] = None,
                  archive: Optional[str] = None, storage: Optional[str] = None, path_list: Optional[List[str]] = None,
-                 sub_path: Optional[str] = None, **kwargs: Any) -> None:
+                 sub_path: Optional[str] = None, packed: Optional[str] = None, **kwargs: Any) -> None:
         if not key:
             raise ValidationError("S3Artifact needs a key (the storage prefix holding the files)")
         self.key = key.rstrip("/")
@@ -49,6 +49,7 @@ class S3Artifact:
         self.storage = storage
         self.path_list = path_list or []
         self.sub_path_value = sub_path
+        self.packed = packed
 
     def sub_path(self, path: str) -> "S3Artifact":
         """This artifact narrowed to ``path`` inside it."""
@@ -60,7 +61,7 @@ class S3Artifact:
 
     def to_dict(self) -> Dict[str, Any]:
         return {"key": self.key, "bucket": self.bucket_name, "catalog": self.catalog,
-                "archive": self.archive, "storage": self.storage}
+                "archive": self.archive, "storage": self.storage, "packed": self.packed}
 
 
 class LocalArtifact:
@@ -79,8 +80,8 @@ class LocalArtifact:
         return f"LocalArtifact({self.local_path!r})"
 
 
-def get_storage_client(name: Optional[str] = None) -> StorageClient:
-    """The storage client artifacts go through.
+def get_storage_client(name: Optional[str] = None, **overrides: Any) -> StorageClient:
+    """The storage client artifacts go through (``overrides`` replace ``s3_config`` options).
 
     ``s3_config["storage_client"]`` wins; then the storage plugin named by ``name``
     or ``s3_config["storage_type"]``; then the default storage of the selected backend
@@ -103,6 +104,7 @@ def get_storage_client(name: Optional[str] = None) -> StorageClient:
     factory = get_storage_factory(name)
     options = {k: v for k, v in s3_config.items() if k != "storage_client"}
     options.setdefault("root", os.path.abspath(config.get("debug_workdir") or "."))
+    options.update(overrides)
     return factory(**options)
 
 
@@ -143,7 +145,7 @@ def _stage_item(src: str, staging: str) -> str:
 
 def upload_tree(client: StorageClient, key: str, directory: str) -> None:
     """Upload every file below ``directory`` to ``key/<relative path>``."""
-    if isinstance(client, LocalStorageClient):
+    if local_path_of(client, key) is not None:  # a store on this disk takes a directory at once
         client.upload(key, directory)
         return
     for root, _dirs, files in os.walk(directory):
@@ -155,7 +157,7 @@ def upload_tree(client: StorageClient, key: str, directory: str) -> None:
 
 def download_tree(client: StorageClient, key: str, directory: str) -> None:
     """Download every object below ``key`` into ``directory`` (extracting a tar archive)."""
-    if isinstance(client, LocalStorageClient):
+    if local_path_of(client, key) is not None:
         client.download(key, directory)
     else:
         keys = client.list(key + "/", recursive=True)
@@ -209,20 +211,22 @@ def upload_artifact(
             rel = _stage_item(src, staging)
             catalog.append({"index": index, "key": k, "path": rel})
         write_catalog(staging, catalog)
-        if archive == "tar" and not isinstance(client, LocalStorageClient):
-            packed = os.path.join(tempfile.gettempdir(), f"dflow-{uuid.uuid4().hex}.tgz")
+        packed = None
+        if archive == "tar" and local_path_of(client, key) is None:  # a remote store: one object, not many
+            packed = ARCHIVE_OBJECT
+            tarball = os.path.join(tempfile.gettempdir(), f"dflow-{uuid.uuid4().hex}.tgz")
             try:
-                with tarfile.open(packed, "w:gz") as tf:
+                with tarfile.open(tarball, "w:gz") as tf:
                     for name in sorted(os.listdir(staging)):
                         tf.add(os.path.join(staging, name), arcname=name)
-                client.upload(f"{key}/{ARCHIVE_OBJECT}", packed)
+                client.upload(f"{key}/{ARCHIVE_OBJECT}", tarball)
             finally:
-                if os.path.exists(packed):
-                    os.unlink(packed)
+                if os.path.exists(tarball):
+                    os.unlink(tarball)
         else:
             upload_tree(client, key, staging)
     return S3Artifact(key=key, catalog=catalog, archive=archive, storage=storage_name(),
-                      bucket_name=s3_config.get("bucket_name"), path_list=[c["path"] for c in catalog])
+                      bucket_name=s3_config.get("bucket_name"), path_list=[c["path"] for c in catalog], packed=packed)
 
 
 def read_catalog(directory: str) -> List[Dict[str, Any]]:
@@ -262,7 +266,7 @@ def download_artifact(
         return sorted(os.path.join(target, n) for n in os.listdir(target) if n != CATALOG_DIR)
     local = getattr(artifact, "local_path", None)
     key = getattr(artifact, "key", None)
-    if local and os.path.exists(local) and not key:
+    if local and os.path.exists(local):  # on this machine (a LocalArtifact, a local run's output)
         src = os.path.join(local, sub_path) if sub_path else local
         if os.path.isdir(src):
             shutil.copytree(src, target, dirs_exist_ok=True)
@@ -295,8 +299,9 @@ def download_artifact(
 
 
 def _is_file_key(client: StorageClient, key: str) -> bool:
-    if isinstance(client, LocalStorageClient):
-        return (client.root / key).is_file()
+    local = local_path_of(client, key)
+    if local is not None:
+        return os.path.isfile(local)
     return client.list(key) == [key]
 
 
@@ -304,10 +309,6 @@ def _client_for(artifact: Any) -> StorageClient:
     storage = getattr(artifact, "storage", None)
     # a configured storage client stands in for the artifact store of every remote artifact,
     # as s3_config["storage_client"] does in dflow
-    if storage in (None, "custom") or (storage not in ("local", "local-path") and s3_config.get("storage_client") is not None):
+    if storage in (None, "custom") or s3_config.get("storage_client") is not None:
         return get_storage_client()
-    if storage == "local":
-        root = getattr(artifact, "storage_root", None)
-        if root:
-            return LocalStorageClient(root=root)
     return get_storage_client(storage)

@@ -17,18 +17,18 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 from . import spec as S
 from .artifact import LocalArtifact, S3Artifact
+from .compile_checks import check_acyclic, check_io_refs, check_steps_refs, task_refs
 from .dag import DAG
 from .errors import ValidationError
 from .io import ArtifactSlice, Expression, InputArtifact, OutputArtifact, _Bindable
 from .op_template import OPTemplate, ScriptOPTemplate
-from .runtime import encode_value
+from .contract import SLICE_PARAMETER, encode_value
+from .slicing import lower_slices
 from .step import ArgoSequence, Step
 from .steps import Steps
 
 __all__ = ["compile_workflow", "parameter_text", "type_label"]
 
-_REF = re.compile(r"\{\{\s*([^{}=][^{}]*?)\s*\}\}")
-_EXPR_STEP = re.compile(r"\b(steps|tasks)\[\s*'([^']+)'\s*\]")
 
 
 def type_label(tp: Any) -> Optional[str]:
@@ -82,8 +82,10 @@ class _Compiler:
             return name
         if isinstance(t, ScriptOPTemplate):
             rendered = t
-            if self.context is not None:
-                rendered = self.context.render(copy.deepcopy(t))
+            own = getattr(t, "_executor_spec", None)
+            if self.context is not None and not (getattr(self.context, "name", None) and own is not None and own.name):
+                # a classic context renders every template; a named one takes the steps without a named executor
+                rendered = _apply_executor(self.context, copy.deepcopy(t), f"workflow context of template {t.name!r}")
             body = self._compile_script(rendered, "x")
             digest = hashlib.sha1(
                 json.dumps(body.model_dump(mode="json", exclude={"name"}), sort_keys=True).encode()
@@ -162,7 +164,7 @@ class _Compiler:
                     group_size=s.group_size, pool_size=s.pool_size, create_dir=s.create_dir,
                     register_first_only=s.register_first_only,
                 )
-            packages = [S.StoredArtifact(key=p, local_path=p, storage="local-path")
+            packages = [S.StoredArtifact(key=p, local_path=p)
                         for p in list(dict.fromkeys(list(t.python_packages) + list(upload_packages)))]
             python_op = S.PythonOPSpec(
                 module=loc["module"], qualname=loc["qualname"], source=loc["source"], source_file=loc["source_file"],
@@ -174,11 +176,12 @@ class _Compiler:
         if getattr(t, "resource", None) is not None:
             resource = {"kind": type(t.resource).__name__, "action": getattr(t.resource, "action", None)}
         return S.ScriptTemplateSpec(
-            name=name, image=t.image, command=list(t.command), script=t.script if python_op is None else "",
+            name=name, image=t.image, command=list(t.command), script=t.script,
             env=dict(t.envs), inputs_parameters=inputs_p, inputs_artifacts=inputs_a,
             outputs_parameters=outputs_p, outputs_artifacts=outputs_a,
             timeout=int(t.timeout) if t.timeout else None, retry=retry, python_op=python_op, k8s=k8s,
             annotations=dict(t.annotations), labels=dict(t.labels), resource=resource,
+            executor=getattr(t, "_executor_spec", None),
         )
 
     # ------------------------------------------------------------------ steps and dags
@@ -223,13 +226,13 @@ class _Compiler:
                 unknown = [d for d in task.dependencies if d not in names]
                 if unknown:
                     raise ValidationError(f"DAG {t.name!r}: task {task.name!r} depends on {unknown}, which are not tasks of this DAG")
-            _check_acyclic(t.name, tasks)
+            check_acyclic(t.name, tasks)
             spec = S.DAGTemplateSpec(tasks=tasks, **common)
         else:
             groups = [[self._compile_step(s, t, "steps") for s in g] for g in t.steps]
             spec = S.StepsTemplateSpec(steps=groups, **common)
-            _check_steps_refs(t.name, groups)
-        _check_io_refs(t, spec)
+            check_steps_refs(t.name, groups)
+        check_io_refs(t, spec)
         return spec
 
     def _derive(self, step: Step) -> Any:
@@ -264,14 +267,9 @@ class _Compiler:
                 raise ValidationError(f"step {step.name!r}: slices apply to Python OP templates only")
             derived._check_slices()
             if not step.slices.sub_path:
-                from .python.python_op_template import SLICE_PARAMETER
-
                 derived._implicit_parameters = {SLICE_PARAMETER}
         if step.executor is not None:
-            rendered = step.executor.render(derived)
-            if rendered is None:
-                raise ValidationError(f"step {step.name!r}: {type(step.executor).__name__}.render returned None; it must return a template")
-            derived = rendered
+            derived = _apply_executor(step.executor, derived, f"step {step.name!r}")
         return derived
 
     def _compile_step(self, step: Step, parent: Any, scope: str) -> S.StepSpec:
@@ -284,16 +282,6 @@ class _Compiler:
             params[k] = text
             if tp is not None:
                 ptypes[k] = tp
-        slices = getattr(derived, "slices", None)
-        if slices is not None and not slices.sub_path:
-            from .python.python_op_template import SLICE_PARAMETER
-
-            params.setdefault(SLICE_PARAMETER, slices.slices or "{{item}}")
-            if step.with_param is None and step.with_sequence is None:
-                raise ValidationError(
-                    f"step {step.name!r}: its template slices inputs (Slices without sub_path), so the step "
-                    "needs with_param=... or with_sequence=... to fan out (or use Slices(sub_path=True))"
-                )
         tmpl = step.template
         for k, p in tmpl.inputs.parameters.items():
             if k not in params and not p.has_value and not getattr(p, "optional", False):
@@ -331,6 +319,11 @@ class _Compiler:
                 end=None if s.end is None else _seq_text(s.end),
                 format=s.format,
             )
+        fanout = None
+        slices = self.templates[tname].python_op.slices if isinstance(self.templates.get(tname), S.ScriptTemplateSpec) \
+            and self.templates[tname].python_op is not None else None
+        if slices is not None:
+            with_param, seq, fanout = lower_slices(f"step {step.name!r}", slices, params, arts, with_param, seq)
         deps: List[str] = []
         if scope == "tasks":
             for d in step.dependencies:
@@ -340,7 +333,7 @@ class _Compiler:
             if seq is not None:
                 texts += [seq.start or "", seq.count or "", seq.end or ""]
             for text in texts:
-                for d in _task_refs(text):
+                for d in task_refs(text):
                     if d != step.name and d not in deps:
                         deps.append(d)
         return S.StepSpec(
@@ -350,8 +343,31 @@ class _Compiler:
             continue_on_failed=bool(step.continue_on_failed), continue_on_error=bool(step.continue_on_error),
             continue_on_num_success=step.continue_on_num_success,
             continue_on_success_ratio=step.continue_on_success_ratio,
-            dependencies=deps, parallelism=step.parallelism,
+            dependencies=deps, parallelism=step.parallelism, fanout=fanout,
         )
+
+
+def _apply_executor(executor: Any, template: Any, where: str) -> Any:
+    """``template`` (a copy) with ``executor`` applied: recorded for a named executor, rendered for a classic one."""
+    name = getattr(executor, "name", None)
+    if not hasattr(executor, "render"):
+        raise ValidationError(f"{where}: the executor must be a dflow.Executor (with render), got {type(executor).__name__}")
+    if name:
+        from ._plugin_manager import get_executor
+
+        get_executor(name)  # an executor whose plugin is not installed is refused here, naming the distribution
+        options = executor.spec_options() if hasattr(executor, "spec_options") else {}
+        try:
+            json.dumps(options)
+        except (TypeError, ValueError) as e:
+            raise ValidationError(f"{where}: {type(executor).__name__}.spec_options() must be plain JSON: {e}") from None
+        template._executor_spec = S.ExecutorSpec(name=name, kind=type(executor).__name__, options=options)
+        return template
+    rendered = executor.render(template)
+    if rendered is None:
+        raise ValidationError(f"{where}: {type(executor).__name__}.render returned None; it must return a template")
+    rendered._executor_spec = S.ExecutorSpec(kind=type(executor).__name__)
+    return rendered
 
 
 def _seq_text(v: Any) -> str:
@@ -399,11 +415,12 @@ def _artifact_argument(v: Any, where: str) -> S.ArtifactArgument:
         return S.ArtifactArgument(ref=str(v))
     if isinstance(v, S3Artifact):
         return S.ArtifactArgument(
-            stored=S.StoredArtifact(key=v.key, storage=v.storage, bucket=v.bucket_name, archive=v.archive, catalog=v.catalog),
+            stored=S.StoredArtifact(key=v.key, storage=v.storage, bucket=v.bucket_name, archive=v.archive, catalog=v.catalog,
+                                    packed=getattr(v, "packed", None)),
             sub_path=v.sub_path_value,
         )
     if isinstance(v, LocalArtifact):
-        return S.ArtifactArgument(stored=S.StoredArtifact(key=v.local_path, storage="local-path", local_path=v.local_path),
+        return S.ArtifactArgument(stored=S.StoredArtifact(key=v.local_path, local_path=v.local_path),
                                   sub_path=v.sub_path_value)
     if isinstance(v, Expression):
         return S.ArtifactArgument(from_expression=v.expr)
@@ -415,97 +432,6 @@ def _artifact_argument(v: Any, where: str) -> S.ArtifactArgument:
         f"{where}: {v!r} is not an artifact; pass upload_artifact(...), another step's "
         "outputs.artifacts[...], or the template's inputs.artifacts[...]"
     )
-
-
-def _task_refs(text: str) -> List[str]:
-    out = []
-    for m in _REF.finditer(text or ""):
-        parts = m.group(1).split(".")
-        if len(parts) > 2 and parts[0] == "tasks":
-            out.append(parts[1])
-    for m in _EXPR_STEP.finditer(text or ""):
-        if m.group(1) == "tasks":
-            out.append(m.group(2))
-    return out
-
-
-def _refs(text: str) -> List[Tuple[str, str]]:
-    """(scope, name) pairs of the step/task references in ``text``."""
-    out = []
-    for m in _REF.finditer(text or ""):
-        parts = m.group(1).split(".")
-        if len(parts) > 2 and parts[0] in ("steps", "tasks"):
-            out.append((parts[0], parts[1]))
-    for m in _EXPR_STEP.finditer(text or ""):
-        out.append((m.group(1), m.group(2)))
-    return out
-
-
-def _step_texts(s: S.StepSpec) -> List[str]:
-    texts = list(s.parameters.values()) + [s.when or "", s.with_param or "", s.key or ""]
-    texts += [a.ref or "" for a in s.artifacts.values()] + [a.from_expression or "" for a in s.artifacts.values()]
-    if s.with_sequence:
-        texts += [s.with_sequence.start or "", s.with_sequence.count or "", s.with_sequence.end or ""]
-    return texts
-
-
-def _check_steps_refs(tname: str, groups: List[List[S.StepSpec]]) -> None:
-    seen: Set[str] = set()
-    all_names = {s.name for g in groups for s in g}
-    for g in groups:
-        for s in g:
-            for text in _step_texts(s):
-                for scope, name in _refs(text):
-                    if scope == "tasks":
-                        raise ValidationError(f"Steps {tname!r}: step {s.name!r} refers to tasks.{name}; inside Steps refer to steps.NAME")
-                    if name not in all_names:
-                        raise ValidationError(
-                            f"Steps {tname!r}: step {s.name!r} uses outputs of step {name!r}, which is not in this Steps; "
-                            "pass values between templates through inputs and outputs"
-                        )
-                    if name not in seen:
-                        raise ValidationError(
-                            f"Steps {tname!r}: step {s.name!r} uses outputs of step {name!r}, which runs in the same "
-                            "group or later; add the producing step in an earlier group (wf.add order)"
-                        )
-        seen |= {s.name for s in g}
-
-
-def _check_acyclic(dname: str, tasks: List[S.StepSpec]) -> None:
-    deps = {t.name: list(t.dependencies) for t in tasks}
-    state: Dict[str, int] = {}
-
-    def visit(n: str, path: List[str]) -> None:
-        if state.get(n) == 2:
-            return
-        if state.get(n) == 1:
-            cycle = path[path.index(n):] + [n]
-            raise ValidationError(f"DAG {dname!r}: tasks depend on each other in a cycle: {' -> '.join(cycle)}")
-        state[n] = 1
-        for d in deps.get(n, []):
-            visit(d, path + [n])
-        state[n] = 2
-
-    for n in deps:
-        visit(n, [])
-
-
-def _check_io_refs(t: Any, spec: Any) -> None:
-    pnames = {p.name for p in spec.inputs_parameters}
-    anames = {a.name for a in spec.inputs_artifacts}
-    steps = spec.tasks if spec.kind == "dag" else [s for g in spec.steps for s in g]
-    for s in steps:
-        for text in _step_texts(s):
-            for m in _REF.finditer(text):
-                parts = m.group(1).split(".")
-                if parts[0] == "inputs" and len(parts) >= 3:
-                    table = pnames if parts[1] == "parameters" else anames
-                    if parts[2] not in table:
-                        raise ValidationError(
-                            f"{type(t).__name__} {t.name!r}: step {s.name!r} refers to {{{{{m.group(1)}}}}}, but the "
-                            f"template has no input {parts[1][:-1]} {parts[2]!r} (it has {sorted(table)}); "
-                            "a step can only refer to the inputs of the template it is in"
-                        )
 
 
 def compile_workflow(workflow: Any) -> S.WorkflowSpec:

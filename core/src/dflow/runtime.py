@@ -342,15 +342,18 @@ def _execute(task: Dict[str, Any], ctx: _Context) -> None:
     if ctx.progress_writer is not None:
         ctx.progress_writer.flush()
 
-    # ---- outputs: sliced parameters as one list per step (the backend concatenates the steps' lists)
+    # ---- outputs: a sliced parameter is the slice's value when this step ran one slice of a
+    # fan-out, else the list of its slices' values (the backend gathers them in slice order)
     outputs_dir = task["outputs_dir"]
     os.makedirs(os.path.join(outputs_dir, "artifacts"), exist_ok=True)
+    one_slice = slice_index is not None and not (slices or {}).get("group_size")
     params: Dict[str, Any] = {}
     for name, field in out_sign.items():
         if isinstance(field, Artifact):
             continue
         if slices and name in sl_out_p:
-            params[name] = [r.get(name) for _, r in results]
+            values = [r.get(name) for _, r in results]
+            params[name] = values[0] if one_slice and len(values) == 1 else values
         elif results and name in results[-1][1]:
             params[name] = results[-1][1][name]
     write_parameters(outputs_dir, params)

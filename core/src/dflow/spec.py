@@ -39,6 +39,7 @@ __all__ = [
     "ArtifactArgument",
     "SequenceSpec",
     "StepSpec",
+    "FanoutSpec",
     "SlicesSpec",
     "SignField",
     "PythonOPSpec",
@@ -119,6 +120,10 @@ class StoredArtifact(_Model):
     storage plugin (``"local"``, ``"s3"``, ...) or is ``None`` for the configured one.
     ``catalog`` lists the items of a list/dict upload in order, each with its path
     relative to the key, so an OP receiving ``List[Path]`` gets the same order back.
+    ``local_path`` is set when the files are on the machine that made the record (a
+    ``LocalArtifact``, an output of a local run): readers there copy them directly, and a
+    cluster backend uploads them. ``parts`` are the outputs of the slices of a fan-out,
+    stacked in order (see :func:`dflow.contract.merge_part`).
     """
 
     key: str
@@ -130,6 +135,8 @@ class StoredArtifact(_Model):
     local_path: Optional[str] = None
     sub_path: Optional[str] = None
     parts: Optional[List["StoredArtifact"]] = None
+    #: the one object below ``key`` that holds the files as a tarball (``upload_artifact`` to a remote store)
+    packed: Optional[str] = None
 
 
 class ArtifactArgument(_Model):
@@ -153,6 +160,34 @@ class SequenceSpec(_Model):
 # --------------------------------------------------------------------------- steps
 
 
+class FanoutSpec(_Model):
+    """A step that fans out over slices of its inputs: ``Slices`` lowered by the compiler.
+
+    The step's loop (``with_param``/``with_sequence``) already lists what one pod runs:
+    a slice, or a group of ``group_size`` slices; its ``dflow_slice`` parameter gives
+    that slice's (group's) index. A backend runs a plain fan-out and:
+
+    * with ``sub_path``, hands each pod only its own item of ``input_parameters`` (item
+      ``i`` of the list) and of ``input_artifacts`` (catalog item ``i``); otherwise the
+      pod's step runtime cuts them itself;
+    * gathers ``gather_parameters`` into one list in index order (a pod of one slice
+      writes its value, a pod of a group the list of its slices' values, which are
+      concatenated) and stacks ``gather_artifacts`` (each pod's output is a part).
+
+    ``count_from`` (``"parameters.NAME"`` or ``"artifacts.NAME"``) is set when the number
+    of items could not be written as a loop at compile time: the backend counts the items
+    of that input when the step runs.
+    """
+
+    group_size: Optional[int] = None
+    sub_path: bool = False
+    input_parameters: List[str] = Field(default_factory=list)
+    input_artifacts: List[str] = Field(default_factory=list)
+    gather_parameters: List[str] = Field(default_factory=list)
+    gather_artifacts: List[str] = Field(default_factory=list)
+    count_from: Optional[str] = None
+
+
 class StepSpec(_Model):
     """A step of a ``steps`` template, or a task of a ``dag`` template."""
 
@@ -171,6 +206,7 @@ class StepSpec(_Model):
     continue_on_success_ratio: Optional[float] = None
     dependencies: List[str] = Field(default_factory=list)
     parallelism: Optional[int] = None
+    fanout: Optional[FanoutSpec] = None
 
 
 # --------------------------------------------------------------------------- templates

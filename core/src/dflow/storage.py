@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional
 
 from .errors import StorageError
 
-__all__ = ["StorageClient", "LocalStorageClient", "ArtifactLocation", "SecretRef"]
+__all__ = ["StorageClient", "LocalStorageClient", "ArtifactLocation", "SecretRef", "local_path_of"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,12 +93,14 @@ class StorageClient(abc.ABC):
         and, for stores that are not the cluster's default repository, for where step
         outputs go. ``key`` may hold workflow placeholders. Credentials are given as
         :class:`SecretRef` names from the client's configuration, never as values.
+
+        The default, as in dflow for a custom ``s3_config["storage_client"]``: the objects
+        are in the cluster's default artifact repository, whose type
+        ``s3_config["repo_type"]`` names (``"s3"`` unless set), addressed by key only.
         """
-        raise StorageError(
-            f"{type(self).__name__} cannot say where its artifacts are for a cluster backend (it has no "
-            "artifact_location); steps on a cluster cannot reach them. Use a store the cluster reaches "
-            "(s3_config['storage_type'] = 's3', 'oss', 'azure', 'gcs') or implement artifact_location"
-        )
+        from .settings import s3_config
+
+        return ArtifactLocation(str(s3_config.get("repo_type") or "s3"), {"key": key})
 
     def local_path(self, key: str) -> Optional[str]:
         """The path of the object (or directory) at ``key`` when it is a file on this machine, else None.
@@ -113,6 +115,12 @@ class StorageClient(abc.ABC):
             target = os.path.join(tmp, "obj")
             self.download(key, target)
             return _md5_file(target)
+
+
+def local_path_of(client: Any, key: str) -> Optional[str]:
+    """``client.local_path(key)``, also for a duck-typed client (``s3_config["storage_client"]``) without it."""
+    fn = getattr(client, "local_path", None)
+    return fn(key) if callable(fn) else None
 
 
 def _md5_file(path: str) -> str:
@@ -219,6 +227,12 @@ class LocalStorageClient(StorageClient):
 
     def local_path(self, key: str) -> Optional[str]:
         return str(self._path(key))
+
+    def artifact_location(self, key: str) -> ArtifactLocation:
+        raise StorageError(
+            f"artifacts in {self!r} are files on this machine, which steps on a cluster cannot reach; "
+            "configure the cluster's artifact store (s3_config) for a cluster run"
+        )
 
     def get_md5(self, key: str) -> str:
         p = self._path(key)

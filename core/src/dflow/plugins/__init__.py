@@ -15,7 +15,11 @@ from typing import Any, Optional
 
 from .._plugin_manager import (
     KNOWN_DISTRIBUTIONS,
+    CommandRegistration,
+    ExecutorRegistration,
     get_backend,
+    get_backend_factory,
+    get_executor,
     get_plugin_manager,
     get_storage_factory,
     hookimpl,
@@ -32,7 +36,11 @@ __all__ = [
     "register_plugin",
     "unregister_plugin",
     "get_backend",
+    "get_backend_factory",
     "get_storage_factory",
+    "get_executor",
+    "ExecutorRegistration",
+    "CommandRegistration",
 ]
 
 

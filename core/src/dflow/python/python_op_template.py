@@ -7,6 +7,7 @@ import os
 import sys
 from typing import Any, Dict, List, Optional
 
+from ..contract import PYTHON_OP_SCRIPT, SLICE_PARAMETER
 from ..errors import ValidationError
 from ..io import InputArtifact, InputParameter, OutputArtifact, OutputParameter
 from ..names import sanitize_template_name
@@ -20,7 +21,6 @@ __all__ = ["PythonOPTemplate", "Slices", "upload_packages"]
 #: Paths of local Python packages shipped with every Python OP (user guide 3.2.4).
 upload_packages: List[str] = []
 
-SLICE_PARAMETER = "dflow_slice"
 
 
 class Slices:
@@ -105,6 +105,7 @@ class PythonOPTemplate(PythonScriptOPTemplate):
         self.slices = slices
         self.python_packages = list(python_packages or [])
         self.op_kwargs = dict(op_kwargs or {})
+        kwargs.setdefault("script", PYTHON_OP_SCRIPT)
         super().__init__(
             name=name,
             image=image,

@@ -16,25 +16,18 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from dflow.backend import Backend, ParameterValue, ReusedStep, StepRecord, WorkflowRecord
 from dflow.errors import BackendError, ValidationError
-from dflow.runtime import decode_value, encode_value
+from dflow.contract import KEY_PARAMETER, PART_PREFIX, RESERVED_PARAMETERS, decode_value, encode_value
 from dflow.settings import config, s3_config
 from dflow.spec import StoredArtifact, WorkflowSpec
 
 from .client import ArgoClient
-from .manifest import (
-    GROUP_KEY_PARAMETER,
-    KEY_PARAMETER,
-    SLICE_PARAMETER,
-    SPEC_ANNOTATION,
-    WRAPPER_ANNOTATION,
-    ManifestCompiler,
-    decode_spec_annotation,
-)
+from .manifest import SPEC_ANNOTATION, WRAPPER_ANNOTATION, ManifestCompiler, decode_spec_annotation
 from .package import Upload, make_tarball
 
 __all__ = ["ArgoBackend", "nodes_to_records"]
 
-_INTERNAL_PARAMETERS = {KEY_PARAMETER, SLICE_PARAMETER, GROUP_KEY_PARAMETER, "dflow_success"}
+# artifact location kinds of Argo (the field that holds an artifact's location)
+_LOCATION_KINDS = ("s3", "oss", "gcs", "azure", "hdfs", "http", "git", "artifactory", "raw")
 _LOOP_CHILD = re.compile(r"^(.+)\((\d+):(.*)\)$")
 # how Argo (and Kubernetes) say a pod outlived its template's activeDeadlineSeconds
 _DEADLINE = re.compile(r"deadline", re.I)
@@ -226,34 +219,39 @@ def _pod_name(wf: Dict[str, Any], node: Dict[str, Any]) -> str:
 def _types(
     spec: Optional[WorkflowSpec],
 ) -> Tuple[Dict[str, Dict[str, Optional[str]]], Dict[str, Dict[str, Optional[str]]], Dict[str, Any]]:
+    """Declared parameter types per template, and the gathered outputs of each fan-out step's template."""
     ins: Dict[str, Dict[str, Optional[str]]] = {}
     outs: Dict[str, Dict[str, Optional[str]]] = {}
-    slices: Dict[str, Any] = {}
+    gathered: Dict[str, Any] = {}
     for t in spec.templates if spec is not None else []:
         ins[t.name] = {p.name: p.type for p in t.inputs_parameters}
         outs[t.name] = {p.name: p.type for p in t.outputs_parameters}
-        op = getattr(t, "python_op", None)
-        if op is not None and op.slices is not None:
-            slices[t.name] = op.slices
-    return ins, outs, slices
+        for s in [x for g in getattr(t, "steps", []) for x in g] + list(getattr(t, "tasks", [])):
+            if s.fanout is not None:
+                gathered[s.template] = s.fanout
+    return ins, outs, gathered
 
 
 def _params(items: List[Dict[str, Any]], types: Dict[str, Optional[str]]) -> Dict[str, ParameterValue]:
     out = {}
     for p in items or []:
-        if p.get("name") in _INTERNAL_PARAMETERS:
+        if p.get("name") in RESERVED_PARAMETERS:
             continue
         out[p["name"]] = ParameterValue(text=p.get("value"), type=types.get(p["name"]))
     return out
 
 
 def _artifacts(items: List[Dict[str, Any]]) -> Dict[str, StoredArtifact]:
+    """The artifacts of a node, as stored artifacts of the configured store (by their keys)."""
     out = {}
     for a in items or []:
-        s3 = a.get("s3")
-        if a.get("name") in ("main-logs", "dflow-pkg") or not s3 or not s3.get("key"):
+        if a.get("name") in ("main-logs", "dflow-pkg"):
             continue
-        out[a["name"]] = StoredArtifact(key=s3["key"], storage="s3", bucket=s3.get("bucket"))
+        loc = next((a[k] for k in _LOCATION_KINDS if isinstance(a.get(k), dict)), None)
+        key = (loc or {}).get("key") or (loc or {}).get("blob")
+        if not key:
+            continue
+        out[a["name"]] = StoredArtifact(key=key, bucket=(loc or {}).get("bucket"))
     return out
 
 
@@ -358,13 +356,13 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
             group.started_at = min((c.started_at for c in children if c.started_at), default=None)
             group.finished_at = max((c.finished_at for c in children if c.finished_at), default=None)
             group.outputs_parameters = _gather(children, slices.get(children[0].template or ""))
-            # sliced output artifacts of all slices share one key (see the manifest's dflow_group_key)
+            # the slices' parts of a gathered artifact lie under one prefix (the manifest's dflow_group_key)
             for name in {k for c in children for k in c.outputs_artifacts}:
-                keys = {c.outputs_artifacts[name].key for c in children if name in c.outputs_artifacts}
-                if len(keys) == 1:
-                    group.outputs_artifacts[name] = next(
-                        c.outputs_artifacts[name] for c in children if name in c.outputs_artifacts
-                    )
+                prefixes = {c.outputs_artifacts[name].key.rsplit("/", 1)[0] for c in children
+                            if name in c.outputs_artifacts and
+                            c.outputs_artifacts[name].key.rsplit("/", 1)[-1].startswith(PART_PREFIX)}
+                if len(prefixes) == 1:
+                    group.outputs_artifacts[name] = StoredArtifact(key=prefixes.pop())
     # a wrapper the manifest added around a step (parallelism) is not a step of its own
     wrappers = {
         t.get("name")
@@ -381,9 +379,10 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
     return ordered
 
 
-def _gather(children: List[StepRecord], sl: Any) -> Dict[str, ParameterValue]:
-    sliced = set(sl.output_parameter) if sl is not None else set()
-    grouped = bool(sl is not None and sl.group_size)
+def _gather(children: List[StepRecord], fanout: Any) -> Dict[str, ParameterValue]:
+    """A fan-out's outputs: each parameter as the list of its pods' values (gathered slices concatenated)."""
+    sliced = set(fanout.gather_parameters) if fanout is not None else set()
+    grouped = bool(fanout is not None and fanout.group_size)
     names: List[str] = []
     for c in children:
         names += [k for k in c.outputs_parameters if k not in names]

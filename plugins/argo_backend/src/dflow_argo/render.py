@@ -13,6 +13,8 @@ import runpy
 import sys
 from typing import Any, Dict, List, Optional
 
+from dflow.storage import ArtifactLocation, LocalStorageClient, StorageClient
+
 __all__ = ["render_file", "render_workflow", "to_yaml", "CapturedSubmit", "main"]
 
 
@@ -56,13 +58,12 @@ def render_file(path: str, fmt: str = "yaml", argv: Optional[List[str]] = None) 
     manifest = None
     import tempfile
 
-    from dflow.storage import LocalStorageClient
-
     # upload_artifact() in the script computes its key as usual, but the bytes stay in a
-    # scratch directory on this machine: the manifest only names keys
+    # scratch directory on this machine: the manifest only names keys, where the configured
+    # store would have them
     scratch = tempfile.TemporaryDirectory(prefix="dflow-render-")
     saved_storage = s3_config.get("storage_client")
-    s3_config["storage_client"] = LocalStorageClient(root=scratch.name)
+    s3_config["storage_client"] = _ScratchStore(scratch.name, _configured_store())
     Workflow.submit = capture  # type: ignore[method-assign]
     sys.argv = [path] + list(argv or [])
     sys.path.insert(0, os.path.dirname(path))
@@ -89,6 +90,36 @@ def render_file(path: str, fmt: str = "yaml", argv: Optional[List[str]] = None) 
     if fmt == "json":
         return json.dumps(manifest, indent=2)
     return to_yaml(manifest)
+
+
+def _configured_store() -> Optional[StorageClient]:
+    """The store the manifest's artifacts will be in, made offline; None when it cannot be made here."""
+    from dflow.artifact import get_storage_client
+
+    try:
+        return get_storage_client()
+    except Exception:  # noqa: BLE001 - a store whose plugin is missing: key-only locations
+        return None
+
+
+class _ScratchStore(LocalStorageClient):
+    """Keeps what a rendered script uploads on this machine, and names it as the configured store would."""
+
+    def __init__(self, root: str, configured: Optional[StorageClient]) -> None:
+        super().__init__(root=root)
+        self._configured = configured
+
+    def local_path(self, key: str) -> Optional[str]:
+        return None  # behave as a remote store: uploads are packed as they will be at submission
+
+    def artifact_location(self, key: str) -> ArtifactLocation:
+        if self._configured is not None:
+            try:
+                return self._configured.artifact_location(key)
+            except Exception:  # noqa: BLE001 - a store a cluster cannot reach: the default repository
+                pass
+        # the cluster's default artifact repository (S3-compatible, as dflow's default)
+        return ArtifactLocation("s3", {"key": key})
 
 
 def to_yaml(manifest: Dict[str, Any]) -> str:

@@ -18,7 +18,8 @@ from dflow.errors import BackendError, ValidationError, WorkflowNotFoundError
 from dflow.settings import config, s3_config
 from dflow.spec import WorkflowSpec
 
-from .pods import PodRunner, pid_alive, process_start_time
+from .forkserver import pid_alive, process_start_time
+from .launchers import cancel_leftovers
 from .state import atomic_write, read_json, read_nodes, read_text
 
 __all__ = ["LocalBackend"]
@@ -68,14 +69,9 @@ class LocalBackend(Backend):
         workflow_id = _new_id(spec.name) if spec.generate_name else spec.name
         wfdir = os.path.join(self.workdir, workflow_id)
         os.makedirs(wfdir, exist_ok=False)
-        custom = s3_config.get("storage_client")
-        settings = {
-            "storage_root": self.workdir,
-            "workers": config.get("debug_workers"),
-            "storage_name": "custom" if custom is not None else (s3_config.get("storage_type") or "local"),
-        }
-        if s3_config.get("storage_type") not in (None, "local") and custom is None:
-            settings["storage_name"] = s3_config["storage_type"]
+        from dflow.artifact import storage_name
+
+        settings = {"workers": config.get("debug_workers"), "storage_name": storage_name(), "storage_root": self.workdir}
         atomic_write(os.path.join(wfdir, "spec.json"), spec.to_json())
         atomic_write(os.path.join(wfdir, "reuse.json"), json.dumps([r.model_dump(mode="json") for r in (reuse or [])]))
         record = {"id": workflow_id, "name": spec.name, "phase": "Pending", "created_at": time.time(), "settings": settings}
@@ -208,7 +204,7 @@ class LocalBackend(Backend):
                 time.sleep(0.02)
             if pid_alive(pid, rec.get("driver_start")):
                 os.kill(pid, signal.SIGKILL)
-        PodRunner.kill_leftovers(os.path.join(wfdir, ".pods"))
+        cancel_leftovers(wfdir)
         rec = self._record(workflow_id)
         if rec.get("phase") not in FINAL:
             rec.update(phase="Failed", message="terminated", finished_at=time.time())
@@ -226,7 +222,7 @@ class LocalBackend(Backend):
                 f"workflow {workflow_id!r} keeps its artifacts through a custom storage client "
                 "(s3_config['storage_client']); set the same client in this process before resuming it"
             )
-        PodRunner.kill_leftovers(os.path.join(wfdir, ".pods"))
+        cancel_leftovers(wfdir)
         self._start_driver(wfdir, workflow_id, detach, resume=True)
 
     def delete(self, workflow_id: str) -> None:
@@ -251,11 +247,9 @@ def _driver_main(wfdir: str, workflow_id: str, resume: bool) -> int:
     spec = WorkflowSpec.from_json(read_text(os.path.join(wfdir, "spec.json")) or "")
     reuse = [ReusedStep.model_validate(r) for r in read_json(os.path.join(wfdir, "reuse.json"), [])]
     previous = read_nodes(os.path.join(wfdir, "nodes.jsonl")) if resume else {}
-    client = None
-    name = settings.get("storage_name", "local")
-    if name != "local":
-        client = get_storage_client(None if name == "custom" else name)
-    engine = Engine(wfdir, spec, workflow_id, settings, reuse, previous, client)
+    name = settings.get("storage_name") or "local"
+    client = get_storage_client(None if name == "custom" else name, root=settings.get("storage_root") or os.path.dirname(wfdir))
+    engine = Engine(wfdir, spec, workflow_id, settings, reuse, previous, client, name)
     try:
         phase, message = asyncio.run(engine.run())
     except BaseException as e:  # noqa: BLE001

@@ -13,10 +13,17 @@ Every file is replaced by rename, and ``nodes.jsonl`` only grows by whole-line
 appends, so a reader never sees a torn record and a killed driver loses nothing
 it had written; a trailing partial line (a kill in the middle of an append) is
 ignored.
+
+A parameter value longer than :data:`INLINE_LIMIT` is written once, to
+``values/<sha1 of the text>``, and node records name it by its digest, so a 1 MB
+parameter given to every slice of a fan-out costs 1 MB, not 1 MB per state change of
+every slice: ``nodes.jsonl`` grows with the number of steps, not with the bytes of
+their values.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -24,7 +31,14 @@ from typing import Any, Dict, Iterator, List, Optional
 
 from dflow.backend import StepRecord
 
-__all__ = ["atomic_write", "read_json", "NodeLog", "read_nodes"]
+__all__ = ["atomic_write", "read_json", "NodeLog", "read_nodes", "STATE_NAMES", "INLINE_LIMIT"]
+
+#: names in a workflow directory that belong to the run's state (no step directory takes them)
+STATE_NAMES = frozenset({"status", "workflow.json", "spec.json", "nodes.jsonl", "reuse.json", "values",
+                         "driver.log", ".pods", ".launched"})
+#: parameter texts longer than this are stored once under ``values/`` and referred to by digest
+INLINE_LIMIT = 1024
+_PARAM_FIELDS = ("inputs_parameters", "outputs_parameters")
 
 
 def atomic_write(path: str, data: str) -> None:
@@ -56,6 +70,8 @@ class NodeLog:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self.values_dir = os.path.join(os.path.dirname(path), "values")
+        self._stored: set = set()
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         # a driver killed in the middle of an append leaves a partial last line:
         # start on a fresh line so the next record is whole
@@ -69,8 +85,28 @@ class NodeLog:
         except OSError:
             pass
 
+    def _intern(self, text: str) -> str:
+        digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+        if digest not in self._stored:
+            path = os.path.join(self.values_dir, digest)
+            if not os.path.exists(path):
+                os.makedirs(self.values_dir, exist_ok=True)
+                atomic_write(path, text)
+            self._stored.add(digest)
+        return digest
+
     def append(self, record: StepRecord) -> None:
-        line = record.model_dump_json(exclude_defaults=True) + "\n"
+        big = any(v.text is not None and len(v.text) > INLINE_LIMIT
+                  for f in _PARAM_FIELDS for v in getattr(record, f).values())
+        if not big:
+            line = record.model_dump_json(exclude_defaults=True) + "\n"
+        else:
+            data_ = record.model_dump(mode="json", exclude_defaults=True)
+            for f in _PARAM_FIELDS:
+                for v in (data_.get(f) or {}).values():
+                    if v.get("text") is not None and len(v["text"]) > INLINE_LIMIT:
+                        v["ref"] = self._intern(v.pop("text"))
+            line = json.dumps(data_, separators=(",", ":"), ensure_ascii=False) + "\n"
         data = line.encode()
         written = os.write(self.fd, data)
         while written < len(data):  # pragma: no cover - only on a full disk or a signal
@@ -107,14 +143,31 @@ def read_nodes(path: str) -> Dict[str, StepRecord]:
             continue
         lines.setdefault(line[7:end], []).append(line)
     out: Dict[str, StepRecord] = {}
+    values: Dict[str, Optional[str]] = {}
+    values_dir = os.path.join(os.path.dirname(path), "values")
     for node_id, versions in lines.items():
         for line in reversed(versions):
             try:
-                out[node_id] = StepRecord.model_validate_json(line)
+                if '"ref":"' in line:
+                    out[node_id] = StepRecord.model_validate(_resolve_refs(json.loads(line), values_dir, values))
+                else:
+                    out[node_id] = StepRecord.model_validate_json(line)
                 break
             except ValueError:
                 continue
     return out
+
+
+def _resolve_refs(data: Dict[str, Any], values_dir: str, cache: Dict[str, Optional[str]]) -> Dict[str, Any]:
+    """A record whose interned parameter values are read back (each value file once per read)."""
+    for f in _PARAM_FIELDS:
+        for v in (data.get(f) or {}).values():
+            ref = v.pop("ref", None)
+            if ref is not None:
+                if ref not in cache:
+                    cache[ref] = read_text(os.path.join(values_dir, ref))
+                v["text"] = cache[ref]
+    return data
 
 
 def list_files(directory: str) -> List[str]:

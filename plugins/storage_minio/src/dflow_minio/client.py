@@ -25,7 +25,7 @@ from botocore.config import Config
 from s3transfer.subscribers import BaseSubscriber
 
 from dflow.errors import StorageError
-from dflow.storage import StorageClient
+from dflow.storage import ArtifactLocation, StorageClient
 
 __all__ = ["S3StorageClient"]
 
@@ -497,6 +497,10 @@ class S3StorageClient(StorageClient):
             # the copy has a new ETag: tag it anew
             for d, md5 in tagged:
                 self._tag_md5(d, md5)
+
+    def artifact_location(self, key: str) -> ArtifactLocation:
+        """Key-only ``s3`` location: the cluster's default artifact repository is this bucket."""
+        return ArtifactLocation("s3", {"key": self._full(key)})
 
     def get_md5(self, key: str) -> str:
         """MD5 hex digest of the object's content.

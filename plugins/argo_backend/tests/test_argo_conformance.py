@@ -10,6 +10,7 @@ when ``DFLOW_ARGO_SERVER`` is set.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,8 @@ class TestArgoConformanceOnFakeServer(BackendConformance):
     def subprocess_setup(self) -> str:
         return (
             "from dflow import config, s3_config\n"
-            "from dflow.storage import LocalStorageClient\n"
+            f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})\n"
+            "from sandbox_repo import SandboxRepository\n"
             f"config.update(mode='argo', host={config['host']!r}, token={TOKEN!r}, namespace='argo')\n"
-            f"s3_config['storage_client'] = LocalStorageClient(root={str(s3_config['storage_client'].root)!r})\n"
+            f"s3_config['storage_client'] = SandboxRepository(root={str(s3_config['storage_client'].root)!r})\n"
         )

@@ -631,11 +631,12 @@ class Sandbox:
         for k in names:
             vals = [c.parameters[k] for c in kids if k in c.parameters]
             node.parameters[k] = _aggregate(vals)
-        # Argo aggregates no artifacts; slices that write under one shared key have that key
+        # Argo aggregates no artifacts; slices that write parts under one shared prefix have that prefix
         keys: Dict[str, set] = {}
         for c in kids:
             for k, key in c.artifacts.items():
-                keys.setdefault(k, set()).add(key)
+                head, _, last = key.rpartition("/")
+                keys.setdefault(k, set()).add(head if last.startswith(".dflow-part-") else key)
         node.artifacts = {k: v.pop() for k, v in keys.items() if len(v) == 1}
         node.finished = time.time()
 

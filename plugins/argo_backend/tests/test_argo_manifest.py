@@ -24,7 +24,7 @@ from dflow_argo import ArgoBackend, render_file
 from dflow_argo.manifest import CHECK_TEMPLATE, SPEC_ANNOTATION, decode_spec_annotation
 from dflow_argo.podscript import decode_payload
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 EXAMPLES = sorted(glob.glob(os.path.join(REPO, "examples", "*.py")))
 
 
@@ -292,10 +292,11 @@ def test_slices(tmp_path):
     sq_t = t[s["sq"]["template"]]
     assert {"name": "dflow_slice"} in sq_t["inputs"]["parameters"]
     assert decode_payload(sq_t["script"]["source"])["slices"]["output_parameter"] == ["y"]
-    # sliced output artifacts of all slices go under one prefix, read back by later steps
+    # sliced output artifacts of all slices go under one prefix as parts, read back (merged) by later steps
     write_t = t[s["write"]["template"]]
     out = {a["name"]: a for a in write_t["outputs"]["artifacts"]}["out"]
-    assert out["s3"]["key"] == "{{inputs.parameters.dflow_group_key}}/out" and out["archive"] == {"none": {}}
+    assert out["s3"]["key"] == "{{inputs.parameters.dflow_group_key}}/out/.dflow-part-{{inputs.parameters.dflow_slice}}"
+    assert out["archive"] == {"none": {}}
     assert params(s["write"])["dflow_group_key"] == "{{workflow.name}}/slices/write"
     assert s["read-back"]["arguments"]["artifacts"] == [
         {"name": "files", "s3": {"key": "{{workflow.name}}/slices/write/out"}}

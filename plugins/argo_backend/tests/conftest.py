@@ -14,14 +14,19 @@ if HERE not in sys.path:
 
 @pytest.fixture(autouse=True)
 def isolated_config(tmp_path, monkeypatch):
-    """Every test gets its own copy of config/s3_config and an artifact store under tmp_path."""
+    """Every test gets its own copy of config/s3_config and an artifact store under tmp_path.
+
+    The store stands for the cluster's default artifact repository (``SandboxRepository``:
+    a local directory whose artifacts the manifest names by key-only ``s3`` locations, and
+    which the sandbox reads and writes as that repository).
+    """
     from dflow.settings import config, s3_config
-    from dflow.storage import LocalStorageClient
+    from sandbox_repo import SandboxRepository
 
     saved_c, saved_s = dict(config), dict(s3_config)
     store = tmp_path / "store"
     store.mkdir()
-    s3_config["storage_client"] = LocalStorageClient(root=str(store))
+    s3_config["storage_client"] = SandboxRepository(root=str(store))
     config["debug_workdir"] = str(tmp_path / "debug")
     monkeypatch.chdir(tmp_path)
     yield

@@ -47,9 +47,19 @@ def _decode(text: Any) -> Any:
 
 
 def _files(root: Path) -> List[str]:
+    """The texts of an artifact's files (a gathered artifact's parts merged, as readers merge them)."""
+    import tempfile
+
+    from dflow.contract import merge_stacked
+
     if root.is_file():
         return [root.read_text()]
-    return sorted(p.read_text() for p in root.rglob("*") if p.is_file() and ".dflow" not in p.parts)
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "a"
+        if root.exists():
+            shutil.copytree(root, copy)
+            merge_stacked(str(copy))
+        return sorted(p.read_text() for p in copy.rglob("*") if p.is_file() and ".dflow" not in p.parts)
 
 
 def _summary(rows: List[Tuple[str, str, Dict[str, Any], Dict[str, List[str]]]]) -> Dict[str, Any]:

@@ -1,0 +1,113 @@
+"""Checks of references inside Steps and DAG templates, done when a workflow is compiled.
+
+Every reference a step makes (``{{steps.NAME...}}``, ``{{tasks.NAME...}}``,
+``{{inputs...}}``, and the same in expressions) must name something that exists and
+has run by then; DAG tasks must not depend on each other in a cycle. Bad references
+are refused here, before anything runs, naming the template, the step and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Set, Tuple
+
+from . import spec as S
+from .errors import ValidationError
+
+__all__ = ["REF", "task_refs", "check_steps_refs", "check_acyclic", "check_io_refs", "step_texts"]
+
+REF = re.compile(r"\{\{\s*([^{}=][^{}]*?)\s*\}\}")
+_EXPR_STEP = re.compile(r"\b(steps|tasks)\[\s*'([^']+)'\s*\]")
+
+
+def task_refs(text: str) -> List[str]:
+    out = []
+    for m in REF.finditer(text or ""):
+        parts = m.group(1).split(".")
+        if len(parts) > 2 and parts[0] == "tasks":
+            out.append(parts[1])
+    for m in _EXPR_STEP.finditer(text or ""):
+        if m.group(1) == "tasks":
+            out.append(m.group(2))
+    return out
+
+
+def _refs(text: str) -> List[Tuple[str, str]]:
+    """(scope, name) pairs of the step/task references in ``text``."""
+    out = []
+    for m in REF.finditer(text or ""):
+        parts = m.group(1).split(".")
+        if len(parts) > 2 and parts[0] in ("steps", "tasks"):
+            out.append((parts[0], parts[1]))
+    for m in _EXPR_STEP.finditer(text or ""):
+        out.append((m.group(1), m.group(2)))
+    return out
+
+
+def step_texts(s: S.StepSpec) -> List[str]:
+    texts = list(s.parameters.values()) + [s.when or "", s.with_param or "", s.key or ""]
+    texts += [a.ref or "" for a in s.artifacts.values()] + [a.from_expression or "" for a in s.artifacts.values()]
+    if s.with_sequence:
+        texts += [s.with_sequence.start or "", s.with_sequence.count or "", s.with_sequence.end or ""]
+    return texts
+
+
+def check_steps_refs(tname: str, groups: List[List[S.StepSpec]]) -> None:
+    seen: Set[str] = set()
+    all_names = {s.name for g in groups for s in g}
+    for g in groups:
+        for s in g:
+            for text in step_texts(s):
+                for scope, name in _refs(text):
+                    if scope == "tasks":
+                        raise ValidationError(f"Steps {tname!r}: step {s.name!r} refers to tasks.{name}; inside Steps refer to steps.NAME")
+                    if name not in all_names:
+                        raise ValidationError(
+                            f"Steps {tname!r}: step {s.name!r} uses outputs of step {name!r}, which is not in this Steps; "
+                            "pass values between templates through inputs and outputs"
+                        )
+                    if name not in seen:
+                        raise ValidationError(
+                            f"Steps {tname!r}: step {s.name!r} uses outputs of step {name!r}, which runs in the same "
+                            "group or later; add the producing step in an earlier group (wf.add order)"
+                        )
+        seen |= {s.name for s in g}
+
+
+def check_acyclic(dname: str, tasks: List[S.StepSpec]) -> None:
+    deps = {t.name: list(t.dependencies) for t in tasks}
+    state: Dict[str, int] = {}
+
+    def visit(n: str, path: List[str]) -> None:
+        if state.get(n) == 2:
+            return
+        if state.get(n) == 1:
+            cycle = path[path.index(n):] + [n]
+            raise ValidationError(f"DAG {dname!r}: tasks depend on each other in a cycle: {' -> '.join(cycle)}")
+        state[n] = 1
+        for d in deps.get(n, []):
+            visit(d, path + [n])
+        state[n] = 2
+
+    for n in deps:
+        visit(n, [])
+
+
+def check_io_refs(t: Any, spec: Any) -> None:
+    pnames = {p.name for p in spec.inputs_parameters}
+    anames = {a.name for a in spec.inputs_artifacts}
+    steps = spec.tasks if spec.kind == "dag" else [s for g in spec.steps for s in g]
+    for s in steps:
+        for text in step_texts(s):
+            for m in REF.finditer(text):
+                parts = m.group(1).split(".")
+                if parts[0] == "inputs" and len(parts) >= 3:
+                    table = pnames if parts[1] == "parameters" else anames
+                    if parts[2] not in table:
+                        raise ValidationError(
+                            f"{type(t).__name__} {t.name!r}: step {s.name!r} refers to {{{{{m.group(1)}}}}}, but the "
+                            f"template has no input {parts[1][:-1]} {parts[2]!r} (it has {sorted(table)}); "
+                            "a step can only refer to the inputs of the template it is in"
+                        )
+
+

@@ -1,0 +1,136 @@
+"""``Slices`` lowered once, by the compiler, into a plain fan-out that every backend runs.
+
+The result for a step is its final loop (``with_param``/``with_sequence``, counting
+groups when ``group_size`` is set, and worked out from the sliced inputs when the user
+gave no loop) and a :class:`~dflow.spec.FanoutSpec` naming what is cut per item and
+what is gathered. Loops are written in Argo's expression language, which the local
+engine evaluates with the same semantics, so no backend re-derives them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Dict, Optional, Tuple
+
+from . import spec as S
+from .contract import SLICE_PARAMETER
+from .errors import ValidationError
+
+__all__ = ["lower_slices", "list_expression"]
+
+_INPUT_REF = re.compile(r"^\{\{\s*inputs\.parameters\.([^.{}\s]+)\s*\}\}$")
+_OUTPUT_REF = re.compile(r"^\{\{\s*(steps|tasks)\.([^.{}\s]+)\.outputs\.parameters\.([^.{}\s]+)\s*\}\}$")
+_WORKFLOW_REF = re.compile(r"^\{\{\s*workflow\.parameters\.([^.{}\s]+)\s*\}\}$")
+
+
+def list_expression(text: str) -> Optional[str]:
+    """An expression giving the list that the parameter text ``text`` stands for, or None."""
+    t = text.strip()
+    if t.startswith("{{=") and t.endswith("}}") and t.count("{{") == 1:
+        return f"sprig.fromJson({t[3:-2]})"
+    m = _INPUT_REF.match(t)
+    if m:
+        return f"sprig.fromJson(inputs.parameters['{m.group(1)}'])"
+    m = _OUTPUT_REF.match(t)
+    if m:
+        return "sprig.fromJson({}['{}'].outputs.parameters['{}'])".format(*m.group(1, 2, 3))
+    m = _WORKFLOW_REF.match(t)
+    if m:
+        return f"sprig.fromJson(workflow.parameters['{m.group(1)}'])"
+    return None
+
+
+def _literal_length(text: str) -> Optional[int]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return len(value) if isinstance(value, list) else None
+
+
+def _count_loop(where: str, fanout: S.FanoutSpec, params: Dict[str, str],
+                arts: Dict[str, S.ArtifactArgument]) -> Tuple[Optional[str], Optional[str]]:
+    """``(with_param, count_from)`` listing the items of the sliced inputs when the user gave no loop."""
+    for name in fanout.input_parameters:
+        text = params.get(name)
+        if text is None:
+            continue
+        n = _literal_length(text)
+        if n is not None:
+            return json.dumps(list(range(n))), None
+        expr = list_expression(text)
+        if expr is not None:
+            return "{{=toJson(sprig.until(len(" + expr + ")))}}", None
+        return None, f"parameters.{name}"
+    for name in fanout.input_artifacts:
+        a = arts.get(name)
+        if a is None:
+            continue
+        if a.stored is not None and a.stored.catalog is not None and not a.sub_path:
+            return json.dumps(list(range(len(a.stored.catalog)))), None
+        return None, f"artifacts.{name}"
+    raise ValidationError(
+        f"{where}: its Slices name no sliced input parameter or artifact that the step gives, so the number "
+        "of slices is unknown; give with_param=... (or with_sequence=...) or slice an input the step passes"
+    )
+
+
+def _group_loop(where: str, with_param: Optional[str], seq: Optional[S.SequenceSpec],
+                g: int) -> Tuple[Optional[str], Optional[S.SequenceSpec]]:
+    """The loop over groups of ``g`` items of a loop over items."""
+    if with_param is not None:
+        n = _literal_length(with_param)
+        if n is not None:
+            return json.dumps(list(range(-(-n // g)))), None
+        expr = list_expression(with_param)
+        if expr is None:
+            raise ValidationError(
+                f"{where}: with_param {with_param!r} of a Slices(group_size=...) step must be a list, an "
+                "expression or a parameter reference"
+            )
+        return "{{=toJson(sprig.until(int((len(" + expr + f") + {g - 1}) / {g})))}}}}", None
+    if seq is not None and seq.count is not None and str(seq.count).isdigit() and not seq.start and not seq.end:
+        return None, seq.model_copy(update={"count": str(-(-int(seq.count) // g))})
+    raise ValidationError(
+        f"{where}: Slices(group_size=...) needs with_param, or with_sequence with a constant count and no start"
+    )
+
+
+def lower_slices(
+    where: str,
+    slices: S.SlicesSpec,
+    params: Dict[str, str],
+    arts: Dict[str, S.ArtifactArgument],
+    with_param: Optional[str],
+    seq: Optional[S.SequenceSpec],
+) -> Tuple[Optional[str], Optional[S.SequenceSpec], S.FanoutSpec]:
+    """The loop a sliced step runs and its fan-out description; sets ``params[dflow_slice]``.
+
+    ``where`` names the step in error messages; ``params`` and ``arts`` are the step's
+    compiled arguments.
+    """
+    fanout = S.FanoutSpec(
+        group_size=slices.group_size if not slices.sub_path else None,
+        sub_path=slices.sub_path,
+        input_parameters=list(slices.input_parameter),
+        input_artifacts=list(slices.input_artifact),
+        gather_parameters=list(slices.output_parameter),
+        gather_artifacts=list(slices.output_artifact),
+    )
+    if with_param is None and seq is None:
+        with_param, fanout.count_from = _count_loop(where, fanout, params, arts)
+        params[SLICE_PARAMETER] = "{{item}}"
+    else:
+        params[SLICE_PARAMETER] = slices.slices or "{{item}}"
+    if fanout.group_size:
+        if fanout.count_from is not None:
+            raise ValidationError(
+                f"{where}: Slices(group_size=...) needs the number of slices when the workflow is compiled; "
+                f"give with_param=... (the sliced input {fanout.count_from.split('.', 1)[1]!r} is only known at run time)"
+            )
+        if slices.slices:
+            raise ValidationError(f"{where}: Slices(group_size=...) and a slices expression cannot be combined")
+        with_param, seq = _group_loop(where, with_param, seq, int(fanout.group_size))
+    return with_param, seq, fanout
+

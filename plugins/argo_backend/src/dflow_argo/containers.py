@@ -1,0 +1,401 @@
+"""Steps and DAG templates of an Argo manifest, with what dflow adds around steps.
+
+Around a step the compiler may add: a ``dflow-check-success`` step after a fan-out
+with ``continue_on_num_success``/``continue_on_success_ratio``; a wrapper Steps template
+that carries a fan-out's own ``parallelism``; a reuse template that only hands back
+the recorded outputs of a reused step; and rewritten references, so that the outputs
+of a skipped step read as their declared defaults and gathered slice outputs read as
+one flat list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+
+from dflow.backend import ReusedStep
+from dflow.contract import GROUP_KEY_PARAMETER, KEY_PARAMETER, SLICE_PARAMETER, SUCCESS_PARAMETER
+from dflow.errors import ValidationError
+from dflow.spec import ArtifactArgument, DAGTemplateSpec, ScriptTemplateSpec, StepSpec
+
+from .util import (
+    CHECK_SOURCE,
+    CHECK_TEMPLATE,
+    EXPR_PARAM_REF,
+    OUTER_IN_EXPR,
+    STEP_ART_REF,
+    STEP_PARAM_REF,
+    WRAPPER_ANNOTATION,
+    input_parameter,
+    or_default,
+    prune,
+)
+
+__all__ = ["ContainerTemplates"]
+
+
+class ContainerTemplates:
+    """The Steps/DAG half of :class:`dflow_argo.manifest.ManifestCompiler` (a mixin)."""
+
+    def _container_template(self, t: Any) -> Dict[str, Any]:
+        is_dag = isinstance(t, DAGTemplateSpec)
+        scope = "tasks" if is_dag else "steps"
+        steps = self._steps_of(t)
+        flatten = self._flattened_outputs(steps)
+        gathered = {s.name: list(s.fanout.gather_artifacts) for s in steps if s.fanout is not None and s.fanout.gather_artifacts}
+
+        skipped = self._skipped_defaults(steps)
+
+        def rewrite(text: Optional[str]) -> Optional[str]:
+            if text is None or not (flatten or skipped):
+                return text
+
+            def in_expr(m: "re.Match[str]") -> str:
+                pair = (m.group(2), m.group(3))
+                if pair in flatten:
+                    return f"toJson(flatten(fromJSON({m.group(0)})))"
+                if pair in skipped:
+                    return or_default(m.group(1), m.group(2), m.group(0), skipped[pair])
+                return m.group(0)
+
+            def sub(m: "re.Match[str]") -> str:
+                pair = (m.group(2), m.group(3))
+                ref = "{}['{}'].outputs.parameters['{}']".format(*m.group(1, 2, 3))
+                if pair in flatten:
+                    return "{{=toJson(flatten(fromJSON(%s)))}}" % ref
+                if pair in skipped:
+                    return "{{=%s}}" % or_default(m.group(1), m.group(2), ref, skipped[pair])
+                return m.group(0)
+
+            return STEP_PARAM_REF.sub(sub, EXPR_PARAM_REF.sub(in_expr, text))
+
+        in_params = [input_parameter(p) for p in t.inputs_parameters]
+        if t.name in self.keyed:
+            in_params.append({"name": KEY_PARAMETER, "value": ""})
+        in_arts = [prune({"name": a.name, "optional": True if a.optional else None}) for a in t.inputs_artifacts]
+        out_params = []
+        for p in t.outputs_parameters:
+            vf: Dict[str, Any] = {}
+            if p.value_from_parameter is not None:
+                vf["parameter"] = rewrite(p.value_from_parameter)
+            elif p.value_from_expression is not None:
+                vf["expression"] = p.value_from_expression
+            elif p.value is not None:
+                vf["expression"] = json.dumps(p.value)
+            if p.default is not None:
+                vf["default"] = p.default
+            out_params.append(
+                prune({"name": p.name, "valueFrom": vf, "globalName": p.global_name, "description": p.description})
+            )
+        out_arts = []
+        for a in t.outputs_artifacts:
+            art: Dict[str, Any] = {"name": a.name}
+            m = STEP_ART_REF.match(a.from_ or "")
+            if m and m.group(3) in gathered.get(m.group(2), []):
+                raise ValidationError(
+                    f"{t.kind} {t.name!r}: output artifact {a.name!r} comes from the sliced output "
+                    f"{m.group(3)!r} of fan-out step {m.group(2)!r}; the Argo backend cannot return a gathered "
+                    "artifact from a Steps/DAG template yet - pass it to a step inside the template instead"
+                )
+            if a.from_ is not None:
+                art["from"] = a.from_
+            elif a.from_expression is not None:
+                art["fromExpression"] = a.from_expression
+            if a.global_name:
+                art["globalName"] = a.global_name
+            if a.optional:
+                art["optional"] = True
+            out_arts.append(art)
+        body: Dict[str, Any] = {
+            "name": t.name,
+            "metadata": prune({"annotations": dict(t.annotations), "labels": dict(t.labels)}),
+            "inputs": prune({"parameters": in_params, "artifacts": in_arts}),
+            "outputs": prune({"parameters": out_params, "artifacts": out_arts}),
+            "parallelism": t.parallelism,
+        }
+        if is_dag:
+            tasks: List[Dict[str, Any]] = []
+            checks: Dict[str, str] = {}
+            for s in t.tasks:
+                tasks.append(self._step(s, t.name, scope, rewrite, gathered))
+                if self._needs_check(s):
+                    check = self._check_step(s, scope)
+                    check["dependencies"] = [s.name]
+                    tasks.append(check)
+                    checks[s.name] = check["name"]
+            if checks:
+                for task in tasks:
+                    deps = task.get("dependencies")
+                    if deps and task["name"] not in checks.values():
+                        task["dependencies"] = deps + [checks[d] for d in deps if d in checks]
+            body["dag"] = {"tasks": tasks}
+        else:
+            groups: List[List[Dict[str, Any]]] = []
+            for g in t.steps:
+                groups.append([self._step(s, t.name, scope, rewrite, gathered) for s in g])
+                check_group = [self._check_step(s, scope) for s in g if self._needs_check(s)]
+                if check_group:
+                    groups.append(check_group)
+            body["steps"] = groups
+        return prune(body)
+
+    def _skipped_defaults(self, steps: Iterable[StepSpec]) -> Dict[Tuple[str, str], str]:
+        """(step, parameter) -> default, for the outputs of conditional steps that declare a default.
+
+        A step skipped by its ``when`` has no outputs in Argo: a later reference to one would
+        not resolve. dflow promises the declared default instead, so such references read
+        ``status == 'Skipped' ? default : output``.
+        """
+        out: Dict[Tuple[str, str], str] = {}
+        for s in steps:
+            if not s.when or self._is_fanout(s):
+                continue
+            target = self._template(s.template)
+            for p in target.outputs_parameters:
+                default = p.default
+                if default is None and isinstance(target, ScriptTemplateSpec):
+                    default = p.value
+                if default is not None:
+                    out[(s.name, p.name)] = default
+        return out
+
+    def _flattened_outputs(self, steps: Iterable[StepSpec]) -> Set[Tuple[str, str]]:
+        """(step, parameter) pairs whose fan-out aggregate is a list of lists (grouped slices: a list per pod)."""
+        out: Set[Tuple[str, str]] = set()
+        for s in steps:
+            if s.fanout is not None and s.fanout.group_size and self._is_fanout(s):
+                out |= {(s.name, p) for p in s.fanout.gather_parameters}
+        return out
+
+    def _needs_check(self, s: StepSpec) -> bool:
+        return self._thresholds(s) and self._is_fanout(s) and self._template(s.template).name in self.success
+
+    def _check_step(self, s: StepSpec, scope: str) -> Dict[str, Any]:
+        if CHECK_TEMPLATE not in self.extra:
+            names = ["checked", "items", "sequence", "succeeded", "min_num", "min_ratio"]
+            self.extra[CHECK_TEMPLATE] = {
+                "name": CHECK_TEMPLATE,
+                "inputs": {
+                    "parameters": [{"name": n, "value": ""} if n != "succeeded" else {"name": n} for n in names]
+                },
+                "script": {
+                    "image": self.util_image,
+                    "command": ["python3"],
+                    "source": CHECK_SOURCE,
+                    "env": [{"name": "DFLOW_" + n.upper(), "value": f"{{{{inputs.parameters.{n}}}}}"} for n in names],
+                },
+            }
+        seq = s.with_sequence.model_dump(exclude_none=True) if s.with_sequence is not None else None
+        params = [
+            {"name": "checked", "value": s.name},
+            {"name": "items", "value": s.with_param or ""},
+            {"name": "sequence", "value": json.dumps(seq) if seq else ""},
+            {"name": "succeeded", "value": f"{{{{{scope}.{s.name}.outputs.parameters.{SUCCESS_PARAMETER}}}}}"},
+            {"name": "min_num", "value": str(s.continue_on_num_success or 0)},
+            {"name": "min_ratio", "value": str(s.continue_on_success_ratio or 0)},
+        ]
+        step: Dict[str, Any] = {
+            "name": f"{s.name}-check-success",
+            "template": CHECK_TEMPLATE,
+            "arguments": {"parameters": params},
+        }
+        if s.when:
+            step["when"] = s.when
+        return step
+
+    def _artifact_argument(self, name: str, a: ArtifactArgument, gathered_key: Optional[str]) -> Dict[str, Any]:
+        if a.stored is not None:
+            return self.locations.stored(name, a)
+        if gathered_key is not None:
+            key = gathered_key + ("/" + a.sub_path.strip("/") if a.sub_path else "")
+            return {"name": name, **self.locations.location(key)}
+        out = {"name": name}
+        if a.ref is not None:
+            out["from"] = a.ref
+        elif a.from_expression is not None:
+            out["fromExpression"] = a.from_expression
+        else:
+            raise ValidationError(f"artifact {name!r} has no source (no reference, stored artifact or expression)")
+        if a.sub_path:
+            out["subPath"] = a.sub_path
+        return out
+
+    def _step(
+        self, s: StepSpec, parent: str, scope: str, rewrite: Any, gathered: Dict[str, List[str]]
+    ) -> Dict[str, Any]:
+        target = self._template(s.template)
+        template_name = target.name
+        reused = self.reuse.get(s.key) if s.key is not None and "{{" not in s.key else None
+        params: List[Dict[str, Any]] = []
+        declared = {p.name for p in target.inputs_parameters}
+        for k, v in s.parameters.items():
+            if k in declared or k == SLICE_PARAMETER:
+                params.append({"name": k, "value": rewrite(v)})
+        fanout = s.with_param is not None or s.with_sequence is not None
+        if s.fanout is not None and s.fanout.count_from is not None:
+            raise ValidationError(
+                f"step {s.name!r}: the number of its slices comes from the input {s.fanout.count_from.split('.', 1)[1]!r}, "
+                "known only when the step runs; on Argo give with_param=... (for example "
+                "argo_range(argo_len(...))) or slice an input parameter or an uploaded artifact"
+            )
+        if s.fanout is not None and s.fanout.gather_artifacts and fanout:
+            params.append({"name": GROUP_KEY_PARAMETER, "value": self._group_key(parent, s.name)})
+        if s.key is not None:
+            params.append({"name": KEY_PARAMETER, "value": s.key})
+        arts = []
+        for k, a in s.artifacts.items():
+            gkey = None
+            m = STEP_ART_REF.match(a.ref or "")
+            if m and m.group(3) in gathered.get(m.group(2), []):
+                gkey = f"{self._group_key(parent, m.group(2))}/{m.group(3)}"
+            arts.append(self._artifact_argument(k, a, gkey))
+        if reused is not None:
+            template_name = self._reuse_template(target, reused)
+            params = [p for p in params if p["name"] == KEY_PARAMETER]
+            arts = []
+        continue_on = prune(
+            {
+                "failed": True if (s.continue_on_failed or self._thresholds(s)) else None,
+                "error": True if s.continue_on_error else None,
+            }
+        )
+        seq = None
+        if s.with_sequence is not None:
+            seq = prune(s.with_sequence.model_dump(exclude_none=True))
+        with_param = rewrite(s.with_param)
+        out = {
+            "name": s.name,
+            "template": template_name,
+            "arguments": prune({"parameters": params, "artifacts": arts}),
+            "when": rewrite(s.when),
+            "withParam": with_param,
+            "withSequence": seq,
+            "continueOn": continue_on,
+        }
+        out = prune(out)
+        if s.parallelism and ("withParam" in out or "withSequence" in out) and reused is None:
+            out = self._limit_parallelism(out, s, target)
+        if scope == "tasks" and s.dependencies:
+            out["dependencies"] = list(s.dependencies)
+        return out
+
+    def _limit_parallelism(self, out: Dict[str, Any], s: StepSpec, target: Any) -> Dict[str, Any]:
+        """A fan-out with its own ``parallelism``: the loop moves into a wrapper Steps template.
+
+        Argo limits parallelism per template, so the wrapper holds only this loop. Everything
+        the loop's arguments read from the calling template is lifted into wrapper inputs
+        (``dflow_ref_<i>``); ``{{item}}`` is resolved inside the wrapper, where the loop runs.
+        """
+        lifted: Dict[str, str] = {}
+
+        def name_for(outer: str) -> str:
+            if outer not in lifted:
+                lifted[outer] = f"dflow_ref_{len(lifted)}"
+            return lifted[outer]
+
+        def lift_expr(expr: str) -> str:
+            def sub(m: "re.Match[str]") -> str:
+                return "inputs.parameters['%s']" % name_for("{{=%s}}" % m.group(0))
+
+            return OUTER_IN_EXPR.sub(sub, expr)
+
+        def lift(text: str) -> str:
+            def sub(m: "re.Match[str]") -> str:
+                inner = m.group(1).strip()
+                if inner.startswith("="):
+                    return "{{=" + lift_expr(inner[1:]) + "}}"
+                if inner == "item" or inner.startswith("item.") or inner.startswith("workflow."):
+                    return m.group(0)
+                return "{{inputs.parameters.%s}}" % name_for(m.group(0))
+
+            return re.sub(r"\{\{(.*?)\}\}", sub, text, flags=re.S)
+
+        args = out.get("arguments", {})
+        inner_params = [{"name": p["name"], "value": lift(p["value"])} for p in args.get("parameters", [])]
+        inner_arts = [
+            {"name": a["name"], "from": "{{inputs.artifacts.%s}}" % a["name"]} for a in args.get("artifacts", [])
+        ]
+        inner: Dict[str, Any] = {"name": s.name, "template": out["template"]}
+        if "withParam" in out:
+            inner["withParam"] = lift(out["withParam"])
+        if "withSequence" in out:
+            inner["withSequence"] = {k: lift(str(v)) if k != "format" else v for k, v in out["withSequence"].items()}
+        inner["arguments"] = prune({"parameters": inner_params, "artifacts": inner_arts})
+        if "continueOn" in out:
+            inner["continueOn"] = out["continueOn"]
+        inner = prune(inner)
+        out_params = [
+            {"name": p.name, "valueFrom": {"parameter": "{{steps.%s.outputs.parameters.%s}}" % (s.name, p.name)}}
+            for p in target.outputs_parameters
+        ]
+        if target.name in self.success:
+            out_params.append(
+                {
+                    "name": SUCCESS_PARAMETER,
+                    "valueFrom": {"parameter": "{{steps.%s.outputs.parameters.%s}}" % (s.name, SUCCESS_PARAMETER)},
+                }
+            )
+        body = {
+            "inputs": prune(
+                {
+                    "parameters": [{"name": n} for n in lifted.values()],
+                    "artifacts": [{"name": a["name"]} for a in args.get("artifacts", [])],
+                }
+            ),
+            "outputs": prune({"parameters": out_params}),
+            "parallelism": int(s.parallelism or 0),
+            "steps": [[inner]],
+        }
+        digest = hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()[:8]
+        name = f"{out['template'][:40]}-par{s.parallelism}-{digest}"
+        body["metadata"] = {"annotations": {WRAPPER_ANNOTATION: "parallelism"}}
+        self.extra.setdefault(name, prune({"name": name, **body}))
+        wrapper = {
+            "name": s.name,
+            "template": name,
+            "arguments": prune(
+                {
+                    "parameters": [{"name": n, "value": outer} for outer, n in lifted.items()],
+                    "artifacts": args.get("artifacts", []),
+                }
+            ),
+            "when": out.get("when"),
+            "continueOn": out.get("continueOn"),
+        }
+        return prune(wrapper)
+
+    def _reuse_template(self, target: Any, reused: ReusedStep) -> str:
+        """A pod that only hands back the outputs recorded for ``reused.key``."""
+        digest = json.dumps(reused.model_dump(mode="json"), sort_keys=True)
+        name = f"dflow-reuse-{hashlib.sha1((target.name + digest).encode()).hexdigest()[:10]}"
+        if name in self.extra:
+            return name
+        in_arts, out_arts, out_params = [], [], []
+        for p in target.outputs_parameters:
+            pv = reused.outputs_parameters.get(p.name)
+            text = (
+                pv.text if pv is not None and pv.text is not None else (p.default if p.default is not None else p.value)
+            )
+            vf: Dict[str, Any] = {"path": f"/tmp/dflow-reused/parameters/{p.name}"}
+            if text is not None:
+                vf["default"] = text  # the file is never written: the default is the value
+            out_params.append({"name": p.name, "valueFrom": vf})
+        for a in target.outputs_artifacts:
+            st = reused.outputs_artifacts.get(a.name)
+            path = f"/tmp/dflow-reused/artifacts/{a.name}"
+            if st is None:
+                continue
+            in_arts.append({**self.locations.stored(a.name, ArtifactArgument(stored=st)), "path": path})
+            out_arts.append({"name": a.name, "path": path})
+        self.extra[name] = prune(
+            {
+                "name": name,
+                "metadata": {"annotations": {"workflows.dflow.io/reused-key": reused.key}},
+                "inputs": prune({"parameters": [{"name": KEY_PARAMETER, "value": ""}], "artifacts": in_arts}),
+                "outputs": prune({"parameters": out_params, "artifacts": out_arts}),
+                "script": {"image": self.util_image, "command": ["python3"], "source": "print('reused step')\n"},
+            }
+        )
+        return name

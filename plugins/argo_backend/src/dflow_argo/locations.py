@@ -1,0 +1,98 @@
+"""Artifact locations in a manifest: asked of the storage clients, never written by hand.
+
+Every artifact the manifest names gets the location its storage client gives
+(:meth:`dflow.storage.StorageClient.artifact_location`): ``s3``, ``oss``, ``azure``,
+``gcs``, ..., key-only (the cluster's default artifact repository fills in the rest) or
+complete with Kubernetes secret names for the credentials. Files that are only on this
+machine (a ``LocalArtifact``, a local run's output, core's ``dflow`` package, an OP's
+``python_packages``) are named by a content-derived key in the configured store and
+listed in :attr:`Locations.uploads`; :meth:`dflow_argo.ArgoBackend.submit` uploads them.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, Optional
+
+from dflow.artifact import get_storage_client, storage_name
+from dflow.errors import StorageError
+from dflow.spec import ArtifactArgument, StoredArtifact
+from dflow.storage import StorageClient
+
+from .package import Upload, dflow_package, package_key
+
+__all__ = ["Locations"]
+
+
+class Locations:
+    """Locations of the artifacts of one manifest, and the uploads they need."""
+
+    def __init__(self, key_prefix: str = "", client: Optional[StorageClient] = None) -> None:
+        self.key_prefix = key_prefix
+        self.uploads: Dict[str, Upload] = {}
+        self._clients: Dict[Optional[str], StorageClient] = {}
+        if client is not None:
+            self._clients[None] = client
+        self._pkg_key: Optional[str] = None
+
+    def client(self, storage: Optional[str] = None) -> StorageClient:
+        """The client of a storage (by registered name; None or ``"custom"``: the configured one)."""
+        name = None if storage in (None, "custom", self._configured()) else storage
+        if name not in self._clients:
+            self._clients[name] = get_storage_client(name)
+        return self._clients[name]
+
+    @staticmethod
+    def _configured() -> str:
+        try:
+            return storage_name()
+        except Exception:  # noqa: BLE001 - no backend selected: the configured store is the default one
+            return "custom"
+
+    def location(self, key: str, storage: Optional[str] = None) -> Dict[str, Any]:
+        """``{kind: {...}}`` of the objects under ``key`` in ``storage``."""
+        return self.client(storage).artifact_location(key).to_dict()
+
+    def upload(self, local_path: str, kind: str) -> str:
+        """The key a local file or directory will have in the configured store (uploaded at submission)."""
+        key = package_key(local_path, self.key_prefix)
+        self.uploads.setdefault(key, Upload(key, local_path, kind))
+        return key
+
+    @property
+    def package_key(self) -> str:
+        """The key of core's ``dflow`` package in the configured store."""
+        if self._pkg_key is None:
+            self._pkg_key = self.upload(dflow_package(), "dflow-package")
+        return self._pkg_key
+
+    def outputs_key_only(self) -> bool:
+        """Whether step outputs may go to the cluster's default repository (the store is key-only)."""
+        return self.client().artifact_location("x").key_only
+
+    def stored(self, name: str, arg: ArtifactArgument) -> Dict[str, Any]:
+        """The input artifact ``name`` of a step whose source is an artifact already stored."""
+        st = arg.stored
+        assert st is not None
+        key, storage = self._reachable(st)
+        sub = "/".join(x.strip("/") for x in (st.sub_path, arg.sub_path) if x)
+        if st.packed and key == st.key and not sub:
+            # upload_artifact() stored one tarball under the key: Argo unpacks it in place
+            key = key.rstrip("/") + "/" + st.packed
+        if sub:
+            key = key.rstrip("/") + "/" + sub
+        return {"name": name, **self.location(key, storage)}
+
+    def _reachable(self, st: StoredArtifact) -> "tuple[str, Optional[str]]":
+        """Where a stored artifact is for the cluster: in its store (None: the configured one), or an
+        upload of its copy on this machine (a ``LocalArtifact``; an output of a local run)."""
+        local = st.local_path if st.local_path and os.path.exists(st.local_path) else None
+        if st.storage is None and local is not None:
+            return self.upload(local, "local-artifact"), None
+        try:
+            self.client(st.storage).artifact_location(st.key)
+            return st.key, st.storage
+        except StorageError:
+            if local is None:
+                raise
+        return self.upload(local, "local-artifact"), None

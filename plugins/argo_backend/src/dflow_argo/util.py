@@ -1,0 +1,94 @@
+"""Small pieces shared by the parts of the Argo manifest compiler: names, patterns, field builders."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, Optional
+
+from dflow.errors import ValidationError
+
+__all__ = [
+    "API_VERSION",
+    "SPEC_ANNOTATION",
+    "WRAPPER_ANNOTATION",
+    "CHECK_TEMPLATE",
+    "CHECK_SOURCE",
+    "SPEC_ANNOTATION_LIMIT",
+    "STEP_PARAM_REF",
+    "EXPR_PARAM_REF",
+    "OUTER_IN_EXPR",
+    "ARTIFACT_IN_SCRIPT",
+    "STEP_ART_REF",
+    "archive_field",
+    "prune",
+    "or_default",
+    "input_parameter",
+]
+
+API_VERSION = "argoproj.io/v1alpha1"
+SPEC_ANNOTATION = "workflows.dflow.io/spec"
+# marks templates the backend adds around a step (not shown as steps of their own)
+WRAPPER_ANNOTATION = "workflows.dflow.io/wrapper"
+CHECK_TEMPLATE = "dflow-check-success"
+# kubernetes refuses annotations above 256 kB in total; keep room for the user's own
+SPEC_ANNOTATION_LIMIT = 200_000
+
+STEP_PARAM_REF = re.compile(r"\{\{\s*(steps|tasks)\.([^.{}\s]+)\.outputs\.parameters\.([^.{}\s]+)\s*\}\}")
+EXPR_PARAM_REF = re.compile(r"\b(steps|tasks)\[\s*'([^']+)'\s*\]\.outputs\.parameters\[\s*'([^']+)'\s*\]")
+# what an expression reads from the template it is written in (lifted into a wrapper's inputs)
+OUTER_IN_EXPR = re.compile(r"\b(?:(?:steps|tasks)\[\s*'[^']+'\s*\]|inputs)(?:\.[A-Za-z_][\w-]*|\[\s*'[^']+'\s*\])+")
+ARTIFACT_IN_SCRIPT = re.compile(r"\{\{\s*inputs\.artifacts\.([^.{}\s]+)\s*\}\}")
+# the pod after a fan-out with continue_on_num_success / continue_on_success_ratio
+CHECK_SOURCE = r"""
+import json, os, sys
+items = os.environ["DFLOW_ITEMS"]
+try:
+    n = len(json.loads(items))
+except ValueError:
+    seq = json.loads(os.environ["DFLOW_SEQUENCE"] or "{}")
+    start = int(seq.get("start") or 0)
+    n = int(seq["count"]) if seq.get("count") not in (None, "") else abs(int(seq.get("end") or 0) - start) + 1
+raw = os.environ.get("DFLOW_SUCCEEDED", "")
+try:
+    flags = json.loads(raw)
+except ValueError:
+    flags = []
+ok = sum(1 for f in (flags if isinstance(flags, list) else [flags]) if str(f) == "1")
+need_n = int(os.environ.get("DFLOW_MIN_NUM") or 0)
+need_r = float(os.environ.get("DFLOW_MIN_RATIO") or 0)
+print("%s: %d/%d slices succeeded (need %d and ratio %s)" % (os.environ.get("DFLOW_CHECKED"), ok, n, need_n, need_r))
+sys.exit(0 if ok >= need_n and (n == 0 or float(ok) / n >= need_r) else 1)
+""".lstrip()
+
+STEP_ART_REF = re.compile(r"^\{\{\s*(steps|tasks)\.([^.{}\s]+)\.outputs\.artifacts\.([^.{}\s]+)\s*\}\}$")
+
+
+def archive_field(archive: Optional[str]) -> Optional[Dict[str, Any]]:
+    """Argo's ``archive`` of an output artifact (None: Argo's default, tar + gzip)."""
+    if archive in ("tar", "default"):
+        return None
+    if archive is None or archive == "none":
+        return {"none": {}}
+    if archive == "zip":
+        return {"zip": {}}
+    raise ValidationError(f"artifact archive {archive!r} is not supported by Argo; use 'tar' or None")
+
+
+def prune(d: Dict[str, Any]) -> Dict[str, Any]:
+    """``d`` without empty values (Argo omits them; smaller manifests)."""
+    return {k: v for k, v in d.items() if v not in (None, {}, [], "")}
+
+
+def or_default(scope: str, step: str, ref: str, default: str) -> str:
+    """An expression: the output ``ref`` of ``step``, or ``default`` when the step was skipped."""
+    literal = "'" + default.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return f"({scope}['{step}'].status == 'Skipped' ? {literal} : {ref})"
+
+
+def input_parameter(p: Any) -> Dict[str, Any]:
+    out: Dict[str, Any] = {"name": p.name}
+    if p.value is not None:
+        out["value"] = p.value  # "" is a real default
+    if p.description:
+        out["description"] = p.description
+    return out

@@ -1,0 +1,139 @@
+"""Fan-outs on the local engine: the items of a loop, each item's slice of the inputs, the gathered outputs.
+
+The compiler already lowered ``Slices`` into a plain loop and a
+:class:`~dflow.spec.FanoutSpec`; this module runs that. It also cuts the sliced inputs
+of each slice down to that slice before the slice runs (also when the template's
+``Slices`` leaves that to the step runtime), so a slice of a 10,000-way fan-out neither
+copies nor parses the other 9,999 slices' inputs.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List, Optional, Tuple
+
+from dflow.contract import SLICE_PARAMETER, decode_value, encode_value, slice_item
+from dflow.spec import FanoutSpec, StepSpec, StoredArtifact
+
+from .refs import PV, Outcome, Scope, StepFailed
+
+__all__ = ["loop_items", "cut_inputs", "gather", "slice_index_of"]
+
+
+def loop_items(step: StepSpec, scope: Scope, count_items: Any) -> Optional[List[Any]]:
+    """The items a step fans out over, or None when it does not fan out.
+
+    ``count_items(name)`` counts the items of the step's input artifact ``name`` (for a
+    :attr:`FanoutSpec.count_from` that names an artifact).
+    """
+    if step.with_param is not None:
+        text = scope.text(step.with_param)
+        try:
+            items = json.loads(text)
+        except ValueError:
+            raise StepFailed(f"with_param of step {step.name!r} is not a JSON list: {text[:200]!r}") from None
+        if not isinstance(items, list):
+            raise StepFailed(f"with_param of step {step.name!r} must be a list, got {type(items).__name__}")
+        return items
+    if step.with_sequence is not None:
+        seq = step.with_sequence
+        start = int(scope.text(seq.start)) if seq.start else 0
+        if seq.count is not None:
+            values = list(range(start, start + int(scope.text(seq.count))))
+        else:
+            end = int(scope.text(seq.end or "0"))
+            values = list(range(start, end + 1)) if end >= start else list(range(start, end - 1, -1))
+        return [seq.format % v for v in values] if seq.format else [str(v) for v in values]
+    fan = step.fanout
+    if fan is not None and fan.count_from is not None:
+        kind, name = fan.count_from.split(".", 1)
+        if kind == "parameters":
+            text, tp = scope.param(step.parameters[name], None)
+            value = decode_value(text, tp if tp not in (None, "str") else None)
+            if not isinstance(value, list):
+                raise StepFailed(f"step {step.name!r}: sliced input parameter {name!r} must be a list, got {str(text)[:100]!r}")
+            return list(range(len(value)))
+        return list(range(count_items(name)))
+    return None
+
+
+class _Decoded:
+    """Every slice of a fan-out sees the same text object: decode it once."""
+
+    def __init__(self) -> None:
+        self.text: Optional[str] = None
+        self.value: Any = None
+
+    def get(self, text: Optional[str], tp: Optional[str]) -> Any:
+        if self.text is not text or self.text is None:
+            self.value = decode_value(text, tp if tp not in (None, "str") else None)
+            self.text = text
+        return self.value
+
+
+_decoded = _Decoded()
+
+
+def cut_inputs(fan: FanoutSpec, params: Dict[str, PV], arts: Dict[str, Optional[StoredArtifact]], index: int,
+               catalog_of: Any) -> None:
+    """Cut the sliced inputs in ``params`` and ``arts`` to slice ``index`` (in place)."""
+    params[SLICE_PARAMETER] = encode_value(index)  # the runtime names per-slice outputs by it
+    for name in fan.input_parameters:
+        if name in params:
+            text, tp = params[name]
+            value = _decoded.get(text, tp)
+            if not isinstance(value, list):
+                raise StepFailed(f"sliced input parameter {name!r} must be a list, got {str(text)[:100]!r}")
+            if index >= len(value):
+                raise StepFailed(f"slice {index} of input parameter {name!r} is out of range (it has {len(value)} items)")
+            params[name] = encode_value(value[index])
+    for name in fan.input_artifacts:
+        art = arts.get(name)
+        if art is None:
+            continue
+        items = catalog_of(art)
+        item = slice_item(items, index)
+        if item is None:
+            raise StepFailed(f"sliced input artifact {name!r} has no item {index}")
+        part = art
+        if art.parts:
+            part = next(p for p in art.parts if item in catalog_of(p))
+        arts[name] = part.model_copy(update={"sub_path": item["path"], "catalog": None, "parts": None})
+
+
+def slice_index_of(params: Dict[str, PV]) -> int:
+    raw = params[SLICE_PARAMETER][0]
+    try:
+        return int(json.loads(raw or ""))
+    except (ValueError, TypeError):
+        raise StepFailed(f"slice index {raw!r} is not an integer") from None
+
+
+def gather(fan: Optional[FanoutSpec], outputs_parameters: List[Any], outputs_artifacts: List[Any],
+           results: List[Outcome]) -> Tuple[Dict[str, PV], Dict[str, List[StoredArtifact]]]:
+    """The outputs of a fan-out: each parameter as the list of the items' values (the lists of
+    grouped slices concatenated), each artifact as the items' parts in order."""
+    sliced = set(fan.gather_parameters) if fan is not None else set()
+    grouped = bool(fan is not None and fan.group_size)
+    params: Dict[str, PV] = {}
+    for p in outputs_parameters:
+        values: List[Any] = []
+        for r in results:
+            pv = r.params.get(p.name)
+            if pv is None or pv[0] is None:
+                if p.name in sliced:
+                    values.append(None)
+                continue
+            v = decode_value(pv[0], pv[1])
+            if p.name in sliced and grouped and isinstance(v, list):
+                values.extend(v)
+            else:
+                values.append(v)
+        params[p.name] = encode_value(values)
+    arts: Dict[str, List[StoredArtifact]] = {}
+    for a in outputs_artifacts:
+        parts = [r.arts[a.name] for r in results if r.arts.get(a.name) is not None]
+        if parts:
+            arts[a.name] = parts  # type: ignore[assignment]
+    return params, arts
+

@@ -1,0 +1,170 @@
+"""What the steps of one Steps/DAG invocation can refer to, and how references resolve.
+
+A reference is Argo template text (``{{inputs.parameters.x}}``,
+``{{steps.a.outputs.artifacts.y}}``, ``{{item.name}}``, ``{{workflow.name}}``) or an
+expression (``{{=...}}``), evaluated with core's expression evaluator, so a reference
+means the same on the local backend as on Argo.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
+
+from dflow import expressions as X
+from dflow.backend import ParameterValue
+from dflow.contract import encode_value
+from dflow.spec import StoredArtifact
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .engine import Engine
+
+__all__ = ["PV", "StepFailed", "Outcome", "Scope", "records", "item_text", "short_hash"]
+
+PV = Tuple[Optional[str], Optional[str]]  # parameter value: (text, type name)
+
+
+class StepFailed(Exception):
+    """A step could not run (bad reference, missing input): the message says why."""
+
+
+class Outcome:
+    """What a finished node gives to the steps after it."""
+
+    __slots__ = ("phase", "params", "arts", "node_id", "message")
+
+    def __init__(self, phase: str, params: Optional[Dict[str, PV]] = None, arts: Optional[Dict[str, Optional[StoredArtifact]]] = None,
+                 node_id: Optional[str] = None, message: Optional[str] = None) -> None:
+        self.phase = phase
+        self.params = params or {}
+        self.arts = arts or {}
+        self.node_id = node_id
+        self.message = message
+
+    @property
+    def ok(self) -> bool:
+        return self.phase in ("Succeeded", "Skipped")
+
+
+class Scope:
+    """What references inside one Steps/DAG invocation can see."""
+
+    __slots__ = ("params", "arts", "steps", "item", "has_item", "engine")
+
+    def __init__(self, engine: "Engine", params: Dict[str, PV], arts: Dict[str, Optional[StoredArtifact]]) -> None:
+        self.engine = engine
+        self.params = params
+        self.arts = arts
+        self.steps: Dict[str, Outcome] = {}
+        self.item: Any = None
+        self.has_item = False
+
+    def with_item(self, item: Any) -> "Scope":
+        s = Scope(self.engine, self.params, self.arts)
+        s.steps = self.steps
+        s.item = item
+        s.has_item = True
+        return s
+
+    # ---------------------------------------------------------------- references
+
+    def lookup(self, ref: str) -> Any:
+        """The value of a dotted reference: text for parameters, StoredArtifact for artifacts."""
+        parts = ref.split(".")
+        head = parts[0]
+        if head == "item":
+            if not self.has_item:
+                raise StepFailed("{{item}} is used outside a with_param/with_sequence step")
+            value = self.item
+            for p in parts[1:]:
+                if isinstance(value, dict) and p in value:
+                    value = value[p]
+                else:
+                    raise StepFailed(f"{{{{{ref}}}}}: the item {self.item!r} has no field {p!r}")
+            return value
+        if head == "inputs" and len(parts) == 3:
+            table = self.params if parts[1] == "parameters" else self.arts if parts[1] == "artifacts" else None
+            if table is None or parts[2] not in table:
+                raise StepFailed(f"{{{{{ref}}}}} does not name an input of this template")
+            v = table[parts[2]]
+            return v[0] if parts[1] == "parameters" else v
+        if head in ("steps", "tasks") and len(parts) >= 3:
+            # step names may contain dots only through bracket access; names here have none
+            name = parts[1]
+            out = self.steps.get(name)
+            if out is None:
+                raise StepFailed(f"{{{{{ref}}}}}: step {name!r} has not run (yet) in this template")
+            if parts[2] in ("status", "phase"):
+                return out.phase
+            if parts[2] == "id":
+                return out.node_id
+            if len(parts) == 5 and parts[2] == "outputs":
+                if parts[3] == "parameters":
+                    if parts[4] not in out.params or out.params[parts[4]][0] is None:
+                        raise StepFailed(
+                            f"{{{{{ref}}}}}: step {name!r} ({out.phase}) has no value for output parameter {parts[4]!r}"
+                        )
+                    return out.params[parts[4]][0]
+                if parts[3] == "artifacts":
+                    if out.arts.get(parts[4]) is None:
+                        raise StepFailed(f"{{{{{ref}}}}}: step {name!r} ({out.phase}) has no output artifact {parts[4]!r}")
+                    return out.arts[parts[4]]
+        if head == "workflow":
+            eng = self.engine
+            if parts[1:] == ["name"] or parts[1:] == ["uid"]:
+                return eng.workflow_id
+            if len(parts) == 3 and parts[1] == "parameters" and parts[2] in eng.spec.parameters:
+                return eng.spec.parameters[parts[2]]
+        raise StepFailed(f"unknown reference {{{{{ref}}}}}")
+
+    def typed(self, ref: str) -> PV:
+        """Like :meth:`lookup` for a parameter, with its type name."""
+        parts = ref.split(".")
+        if parts[0] == "inputs" and len(parts) == 3 and parts[1] == "parameters":
+            self.lookup(ref)
+            return self.params[parts[2]]
+        if parts[0] in ("steps", "tasks") and len(parts) == 5 and parts[3] == "parameters":
+            self.lookup(ref)
+            return self.steps[parts[1]].params[parts[4]]
+        if parts[0] == "workflow" and len(parts) == 3:
+            return self.lookup(ref), self.engine.spec.parameter_types.get(parts[2])
+        value = self.lookup(ref)
+        if isinstance(value, str):
+            return value, "str"
+        return encode_value(value)
+
+    def text(self, text: str) -> str:
+        return X.substitute(text, self.lookup)
+
+    def param(self, text: str, declared: Optional[str]) -> PV:
+        """A parameter's value from step text: a lone reference keeps its source's type."""
+        stripped = text.strip()
+        if stripped.startswith("{{") and stripped.endswith("}}") and stripped.count("{{") == 1 and not stripped[2:].lstrip().startswith("="):
+            return self.typed(stripped[2:-2].strip())
+        return self.text(text), declared
+
+    def artifact(self, text: str) -> Optional[StoredArtifact]:
+        stripped = text.strip()
+        if not (stripped.startswith("{{") and stripped.endswith("}}")):
+            raise StepFailed(f"artifact reference {text!r} is not of the form {{{{...}}}}")
+        value = self.lookup(stripped[2:-2].strip())
+        if value is not None and not isinstance(value, StoredArtifact):
+            raise StepFailed(f"{text} is not an artifact")
+        return value
+
+    def expression(self, expr: str) -> Any:
+        return X.eval_expr(expr, self.lookup)
+
+
+def records(params: Dict[str, PV]) -> Dict[str, ParameterValue]:
+    """Parameter values as they are recorded on a node."""
+    return {k: ParameterValue(text=v[0], type=v[1]) for k, v in params.items()}
+
+
+def item_text(item: Any) -> str:
+    return item if isinstance(item, str) else json.dumps(item)
+
+
+def short_hash(text: str, n: int = 8) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:n]

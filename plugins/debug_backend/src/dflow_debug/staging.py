@@ -1,0 +1,376 @@
+"""Pod staging: a step's directory made ready to run, and its outputs taken back.
+
+Before an attempt the stager fetches the input artifacts into
+``<step dir>/inputs/artifacts/<name>``, writes the input parameters, and prepares what
+runs: the step runtime's task for a Python OP, the script with its declared ``/tmp/...``
+paths mapped into the step directory for a shell or script template. The result is a
+:class:`dflow.launcher.PreparedStep` that any launcher can run. After the attempt it
+reads the output parameters and stores the output artifacts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from typing import Any, Dict, List, Optional, Tuple
+
+from dflow import expressions as X
+from dflow.artifact import download_tree, get_storage_client, upload_tree
+from dflow.contract import (
+    CATALOG_DIR,
+    PYTHON_OP_SCRIPT,
+    PYTHON_PACKAGES_ARTIFACT,
+    SLICE_PARAMETER,
+    TASK_ENV,
+    merge_part,
+    read_catalog,
+    write_catalog,
+)
+from dflow.launcher import PreparedStep
+from dflow.spec import ScriptTemplateSpec, StoredArtifact
+from dflow.storage import StorageClient, local_path_of
+
+from .refs import PV, Scope, StepFailed
+from .state import atomic_write, read_json
+
+__all__ = ["Stager", "runtime_root"]
+
+
+def runtime_root() -> str:
+    """The directory that holds core's ``dflow`` package (what a Python OP's script imports)."""
+    import dflow
+
+    return os.path.dirname(os.path.dirname(os.path.abspath(dflow.__file__)))
+
+
+class Stager:
+    """Fetches inputs, prepares attempts and collects outputs for one run."""
+
+    def __init__(self, wfdir: str, workflow_id: str, client: StorageClient, storage_name: str) -> None:
+        self.wfdir = wfdir
+        self.workflow_id = workflow_id
+        self.client = client
+        self.storage_name = storage_name
+        self._catalogs: Dict[Tuple[Optional[str], str], List[Dict[str, Any]]] = {}
+
+    # ---------------------------------------------------------------- storage
+
+    def client_for(self, art: StoredArtifact) -> StorageClient:
+        if art.storage in (None, self.storage_name, "custom"):
+            return self.client
+        return get_storage_client(art.storage)
+
+    def store(self, directory: str) -> StoredArtifact:
+        """Store an output directory as an artifact: in place when the store is this machine's disk.
+
+        Its key is ``<workflow id>/<path below the workflow directory>``; a store rooted at
+        the local engine's work directory already holds it there, so nothing is copied.
+        """
+        key = f"{self.workflow_id}/{os.path.relpath(directory, self.wfdir)}".replace(os.sep, "/")
+        local = local_path_of(self.client, key)
+        if local is not None and os.path.realpath(local) == os.path.realpath(directory):
+            return StoredArtifact(key=key, storage=self.storage_name, local_path=directory)
+        upload_tree(self.client, key, directory)
+        # later steps read it back from the store, as they would on a cluster
+        return StoredArtifact(key=key, storage=self.storage_name)
+
+    def catalog_of(self, art: StoredArtifact) -> List[Dict[str, Any]]:
+        if art.parts:
+            items: List[Dict[str, Any]] = []
+            for part in art.parts:
+                items.extend(self.catalog_of(part))
+            return items
+        if art.catalog is not None:
+            return list(art.catalog)
+        if art.local_path and os.path.exists(art.local_path):
+            return read_catalog(art.local_path) or []
+        cache_key = (art.storage, art.key)
+        if cache_key not in self._catalogs:  # read once per key
+            import tempfile
+
+            client = self.client_for(art)
+            with tempfile.TemporaryDirectory(prefix="dflow-catalog-") as tmp:
+                for k in client.list(f"{art.key}/{CATALOG_DIR}/", recursive=True):
+                    client.download(k, os.path.join(tmp, CATALOG_DIR, k.rsplit("/", 1)[-1]))
+                self._catalogs[cache_key] = read_catalog(tmp) or []
+        return self._catalogs[cache_key]
+
+    def fetch(self, art: StoredArtifact, target: str) -> None:
+        """Materialize an artifact into the directory ``target`` (parts merged without overwriting)."""
+        if art.parts:
+            os.makedirs(target, exist_ok=True)
+            for i, part in enumerate(art.parts):
+                tmp = f"{target}.part{i}"
+                self.fetch(part, tmp)
+                merge_part(tmp, target, i)
+                shutil.rmtree(tmp, ignore_errors=True)
+            return
+        sub = art.sub_path
+        local = art.local_path if art.local_path and os.path.exists(art.local_path) else None
+        if local is None and art.storage is not None:
+            local = local_path_of(self.client_for(art), art.key)
+            if local is not None and not os.path.exists(local):
+                raise StepFailed(f"artifact {art.key!r} is missing from {self.client_for(art)!r}")
+        if local is not None:
+            src = os.path.join(local, sub) if sub else local
+            if not os.path.lexists(src):
+                raise StepFailed(f"artifact {local!r} has no {sub!r} inside")
+            if os.path.isdir(local) or sub:
+                if sub:
+                    dst = os.path.join(target, sub)
+                    _copy(src, dst)
+                    write_catalog(target, [{"index": None, "key": None, "path": sub}])
+                else:
+                    _copy(src, target)
+            else:  # a single file given as an artifact (LocalArtifact of a file)
+                os.makedirs(target, exist_ok=True)
+                shutil.copy2(src, os.path.join(target, os.path.basename(src)))
+                if art.storage is None:
+                    write_catalog(target, [{"index": None, "key": None, "path": os.path.basename(src)}])
+            return
+        client = self.client_for(art)
+        if sub:
+            os.makedirs(target, exist_ok=True)
+            for k in client.list(f"{art.key}/{sub}", recursive=True):
+                client.download(k, os.path.join(target, k[len(art.key) + 1:]))
+            write_catalog(target, [{"index": None, "key": None, "path": sub}])
+        else:
+            download_tree(client, art.key, target)
+
+    # ---------------------------------------------------------------- before an attempt
+
+    def make_dirs(self, sdir: str, params: Dict[str, PV]) -> None:
+        if os.path.isdir(sdir):
+            shutil.rmtree(sdir)
+        for d in ("inputs/parameters", "inputs/artifacts", "outputs/parameters", "outputs/artifacts", "workdir"):
+            os.makedirs(os.path.join(sdir, d), exist_ok=True)
+        with open(os.path.join(sdir, "type"), "w") as f:
+            f.write("Pod")
+        for k, (text, _tp) in params.items():
+            with open(os.path.join(sdir, "inputs", "parameters", k), "w") as f:
+                f.write(text or "")
+
+    def place_inputs(self, tmpl: ScriptTemplateSpec, arts: Dict[str, Optional[StoredArtifact]], sdir: str) -> Dict[str, Optional[str]]:
+        """Fetch input artifacts into ``inputs/artifacts/<name>``; return their local paths."""
+        out: Dict[str, Optional[str]] = {}
+        for a in tmpl.inputs_artifacts:
+            art = arts.get(a.name)
+            if art is None:
+                out[a.name] = None
+                continue
+            target = os.path.join(sdir, "inputs", "artifacts", a.name)
+            self.fetch(art, target)
+            out[a.name] = target
+        return out
+
+    def prepare(self, tmpl: ScriptTemplateSpec, params: Dict[str, PV], arts: Dict[str, Optional[StoredArtifact]],
+                local_arts: Dict[str, Optional[str]], sdir: str, rec: Any, scope: Scope, presliced: Optional[int],
+                attempt: int) -> PreparedStep:
+        """The attempt as a prepared step (see :mod:`dflow.launcher`)."""
+        common = dict(root=sdir, log_path=os.path.join(sdir, "log.txt"), timeout=tmpl.timeout,
+                      executor=tmpl.executor.model_dump() if tmpl.executor is not None else None,
+                      workflow_id=self.workflow_id, node_id=rec.id, name=rec.name, key=rec.key, attempt=attempt)
+        workdir = os.path.join(sdir, "workdir")
+        if tmpl.python_op is not None:
+            task = self.python_task(tmpl, params, local_arts, sdir, rec, presliced)
+            atomic_write(os.path.join(sdir, "task.json"), json.dumps(task, indent=1))
+            script = tmpl.script or PYTHON_OP_SCRIPT
+            atomic_write(os.path.join(sdir, "script"), script)
+            env = dict(tmpl.env)
+            env[TASK_ENV] = os.path.join(sdir, "task.json")
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (runtime_root(), os.environ.get("PYTHONPATH")) if p)
+            command = list(tmpl.command or ["python3"])
+            inline = script == PYTHON_OP_SCRIPT and command in (["python3"], ["python"])
+            return PreparedStep(command=_resolve(command) + [os.path.join(sdir, "script")], cwd=workdir, env=env,
+                                task=task, inline=inline, text_files=["task.json", "script"], **common)
+        # an upload keeps its files' relative paths below the declared path (as its tarball does on a
+        # cluster); any other artifact of one file is that file
+        uploads = {k for k, a in arts.items() if a is not None and a.catalog is not None}
+        mapping = self.map_paths(tmpl, local_arts, workdir, uploads)
+        script = X.substitute(tmpl.script, lambda ref: _script_ref(scope, ref, local_arts, mapping, tmpl))
+        for src in sorted(mapping, key=len, reverse=True):
+            script = script.replace(src, mapping[src])
+        atomic_write(os.path.join(sdir, "script"), script)
+        atomic_write(os.path.join(sdir, "paths.json"), json.dumps(mapping))
+        return PreparedStep(command=list(tmpl.command) + [os.path.join(sdir, "script")], cwd=workdir,
+                            env=dict(tmpl.env), text_files=["script", "paths.json"], **common)
+
+    def python_task(self, tmpl: ScriptTemplateSpec, params: Dict[str, PV], local_arts: Dict[str, Optional[str]],
+                    sdir: str, rec: Any, presliced: Optional[int]) -> Dict[str, Any]:
+        op = tmpl.python_op
+        assert op is not None
+        slice_index = None
+        inputs_p = {k: {"text": v[0], "type": v[1]} for k, v in params.items() if k != SLICE_PARAMETER}
+        slices = op.slices
+        if slices is not None and SLICE_PARAMETER in params:
+            raw = params[SLICE_PARAMETER][0]
+            try:
+                slice_index = int(json.loads(raw)) if raw is not None else None
+            except (ValueError, TypeError):
+                raise StepFailed(f"slice index {raw!r} is not an integer") from None
+        if presliced is not None:
+            # the engine already cut the inputs to this slice: the runtime takes them as they are
+            slice_index = presliced
+            slices = slices.model_copy(update={"sub_path": True})
+        python_paths = self.stage_packages(op.python_packages, sdir)
+        return {
+            "op": {"module": op.module, "qualname": op.qualname, "source": op.source, "source_file": op.source_file,
+                   "op_kwargs": op.op_kwargs},
+            "slices": slices.model_dump() if slices is not None else None,
+            "slice_index": slice_index,
+            "inputs": {"parameters": inputs_p,
+                       "artifacts": {k: {"path": v} for k, v in local_arts.items()}},
+            "outputs_dir": os.path.join(sdir, "outputs"),
+            "workdir": os.path.join(sdir, "workdir"),
+            "progress_file": os.path.join(sdir, "progress"),
+            "python_paths": python_paths,
+            "step": {"name": rec.name, "key": rec.key, "workflow": self.workflow_id},
+        }
+
+    @staticmethod
+    def stage_packages(packages: List[StoredArtifact], sdir: str) -> List[str]:
+        """Each package at ``inputs/artifacts/dflow_python_packages/<i>/<name>`` (a link); the paths to import from."""
+        paths = []
+        for i, pkg in enumerate(packages):
+            src = os.path.abspath((pkg.local_path or pkg.key).rstrip("/"))
+            base = os.path.join(sdir, "inputs", "artifacts", PYTHON_PACKAGES_ARTIFACT, str(i))
+            os.makedirs(base, exist_ok=True)
+            link = os.path.join(base, os.path.basename(src))
+            if not os.path.lexists(link):
+                os.symlink(src, link)
+            paths.append(base)
+        return paths
+
+    @staticmethod
+    def map_paths(tmpl: ScriptTemplateSpec, local_arts: Dict[str, Optional[str]], workdir: str,
+                  uploads: Any = ()) -> Dict[str, str]:
+        """Declared ``/tmp/...`` paths of a script template -> their place below the step's workdir."""
+        mapping: Dict[str, str] = {}
+        for a in tmpl.inputs_artifacts:
+            local = local_arts.get(a.name)
+            if a.path and local:
+                dst = _local_path(workdir, a.path)
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                single = None if a.name in uploads else _single_file(local)
+                if single:
+                    shutil.copy2(single, dst)
+                else:
+                    shutil.copytree(local, dst, dirs_exist_ok=True)
+                mapping[a.path] = dst
+        for p in tmpl.outputs_parameters:
+            if p.value_from_path:
+                mapping[p.value_from_path] = _local_path(workdir, p.value_from_path)
+                os.makedirs(os.path.dirname(mapping[p.value_from_path]), exist_ok=True)
+        for a in tmpl.outputs_artifacts:
+            if a.path:
+                mapping[a.path] = _local_path(workdir, a.path)
+                os.makedirs(os.path.dirname(mapping[a.path]), exist_ok=True)
+        return mapping
+
+    # ---------------------------------------------------------------- after an attempt
+
+    def collect_outputs(self, tmpl: ScriptTemplateSpec, sdir: str) -> Tuple[Dict[str, PV], Dict[str, Optional[StoredArtifact]]]:
+        params: Dict[str, PV] = {}
+        arts: Dict[str, Optional[StoredArtifact]] = {}
+        outdir = os.path.join(sdir, "outputs")
+        if tmpl.python_op is not None:
+            types = read_json(os.path.join(outdir, "parameters", ".types.json"), {}) or {}
+            for p in tmpl.outputs_parameters:
+                fp = os.path.join(outdir, "parameters", p.name)
+                if os.path.exists(fp):
+                    with open(fp) as f:
+                        params[p.name] = (f.read(), types.get(p.name, p.type))
+                elif p.default is not None:
+                    params[p.name] = (p.default, p.type)
+                else:
+                    raise StepFailed(f"the OP did not write output parameter {p.name!r}")
+            for a in tmpl.outputs_artifacts:
+                d = os.path.join(outdir, "artifacts", a.name)
+                if os.path.exists(d) and os.listdir(d):
+                    arts[a.name] = self.store(d)
+                elif not a.optional:
+                    arts[a.name] = None
+            return params, arts
+        mapping = read_json(os.path.join(sdir, "paths.json"), {}) or {}
+        for p in tmpl.outputs_parameters:
+            fp = mapping.get(p.value_from_path or "")
+            if fp and os.path.isfile(fp):
+                with open(fp) as f:
+                    text = f.read()
+                if text.endswith("\n"):
+                    text = text[:-1]
+                params[p.name] = (text, p.type)
+            elif p.default is not None:
+                params[p.name] = (p.default, p.type)
+            elif p.value is not None:
+                params[p.name] = (p.value, p.type)
+            else:
+                raise StepFailed(f"output parameter {p.name!r}: the script did not write {p.value_from_path}")
+        for a in tmpl.outputs_artifacts:
+            src = mapping.get(a.path or "")
+            if not src or not os.path.exists(src):
+                if a.optional:
+                    continue
+                raise StepFailed(f"output artifact {a.name!r}: the script did not write {a.path}")
+            d = os.path.join(outdir, "artifacts", a.name)
+            os.makedirs(d, exist_ok=True)
+            if os.path.isdir(src):
+                shutil.copytree(src, d, dirs_exist_ok=True)
+            else:
+                base = os.path.basename(src)
+                shutil.copy2(src, os.path.join(d, base))
+                write_catalog(d, [{"index": None, "key": None, "path": base}])
+            arts[a.name] = self.store(d)
+        return params, arts
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _resolve(command: List[str]) -> List[str]:
+    """``python3``/``python`` as the interpreter of this run, so steps see the same packages."""
+    if command and command[0] in ("python3", "python"):
+        return [sys.executable] + command[1:]
+    return command
+
+
+def _script_ref(scope: Scope, ref: str, local_arts: Dict[str, Optional[str]], mapping: Dict[str, str], tmpl: Any) -> str:
+    parts = ref.split(".")
+    if parts[:2] == ["inputs", "artifacts"] and len(parts) >= 3:
+        decl = tmpl.input_artifact(parts[2])
+        if decl is not None and decl.path in mapping:
+            return mapping[decl.path]
+        return local_arts.get(parts[2]) or ""
+    if parts[:2] == ["inputs", "parameters"] and len(parts) == 3:
+        return scope.params.get(parts[2], ("", None))[0] or ""
+    value = scope.lookup(ref)
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _local_path(workdir: str, declared: str) -> str:
+    return os.path.join(workdir, declared.lstrip("/"))
+
+
+def _single_file(directory: str) -> Optional[str]:
+    """The one file an artifact directory holds (ignoring its catalog), if it holds exactly one."""
+    found = None
+    for root, dirs, files in os.walk(directory):
+        if CATALOG_DIR in dirs:
+            dirs.remove(CATALOG_DIR)
+        for fn in files:
+            if found is not None:
+                return None
+            found = os.path.join(root, fn)
+        if dirs and found is None and len(dirs) > 1:
+            return None
+    return found
+
+
+def _copy(src: str, dst: str) -> None:
+    if os.path.isdir(src):
+        shutil.copytree(src, dst, dirs_exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
+        shutil.copy2(src, dst)
