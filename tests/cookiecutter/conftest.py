@@ -1,0 +1,25 @@
+"""Fixtures of the ``cookiecutter-op`` template tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from cookiecutter_op_support import LOCAL_DISTRIBUTIONS, REPO, normalized, read_toml, run
+
+
+@pytest.fixture(scope="session")
+def dflow_wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Wheels of dflow-core and dflow-debug, built from this checkout once per session."""
+    out = tmp_path_factory.mktemp("dflow-wheels")
+    run([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--no-deps",
+         "--wheel-dir", str(out), *map(str, LOCAL_DISTRIBUTIONS)], cwd=out)
+    wheels = sorted(out.glob("*.whl"))
+    assert [normalized(w.name.split("-")[0]) for w in wheels] == ["dflow-core", "dflow-debug"], wheels
+    return out
+
+
+@pytest.fixture(scope="session")
+def core_pyproject() -> dict:
+    return read_toml(REPO / "core" / "pyproject.toml")
