@@ -50,57 +50,66 @@ def stdlib_modules() -> set:
     }
 
 
-def one_line_problem(field: str, value: str) -> "str | None":
-    """Free-text answers end up in TOML strings, docstrings and YAML: keep them to one plain line."""
-    if any(c in value for c in '"\\') or any(ord(c) < 32 for c in value):
-        return (f"{field} {value!r} contains a double quote, a backslash or a control character; "
-                "write it on one line without them")
+def first_problem(field: str, value: str, checks: list) -> "str | None":
+    """The message of the first of ``checks`` (``(is_bad, says)`` pairs) that ``value`` fails."""
+    for is_bad, says in checks:
+        if is_bad(value):
+            return f"{field} {value!r} {says(value)}"
     return None
+
+
+def too_long(value: str) -> bool:
+    return len(value) > MAX_NAME
+
+
+def length_says(value: str) -> str:
+    return f"is {len(value)} characters long; keep it to {MAX_NAME}"
+
+
+PACKAGE_CHECKS = [
+    (lambda v: not PACKAGE_RE.match(v),
+     lambda v: "is not a valid distribution name: use letters and digits, separated by single '-', '_' or '.', "
+               "starting and ending with a letter or digit (for example 'my-ops')"),
+    (too_long, length_says),
+    (lambda v: normalized(v) in TAKEN_DISTRIBUTIONS,
+     lambda v: f"is a distribution of dflow itself; choose another (for example '{normalized(v)}-ops')"),
+]
+MODULE_CHECKS = [
+    (lambda v: not MODULE_RE.match(v),
+     lambda v: "is not a valid module name: use lowercase letters, digits and '_', starting with a letter "
+               "(for example 'my_ops')"),
+    (too_long, length_says),
+    (keyword.iskeyword, lambda v: f"is a Python keyword; choose another (for example '{v}_ops')"),
+    (lambda v: v in TAKEN_MODULES or v in stdlib_modules(),
+     lambda v: "would shadow the module of that name (dflow's, the standard library's or a common folder); "
+               f"choose another (for example '{v}_ops')"),
+]
+VERSION_CHECKS = [
+    (lambda v: not VERSION_RE.match(v), lambda v: "is not a PEP 440 version (for example '0.1.0')"),
+]
+EMAIL_CHECKS = [
+    (lambda v: v and not EMAIL_RE.match(v),
+     lambda v: "is not an e-mail address (for example 'you@example.org'; or leave it empty)"),
+]
+LICENSE_CHECKS = [
+    (lambda v: v not in LICENSES, lambda v: f"is not offered; choose one of {', '.join(LICENSES)}"),
+]
+ONE_LINE_CHECKS = [
+    (lambda v: any(c in v for c in '"\\') or any(ord(c) < 32 for c in v),
+     lambda v: "contains a double quote, a backslash or a control character; write it on one line without them"),
+]
+NAME_CHECKS = ONE_LINE_CHECKS + [
+    (lambda v: not v.strip(), lambda v: "is empty; give the name of the author (a person or an organization)"),
+]
 
 
 def problems(answers: dict) -> list:
     """Every problem with ``answers``, as messages that say how to fix it."""
-    found = []
-    package = answers["package_name"]
-    if not PACKAGE_RE.match(package):
-        found.append(
-            f"package_name {package!r} is not a valid distribution name: use letters and digits, separated by "
-            "single '-', '_' or '.', starting and ending with a letter or digit (for example 'my-ops')"
-        )
-    elif len(package) > MAX_NAME:
-        found.append(f"package_name {package!r} is {len(package)} characters long; keep it to {MAX_NAME}")
-    elif normalized(package) in TAKEN_DISTRIBUTIONS:
-        found.append(f"package_name {package!r} is a distribution of dflow itself; choose another (for example "
-                     f"'{normalized(package)}-ops')")
-    module = answers["module_name"]
-    if not MODULE_RE.match(module):
-        found.append(
-            f"module_name {module!r} is not a valid module name: use lowercase letters, digits and '_', "
-            "starting with a letter (for example 'my_ops')"
-        )
-    elif len(module) > MAX_NAME:
-        found.append(f"module_name {module!r} is {len(module)} characters long; keep it to {MAX_NAME}")
-    elif keyword.iskeyword(module):
-        found.append(f"module_name {module!r} is a Python keyword; choose another (for example '{module}_ops')")
-    elif module in TAKEN_MODULES or module in stdlib_modules():
-        found.append(f"module_name {module!r} would shadow the module of that name (dflow's, the standard "
-                     f"library's or a common folder); choose another (for example '{module}_ops')")
-    version = answers["version"]
-    if not VERSION_RE.match(version):
-        found.append(f"version {version!r} is not a PEP 440 version (for example '0.1.0')")
-    email = answers["author_email"]
-    if email and not EMAIL_RE.match(email):
-        found.append(f"author_email {email!r} is not an e-mail address (for example 'you@example.org'; "
-                     "or leave it empty)")
-    if answers["license"] not in LICENSES:
-        found.append(f"license {answers['license']!r} is not offered; choose one of {', '.join(LICENSES)}")
-    for field in ("description", "author_name"):
-        problem = one_line_problem(field, answers[field])
-        if problem:
-            found.append(problem)
-    if not answers["author_name"].strip():
-        found.append("author_name is empty; give the name of the author (a person or an organization)")
-    return found
+    checks = [("package_name", PACKAGE_CHECKS), ("module_name", MODULE_CHECKS), ("version", VERSION_CHECKS),
+              ("author_email", EMAIL_CHECKS), ("license", LICENSE_CHECKS), ("description", ONE_LINE_CHECKS),
+              ("author_name", NAME_CHECKS)]
+    found = [first_problem(field, answers[field], field_checks) for field, field_checks in checks]
+    return [message for message in found if message]
 
 
 def remove_rendered_copy() -> None:

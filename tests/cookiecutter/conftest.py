@@ -22,4 +22,5 @@ def dflow_wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def core_pyproject() -> dict:
+    """``core/pyproject.toml`` of this checkout (dflow-core's version and ``requires-python``)."""
     return read_toml(REPO / "core" / "pyproject.toml")

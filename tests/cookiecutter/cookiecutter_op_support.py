@@ -32,6 +32,7 @@ LOCAL_DISTRIBUTIONS = [REPO / "core", REPO / "plugins" / "debug_backend"]
 
 
 def read_toml(path: Path) -> dict:
+    """The parsed TOML file ``path``."""
     with open(path, "rb") as f:
         return tomllib.load(f)
 
@@ -44,8 +45,8 @@ def normalized(name: str) -> str:
 def bake(output_dir: Path, **answers: str) -> Path:
     """Bake the template non-interactively into ``output_dir``; return the project folder.
 
-    cookiecutter's replay and clone folders go to ``output_dir`` too, not to the home
-    directory.
+    cookiecutter's configuration, replay and clone folders go next to ``output_dir``,
+    not to the home directory.
     """
     from cookiecutter.main import cookiecutter
 
@@ -64,13 +65,13 @@ def clean_env(**extra: str) -> Dict[str, str]:
     return env
 
 
-def run(cmd: List[str], cwd: Path, env: Optional[Dict[str, str]] = None, timeout: float = 600,
-        shell: bool = False) -> subprocess.CompletedProcess:
-    """Run ``cmd``; on a non-zero exit fail the test with its output."""
+def run(cmd: List[str], cwd: Path, env: Optional[Dict[str, str]] = None, timeout: float = 600
+        ) -> subprocess.CompletedProcess:
+    """Run ``cmd`` (stderr into stdout); on a non-zero exit fail the test with its output."""
     proc = subprocess.run(cmd, cwd=str(cwd), env=env or clean_env(), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=timeout, shell=shell)
+                          stderr=subprocess.STDOUT, text=True, timeout=timeout)
     if proc.returncode != 0:
-        pytest.fail(f"{cmd if not shell else cmd[0]!r} in {cwd} exited with {proc.returncode}:\n{proc.stdout[-8000:]}")
+        pytest.fail(f"{cmd!r} in {cwd} exited with {proc.returncode}:\n{proc.stdout[-8000:]}")
     return proc
 
 
@@ -112,10 +113,12 @@ class FreshVenv:
              "--disable-pip-version-check", *args], cwd=cwd, env=clean_env())
 
     def network_attempts(self) -> str:
+        """What the no-network guard refused in processes run with ``env(no_network=True)`` (empty: nothing)."""
         return self.no_network_log.read_text() if self.no_network_log.exists() else ""
 
 
 def copy_wheels(wheelhouse: Path, dest: Path) -> List[Path]:
+    """Copy the wheels of ``wheelhouse`` into the folder ``dest`` (a baked package's ``wheels/``)."""
     dest.mkdir(exist_ok=True)
     return [Path(shutil.copy2(w, dest)) for w in sorted(wheelhouse.glob("*.whl"))]
 
@@ -149,6 +152,7 @@ def dockerignore_regex(pattern: str) -> "re.Pattern[str]":
 
 
 def dockerignore_patterns(project: Path) -> List[str]:
+    """The patterns of ``project/.dockerignore``, without comments and blank lines."""
     lines = (project / ".dockerignore").read_text().splitlines()
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
@@ -170,6 +174,7 @@ def docker_context_files(project: Path) -> List[str]:
 
 
 def copy_docker_context(project: Path, dest: Path) -> Path:
+    """Copy the build context of ``project`` to ``dest``, as Docker would send it."""
     for rel in docker_context_files(project):
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(project / rel, dest / rel)
@@ -178,6 +183,8 @@ def copy_docker_context(project: Path, dest: Path) -> Path:
 
 @dataclass
 class Instruction:
+    """One Dockerfile instruction: its name in capitals and its arguments on one line."""
+
     name: str
     args: str
 
@@ -195,6 +202,7 @@ def dockerfile_instructions(path: Path) -> List[Instruction]:
 
 
 def dockerfile_arg_defaults(instructions: List[Instruction]) -> Dict[str, str]:
+    """``ARG`` names and their defaults (empty where there is none)."""
     args = {}
     for ins in instructions:
         if ins.name == "ARG":
@@ -204,6 +212,7 @@ def dockerfile_arg_defaults(instructions: List[Instruction]) -> Dict[str, str]:
 
 
 def dockerfile_env(instructions: List[Instruction]) -> Dict[str, str]:
+    """The variables ``ENV`` sets (``KEY=value`` pairs without spaces in values)."""
     env = {}
     for ins in instructions:
         if ins.name == "ENV":
@@ -211,3 +220,12 @@ def dockerfile_env(instructions: List[Instruction]) -> Dict[str, str]:
                 key, _, value = pair.partition("=")
                 env[key] = value
     return env
+
+
+def run_mounts(args: str) -> "tuple[List[Dict[str, str]], str]":
+    """The ``--mount=`` options of a ``RUN`` instruction, each as a dict, and the command after them."""
+    mounts = []
+    while args.startswith("--mount="):
+        option, _, args = args.partition(" ")
+        mounts.append(dict(pair.partition("=")[::2] for pair in option[len("--mount="):].split(",")))
+    return mounts, args

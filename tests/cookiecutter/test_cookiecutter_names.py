@@ -33,7 +33,7 @@ BAD_ANSWERS = [
     ({"author_email": "nobody"}, "author_email 'nobody' is not an e-mail address"),
     ({"description": 'say "hi"'}, "description 'say \"hi\"' contains a double quote"),
     ({"author_name": "A\\B"}, "author_name 'A\\\\B' contains a double quote, a backslash"),
-    ({"author_name": " "}, "author_name is empty"),
+    ({"author_name": " "}, "author_name ' ' is empty"),
 ]
 
 

@@ -21,6 +21,7 @@ from cookiecutter_op_support import (
     dockerfile_arg_defaults,
     dockerfile_instructions,
     read_toml,
+    run_mounts,
 )
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -118,9 +119,13 @@ def test_dockerfile_installs_the_package_and_lists_its_ops(project):
     [base] = [i.args for i in instructions if i.name == "FROM"]
     assert base == "python:${PYTHON_VERSION}-slim"
     [install] = [i.args for i in instructions if i.name == "RUN"]
-    assert install.startswith("--mount=type=bind,source=.,target=/src,rw python -m pip install ")
-    assert install.endswith(" /src")
-    assert "--find-links /src/wheels" in install
+    mounts, command = run_mounts(install)
+    assert mounts == [{"type": "bind", "source": ".", "target": "/src", "rw": ""},
+                      {"type": "secret", "id": "netrc", "target": "/root/.netrc"}]
+    assert command.startswith("python -m pip install ") and command.endswith(" /src")
+    assert "--find-links /src/wheels" in command
+    # an index URL may be given; credentials never travel in a build argument
+    assert "DFLOW_INDEX_URL" in args and not [a for a in args if re.search(r"TOKEN|PASSWORD|SECRET|KEY", a)]
     [cmd] = [i.args for i in instructions if i.name == "CMD"]
     assert json.loads(cmd) == ["dflow", "ops", "my_ops"]
     assert (project / "Dockerfile").read_text().startswith("# syntax=docker/dockerfile:1\n")
