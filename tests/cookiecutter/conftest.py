@@ -11,12 +11,12 @@ from cookiecutter_op_support import LOCAL_DISTRIBUTIONS, REPO, normalized, read_
 
 @pytest.fixture(scope="session")
 def dflow_wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Wheels of dflow-core and dflow-debug, built from this checkout once per session."""
+    """Wheels of dflow-core, dflow-debug and dflow-argo, built from this checkout once per session."""
     out = tmp_path_factory.mktemp("dflow-wheels")
     run([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--no-deps",
-         "--wheel-dir", str(out), *map(str, LOCAL_DISTRIBUTIONS)], cwd=out)
+         "--wheel-dir", str(out), *map(str, LOCAL_DISTRIBUTIONS.values())], cwd=out)
     wheels = sorted(out.glob("*.whl"))
-    assert [normalized(w.name.split("-")[0]) for w in wheels] == ["dflow-core", "dflow-debug"], wheels
+    assert sorted(normalized(w.name.split("-")[0]) for w in wheels) == sorted(LOCAL_DISTRIBUTIONS), wheels
     return out
 
 

@@ -28,7 +28,12 @@ except ImportError:  # Python < 3.11
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "cookiecutter-op"
 NO_NETWORK = Path(__file__).resolve().parent / "no_network"
-LOCAL_DISTRIBUTIONS = [REPO / "core", REPO / "plugins" / "debug_backend"]
+# the dflow distributions a baked package meets: its dependency, its tests' backend, a cluster's backend
+LOCAL_DISTRIBUTIONS = {
+    "dflow-core": REPO / "core",
+    "dflow-debug": REPO / "plugins" / "debug_backend",
+    "dflow-argo": REPO / "plugins" / "argo_backend",
+}
 
 
 def read_toml(path: Path) -> dict:
@@ -117,10 +122,16 @@ class FreshVenv:
         return self.no_network_log.read_text() if self.no_network_log.exists() else ""
 
 
-def copy_wheels(wheelhouse: Path, dest: Path) -> List[Path]:
-    """Copy the wheels of ``wheelhouse`` into the folder ``dest`` (a baked package's ``wheels/``)."""
+def dflow_wheels(wheelhouse: Path, *names: str) -> List[Path]:
+    """The wheels of the dflow distributions ``names`` in ``wheelhouse``."""
+    found = {normalized(w.name.split("-")[0]): w for w in wheelhouse.glob("*.whl")}
+    return [found[name] for name in names]
+
+
+def copy_wheels(wheels: List[Path], dest: Path) -> List[Path]:
+    """Copy ``wheels`` into the folder ``dest`` (a baked package's ``wheels/``)."""
     dest.mkdir(exist_ok=True)
-    return [Path(shutil.copy2(w, dest)) for w in sorted(wheelhouse.glob("*.whl"))]
+    return [Path(shutil.copy2(w, dest)) for w in wheels]
 
 
 # --- the build context and the Dockerfile, read the way Docker reads them ---------------

@@ -12,6 +12,10 @@
   environment (standing in for the ``python:*-slim`` base) with the Dockerfile's
   ``ARG`` defaults and ``ENV``, and then the ``CMD`` runs, with every outside network
   connection refused.
+* On Argo: no Kubernetes here either. The example, configured for a cluster through
+  ``DFLOW_*`` variables, is rendered by dflow-argo, and its pods run in that image
+  under ``tests/argo/argo_sandbox.py`` (Argo's executor file contract, the pods' own
+  scripts).
 """
 
 from __future__ import annotations
@@ -19,20 +23,30 @@ from __future__ import annotations
 import json
 import re
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import yaml
 from cookiecutter_op_support import (
+    REPO,
     FreshVenv,
     bake,
     copy_docker_context,
     copy_wheels,
+    dflow_wheels,
     dockerfile_arg_defaults,
     dockerfile_env,
     dockerfile_instructions,
     run,
     run_mounts,
 )
+
+from dflow.settings import s3_config
+from dflow.storage import LocalStorageClient
+from dflow_argo import ArgoBackend
+from dflow_argo.package import Upload, dflow_package
+from dflow_argo.podscript import decode_payload
 
 pytestmark = pytest.mark.slow
 
@@ -51,7 +65,7 @@ def github_env(values: dict) -> dict:
 
 def test_the_ci_lint_and_test_jobs_pass_as_written(tmp_path, dflow_wheelhouse):
     project = bake(tmp_path / "checkout", package_name="my-ops")
-    copy_wheels(dflow_wheelhouse, project / "wheels")
+    copy_wheels(dflow_wheels(dflow_wheelhouse, "dflow-core", "dflow-debug"), project / "wheels")
     ci = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
     assert THIS_PYTHON in ci["jobs"]["test"]["strategy"]["matrix"]["python-version"]
     workflow_env = github_env(ci.get("env"))
@@ -75,10 +89,23 @@ def test_the_ci_lint_and_test_jobs_pass_as_written(tmp_path, dflow_wheelhouse):
     assert list(project.glob("scale-and-summarize-*")), "the example workflow left no run directory"
 
 
-def test_the_image_build_installs_the_package_and_its_cmd_lists_the_ops(tmp_path, dflow_wheelhouse):
-    project = bake(tmp_path / "checkout", package_name="chem-ops", module_name="chemops")
-    copy_wheels(dflow_wheelhouse, project / "wheels")  # dflow-core from wheels/, as the Dockerfile documents
-    context = copy_docker_context(project, tmp_path / "context")
+@dataclass
+class Image:
+    """A baked package's image, built as its Dockerfile says, into a virtual environment."""
+
+    project: Path
+    base: FreshVenv
+    context: Path
+    instructions: list
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory, dflow_wheelhouse) -> Image:
+    root = tmp_path_factory.mktemp("image")
+    project = bake(root / "checkout", package_name="chem-ops", module_name="chemops")
+    # dflow-core from wheels/, as the Dockerfile documents for an index that lacks it
+    copy_wheels(dflow_wheels(dflow_wheelhouse, "dflow-core"), project / "wheels")
+    context = copy_docker_context(project, root / "context")
     instructions = dockerfile_instructions(project / "Dockerfile")
 
     [run_args] = [i.args for i in instructions if i.name == "RUN"]
@@ -90,21 +117,63 @@ def test_the_image_build_installs_the_package_and_its_cmd_lists_the_ops(tmp_path
     [secret] = [m for m in mounts if m["type"] == "secret"]
     assert secret["id"] == "netrc" and secret.get("required", "false") == "false"
 
-    base = FreshVenv.create(tmp_path / "image", with_pip=True)  # the base image: a Python with pip
-    build_env = base.env(**dockerfile_arg_defaults(instructions), **dockerfile_env(instructions))
-    run(["sh", "-c", command], cwd=tmp_path, env=build_env)
+    base = FreshVenv.create(root / "image", with_pip=True)  # the base image: a Python with pip
+    run(["sh", "-c", command], cwd=root, env=base.env(**dockerfile_arg_defaults(instructions),
+                                                      **dockerfile_env(instructions)))
+    return Image(project, base, context, instructions)
 
+
+def test_the_image_holds_the_installed_package_and_its_cmd_lists_the_ops(image, tmp_path):
     # only the installed package stays: nothing of it is imported from the build context
-    where = run([str(base.python), "-c", "import chemops.ops; print(chemops.ops.__file__)"], cwd=tmp_path,
-                env=base.env()).stdout.strip()
-    assert str(base.path) in where and str(context) not in where, where
+    where = run([str(image.base.python), "-c", "import chemops.ops; print(chemops.ops.__file__)"], cwd=tmp_path,
+                env=image.base.env()).stdout.strip()
+    assert str(image.base.path) in where and str(image.context) not in where, where
 
-    [workdir] = [i.args for i in instructions if i.name == "WORKDIR"]
+    [workdir] = [i.args for i in image.instructions if i.name == "WORKDIR"]
     assert workdir.startswith("/")
-    [cmd] = [json.loads(i.args) for i in instructions if i.name == "CMD"]
-    scratch = tmp_path / "workdir"
-    scratch.mkdir()
-    out = run([str(base.bin / cmd[0]), *cmd[1:]], cwd=scratch, env=base.env(no_network=True)).stdout
+    [cmd] = [json.loads(i.args) for i in image.instructions if i.name == "CMD"]
+    out = run([str(image.base.bin / cmd[0]), *cmd[1:]], cwd=tmp_path, env=image.base.env(no_network=True)).stdout
     assert out.startswith("chemops (chem-ops 0.1.0)"), out
     assert "[chemops.ops.Summarize]" in out and "[chemops.ops.scale_values]" in out
-    assert base.network_attempts() == ""
+    assert image.base.network_attempts() == ""
+
+
+def test_the_example_configured_for_argo_runs_its_pods_in_the_image(image, tmp_path, dflow_wheelhouse, monkeypatch):
+    """The example under ``DFLOW_MODE=default``, rendered by dflow-argo, and its pods run in the image.
+
+    There is no Kubernetes here: the manifest is rendered offline (``dflow render``, as
+    submitting would compile it) in the user's virtual environment, then interpreted by
+    ``tests/argo/argo_sandbox.py``, which runs each pod's own script under Argo's file
+    contract with the image's Python.
+    """
+    user = FreshVenv.create(tmp_path / "user")
+    user.pip_install(*map(str, dflow_wheels(dflow_wheelhouse, "dflow-core", "dflow-argo")), str(image.project),
+                     cwd=tmp_path)
+    token = "argo-token-that-must-not-leak"
+    cluster = {"DFLOW_MODE": "default", "DFLOW_HOST": "https://argo.invalid:2746", "DFLOW_TOKEN": token,
+               "DFLOW_NAMESPACE": "argo", "CHEMOPS_IMAGE": "registry.invalid/chem-ops:0.1.0"}
+    rendered = run([str(user.bin / "dflow"), "render", "--json", str(image.project / "examples" / "workflow.py")],
+                   cwd=tmp_path, env=user.env(no_network=True, **cluster)).stdout
+    assert user.network_attempts() == ""
+    assert token not in rendered
+    manifest = json.loads(rendered[rendered.index("{"):])
+    scripts = {t["name"]: t["script"] for t in manifest["spec"]["templates"] if "script" in t}
+    assert {s["image"] for s in scripts.values()} == {cluster["CHEMOPS_IMAGE"]}
+    ops = {op["qualname"]: op for op in (decode_payload(s["source"])["op"] for s in scripts.values())}
+    assert set(ops) == {"Summarize", "scale_values"}
+    # the OPs are imported from the image, not shipped as source
+    assert all(op["module"] == "chemops.ops" and op["source"] is None for op in ops.values())
+
+    monkeypatch.syspath_prepend(str(REPO / "tests" / "argo"))
+    from argo_sandbox import Sandbox
+
+    repository = tmp_path / "artifact-repository"
+    repository.mkdir()
+    monkeypatch.setitem(s3_config, "storage_client", LocalStorageClient(root=str(repository)))
+    [pkg_key] = {a["s3"]["key"] for t in manifest["spec"]["templates"]
+                 for a in t.get("inputs", {}).get("artifacts", []) if a["name"] == "dflow-pkg"}
+    ArgoBackend().upload([Upload(pkg_key, dflow_package(), "dflow-package")])  # what submit() uploads first
+    sandbox = Sandbox(manifest, str(repository), str(tmp_path / "pods"), python=str(image.base.python))
+    assert sandbox.run() == "Succeeded", [(n.display, n.phase, n.message) for n in sandbox.nodes]
+    [summarize] = [n for n in sandbox.nodes if n.name == "summarize" and n.type == "Pod"]
+    assert (summarize.parameters["count"], summarize.parameters["mean"]) == ("6", "5.25")

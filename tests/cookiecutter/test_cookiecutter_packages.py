@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cookiecutter_op_support import FreshVenv, bake, normalized, read_toml, run
+from cookiecutter_op_support import FreshVenv, bake, dflow_wheels, normalized, read_toml, run
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +53,7 @@ def installed(request, tmp_path_factory, dflow_wheelhouse) -> Installed:
     root = tmp_path_factory.mktemp(request.param)
     project = bake(root / "out", **answers)
     env = FreshVenv.create(root / "venv")
-    wheels = [str(w) for w in sorted(dflow_wheelhouse.glob("*.whl"))]
+    wheels = [str(w) for w in dflow_wheels(dflow_wheelhouse, "dflow-core", "dflow-debug")]
     env.pip_install(*wheels, "-e", f"{project}[test]", "--group", "lint", cwd=project)
     scratch = root / "scratch"
     scratch.mkdir()
