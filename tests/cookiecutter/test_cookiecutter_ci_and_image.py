@@ -14,7 +14,7 @@
   connection refused.
 * On Argo: no Kubernetes here either. The example, configured for a cluster through
   ``DFLOW_*`` variables, is rendered by dflow-argo, and its pods run in that image
-  under ``tests/argo/argo_sandbox.py`` (Argo's executor file contract, the pods' own
+  under ``plugins/argo_backend/tests/argo_sandbox.py`` (Argo's executor file contract, the pods' own
   scripts).
 """
 
@@ -143,7 +143,7 @@ def test_the_example_configured_for_argo_runs_its_pods_in_the_image(image, tmp_p
 
     There is no Kubernetes here: the manifest is rendered offline (``dflow render``, as
     submitting would compile it) in the user's virtual environment, then interpreted by
-    ``tests/argo/argo_sandbox.py``, which runs each pod's own script under Argo's file
+    ``plugins/argo_backend/tests/argo_sandbox.py``, which runs each pod's own script under Argo's file
     contract with the image's Python.
     """
     user = FreshVenv.create(tmp_path / "user")
@@ -164,7 +164,7 @@ def test_the_example_configured_for_argo_runs_its_pods_in_the_image(image, tmp_p
     # the OPs are imported from the image, not shipped as source
     assert all(op["module"] == "chemops.ops" and op["source"] is None for op in ops.values())
 
-    monkeypatch.syspath_prepend(str(REPO / "tests" / "argo"))
+    monkeypatch.syspath_prepend(str(REPO / "plugins" / "argo_backend" / "tests"))
     from argo_sandbox import Sandbox
 
     repository = tmp_path / "artifact-repository"

@@ -30,7 +30,16 @@ from .errors import StorageError, ValidationError
 from .settings import config, s3_config
 from .storage import StorageClient, local_path_of
 
-__all__ = ["S3Artifact", "LocalArtifact", "upload_artifact", "download_artifact", "get_storage_client"]
+__all__ = [
+    "S3Artifact",
+    "LocalArtifact",
+    "upload_artifact",
+    "download_artifact",
+    "get_storage_client",
+    "storage_name",
+    "upload_tree",
+    "download_tree",
+]
 
 
 

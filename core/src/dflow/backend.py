@@ -14,12 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .spec import StoredArtifact, WorkflowSpec
 
-__all__ = ["Backend", "StepRecord", "WorkflowRecord", "ReusedStep", "PHASES"]
+__all__ = ["Backend", "StepRecord", "WorkflowRecord", "ReusedStep", "ParameterValue", "PHASES"]
 
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Error", "Skipped", "Omitted")
 
 
 class ParameterValue(BaseModel):
+    """A parameter's value as it travels: its text and the type name its writer gave it (see dflow.contract)."""
+
     model_config = ConfigDict(extra="forbid")
     text: Optional[str] = None
     type: Optional[str] = None

@@ -97,8 +97,11 @@ class Sandbox:
         workdir: str,
         name: str = "sandbox-wf",
         python: Optional[str] = None,
+        repositories: Optional[Dict[str, str]] = None,
     ) -> None:
         self.manifest = manifest
+        # where the objects of each location kind live (s3: ``repository``, Argo's default one)
+        self.repos = {k: Path(v) for k, v in (repositories or {}).items()}
         self.templates = {t["name"]: t for t in manifest["spec"]["templates"]}
         self.repo = Path(repository)
         self.work = Path(workdir)
@@ -119,8 +122,28 @@ class Sandbox:
 
     # ---------------------------------------------------------------- the artifact repository
 
+    def _path(self, ref: str) -> Path:
+        """The file or folder of an artifact reference: a key of the default repository, or ``kind::key``."""
+        kind, sep, key = ref.partition("::")
+        if not sep:
+            return self.repo / ref
+        if kind not in self.repos:
+            raise PodFailed(f"no {kind} repository in this sandbox for {key!r}")
+        return self.repos[kind] / key
+
+    @staticmethod
+    def location_ref(a: Dict[str, Any], resolve: Any = None) -> Optional[str]:
+        """The reference of an artifact's location (any kind), its key's placeholders resolved."""
+        for kind in ("s3", "gcs", "oss", "azure"):
+            loc = a.get(kind)
+            if isinstance(loc, dict):
+                key = loc.get("key") or loc.get("blob") or ""
+                key = X.substitute(key, resolve) if resolve is not None else key
+                return key if kind == "s3" else f"{kind}::{key}"
+        return None
+
     def fetch(self, key: str, dst: Path) -> None:
-        src = self.repo / key
+        src = self._path(key)
         if not src.exists():
             raise PodFailed(f"no artifact at key {key!r}")
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -144,7 +167,7 @@ class Sandbox:
             self._store(src, key, merge)
 
     def _store(self, src: Path, key: str, merge: bool) -> None:
-        dst = self.repo / key
+        dst = self._path(key)
         if dst.exists() and not merge:
             shutil.rmtree(dst) if dst.is_dir() else dst.unlink()
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -161,7 +184,7 @@ class Sandbox:
         self.root = root
         args = {"parameters": {}, "artifacts": {}}
         for a in self.manifest["spec"].get("arguments", {}).get("artifacts", []):
-            args["artifacts"][a["name"]] = a["s3"]["key"]
+            args["artifacts"][a["name"]] = self.location_ref(a)
         self.run_template(self.templates[entry], args["parameters"], args["artifacts"], root, self.name)
         root.finished = time.time()
         return root.phase
@@ -188,8 +211,8 @@ class Sandbox:
         for a in t.get("inputs", {}).get("artifacts", []):
             if a["name"] in arts and arts[a["name"]] is not None:
                 a_out[a["name"]] = arts[a["name"]]
-            elif "s3" in a:
-                a_out[a["name"]] = a["s3"]["key"]
+            elif self.location_ref(a) is not None:
+                a_out[a["name"]] = self.location_ref(a)
             elif a.get("optional"):
                 a_out[a["name"]] = None
             else:
@@ -452,8 +475,8 @@ class Sandbox:
                 if a.get("optional"):
                     continue
                 return 1, f"output artifact {a['name']}: {a['path']} was not written"
-            if "s3" in a:
-                key = X.substitute(a["s3"]["key"], resolve)
+            if self.location_ref(a) is not None:
+                key = self.location_ref(a, resolve)
                 self.store(src, key, merge=True)
             else:
                 key = f"{self.name}/{pod.name}/{a['name']}"
@@ -522,7 +545,7 @@ class Sandbox:
                 elif "fromExpression" in a:
                     key = X.to_text(X.eval_expr(a["fromExpression"], resolve))
                 else:
-                    key = X.substitute(a["s3"]["key"], resolve)
+                    key = self.location_ref(a, resolve)
                 if a.get("subPath"):
                     key = key.rstrip("/") + "/" + a["subPath"]
                 arts[a["name"]] = key
@@ -769,6 +792,13 @@ def _iso(t: Optional[float]) -> Optional[str]:
     return None if t is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
+def _location_of(name: str, ref: str) -> Dict[str, Any]:
+    kind, sep, key = ref.partition("::")
+    if not sep:
+        return {"name": name, "s3": {"key": ref}}
+    return {"name": name, kind: {"blob" if kind == "azure" else "key": key}}
+
+
 def argo_status(sb: Sandbox, finished: bool = True) -> Dict[str, Any]:
     """``status`` of an Argo Workflow object for what the sandbox ran (node tree as Argo builds it)."""
     ids: Dict[int, str] = {}
@@ -806,7 +836,7 @@ def argo_status(sb: Sandbox, finished: bool = True) -> Dict[str, Any]:
         if n.parameters and n.type != "StepGroup":
             outs["parameters"] = [{"name": k, "value": v} for k, v in list(n.parameters.items())]
         if n.artifacts and n.type not in ("StepGroup", "TaskGroup"):  # Argo aggregates no artifacts
-            outs["artifacts"] = [{"name": k, "s3": {"key": v}} for k, v in list(n.artifacts.items())]
+            outs["artifacts"] = [_location_of(k, v) for k, v in list(n.artifacts.items())]
         if outs:
             entry["outputs"] = outs
         nodes[nid] = entry

@@ -15,16 +15,17 @@ import string
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from _schema import schema_errors
 from argo_sandbox import Sandbox, argo_status
 
 
 class _Run:
-    def __init__(self, manifest: Dict[str, Any], name: str, repo: str, workdir: str) -> None:
+    def __init__(self, manifest: Dict[str, Any], name: str, repo: str, workdir: str,
+                 repositories: Optional[Dict[str, str]] = None) -> None:
         self.manifest = manifest
-        self.sandbox = Sandbox(manifest, repo, workdir, name=name)
+        self.sandbox = Sandbox(manifest, repo, workdir, name=name, repositories=repositories)
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.created = time.time()
@@ -40,8 +41,10 @@ class _Run:
 
 
 class FakeArgoServer:
-    def __init__(self, repo: str, workdir: str, token: str = "s3cr3t-token", namespace: str = "argo") -> None:
+    def __init__(self, repo: str, workdir: str, token: str = "s3cr3t-token", namespace: str = "argo",
+                 repositories: Optional[Dict[str, str]] = None) -> None:
         self.repo, self.workdir, self.token, self.namespace = repo, workdir, token, namespace
+        self.repositories = dict(repositories or {})  # location kind -> local root, besides the default s3 one
         self.runs: Dict[str, _Run] = {}
         self.requests: List[Tuple[str, str, Any]] = []
         self.errors: List[str] = []
@@ -135,7 +138,7 @@ class FakeArgoServer:
             meta = manifest["metadata"]
             name = meta.get("name") or meta["generateName"] + "".join(random.choices(string.ascii_lowercase, k=5))
             with self.lock:
-                run = _Run(manifest, name, self.repo, f"{self.workdir}/{name}")
+                run = _Run(manifest, name, self.repo, f"{self.workdir}/{name}", self.repositories)
                 self.runs[name] = run
             run.thread.start()
             return 200, self._object(name)
@@ -163,7 +166,8 @@ class FakeArgoServer:
             old.done.wait(30)
             new_name = name if action == "retry" else name + "-r"
             with self.lock:
-                run = _Run(old.manifest, new_name, self.repo, f"{self.workdir}/{new_name}-{time.time()}")
+                run = _Run(old.manifest, new_name, self.repo, f"{self.workdir}/{new_name}-{time.time()}",
+                           self.repositories)
                 self.runs[new_name] = run
             run.thread.start()
             return 200, self._object(new_name)

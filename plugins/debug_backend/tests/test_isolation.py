@@ -1,0 +1,134 @@
+"""Every step runs as if in its own pod: nothing an earlier step did is visible to a later one.
+
+On a cluster each step is a fresh container. Locally each attempt is forked from a parent
+that never runs a step, so environment variables, imported modules (also from
+``python_packages``), logging handlers, pending alarms, the umask and the recursion limit
+start clean in every step.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from dflow import Step, Workflow, config
+from dflow.python import OP, PythonOPTemplate
+
+
+@OP.function
+def pollute(tag: str) -> {"pid": int}:
+    """Leaves behind everything a process can leave behind."""
+    import logging
+
+    os.environ["DFLOW_LEAKED_VARIABLE"] = tag
+    logging.getLogger().addHandler(logging.StreamHandler())
+    logging.getLogger("dflow.isolation").setLevel(logging.DEBUG)
+    signal.alarm(600)
+    os.umask(0o077)
+    sys.setrecursionlimit(123)
+    sys.modules["dflow_leaked_module"] = type(sys)("dflow_leaked_module")
+    return {"pid": os.getpid()}
+
+
+@OP.function
+def inspect_state(expected_umask: int, expected_limit: int, handlers: int) -> {"report": str, "pid": int}:
+    """What the step finds: a list of everything that is not clean."""
+    import logging
+
+    problems = []
+    if "DFLOW_LEAKED_VARIABLE" in os.environ:
+        problems.append("environment variable")
+    if "dflow_leaked_module" in sys.modules:
+        problems.append("module")
+    if len(logging.getLogger().handlers) != handlers:
+        problems.append(f"logging handlers {logging.getLogger().handlers}")
+    if logging.getLogger("dflow.isolation").level != logging.NOTSET:
+        problems.append("logger level")
+    if signal.alarm(0) != 0:
+        problems.append("pending alarm")
+    mask = os.umask(0)
+    os.umask(mask)
+    if mask != expected_umask:
+        problems.append(f"umask {oct(mask)}")
+    if sys.getrecursionlimit() != expected_limit:
+        problems.append(f"recursion limit {sys.getrecursionlimit()}")
+    return {"report": ", ".join(problems) or "clean", "pid": os.getpid()}
+
+
+@OP.function
+def version_of_mylib() -> {"version": str}:
+    import mylib
+
+    return {"version": mylib.VERSION}
+
+
+@OP.function
+def mylib_importable() -> {"importable": bool}:
+    import importlib.util
+
+    return {"importable": importlib.util.find_spec("mylib") is not None}
+
+
+@pytest.fixture
+def local(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(config, "mode", "debug")
+    monkeypatch.setitem(config, "debug_workdir", str(tmp_path))
+    monkeypatch.setitem(config, "detach", False)
+    # one worker: the steps run one after another, as they would in one warm process
+    monkeypatch.setitem(config, "debug_workers", 1)
+    return tmp_path
+
+
+def test_a_step_sees_nothing_an_earlier_step_left_behind(local):
+    import logging
+
+    mask = os.umask(0)
+    os.umask(mask)
+    wf = Workflow("isolation")
+    wf.add(Step("pollute", PythonOPTemplate(pollute), parameters={"tag": "x"}))
+    wf.add(Step("inspect", PythonOPTemplate(inspect_state),
+                parameters={"expected_umask": mask, "expected_limit": sys.getrecursionlimit(),
+                            "handlers": len(logging.getLogger().handlers)}))
+    wf.submit()
+    assert wf.query_status() == "Succeeded", wf.query().message
+    [inspected] = wf.query_step(name="inspect")
+    assert inspected.outputs.parameters["report"].value == "clean"
+    [polluted] = wf.query_step(name="pollute")
+    assert polluted.outputs.parameters["pid"].value != inspected.outputs.parameters["pid"].value
+    assert "DFLOW_LEAKED_VARIABLE" not in os.environ  # nor did anything reach the submitting process
+
+
+def _mylib(root: Path, version: str) -> str:
+    pkg = root / f"v{version}" / "mylib"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text(textwrap.dedent(f"VERSION = {version!r}\n"))
+    return str(pkg)
+
+
+def test_python_packages_are_seen_only_by_the_steps_that_ask_for_them(local):
+    one, two = _mylib(local, "1.0"), _mylib(local, "2.0")
+    wf = Workflow("packages")
+    wf.add(Step("first", PythonOPTemplate(version_of_mylib, python_packages=[one])))
+    wf.add(Step("second", PythonOPTemplate(version_of_mylib, python_packages=[two])))
+    wf.add(Step("without", PythonOPTemplate(mylib_importable)))
+    wf.submit()
+    assert wf.query_status() == "Succeeded", wf.query().message
+    assert wf.query_step(name="first")[0].outputs.parameters["version"].value == "1.0"
+    assert wf.query_step(name="second")[0].outputs.parameters["version"].value == "2.0"
+    assert wf.query_step(name="without")[0].outputs.parameters["importable"].value is False
+
+
+def test_a_package_is_staged_in_the_step_directory(local):
+    one = _mylib(local, "1.0")
+    wf = Workflow("staged")
+    wf.add(Step("first", PythonOPTemplate(version_of_mylib, python_packages=[one])))
+    wf.submit()
+    [step] = wf.query_step(name="first")
+    staged = Path(step.workdir) / "inputs" / "artifacts" / "dflow_python_packages" / "0" / "mylib"
+    assert (staged / "__init__.py").read_text() == "VERSION = '1.0'\n"
