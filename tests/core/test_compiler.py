@@ -4,7 +4,18 @@ import json
 
 import pytest
 
-from dflow import argo_range, DAG, InputParameter, OutputParameter, ShellOPTemplate, Step, Steps, Task, Workflow, WorkflowSpec
+from dflow import (
+    DAG,
+    InputParameter,
+    OutputParameter,
+    ShellOPTemplate,
+    Step,
+    Steps,
+    Task,
+    Workflow,
+    WorkflowSpec,
+    argo_range,
+)
 from dflow.errors import NameRuleError, ValidationError
 from dflow.python import PythonOPTemplate, Slices
 from dflow.testing import ops

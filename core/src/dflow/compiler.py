@@ -12,17 +12,16 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import re
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from . import spec as S
 from .artifact import LocalArtifact, S3Artifact
 from .compile_checks import check_acyclic, check_io_refs, check_steps_refs, task_refs
+from .contract import SLICE_PARAMETER, encode_value
 from .dag import DAG
 from .errors import ValidationError
 from .io import ArtifactSlice, Expression, InputArtifact, OutputArtifact, _Bindable
 from .op_template import OPTemplate, ScriptOPTemplate
-from .contract import SLICE_PARAMETER, encode_value
 from .slicing import lower_slices
 from .step import ArgoSequence, Step
 from .steps import Steps

@@ -20,8 +20,9 @@ def isolated_config(tmp_path, monkeypatch):
     a local directory whose artifacts the manifest names by key-only ``s3`` locations, and
     which the sandbox reads and writes as that repository).
     """
-    from dflow.settings import config, s3_config
     from sandbox_repo import SandboxRepository
+
+    from dflow.settings import config, s3_config
 
     saved_c, saved_s = dict(config), dict(s3_config)
     store = tmp_path / "store"

@@ -32,14 +32,14 @@ def _strict(node: Any) -> Any:
     return node
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _definitions() -> Dict[str, Any]:
     with open(SCHEMA_PATH) as f:
         schema = json.load(f)
     return {"$schema": schema.get("$schema"), "definitions": _strict(copy.deepcopy(schema["definitions"]))}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def strict_validator(definition: str = WORKFLOW_DEF) -> Any:
     """A jsonschema validator of the strict ``definition`` (an Argo object, by its schema name)."""
     import jsonschema

@@ -15,8 +15,8 @@ import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from dflow.backend import Backend, ParameterValue, ReusedStep, StepRecord, WorkflowRecord
-from dflow.errors import BackendError, ValidationError
 from dflow.contract import KEY_PARAMETER, PART_PREFIX, RESERVED_PARAMETERS, decode_value, encode_value
+from dflow.errors import BackendError, ValidationError
 from dflow.settings import config, s3_config
 from dflow.spec import StoredArtifact, WorkflowSpec
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from dflow.container import PACKAGES_DIR, PKG_DIR, decode_payload as _decode, encode_payload
+from dflow.container import PACKAGES_DIR, PKG_DIR, encode_payload
+from dflow.container import decode_payload as _decode
 
 __all__ = ["BOOTSTRAP", "pod_script", "decode_payload", "PKG_DIR", "PACKAGES_DIR"]
 
@@ -26,7 +27,7 @@ BOOTSTRAP = (
 
 def pod_script(payload: Dict[str, Any]) -> str:
     """The full script of a Python OP template: the payload line and the bootstrap."""
-    return "P = {!r}\n{}".format(encode_payload(payload), BOOTSTRAP)
+    return f"P = {encode_payload(payload)!r}\n{BOOTSTRAP}"
 
 
 def decode_payload(script: str) -> Dict[str, Any]:

@@ -22,7 +22,10 @@ from dflow.errors import ValidationError
 from dflow.spec import PythonOPSpec, ScriptTemplateSpec
 
 from .podscript import PACKAGES_DIR, PKG_DIR, pod_script
-from .util import ARTIFACT_IN_SCRIPT, archive_field as _archive, input_parameter as _input_parameter, prune as _prune
+from .util import ARTIFACT_IN_SCRIPT
+from .util import archive_field as _archive
+from .util import input_parameter as _input_parameter
+from .util import prune as _prune
 
 __all__ = ["ScriptTemplates"]
 

@@ -72,7 +72,7 @@ class Launchers:
 
     def kill_all(self) -> None:
         """Cancel everything still running (the run is being terminated)."""
-        for node_id, executor, handle in _records(self.records_dir):
+        for _node_id, executor, handle in _records(self.records_dir):
             launcher = self.default if _factory(executor) is None else self._made.get(json.dumps(executor, sort_keys=True))
             try:
                 (launcher or launcher_for(executor)).cancel(handle)
