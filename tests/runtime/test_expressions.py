@@ -106,7 +106,7 @@ def test_to_text():
 
 
 def test_parse_cache_is_used():
-    from dflow.expressions import _parse_cached
+    from dflow.exprparse import _parse_cached
 
     before = _parse_cached.cache_info().hits
     eval_expr("1 + 41")

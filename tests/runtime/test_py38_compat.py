@@ -12,6 +12,9 @@ FILES = [
     "dflow/contract.py",
     "dflow/stepio.py",
     "dflow/expressions.py",
+    "dflow/exprparse.py",
+    "dflow/exprfuncs.py",
+    "dflow/container.py",
     "dflow/python/_errors.py",
     "dflow/python/typecheck.py",
     "dflow/python/opio.py",
@@ -19,12 +22,13 @@ FILES = [
 ]
 ALLOWED_DFLOW = {
     "dflow.errors", "dflow.runtime", "dflow.expressions", "dflow.python", "dflow.contract", "dflow.stepio",
+    "dflow.exprparse", "dflow.exprfuncs",
     "dflow.python._errors", "dflow.python.typecheck", "dflow.python.opio", "dflow.python.op",
 }
 STDLIB_38 = {
     "__future__", "ast", "base64", "collections", "functools", "importlib", "inspect", "json",
     "multiprocessing", "os", "pathlib", "pickle", "re", "shutil", "sys", "time", "traceback",
-    "types", "typing", "uuid", "tarfile", "tempfile", "io", "abc", "itertools", "math", "string", "warnings",
+    "types", "typing", "uuid", "tarfile", "subprocess", "zlib", "tempfile", "io", "abc", "itertools", "math", "string", "warnings",
 }
 
 

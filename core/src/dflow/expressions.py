@@ -12,10 +12,11 @@ small recursive-descent parser and the parses are cached.
 
 from __future__ import annotations
 
-import functools
-import json
 import re
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+
+from dflow.exprfuncs import FUNCTIONS, maybe_json, to_text
+from dflow.exprparse import NUMBER_RE, parse, parse_number
 
 __all__ = [
     "substitute",
@@ -30,38 +31,6 @@ __all__ = [
 _TEMPLATE_RE = re.compile(r"\{\{(.*?)\}\}", re.S)
 
 Variables = Union[None, Callable[[str], Any], Dict[str, Any]]
-
-
-# --------------------------------------------------------------------------- text form
-
-
-def _normalize(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
-        return int(value)
-    if isinstance(value, dict):
-        return {str(k): _normalize(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_normalize(v) for v in value]
-    return value
-
-
-def to_text(value: Any) -> str:
-    """A value as Argo writes an expression result: strings as is, the rest as JSON."""
-    if isinstance(value, str):
-        return value
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if value is None:
-        return "null"
-    value = _normalize(value)
-    if isinstance(value, (int, float)):
-        return json.dumps(value)
-    try:
-        return json.dumps(value, separators=(",", ":"))
-    except (TypeError, ValueError):
-        return str(value)
 
 
 # --------------------------------------------------------------------------- templates
@@ -143,305 +112,6 @@ def _expr_refs(node: Tuple[Any, ...]) -> List[str]:
     return refs
 
 
-# --------------------------------------------------------------------------- tokenizer
-
-_TOKEN_RE = re.compile(
-    r"""
-    (?P<ws>\s+)
-  | (?P<num>\d+\.\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|\d+(?:[eE][+-]?\d+)?)
-  | (?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
-  | (?P<name>[A-Za-z_$][A-Za-z0-9_$]*)
-  | (?P<op>==|!=|<=|>=|&&|\|\||=~|!~|\?\?|[-+*/%<>!?:.,()\[\]{}#])
-    """,
-    re.X,
-)
-_WORD_RE = re.compile(r"[A-Za-z0-9_$][A-Za-z0-9_$\-./:@]*")
-_NUMBER_RE = re.compile(r"[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)\Z")
-_KEYWORDS = {"true", "false", "nil", "null", "and", "or", "not", "in"}
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"', "0": "\0"}
-
-
-def _unquote(s: str) -> str:
-    body = s[1:-1]
-    if "\\" not in body:
-        return body
-    out = []
-    i = 0
-    while i < len(body):
-        c = body[i]
-        if c == "\\" and i + 1 < len(body):
-            out.append(_ESCAPES.get(body[i + 1], body[i + 1]))
-            i += 2
-        else:
-            out.append(c)
-            i += 1
-    return "".join(out)
-
-
-def _tokenize(text: str, condition: bool) -> List[Tuple[str, Any, int]]:
-    toks: List[Tuple[str, Any, int]] = []
-    pos = 0
-    n = len(text)
-    while pos < n:
-        if condition:
-            c = text[pos]
-            if c.isalnum() or c in "_$":
-                m = _WORD_RE.match(text, pos)
-                assert m is not None
-                word = m.group(0)
-                if _NUMBER_RE.match(word):
-                    toks.append(("num", _number(word), pos))
-                elif word in _KEYWORDS:
-                    toks.append(("name", word, pos))
-                else:
-                    if toks and toks[-1][0] == "word":
-                        prev = toks.pop()
-                        word = prev[1] + " " + word
-                        toks.append(("word", word, prev[2]))
-                    else:
-                        toks.append(("word", word, pos))
-                pos = m.end()
-                continue
-        m = _TOKEN_RE.match(text, pos)
-        if m is None:
-            raise ValueError("invalid expression %r: unexpected character %r at position %d" % (text, text[pos], pos))
-        kind = m.lastgroup
-        val = m.group(0)
-        if kind == "num":
-            toks.append(("num", _number(val), pos))
-        elif kind == "str":
-            toks.append(("str", _unquote(val), pos))
-        elif kind == "name":
-            toks.append(("name", val, pos))
-        elif kind == "op":
-            toks.append(("op", val, pos))
-        pos = m.end()
-    toks.append(("eof", None, n))
-    return toks
-
-
-def _number(text: str) -> Union[int, float]:
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)
-
-
-# --------------------------------------------------------------------------- parser
-
-
-class _Parser(object):
-    def __init__(self, text: str, condition: bool) -> None:
-        self.text = text
-        self.toks = _tokenize(text, condition)
-        self.i = 0
-
-    def error(self, msg: str, tok: Optional[Tuple[str, Any, int]] = None) -> ValueError:
-        tok = tok or self.toks[self.i]
-        return ValueError("invalid expression %r at position %d: %s" % (self.text, tok[2], msg))
-
-    def peek(self) -> Tuple[str, Any, int]:
-        return self.toks[self.i]
-
-    def next(self) -> Tuple[str, Any, int]:
-        tok = self.toks[self.i]
-        self.i += 1
-        return tok
-
-    def at_op(self, *ops: str) -> bool:
-        t = self.toks[self.i]
-        return (t[0] == "op" and t[1] in ops) or (t[0] == "name" and t[1] in ops)
-
-    def expect(self, op: str) -> None:
-        t = self.next()
-        if not (t[0] == "op" and t[1] == op):
-            found = "end of text" if t[0] == "eof" else repr(t[1])
-            raise self.error("expected %r, found %s" % (op, found), t)
-
-    def _map_literal_ahead(self) -> bool:
-        """After a '{': does a map literal follow (``}`` or ``key :``) rather than a closure?"""
-        t = self.toks[self.i]
-        if t[0] == "op" and t[1] == "}":
-            return True
-        nxt = self.toks[self.i + 1] if self.i + 1 < len(self.toks) else ("eof", None, 0)
-        return t[0] in ("str", "name", "num", "word") and nxt[0] == "op" and nxt[1] == ":"
-
-    def parse(self) -> Tuple[Any, ...]:
-        if self.peek()[0] == "eof":
-            raise self.error("empty expression")
-        node = self.ternary()
-        t = self.peek()
-        if t[0] != "eof":
-            raise self.error("unexpected %r" % (t[1],))
-        return node
-
-    def ternary(self) -> Tuple[Any, ...]:
-        cond = self.or_()
-        if self.at_op("?"):
-            self.next()
-            a = self.ternary()
-            self.expect(":")
-            b = self.ternary()
-            return ("cond", cond, a, b)
-        if self.at_op("??"):
-            self.next()
-            return ("coalesce", cond, self.ternary())
-        return cond
-
-    def or_(self) -> Tuple[Any, ...]:
-        node = self.and_()
-        while self.at_op("||", "or"):
-            self.next()
-            node = ("or", node, self.and_())
-        return node
-
-    def and_(self) -> Tuple[Any, ...]:
-        node = self.cmp()
-        while self.at_op("&&", "and"):
-            self.next()
-            node = ("and", node, self.cmp())
-        return node
-
-    def cmp(self) -> Tuple[Any, ...]:
-        node = self.add()
-        while True:
-            if self.at_op("==", "!=", "<", "<=", ">", ">=", "in", "=~", "!~", "contains", "startsWith", "endsWith",
-                          "matches"):
-                op = self.next()[1]
-                node = ("bin", op, node, self.add())
-            elif self.at_op("not") and self.toks[self.i + 1][:2] == ("name", "in"):
-                self.i += 2
-                node = ("bin", "not in", node, self.add())
-            else:
-                return node
-
-    def add(self) -> Tuple[Any, ...]:
-        node = self.mul()
-        while self.at_op("+", "-"):
-            op = self.next()[1]
-            node = ("bin", op, node, self.mul())
-        return node
-
-    def mul(self) -> Tuple[Any, ...]:
-        node = self.unary()
-        while self.at_op("*", "/", "%"):
-            op = self.next()[1]
-            node = ("bin", op, node, self.unary())
-        return node
-
-    def unary(self) -> Tuple[Any, ...]:
-        if self.at_op("!", "not"):
-            self.next()
-            return ("not", self.unary())
-        if self.at_op("-", "+"):
-            op = self.next()[1]
-            return ("neg", self.unary()) if op == "-" else ("pos", self.unary())
-        return self.postfix()
-
-    def postfix(self) -> Tuple[Any, ...]:
-        node = self.primary()
-        while True:
-            if self.at_op("."):
-                self.next()
-                t = self.next()
-                if t[0] not in ("name", "word") and not (t[0] == "num" and isinstance(t[1], int)):
-                    raise self.error("expected a name after '.'", t)
-                node = ("attr", node, str(t[1]))
-            elif self.at_op("["):
-                self.next()
-                idx = self.ternary()
-                self.expect("]")
-                node = ("index", node, idx)
-            elif self.at_op("("):
-                self.next()
-                args = []
-                if not self.at_op(")"):
-                    args.append(self.ternary())
-                    while self.at_op(","):
-                        self.next()
-                        args.append(self.ternary())
-                self.expect(")")
-                node = ("call", node, args)
-            else:
-                return node
-
-    def primary(self) -> Tuple[Any, ...]:
-        t = self.next()
-        kind, val = t[0], t[1]
-        if kind == "num":
-            return ("lit", val)
-        if kind == "str":
-            return ("lit", val)
-        if kind == "word":
-            return ("lit", val)
-        if kind == "name":
-            if val == "true":
-                return ("lit", True)
-            if val == "false":
-                return ("lit", False)
-            if val in ("nil", "null"):
-                return ("lit", None)
-            if val in ("and", "or", "not", "in"):
-                raise self.error("unexpected %r" % val, t)
-            return ("name", val)
-        if kind == "op":
-            if val == "(":
-                node = self.ternary()
-                if self.at_op(","):  # govaluate-style list (1, 2, 3)
-                    items = [node]
-                    while self.at_op(","):
-                        self.next()
-                        items.append(self.ternary())
-                    self.expect(")")
-                    return ("list", items)
-                self.expect(")")
-                return node
-            if val == "[":
-                items = []
-                if not self.at_op("]"):
-                    items.append(self.ternary())
-                    while self.at_op(","):
-                        self.next()
-                        if self.at_op("]"):
-                            break
-                        items.append(self.ternary())
-                self.expect("]")
-                return ("list", items)
-            if val == "#":  # the current element inside map(...)/filter(...)
-                return ("elem",)
-            if val == "{" and not self._map_literal_ahead():
-                # a closure: the predicate of map/filter/all/any, e.g. map(xs, {# * 2})
-                body = self.ternary()
-                self.expect("}")
-                return ("closure", body)
-            if val == "{":
-                pairs = []
-                if not self.at_op("}"):
-                    while True:
-                        kt = self.next()
-                        if kt[0] not in ("str", "name", "num", "word"):
-                            raise self.error("expected a map key", kt)
-                        self.expect(":")
-                        pairs.append((("lit", kt[1]), self.ternary()))
-                        if not self.at_op(","):
-                            break
-                        self.next()
-                self.expect("}")
-                return ("map", pairs)
-        found = "end of text" if kind == "eof" else repr(val)
-        raise self.error("unexpected %s" % found, t)
-
-
-@functools.lru_cache(maxsize=4096)
-def _parse_cached(text: str, condition: bool) -> Tuple[Any, ...]:
-    return _Parser(text, condition).parse()
-
-
-def parse(expr: str, condition: bool = False) -> Tuple[Any, ...]:
-    """The (cached) syntax tree of ``expr``; ``ValueError`` on a syntax error."""
-    return _parse_cached(expr, condition)
-
-
 # --------------------------------------------------------------------------- evaluation
 
 
@@ -460,19 +130,8 @@ def _chain(node: Tuple[Any, ...]) -> Tuple[Optional[str], List[Tuple[str, Any]]]
     return node[1], steps
 
 
-def _maybe_json(obj: Any) -> Any:
-    if isinstance(obj, str):
-        s = obj.strip()
-        if s[:1] in ("[", "{"):
-            try:
-                return json.loads(s)
-            except ValueError:
-                pass
-    return obj
-
-
 def _get(obj: Any, key: Any, where: str) -> Any:
-    obj = _maybe_json(obj)
+    obj = maybe_json(obj)
     try:
         if isinstance(obj, dict):
             if key in obj:
@@ -554,8 +213,8 @@ def _is_num(v: Any) -> bool:
 def _as_num(v: Any, op: str, expr: str) -> Union[int, float]:
     if _is_num(v):
         return v
-    if isinstance(v, str) and _NUMBER_RE.match(v.strip()):
-        return _number(v.strip())
+    if isinstance(v, str) and NUMBER_RE.match(v.strip()):
+        return parse_number(v.strip())
     raise ValueError("invalid expression %r: %r needs numbers, found %s %r" % (expr, op, type(v).__name__, v))
 
 
@@ -583,10 +242,10 @@ def _eq(a: Any, b: Any) -> bool:
         return isinstance(other, str) and other.strip().lower() == ("true" if mine else "false")
     if _is_num(a) and _is_num(b):
         return a == b
-    if _is_num(a) and isinstance(b, str) and _NUMBER_RE.match(b.strip()):
-        return a == _number(b.strip())
-    if _is_num(b) and isinstance(a, str) and _NUMBER_RE.match(a.strip()):
-        return b == _number(a.strip())
+    if _is_num(a) and isinstance(b, str) and NUMBER_RE.match(b.strip()):
+        return a == parse_number(b.strip())
+    if _is_num(b) and isinstance(a, str) and NUMBER_RE.match(a.strip()):
+        return b == parse_number(a.strip())
     return a == b
 
 
@@ -628,7 +287,7 @@ def _binary(op: str, a: Any, b: Any, expr: str) -> Any:
             raise ValueError("invalid expression %r: modulo by zero" % expr)
         return int(x) % int(y)
     if op in ("in", "not in"):
-        b = _maybe_json(b)
+        b = maybe_json(b)
         if isinstance(b, (list, tuple)):
             found = any(_eq(a, x) for x in b)
         elif isinstance(b, dict):
@@ -756,124 +415,3 @@ def eval_condition(text: str) -> bool:
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
     raise ValueError("invalid condition %r: it gives %s %r, not a boolean" % (text, type(value).__name__, value))
-
-
-# --------------------------------------------------------------------------- functions
-
-
-def _as_int(v: Any) -> int:
-    if isinstance(v, bool):
-        return int(v)
-    if isinstance(v, str):
-        s = v.strip()
-        try:
-            return int(s)
-        except ValueError:
-            return int(float(s))
-    return int(v)
-
-
-def _as_float(v: Any) -> float:
-    return float(v.strip()) if isinstance(v, str) else float(v)
-
-
-def _to_json(v: Any) -> str:
-    return json.dumps(_normalize(v), separators=(",", ":"))
-
-
-def _from_json(v: Any) -> Any:
-    if not isinstance(v, str):
-        return v
-    return json.loads(v)
-
-
-def _lenient(conv: Callable[[Any], Any], default: Any) -> Callable[[Any], Any]:
-    def f(v: Any) -> Any:
-        try:
-            return conv(v)
-        except (TypeError, ValueError):
-            return default
-
-    return f
-
-
-def _until_step(start: Any, stop: Any, step: Any) -> List[int]:
-    step = _as_int(step)
-    if step == 0:
-        return []
-    return list(range(_as_int(start), _as_int(stop), step))
-
-
-def _length(v: Any) -> int:
-    return len(v)
-
-
-_PATH_RE = re.compile(r"\.([A-Za-z_$][\w$\-]*)|\[(\d+)\]|\[['\"]([^'\"]*)['\"]\]|\.\*|\[\*\]")
-
-
-def _jsonpath(data: Any, path: str) -> Any:
-    obj = _maybe_json(data) if isinstance(data, str) else data
-    if isinstance(obj, str):
-        obj = json.loads(obj)
-    path = path.strip()
-    if not path.startswith("$"):
-        raise ValueError("a JSON path must start with '$': %r" % path)
-    pos = 1
-    while pos < len(path):
-        m = _PATH_RE.match(path, pos)
-        if m is None:
-            raise ValueError("unsupported JSON path %r at position %d" % (path, pos))
-        if m.group(1) is not None:
-            obj = obj[m.group(1)]
-        elif m.group(2) is not None:
-            obj = obj[int(m.group(2))]
-        elif m.group(3) is not None:
-            obj = obj[m.group(3)]
-        else:
-            obj = list(obj.values()) if isinstance(obj, dict) else list(obj)
-        pos = m.end()
-    return obj
-
-
-def _string(v: Any) -> str:
-    return to_text(v)
-
-
-FUNCTIONS: Dict[str, Callable[..., Any]] = {
-    "asInt": _as_int,
-    "asFloat": _as_float,
-    "int": _as_int,
-    "float": _as_float,
-    "string": _string,
-    "len": _length,
-    "toJson": _to_json,
-    "fromJson": _from_json,
-    "fromJSON": _from_json,
-    "toJSON": _to_json,
-    "flatten": lambda xs: [y for x in _maybe_json(xs) for y in (x if isinstance(x, list) else [x])],
-    "jsonpath": _jsonpath,
-    "sprig.fromJson": _from_json,
-    "sprig.toJson": _to_json,
-    "sprig.mustFromJson": _from_json,
-    "sprig.mustToJson": _to_json,
-    "sprig.untilStep": _until_step,
-    "sprig.until": lambda n: list(range(_as_int(n))),
-    "sprig.atoi": _lenient(_as_int, 0),
-    "sprig.int": _lenient(_as_int, 0),
-    "sprig.int64": _lenient(_as_int, 0),
-    "sprig.float64": _lenient(_as_float, 0.0),
-    "sprig.toString": _string,
-    "sprig.trim": lambda s: str(s).strip(),
-    "sprig.lower": lambda s: str(s).lower(),
-    "sprig.upper": lambda s: str(s).upper(),
-    "sprig.add": lambda *a: sum(_as_int(x) for x in a),
-    "sprig.sub": lambda a, b: _as_int(a) - _as_int(b),
-    "sprig.mul": lambda *a: functools.reduce(lambda x, y: x * y, [_as_int(x) for x in a], 1),
-    "sprig.div": lambda a, b: int(_as_int(a) / _as_int(b)),
-    "sprig.max": lambda *a: max(_as_int(x) for x in a),
-    "sprig.min": lambda *a: min(_as_int(x) for x in a),
-    "sprig.len": _length,
-    "sprig.list": lambda *a: list(a),
-    "sprig.first": lambda v: _maybe_json(v)[0],
-    "sprig.last": lambda v: _maybe_json(v)[-1],
-}
