@@ -6,13 +6,13 @@ from typing import Any, Dict, List, Optional
 
 from .errors import ValidationError
 from .io import Inputs, Outputs
-from .op_template import OPTemplate
+from .op_template import ContainerTemplate
 from .step import Task
 
 __all__ = ["DAG"]
 
 
-class DAG(OPTemplate):
+class DAG(ContainerTemplate):
     """Tasks with dependencies found from their data flow, plus explicit ``dependencies`` (3.1.4)."""
 
     def __init__(
@@ -26,11 +26,8 @@ class DAG(OPTemplate):
         parallelism: Optional[int] = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(name=name, inputs=inputs, outputs=outputs, memoize_key=memoize_key,
-                         annotations=annotations, parallelism=parallelism, **kwargs)
         self.tasks: List[Task] = []
-        for t in tasks or []:
-            self.add(t)
+        super().__init__(name, inputs, outputs, tasks, memoize_key, annotations, parallelism, **kwargs)
 
     def add(self, task: Any) -> None:
         """Add a task (or a list of tasks)."""

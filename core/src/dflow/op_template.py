@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional
 from .io import Inputs, Outputs
 from .names import check_template_name, sanitize_template_name
 
-__all__ = ["OPTemplate", "ScriptOPTemplate", "ShellOPTemplate", "PythonScriptOPTemplate"]
+__all__ = ["OPTemplate", "ContainerTemplate", "ScriptOPTemplate", "ShellOPTemplate", "PythonScriptOPTemplate"]
 
 _counter = itertools.count()
 
@@ -58,6 +58,32 @@ class OPTemplate:
     def copy(self) -> "OPTemplate":
         """A deep copy (with its inputs and outputs attached to the copy)."""
         return copy.deepcopy(self)
+
+
+class ContainerTemplate(OPTemplate):
+    """A template made of other steps: the common part of ``Steps`` and ``DAG``."""
+
+    def __init__(
+        self,
+        name: Optional[str] = None,
+        inputs: Optional[Inputs] = None,
+        outputs: Optional[Outputs] = None,
+        items: Optional[List[Any]] = None,
+        memoize_key: Optional[str] = None,
+        annotations: Optional[Dict[str, str]] = None,
+        parallelism: Optional[int] = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(name=name, inputs=inputs, outputs=outputs, memoize_key=memoize_key,
+                         annotations=annotations, parallelism=parallelism)
+        for item in items or []:
+            self.add(item)
+
+    def add(self, item: Any) -> None:  # pragma: no cover - each container defines it
+        raise NotImplementedError
+
+    def all_steps(self) -> List[Any]:  # pragma: no cover
+        raise NotImplementedError
 
 
 class ScriptOPTemplate(OPTemplate):

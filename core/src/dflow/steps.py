@@ -6,13 +6,13 @@ from typing import Any, Dict, List, Optional, Union
 
 from .errors import ValidationError
 from .io import Inputs, Outputs
-from .op_template import OPTemplate
+from .op_template import ContainerTemplate
 from .step import Step
 
 __all__ = ["Steps"]
 
 
-class Steps(OPTemplate):
+class Steps(ContainerTemplate):
     """A sub-workflow: ``[[s00, s01], [s10]]`` runs s00 and s01 together, then s10 (3.1.3)."""
 
     def __init__(
@@ -26,11 +26,8 @@ class Steps(OPTemplate):
         parallelism: Optional[int] = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(name=name, inputs=inputs, outputs=outputs, memoize_key=memoize_key,
-                         annotations=annotations, parallelism=parallelism, **kwargs)
         self.steps: List[List[Step]] = []
-        for s in steps or []:
-            self.add(s)
+        super().__init__(name, inputs, outputs, steps, memoize_key, annotations, parallelism, **kwargs)
 
     def add(self, step: Union[Step, List[Step]]) -> None:
         """Add a step, or a list of steps that run in parallel."""
