@@ -23,6 +23,7 @@ from dflow.spec import StoredArtifact
 from dflow_argo import ArgoBackend, render_file
 from dflow_argo.manifest import CHECK_TEMPLATE, SPEC_ANNOTATION, decode_spec_annotation
 from dflow_argo.podscript import decode_payload
+from golden import compare
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 EXAMPLES = sorted(glob.glob(os.path.join(REPO, "examples", "*.py")))
@@ -102,6 +103,7 @@ def example_manifests(tmp_path_factory) -> Dict[str, Any]:
             results = dict(zip(EXAMPLES, pool.map(_render_example, EXAMPLES)))
     finally:
         os.chdir(old)
+    results["workdir"] = str(work)
     return results
 
 
@@ -112,6 +114,7 @@ def test_example_renders_and_validates(path, example_manifests):
     assert res.returncode == 0, res.stderr[-3000:]
     m = json.loads(res.stdout)
     assert schema_errors(m) == [], os.path.basename(path)
+    compare(path, m, example_manifests["workdir"])  # and it is the manifest of golden/<example>.yaml
 
 
 # ---------------------------------------------------------------- the user API entry points
