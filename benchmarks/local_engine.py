@@ -1,11 +1,15 @@
 """Benchmarks of the local engine: the workloads of issue "The local backend at parity".
 
 Run with ``make bench`` (or ``python benchmarks/run.py``). Each workload runs in a
-fresh process several times; the table gives medians. The baseline measured in
-the same run is the cost of starting a Python interpreter that imports dflow
-(what a step costs when every step is a new interpreter, as in the original
-dflow's debug mode), so figures are also given as a ratio to
-``steps x interpreter start``.
+fresh process several times; the table gives medians. Two baselines are measured in
+the same run:
+
+* the previous engine (the project at ``BASELINE_REV``, before every step was isolated
+  in a process of its own), checked out and installed under ``.bench/`` on first use
+  (``BENCH_BASELINE=0`` skips it); its runs are interleaved with the current engine's,
+  so both see the same machine;
+* the cost of starting a Python interpreter that imports dflow (what a step costs when
+  every step is a new interpreter, as in the original dflow's debug mode).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from dflow import DAG, InputParameter, Step, Steps, Task, Workflow, argo_range, config
 from dflow.python import OP, OPIO, Artifact, OPIOSign, PythonOPTemplate, Slices
@@ -129,6 +133,33 @@ WORKLOADS = {
 }
 
 
+BASELINE_REV = "fc13f6f"  # the local engine with warm workers shared by steps (before isolation)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def baseline_python() -> Optional[str]:
+    """The interpreter of the previous engine's checkout (made once under .bench/), or None."""
+    if os.environ.get("BENCH_BASELINE", "1") == "0":
+        return None
+    bench = ROOT / ".bench"
+    src, venv = bench / f"baseline-{BASELINE_REV}", bench / f"baseline-{BASELINE_REV}-venv"
+    py = venv / "bin" / "python"
+    if py.exists():
+        return str(py)
+    bench.mkdir(exist_ok=True)
+    try:
+        if not src.exists():
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(src), BASELINE_REV],
+                           check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(py), "-m", "pip", "install", "--quiet", "-e", str(src / "core"),
+                        "-e", str(src / "plugins" / "debug_backend"), "python-dateutil<3"], check=True)
+    except (subprocess.CalledProcessError, OSError) as e:
+        print(f"(no previous-engine baseline: {e})", file=sys.stderr)
+        return None
+    return str(py)
+
+
 def _one(name: str) -> Dict[str, Any]:
     """Run one workload in this (fresh) process; print its figures as JSON."""
     build = WORKLOADS[name][0]
@@ -145,7 +176,10 @@ def _one(name: str) -> Dict[str, Any]:
         raise SystemExit(f"{name}: workflow ended {phase}: {wf.query().message}")
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": elapsed, "peak_mb_self": own, "peak_mb_children": children}
+    t0 = time.perf_counter()
+    Workflow(id=wf.id).query_step()  # as a user's next call would, from the records on disk
+    query = time.perf_counter() - t0
+    return {"seconds": elapsed, "peak_mb_self": own, "peak_mb_children": children, "query_step": query}
 
 
 def interpreter_start(repeats: int = 7) -> float:
@@ -157,33 +191,47 @@ def interpreter_start(repeats: int = 7) -> float:
     return statistics.median(times)
 
 
+def _run(python: str, name: str) -> Dict[str, Any]:
+    out = subprocess.run([python, __file__, "--one", name], capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"{name} ({python}) failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main(argv: List[str]) -> int:
     if len(argv) > 1 and argv[1] == "--one":
         print(json.dumps(_one(argv[2])))
         return 0
-    repeats = int(os.environ.get("BENCH_REPEATS", "3"))
+    repeats = int(os.environ.get("BENCH_REPEATS", "5"))
     only = argv[1:] or list(WORKLOADS)
     start = interpreter_start()
+    previous = baseline_python()
     rows = []
     for name in only:
         _build, steps, target = WORKLOADS[name]
-        runs = []
-        reps = 1 if name == "fanout-10000" else repeats
-        for _ in range(reps):
-            out = subprocess.run([sys.executable, __file__, "--one", name], capture_output=True, text=True, check=False)
-            if out.returncode != 0:
-                print(out.stdout, out.stderr, file=sys.stderr)
-                return 1
-            runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        runs: List[Dict[str, Any]] = []
+        base: List[Dict[str, Any]] = []
+        for _ in range(1 if name == "fanout-10000" else repeats):
+            runs.append(_run(sys.executable, name))  # interleaved: both engines see the same machine
+            if previous:
+                base.append(_run(previous, name))
         med = statistics.median(r["seconds"] for r in runs)
+        old = statistics.median(r["seconds"] for r in base) if base else None
         peak = max(r["peak_mb_self"] + r["peak_mb_children"] for r in runs)
-        rows.append((name, steps, med, target, med / (steps * start), med / steps * 1000, peak))
-    print(f"\ninterpreter start (python -c 'import dflow.python'), median of 7: {start * 1000:.0f} ms\n")
-    print("| workload | steps | median (s) | target (s) | vs. a fresh interpreter per step | ms per step | peak RSS (MB) |")
-    print("|---|---|---|---|---|---|---|")
-    for name, steps, med, target, ratio, per, peak in rows:
+        query = statistics.median(r["query_step"] for r in runs)
+        rows.append((name, steps, med, old, target, med / (steps * start), med / steps * 1000, peak, query))
+    print(f"\ninterpreter start (python -c 'import dflow.python'), median of 7: {start * 1000:.0f} ms")
+    print(f"previous engine: {BASELINE_REV if previous else 'not measured'}; medians of {repeats} runs "
+          "(1 for fanout-10000), interleaved\n")
+    print("| workload | steps | median (s) | previous engine (s) | ratio to previous | target (s) "
+          "| vs. a fresh interpreter per step | ms per step | peak RSS (MB) | query_step (s) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, steps, med, old, target, ratio, per, peak, query in rows:
         ok = "" if med < target else " (missed)"
-        print(f"| {name} | {steps} | {med:.2f}{ok} | < {target:g} | {ratio:.2f}x | {per:.1f} | {peak:.0f} |")
+        prev = f"{old:.2f}" if old is not None else "-"
+        vs = f"{med / old:.2f}x" if old else "-"
+        print(f"| {name} | {steps} | {med:.2f}{ok} | {prev} | {vs} | < {target:g} | {ratio:.2f}x | {per:.1f} "
+              f"| {peak:.0f} | {query:.2f} |")
     return 0
 
 

@@ -90,13 +90,19 @@ def _has(obj: Any, qualname: str) -> bool:
 
 
 def _exec_source(source: str, filename: str, qualname: str) -> Any:
-    """Execute the text of a ``__main__`` script as the module ``__dflow_main__``."""
+    """Execute the source of OPs of a ``__main__`` script in the module ``__dflow_main__``.
+
+    The sources of several OPs of one script are parts of the same text: they are run in
+    one namespace, so each OP keeps its definitions.
+    """
     import types
 
     global LOADING_OP_SOURCE
-    mod = types.ModuleType(SOURCE_MODULE_NAME)
-    mod.__file__ = filename
-    sys.modules[SOURCE_MODULE_NAME] = mod
+    mod = sys.modules.get(SOURCE_MODULE_NAME)
+    if mod is None or getattr(mod, "__file__", None) != filename:
+        mod = types.ModuleType(SOURCE_MODULE_NAME)
+        mod.__file__ = filename
+        sys.modules[SOURCE_MODULE_NAME] = mod
     code = compile(source, filename, "exec")
     LOADING_OP_SOURCE = True
     try:

@@ -36,8 +36,8 @@ def pollute(tag: str) -> {"pid": int}:
 
 
 @OP.function
-def inspect_state(expected_umask: int, expected_limit: int, handlers: int) -> {"report": str, "pid": int}:
-    """What the step finds: a list of everything that is not clean."""
+def inspect_state(expected_umask: int, expected_limit: int) -> {"report": str, "pid": int, "handlers": int}:
+    """What the step finds: a list of everything that is not clean (and its logging handlers, to compare)."""
     import logging
 
     problems = []
@@ -45,8 +45,6 @@ def inspect_state(expected_umask: int, expected_limit: int, handlers: int) -> {"
         problems.append("environment variable")
     if "dflow_leaked_module" in sys.modules:
         problems.append("module")
-    if len(logging.getLogger().handlers) != handlers:
-        problems.append(f"logging handlers {logging.getLogger().handlers}")
     if logging.getLogger("dflow.isolation").level != logging.NOTSET:
         problems.append("logger level")
     if signal.alarm(0) != 0:
@@ -57,7 +55,7 @@ def inspect_state(expected_umask: int, expected_limit: int, handlers: int) -> {"
         problems.append(f"umask {oct(mask)}")
     if sys.getrecursionlimit() != expected_limit:
         problems.append(f"recursion limit {sys.getrecursionlimit()}")
-    return {"report": ", ".join(problems) or "clean", "pid": os.getpid()}
+    return {"report": ", ".join(problems) or "clean", "pid": os.getpid(), "handlers": len(logging.getLogger().handlers)}
 
 
 @OP.function
@@ -86,19 +84,20 @@ def local(tmp_path, monkeypatch):
 
 
 def test_a_step_sees_nothing_an_earlier_step_left_behind(local):
-    import logging
-
     mask = os.umask(0)
     os.umask(mask)
+    check = {"expected_umask": mask, "expected_limit": sys.getrecursionlimit()}
     wf = Workflow("isolation")
+    wf.add(Step("before", PythonOPTemplate(inspect_state), parameters=check))
     wf.add(Step("pollute", PythonOPTemplate(pollute), parameters={"tag": "x"}))
-    wf.add(Step("inspect", PythonOPTemplate(inspect_state),
-                parameters={"expected_umask": mask, "expected_limit": sys.getrecursionlimit(),
-                            "handlers": len(logging.getLogger().handlers)}))
+    wf.add(Step("inspect", PythonOPTemplate(inspect_state), parameters=check))
     wf.submit()
     assert wf.query_status() == "Succeeded", wf.query().message
+    [before] = wf.query_step(name="before")
     [inspected] = wf.query_step(name="inspect")
+    assert before.outputs.parameters["report"].value == "clean"
     assert inspected.outputs.parameters["report"].value == "clean"
+    assert inspected.outputs.parameters["handlers"].value == before.outputs.parameters["handlers"].value
     [polluted] = wf.query_step(name="pollute")
     assert polluted.outputs.parameters["pid"].value != inspected.outputs.parameters["pid"].value
     assert "DFLOW_LEAKED_VARIABLE" not in os.environ  # nor did anything reach the submitting process

@@ -204,22 +204,26 @@ class PythonOPTemplate(PythonScriptOPTemplate):
         return out
 
     def op_location(self) -> Dict[str, Optional[str]]:
-        """Where the step runtime finds the OP: module, qualname and, for ``__main__``, its source."""
+        """Where the step runtime finds the OP: module, qualname and, for ``__main__``, the OP's source.
+
+        The source of an OP defined in the submitting script holds only what the OP needs
+        (see :mod:`dflow.python.opsource`): never the script's other code.
+        """
+        from .opsource import op_source
+
         cls = self.op_class
         module = cls.__module__
         source = source_file = None
         if module in ("__main__", "__dflow_main__"):
             mod = sys.modules.get(module)
             source_file = getattr(mod, "__file__", None)
-            if source_file and os.path.exists(source_file):
-                with open(source_file) as f:
-                    source = f.read()
-                source_file = os.path.abspath(source_file)
-            else:
-                try:
-                    source = inspect.getsource(cls)
-                except (OSError, TypeError):
-                    source = None
+            source_file = os.path.abspath(source_file) if source_file else None
+            source = op_source(cls)
+            if source is None:
+                raise ValidationError(
+                    f"OP {cls.__qualname__} is defined in the submitting script, but its source cannot be found "
+                    "(was it defined with exec?); define it in a module the steps can import"
+                )
         return {"module": module, "qualname": cls.__qualname__, "source": source, "source_file": source_file}
 
 

@@ -53,7 +53,7 @@ class Engine:
         self.previous = {k: v for k, v in previous.items() if v.phase in ("Succeeded", "Skipped")}
         self.nodes = NodeBook(wfdir, workflow_id, previous)
         self.stager = Stager(wfdir, workflow_id, client, storage_name)
-        self.launchers = Launchers(wfdir)
+        self.launchers = Launchers(wfdir, _preload(spec))
         self.slots = asyncio.Semaphore(max(1, int(settings.get("workers") or os.cpu_count() or 2)))
         self._own_slots: Dict[int, asyncio.Semaphore] = {}
         self.presliced: Dict[str, int] = {}  # nodes whose sliced inputs the engine cut to their own slice
@@ -433,6 +433,18 @@ class Engine:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _preload(spec: WorkflowSpec) -> List[Dict[str, Any]]:
+    """The OPs the fork server may load once: those that need no ``python_packages`` (those stay
+    visible only to the steps that ask for them)."""
+    out = []
+    for t in spec.templates:
+        op = getattr(t, "python_op", None)
+        if op is not None and not op.python_packages:
+            out.append({"module": op.module, "qualname": op.qualname, "source": op.source,
+                        "source_file": op.source_file})
+    return out
 
 
 def _node_type(tmpl: Any) -> str:

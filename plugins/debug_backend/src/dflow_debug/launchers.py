@@ -41,12 +41,13 @@ def launcher_for(executor: Optional[Dict[str, Any]]) -> StepLauncher:
 class Launchers:
     """The launchers of one run: opened on first use, closed at the end of the run."""
 
-    def __init__(self, wfdir: str) -> None:
+    def __init__(self, wfdir: str, preload: Optional[List[Dict[str, Any]]] = None) -> None:
+        """``preload``: the OPs the fork server loads once for every attempt (see :class:`ForkLauncher`)."""
         self.wfdir = wfdir
         self.records_dir = os.path.join(wfdir, ".launched")
         os.makedirs(self.records_dir, exist_ok=True)
-        self.default = ForkLauncher()
-        self.default.open(wfdir)  # early: the fork server is forked while the driver is small
+        self.default = ForkLauncher(preload=preload)
+        self.default.open(wfdir)  # at once: the server starts while the driver reads the spec
         self._made: Dict[str, StepLauncher] = {}
 
     def get(self, executor: Optional[Dict[str, Any]]) -> StepLauncher:
