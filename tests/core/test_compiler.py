@@ -1,6 +1,7 @@
 """Compiling the user model to a WorkflowSpec: naming, deduplication, validation."""
 
 import json
+import re
 
 import pytest
 
@@ -179,3 +180,56 @@ def test_expressions_render_as_argo_text():
     with pytest.raises(TypeError, match="evaluated when the workflow runs"):
         bool(p < 2)
     json.dumps(Workflow("j").compile().model_dump(mode="json"))
+
+
+# ---------------------------------------------------------------- bad input refused before anything runs
+
+
+def test_a_script_that_refers_to_an_undeclared_input_is_refused():
+    t = ShellOPTemplate(name="greet", script="echo {{inputs.parameters.msg}} {{inputs.parameters.nope}}")
+    t.inputs.parameters = {"msg": InputParameter()}
+    wf = Workflow("undeclared")
+    wf.add(Step("a", t, parameters={"msg": "hi"}))
+    with pytest.raises(ValidationError, match=r"template 'greet' refers to \{\{inputs.parameters.nope\}\}.*\['msg'\]"):
+        wf.compile()
+
+
+def test_an_unknown_output_names_the_step_the_template_and_what_there_is():
+    from dflow.errors import UnknownNameError
+
+    s = Step("a", PythonOPTemplate(ops.AddOne), parameters={"n": 1})
+    with pytest.raises(KeyError) as e:
+        s.outputs.parameters["nope"]  # noqa: B018
+    assert isinstance(e.value, UnknownNameError)
+    assert str(e.value) == "step 'a' (template 'add-one') has no output parameter 'nope'; its output parameters are ['n']"
+    with pytest.raises(UnknownNameError, match="has no output artifact 'x'; its output artifacts are none"):
+        s.outputs.artifacts["x"]  # noqa: B018
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: Step("a", PythonOPTemplate(ops.AddOne), parameters={"n": "abc"}),
+     "input parameter 'n' of OP AddOne: expected int, found str 'abc'"),
+    (lambda: Step("a", PythonOPTemplate(ops.AddOne), parameters={"n": [1]}),
+     "expected int, found list"),
+    (lambda: Step("a", PythonOPTemplate(ops.AddOne), parameters={"n": 1}, with_param="abc"),
+     "with_param must be a list"),
+    (lambda: Step("a", PythonOPTemplate(ops.AddOne), parameters={"n": 1}, with_param={"a": 1}),
+     "with_param must be a list"),
+    (lambda: Step("a", PythonOPTemplate(ops.Square, slices=Slices(input_parameter=["x"], output_parameter=["y"])),
+                  parameters={"x": 3}),
+     "input parameter 'x' is sliced"),
+    (lambda: Step("a", PythonOPTemplate(ops.Square, slices=Slices(input_parameter=["x"], output_parameter=["y"])),
+                  parameters={"x": [1, "two"]}),
+     "expected int, found str 'two'"),
+])
+def test_literal_values_that_cannot_work_are_refused_at_compile_time(build, message):
+    wf = Workflow("literals")
+    wf.add(build())
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        wf.compile()
+
+
+def test_literal_text_that_decodes_to_the_type_is_accepted():
+    wf = Workflow("text")
+    wf.add(Step("a", PythonOPTemplate(ops.AddOne), parameters={"n": "5"}))
+    wf.compile()

@@ -111,3 +111,37 @@ def check_io_refs(t: Any, spec: Any) -> None:
                         )
 
 
+
+
+def check_script_refs(t: S.ScriptTemplateSpec, where: str) -> None:
+    """A script may only refer to the inputs its template declares (else it would run with nothing there)."""
+    if t.python_op is not None:
+        return
+    declared = {"parameters": {p.name for p in t.inputs_parameters}, "artifacts": {a.name for a in t.inputs_artifacts}}
+    for m in REF.finditer(t.script or ""):
+        parts = m.group(1).split(".")
+        if parts[0] != "inputs" or len(parts) < 3 or parts[1] not in declared:
+            continue
+        if parts[2] not in declared[parts[1]]:
+            raise ValidationError(
+                f"{where} refers to {{{{{m.group(1)}}}}} in its script, but it declares no input "
+                f"{parts[1][:-1]} {parts[2]!r} (its input {parts[1]} are {sorted(declared[parts[1]]) or 'none'}); "
+                f"declare it (template.inputs.{parts[1]}[{parts[2]!r}] = ...) or fix the reference"
+            )
+
+
+def check_unique_keys(templates: List[Any]) -> None:
+    """Two steps with the same literal key would write one step directory and one reuse record."""
+    seen: Dict[str, str] = {}
+    for t in templates:
+        steps = t.tasks if t.kind == "dag" else [s for g in t.steps for s in g] if t.kind == "steps" else []
+        for s in steps:
+            if s.key is None or "{{" in s.key:
+                continue
+            where = f"step {s.name!r} of {t.name!r}"
+            if s.key in seen:
+                raise ValidationError(
+                    f"{where} and {seen[s.key]} have the same key {s.key!r}; keys name one step each "
+                    "(give them different keys, e.g. with a placeholder: key='name-{{item}}')"
+                )
+            seen[s.key] = where

@@ -16,7 +16,14 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from . import spec as S
 from .artifact import LocalArtifact, S3Artifact
-from .compile_checks import check_acyclic, check_io_refs, check_steps_refs, task_refs
+from .compile_checks import (
+    check_acyclic,
+    check_io_refs,
+    check_script_refs,
+    check_steps_refs,
+    check_unique_keys,
+    task_refs,
+)
 from .contract import SLICE_PARAMETER, encode_value
 from .dag import DAG
 from .errors import ValidationError
@@ -86,6 +93,7 @@ class _Compiler:
                 # a classic context renders every template; a named one takes the steps without a named executor
                 rendered = _apply_executor(self.context, copy.deepcopy(t), f"workflow context of template {t.name!r}")
             body = self._compile_script(rendered, "x")
+            check_script_refs(body, f"template {t.name!r}")
             digest = hashlib.sha1(
                 json.dumps(body.model_dump(mode="json", exclude={"name"}), sort_keys=True).encode()
             ).hexdigest()
@@ -282,6 +290,7 @@ class _Compiler:
             if tp is not None:
                 ptypes[k] = tp
         tmpl = step.template
+        _check_literals(step, derived)
         for k, p in tmpl.inputs.parameters.items():
             if k not in params and not p.has_value and not getattr(p, "optional", False):
                 raise ValidationError(
@@ -344,6 +353,66 @@ class _Compiler:
             continue_on_success_ratio=step.continue_on_success_ratio,
             dependencies=deps, parallelism=step.parallelism, fanout=fanout,
         )
+
+
+def _literal(value: Any) -> bool:
+    """A value written in the workflow (not a reference or an expression computed when it runs)."""
+    if isinstance(value, (_Bindable, Expression)):
+        return False
+    return not (isinstance(value, str) and "{{" in value)
+
+
+def _check_literals(step: Step, template: Any) -> None:
+    """Literal values that can never work are refused now, not when the step runs."""
+    from .python.typecheck import check_type, explain_mismatch
+
+    what = "task" if step._is_task else "step"
+    wp = step.with_param
+    if wp is not None and _literal(wp):
+        items = wp
+        if isinstance(wp, str):
+            try:
+                items = json.loads(wp)
+            except ValueError:
+                items = wp
+        if not isinstance(items, (list, tuple)):
+            raise ValidationError(
+                f"{what} {step.name!r}: with_param must be a list (or a reference or expression giving one), "
+                f"got {type(items).__name__} {str(wp)[:80]!r}"
+            )
+    sign = getattr(template, "input_sign", None)
+    if sign is None:
+        return
+    slices = getattr(template, "slices", None)
+    sliced = set(slices.input_parameter) if slices is not None and not slices.sub_path else set()
+    sub_sliced = set(slices.input_parameter) if slices is not None and slices.sub_path else set()
+    for name, value in step.parameters.items():
+        field = sign.get(name) if hasattr(sign, "get") else None
+        if field is None or not _literal(value) or getattr(field, "kind", "") == "artifact":
+            continue
+        tp = getattr(field, "type", field)
+        if name in sliced | sub_sliced:
+            if not isinstance(value, (list, tuple)):
+                raise ValidationError(
+                    f"{what} {step.name!r}: input parameter {name!r} is sliced (Slices(input_parameter=...)), so it "
+                    f"must be a list, got {type(value).__name__} {str(value)[:80]!r}"
+                )
+            values = list(value)
+        else:
+            values = [value]
+        for v in values:
+            if check_type(v, tp):
+                continue
+            if isinstance(v, str):  # text that decodes to the type is taken when the step runs
+                try:
+                    if check_type(json.loads(v), tp):
+                        continue
+                except ValueError:
+                    pass
+            raise ValidationError(
+                f"{what} {step.name!r}: input parameter {name!r} of OP {template.op_class.__qualname__}: "
+                f"{explain_mismatch(v, tp)}"
+            )
 
 
 def _apply_executor(executor: Any, template: Any, where: str) -> Any:
@@ -446,6 +515,7 @@ def compile_workflow(workflow: Any) -> S.WorkflowSpec:
         if tp:
             ptypes[k] = tp
     arts = {k: _artifact_argument(v, f"workflow artifact {k!r}") for k, v in (workflow.artifacts or {}).items()}
+    check_unique_keys(list(c.templates.values()))
     spec = S.WorkflowSpec(
         name=workflow.name, entrypoint=entry_name, templates=list(c.templates.values()), parameters=params,
         parameter_types=ptypes, artifacts=arts, parallelism=workflow.parallelism, labels=dict(workflow.labels or {}),

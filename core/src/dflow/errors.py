@@ -16,6 +16,7 @@ __all__ = [
     "WorkflowNotFoundError",
     "WorkflowFailedError",
     "BackendError",
+    "UnknownNameError",
 ]
 
 
@@ -53,3 +54,14 @@ class WorkflowFailedError(DflowError, RuntimeError):
 
 class BackendError(DflowError, RuntimeError):
     """A backend could not carry out a request (server unreachable, bad answer)."""
+
+
+class UnknownNameError(ValidationError, KeyError):
+    """A parameter or artifact asked for by a name that the step or template does not have.
+
+    Also a ``KeyError``, so code that catches ``KeyError`` on ``outputs.parameters[...]``
+    keeps working.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

@@ -12,7 +12,7 @@ import copy
 import json
 from typing import Any, Dict, Iterator, Optional
 
-from .errors import ValidationError
+from .errors import UnknownNameError, ValidationError
 from .names import check_io_name
 
 __all__ = [
@@ -424,6 +424,18 @@ class _IODict(dict):  # type: ignore[type-arg]
             )
         value._bind(self._owner, name)
         super().__setitem__(name, value)
+
+    def __missing__(self, name: str) -> Any:
+        owner = self._owner
+        step = getattr(owner, "_as_step", None)
+        if step is not None:
+            where = f"{'task' if getattr(step, '_is_task', False) else 'step'} {step.name!r} (template {step.template.name!r})"
+        else:
+            where = f"{type(owner).__name__} {getattr(owner, 'name', None)!r}"
+        have = sorted(self)
+        raise UnknownNameError(
+            f"{where} has no {self._what} {name!r}; its {self._what}s are {have if have else 'none'}"
+        )
 
     def __deepcopy__(self, memo: Dict[int, Any]) -> "_IODict":
         owner = memo.get(id(self._owner), self._owner)

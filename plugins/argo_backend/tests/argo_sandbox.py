@@ -77,6 +77,7 @@ class Node:
         self.started = time.time()
         self.finished: Optional[float] = None
         self.phase = "Pending"
+        self.pod_dir: Optional[Path] = None  # where a Pod node's pod ran (its log.txt)
         self.parameters: Dict[str, str] = {}
         self.artifacts: Dict[str, str] = {}
         self.inputs: Dict[str, str] = {}
@@ -98,8 +99,12 @@ class Sandbox:
         name: str = "sandbox-wf",
         python: Optional[str] = None,
         repositories: Optional[Dict[str, str]] = None,
+        previous: Optional["Sandbox"] = None,
     ) -> None:
         self.manifest = manifest
+        # Argo's retry: the pods that succeeded in the run retried are kept, with their outputs
+        self.kept = {n.path: n for n in (previous.nodes if previous is not None else [])
+                     if n.type == "Pod" and n.phase == "Succeeded"}
         # where the objects of each location kind live (s3: ``repository``, Argo's default one)
         self.repos = {k: Path(v) for k, v in (repositories or {}).items()}
         self.templates = {t["name"]: t for t in manifest["spec"]["templates"]}
@@ -291,7 +296,13 @@ class Sandbox:
             seq = self.pods
         node.type = "Pod"
         deadline = float(t["activeDeadlineSeconds"]) if "activeDeadlineSeconds" in t else None
+        kept = self.kept.get(node.path)
+        if kept is not None:
+            node.phase, node.parameters, node.artifacts = "Succeeded", dict(kept.parameters), dict(kept.artifacts)
+            node.exit_code, node.pod_dir, node.started, node.finished = 0, kept.pod_dir, kept.started, kept.finished
+            return
         pod = self.work / f"pod-{seq}"
+        node.pod_dir = pod
         code, message = self._attempt(t, params, arts, node, pod, deadline, seq)
         node.exit_code = code
         self._read_progress(node, pod)
@@ -849,3 +860,17 @@ def argo_status(sb: Sandbox, finished: bool = True) -> Dict[str, Any]:
     if finished and root is not None and root.finished is not None:
         status["finishedAt"] = _iso(root.finished)
     return {k: v for k, v in status.items() if v is not None}
+
+
+def pod_log(sb: Sandbox, pod_name: str) -> Optional[str]:
+    """The log of the pod Argo would name ``pod_name`` (``<workflow>-<template>-<node id suffix>``)."""
+    suffix = pod_name.rsplit("-", 1)[-1]
+    if not suffix.isdigit() or int(suffix) < 1000:
+        return None
+    with sb.lock:
+        every = list(sb.nodes)
+    i = int(suffix) - 1000
+    if i >= len(every) or every[i].pod_dir is None:
+        return None
+    log = every[i].pod_dir / "log.txt"
+    return log.read_text(errors="replace") if log.exists() else ""

@@ -14,18 +14,19 @@ import random
 import string
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Tuple
 
 from _schema import schema_errors
-from argo_sandbox import Sandbox, argo_status
+from argo_sandbox import Sandbox, argo_status, pod_log
 
 
 class _Run:
     def __init__(self, manifest: Dict[str, Any], name: str, repo: str, workdir: str,
-                 repositories: Optional[Dict[str, str]] = None) -> None:
+                 repositories: Optional[Dict[str, str]] = None, previous: Any = None) -> None:
         self.manifest = manifest
-        self.sandbox = Sandbox(manifest, repo, workdir, name=name, repositories=repositories)
+        self.sandbox = Sandbox(manifest, repo, workdir, name=name, repositories=repositories, previous=previous)
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.created = time.time()
@@ -151,7 +152,13 @@ class FakeArgoServer:
         if method == "GET" and action is None:
             return 200, self._object(name)
         if method == "GET" and action == "log":
-            lines = [json.dumps({"result": {"content": f"hello from {name}", "podName": "p"}})]
+            # the log the pod really wrote, as Argo Server streams it: one JSON object a line
+            query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(raw_path).query))
+            pod = query.get("podName", "")
+            text = pod_log(self.runs[name].sandbox, pod)
+            if text is None:
+                return 404, {"code": 5, "message": f"no pod {pod!r} in workflow {name!r}"}
+            lines = [json.dumps({"result": {"content": line, "podName": pod}}) for line in text.splitlines()]
             return 200, "\n".join(lines)
         if method == "PUT" and action == "terminate":
             # Argo's terminate: no new step starts and the running pods are killed
@@ -167,7 +174,7 @@ class FakeArgoServer:
             new_name = name if action == "retry" else name + "-r"
             with self.lock:
                 run = _Run(old.manifest, new_name, self.repo, f"{self.workdir}/{new_name}-{time.time()}",
-                           self.repositories)
+                           self.repositories, previous=old.sandbox if action == "retry" else None)
                 self.runs[new_name] = run
             run.thread.start()
             return 200, self._object(new_name)

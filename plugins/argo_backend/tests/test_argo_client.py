@@ -147,12 +147,32 @@ def test_resubmit_with_reuse_step(server, tmp_path):
 
 
 def test_list_workflows_and_logs(server, tmp_path):
-    wf = build("identical_templates", tmp_path)
+    wf = Workflow("logs")
+    wf.add([Step("one", T(ops.say), parameters={"text": "first words"}),
+            Step("two", T(ops.say), parameters={"text": "second words"})])
     wf.submit()
-    wf.wait(timeout=60)
+    assert wf.wait(timeout=60) == "Succeeded"
     assert wf.id in [r.id for r in query_workflows()]
-    pod = wf.query_step(name="s3")[0]
-    assert "hello from" in wf.logs(pod)
+    # the stand-in answers with the log each pod really wrote
+    assert "the pod says: first words" in wf.logs(wf.query_step(name="one")[0])
+    log_two = wf.logs(wf.query_step(name="two")[0])
+    assert "the pod says: second words" in log_two and "first words" not in log_two
+
+
+def test_retry_keeps_the_steps_that_succeeded(server, tmp_path):
+    counter_a, counter_b, flag = tmp_path / "a", tmp_path / "b", tmp_path / "flag"
+    flag.write_text("")
+    wf = Workflow("retry-keeps")
+    wf.add(Step("a", T(ops.count_and_fail_if_file), parameters={"counter": str(counter_a), "flag": str(tmp_path / "no")}))
+    wf.add(Step("b", T(ops.count_and_fail_if_file), parameters={"counter": str(counter_b), "flag": str(flag)}))
+    wf.submit()
+    assert wf.wait(timeout=60) == "Failed"
+    flag.unlink()
+    wf.retry()
+    assert wf.wait(timeout=60) == "Succeeded"
+    assert counter_a.read_text() == "x"  # a succeeded before: kept, not run again
+    assert counter_b.read_text() == "xx"
+    assert wf.query_step(name="a")[0].outputs.parameters["runs"].value == 1
 
 
 def test_wrong_token_and_unknown_workflow(server):

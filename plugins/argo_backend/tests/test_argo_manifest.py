@@ -511,3 +511,51 @@ def test_skipped_step_output_reads_its_default(tmp_path):
     assert X.substitute(value, lambda r: outputs[r]) == "it's 0"
     outputs = {"steps.s.status": "Succeeded", "steps.s.outputs.parameters.y": "1"}
     assert X.substitute(value, lambda r: outputs[r]) == "1"
+
+
+MAIN_WITH_SECRETS = '''
+from pathlib import Path
+from dflow import Step, Workflow, config, s3_config
+from dflow.python import OP, PythonOPTemplate
+
+s3_config["access_key"] = "AKIA-PLANTED-IN-MAIN-0001"
+s3_config["secret_key"] = "secret-planted-in-main-0002"
+config["token"] = "token-planted-in-main-0003"
+RUNS = Path({runs!r})
+with open(RUNS, "a") as f:  # top-level code: must never run again inside a step
+    f.write("ran\\n")
+SCALE = 3
+
+def helper(x):
+    return x * SCALE
+
+@OP.function
+def scaled(x: int) -> {{"y": int}}:
+    return {{"y": helper(x)}}
+
+wf = Workflow("main-secrets")
+wf.add(Step("s", PythonOPTemplate(scaled), parameters={{"x": 2}}))
+wf.submit()
+'''
+
+
+def test_an_op_of_the_submitting_script_ships_without_the_scripts_secrets_or_top_level_code(tmp_path):
+    """The OP's source holds what it needs (its helper, a constant, imports), never the script's other code."""
+    runs = tmp_path / "runs.txt"
+    script = tmp_path / "main_secrets.py"
+    script.write_text(MAIN_WITH_SECRETS.format(runs=str(runs)))
+    text = render_file(str(script), fmt="json")
+    for secret in ("AKIA-PLANTED-IN-MAIN-0001", "secret-planted-in-main-0002", "token-planted-in-main-0003"):
+        assert secret not in text
+    m = json.loads(text)
+    [payload] = [decode_payload(t["script"]["source"]) for t in m["spec"]["templates"]
+                 if t.get("script", {}).get("source", "").startswith("P = ")]
+    source = payload["op"]["source"]
+    for needed in ("def helper", "SCALE = 3", "def scaled", "from dflow.python import OP"):
+        assert needed in source
+    for absent in ("s3_config", "config[", "wf.submit", "RUNS", "secret", "token"):
+        assert absent not in source, absent
+    # the spec annotation (the WorkflowSpec, packed) holds the same source, nothing more
+    spec = decode_spec_annotation(m["metadata"]["annotations"][SPEC_ANNOTATION])
+    assert "secret-planted" not in spec.to_json() and "token-planted" not in spec.to_json()
+    assert runs.read_text() == "ran\n"  # rendering ran the script once, as python would

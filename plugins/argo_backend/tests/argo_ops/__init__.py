@@ -182,3 +182,23 @@ class Produce(OP):
             p.write_text(f"G{i}")
             files.append(p)
         return OPIO({"files": files})
+
+
+@OP.function
+def say(text: str) -> {"said": str}:
+    """Prints ``text`` (what its pod's log must show)."""
+    print("the pod says:", text, flush=True)
+    return {"said": text}
+
+
+@OP.function
+def count_and_fail_if_file(counter: str, flag: str) -> {"runs": int}:
+    """Counts its runs in ``counter``; fails while the file ``flag`` exists."""
+    import os
+
+    with open(counter, "a") as f:
+        f.write("x")
+    if os.path.exists(flag):
+        raise RuntimeError("the flag file is there")
+    with open(counter) as f:
+        return {"runs": len(f.read())}
