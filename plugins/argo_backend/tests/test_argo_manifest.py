@@ -16,6 +16,7 @@ import pytest
 import yaml
 from _schema import schema_errors
 from feature_workflows import FEATURES
+from golden import compare
 
 from dflow import Step, Workflow
 from dflow.backend import ParameterValue, ReusedStep
@@ -23,7 +24,6 @@ from dflow.spec import StoredArtifact
 from dflow_argo import ArgoBackend, render_file
 from dflow_argo.manifest import CHECK_TEMPLATE, SPEC_ANNOTATION, decode_spec_annotation
 from dflow_argo.podscript import decode_payload
-from golden import compare
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 EXAMPLES = sorted(glob.glob(os.path.join(REPO, "examples", "*.py")))
