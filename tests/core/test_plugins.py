@@ -43,9 +43,25 @@ def test_missing_known_plugin_names_its_distribution():
         registry().get("storage", "oss")
 
 
-def test_legacy_import_path_names_the_distribution_to_install():
-    with pytest.raises(ImportError, match=r"pip install dflow-dispatcher"):
-        importlib.import_module("dflow.plugins.dispatcher")
+def test_legacy_import_path_imports_without_the_plugin_and_names_the_distribution_when_used():
+    """Code that merely imports a plugin's name must import (dpgen2 does); using the name says what to install."""
+    from dflow.errors import PluginNotFoundError
+
+    mod = importlib.import_module("dflow.plugins.dispatcher")
+    executor_class = mod.DispatcherExecutor
+    assert not isinstance(object(), executor_class)
+    for use in (lambda: executor_class(host="h"), lambda: executor_class.some_attribute,
+                lambda: type("Mine", (executor_class,), {})):
+        with pytest.raises(PluginNotFoundError, match=r"DispatcherExecutor.*pip install dflow-dispatcher"):
+            use()
+    from dflow import SlurmJobTemplate
+
+    with pytest.raises(PluginNotFoundError, match=r"pip install dflow-slurm-vk"):
+        SlurmJobTemplate(header="#SBATCH -N 1")
+    from dflow.plugins import bohrium
+
+    with pytest.raises(PluginNotFoundError, match="no distribution of this project provides it"):
+        bohrium.config["username"] = "x"
 
 
 def test_legacy_import_path_resolves_to_the_installed_plugin():

@@ -71,14 +71,22 @@ def test_bool_not_int():
 
 
 def test_artifact_type_validation():
-    for ok in (Path, List[Path], Dict[str, Path], NestedDict[Path], Optional[Path], Optional[List[Path]]):
+    from typing import Set, Union
+
+    from dflow.python import HDF5Datasets
+
+    # every artifact sign dflow allows (str and Set included), and Optional[...] of them
+    for ok in (Path, List[Path], Dict[str, Path], NestedDict[Path], Optional[Path], Optional[List[Path]],
+               str, List[str], Set[str], Set[Path], Dict[str, str], NestedDict[str], HDF5Datasets,
+               Union[List[Path], HDF5Datasets], Union[str, HDF5Datasets]):
         Artifact(ok)
     with pytest.raises(TypeError) as e:
         Artifact(int)
     assert "Artifact type int is not allowed" in str(e.value)
-    assert "List[Path]" in str(e.value) and "NestedDict[Path]" in str(e.value)
-    with pytest.raises(TypeError):
-        Artifact(List[str])
+    assert "List[str|Path]" in str(e.value) and "NestedDict[str|Path]" in str(e.value)
+    for bad in (List[int], Dict[int, Path], Union[Path, str]):
+        with pytest.raises(TypeError):
+            Artifact(bad)
     assert Artifact(Optional[Path]).optional is True
 
 

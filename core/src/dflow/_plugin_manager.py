@@ -55,6 +55,7 @@ KNOWN_DISTRIBUTIONS = {
     ("legacy", "gcs"): "dflow-gcs",
     ("legacy", "minio"): "dflow-minio",
     ("legacy", "slurm"): "dflow-slurm-vk",
+    ("legacy", "wlm"): "dflow-slurm-vk",
 }
 
 

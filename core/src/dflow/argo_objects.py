@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime
 from typing import Any, Dict, Optional
 
-from .backend import StepRecord
+from .backend import StepRecord, WorkflowRecord
 from .contract import decode_value, encode_value, is_pickled
 from .spec import StoredArtifact
 
-__all__ = ["ArgoStep", "ArgoParameter", "ArgoArtifact"]
+__all__ = ["ArgoStep", "ArgoParameter", "ArgoArtifact", "ArgoWorkflow"]
+
+#: what ``query_workflows`` returns for each workflow (the original's name)
+ArgoWorkflow = WorkflowRecord
 
 
 class ArgoParameter:

@@ -33,6 +33,7 @@ from .storage import StorageClient, local_path_of
 __all__ = [
     "S3Artifact",
     "LocalArtifact",
+    "CustomArtifact",
     "upload_artifact",
     "download_artifact",
     "get_storage_client",
@@ -87,6 +88,14 @@ class LocalArtifact:
 
     def __repr__(self) -> str:
         return f"LocalArtifact({self.local_path!r})"
+
+
+class CustomArtifact(S3Artifact):
+    """Base class of artifacts kept in a store of a plugin's own kind (the original's extension point).
+
+    A subclass names its store in ``storage`` (a registered storage client) and is
+    otherwise an :class:`S3Artifact` of that store: steps read it through that client.
+    """
 
 
 def get_storage_client(name: Optional[str] = None, **overrides: Any) -> StorageClient:

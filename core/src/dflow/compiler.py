@@ -254,8 +254,18 @@ class _Compiler:
             changes["timeout_as_transient_error"] = step.timeout_as_transient_error
         if step.slices is not None:
             changes["slices"] = step.slices
-        if not changes and step.executor is None:
+        # artifacts={"x": None}: this step gives no x, and its template takes x as optional (as in dflow)
+        unset = [k for k, v in step.artifacts.items() if v is None and k in t.inputs.artifacts
+                 and not t.inputs.artifacts[k].optional]
+        if not changes and step.executor is None and not unset:
             return t
+        if unset and not isinstance(t, ScriptOPTemplate):
+            derived = copy.deepcopy(t)
+            for k in unset:
+                derived.inputs.artifacts[k].optional = True
+            for k, v in changes.items():
+                setattr(derived, k, v)
+            return derived
         if not isinstance(t, ScriptOPTemplate):
             if step.executor is not None or step.slices is not None:
                 raise ValidationError(
@@ -269,6 +279,8 @@ class _Compiler:
         derived = copy.deepcopy(t)
         for k, v in changes.items():
             setattr(derived, k, v)
+        for k in unset:
+            derived.inputs.artifacts[k].optional = True
         if "slices" in changes:
             if not hasattr(derived, "_check_slices"):
                 raise ValidationError(f"step {step.name!r}: slices apply to Python OP templates only")
@@ -303,7 +315,7 @@ class _Compiler:
                 continue
             arts[k] = _artifact_argument(v, f"step {step.name!r}, artifact {k!r}")
         for k, a in tmpl.inputs.artifacts.items():
-            if k not in arts and not a.optional and a.source is None:
+            if k not in arts and not a.optional and a.source is None and k not in step.artifacts:
                 raise ValidationError(
                     f"step {step.name!r}: input artifact {k!r} of template {tmpl.name!r} is not given; "
                     f"pass it in artifacts={{{k!r}: ...}} or mark it optional "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from typing import Any, Dict, Optional
 
-__all__ = ["Executor", "Resource"]
+__all__ = ["Executor", "Context", "Resource"]
 
 
 class Executor:
@@ -40,6 +40,14 @@ class Executor:
         not given by value.
         """
         return {}
+
+
+class Context(Executor):
+    """A workflow context (``Workflow(context=...)``): an executor applied to every step that has none.
+
+    Subclass it and implement ``render`` (a classic context), or give it a ``name`` an
+    executor plugin registered.
+    """
 
 
 class Resource(abc.ABC):

@@ -150,6 +150,7 @@ FUNCTIONS: Dict[str, Callable[..., Any]] = {
     "fromJSON": _from_json,
     "toJSON": _to_json,
     "flatten": lambda xs: [y for x in maybe_json(xs) for y in (x if isinstance(x, list) else [x])],
+    "sum": lambda xs: sum(maybe_json(xs)),
     "jsonpath": _jsonpath,
     "sprig.fromJson": _from_json,
     "sprig.toJson": _to_json,

@@ -24,6 +24,8 @@ __all__ = [
     "Inputs",
     "Outputs",
     "if_expression",
+    "IfExpression",
+    "AutonamedDict",
     "to_expr",
 ]
 
@@ -161,6 +163,10 @@ class Expression(_Referable):
         return format(str(self), spec)
 
 
+class IfExpression(Expression):
+    """``_then`` when a condition holds, else ``_else``: what :func:`if_expression` returns."""
+
+
 def if_expression(_if: Any, _then: Any, _else: Any) -> Expression:
     """``_then`` when the condition holds, else ``_else`` (user guide 3.1.5).
 
@@ -168,7 +174,7 @@ def if_expression(_if: Any, _then: Any, _else: Any) -> Expression:
     result is stored in ``from_expression``.
     """
     cond = _if.expr if isinstance(_if, _Referable) else _condition_text(_if)
-    return Expression(f"({cond} ? {to_expr(_then)} : {to_expr(_else)})")
+    return IfExpression(f"({cond} ? {to_expr(_then)} : {to_expr(_else)})")
 
 
 def _condition_text(value: Any) -> str:
@@ -451,6 +457,10 @@ class _IODict(dict):  # type: ignore[type-arg]
 
     def __reduce__(self) -> Any:  # pragma: no cover - not pickled in practice
         return (dict, (dict(self),))
+
+
+#: the dict of a template's parameters or artifacts that names what is put in it (the original's name)
+AutonamedDict = _IODict
 
 
 class _IOSet:

@@ -6,7 +6,8 @@ import re
 
 from .errors import NameRuleError
 
-__all__ = ["check_template_name", "check_step_name", "check_io_name", "check_key", "sanitize_template_name"]
+__all__ = ["check_template_name", "check_step_name", "check_io_name", "check_key", "check_key_template",
+           "check_rendered_key", "sanitize_template_name", "RULE_KEY"]
 
 _RFC1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _STEP = re.compile(r"^[a-zA-Z0-9][-a-zA-Z0-9]*$")
@@ -50,6 +51,25 @@ def check_key(key: str) -> str:
     """A key after its references were filled in (keys are dynamic, so this runs at run time)."""
     if not isinstance(key, str) or not _RFC1123_SUBDOMAIN.match(key):
         raise NameRuleError(f"step key {key!r} is not allowed: it must be a {RULE_KEY}")
+    return key
+
+
+_PLACEHOLDER = re.compile(r"\{\{.*?\}\}", re.S)
+
+
+def check_key_template(key: str) -> bool:
+    """Whether a key written in a workflow follows the rule once each ``{{...}}`` is read as ``a`` (as dflow checks it)."""
+    return bool(_RFC1123_SUBDOMAIN.match(_PLACEHOLDER.sub("a", key)))
+
+
+def check_rendered_key(key: str) -> str:
+    """A key after its placeholders were filled in, when the workflow runs.
+
+    As in dflow, the rendered text is held to no naming rule (dpgen2 builds keys like
+    ``--prep-train`` from an empty id); only what would break a step directory is refused.
+    """
+    if not isinstance(key, str) or not key or "/" in key or "\0" in key or key in (".", ".."):
+        raise NameRuleError(f"step key {key!r}: a key must be non-empty text without '/'")
     return key
 
 

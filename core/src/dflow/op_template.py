@@ -38,6 +38,8 @@ class OPTemplate:
     ) -> None:
         if name is None:
             name = sanitize_template_name(type(self).__name__) + f"-{next(_counter)}"
+        elif isinstance(name, str):
+            name = name.lower()  # as dflow does with a name the user gives
         self.name = check_template_name(name)
         self.inputs = inputs if inputs is not None else Inputs()
         self.outputs = outputs if outputs is not None else Outputs()
@@ -78,6 +80,17 @@ class ContainerTemplate(OPTemplate):
                          annotations=annotations, parallelism=parallelism)
         for item in items or []:
             self.add(item)
+
+    def __enter__(self) -> "ContainerTemplate":
+        from .context_syntax import enter
+
+        enter(self)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        from .context_syntax import leave
+
+        leave(self)
 
     def add(self, item: Any) -> None:  # pragma: no cover - each container defines it
         raise NotImplementedError

@@ -251,10 +251,10 @@ def _slice_count(inputs: Dict[str, Any], names: List[str]) -> int:
 
 def _read_inputs(task: Dict[str, Any], in_sign: Any, slicing: bool, sl_in_p: Any, sl_in_a: Any) -> Dict[str, Any]:
     """The OP's input values from the task's parameter texts and artifact paths."""
-    import pathlib
     from typing import List as _List
 
     from dflow.python.opio import Artifact
+    from dflow.python.typecheck import artifact_item_type
 
     inputs = task.get("inputs") or {}
     values: Dict[str, Any] = {}
@@ -270,8 +270,8 @@ def _read_inputs(task: Dict[str, Any], in_sign: Any, slicing: bool, sl_in_p: Any
         path = entry.get("path") if isinstance(entry, dict) else entry
         optional = bool(getattr(field, "optional", False)) or bool(isinstance(entry, dict) and entry.get("optional"))
         tp = _field_type(field)
-        if slicing and name in sl_in_a:
-            values[name] = artifact_value(path, _List[pathlib.Path], optional)
+        if slicing and name in sl_in_a:  # the list of the slices' items, each of the sign's item type
+            values[name] = artifact_value(path, _List[artifact_item_type(tp)], optional)
         else:
             values[name] = artifact_value(path, tp, optional)
     return values

@@ -12,11 +12,37 @@ from typing import Any, Dict
 
 from .errors import ValidationError
 
-__all__ = ["config", "s3_config", "set_config", "set_s3_config"]
+__all__ = ["config", "s3_config", "set_config", "set_s3_config", "boolize", "nullable", "split_headers"]
 
 
 def _env_bool(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def boolize(s: Any) -> Any:
+    """``"false"``, ``"0"`` and ``""`` are False, any other text True; other values as they are."""
+    if isinstance(s, str):
+        return s.lower() not in ("", "false", "0")
+    return s
+
+
+def nullable(s: Any) -> Any:
+    """``"none"`` (any case) is None; anything else as it is."""
+    if isinstance(s, str) and s.lower() == "none":
+        return None
+    return s
+
+
+def split_headers(s: Any) -> Any:
+    """``"a:1;b:2"`` -> ``{"a": "1", "b": "2"}``; a dict as it is."""
+    if isinstance(s, str):
+        out = {}
+        for h in s.split(";"):
+            fields = h.split(":")
+            if len(fields) == 2:
+                out[fields[0]] = fields[1]
+        return out
+    return s
 
 
 config: Dict[str, Any] = {
@@ -41,6 +67,30 @@ config: Dict[str, Any] = {
     "util_image_pull_policy": None,
     "workflow_annotations": {},
     "overwrite_reused_artifact": True,
+    # keys of the original dflow's config, accepted so that code setting them keeps working;
+    # what they configured is done differently here (or by a plugin)
+    "private_key_host_path": None,
+    "catalog_dir_name": ".dflow",
+    "extender_image": "dptechnology/dflow-extender",
+    "extender_image_pull_policy": None,
+    "dispatcher_image": "dptechnology/dpdispatcher",
+    "dispatcher_image_pull_policy": None,
+    "save_keys_in_global_outputs": False,
+    "lineage": None,
+    "register_tasks": False,
+    "debug_copy_method": "copy",
+    "debug_pool_workers": None,
+    "debug_batch_size": None,
+    "debug_batch_interval": 30,
+    "detect_empty_dir": True,
+    "artifact_register": {},
+    "debug_s3": False,
+    "debug_artifact_dir": ".",
+    "debug_failfast": False,
+    "debug_save_copy_method": "copy",
+    "raise_for_group": False,
+    "dispatcher_debug": False,
+    "dereference_symlink": False,
 }
 
 s3_config: Dict[str, Any] = {
@@ -61,8 +111,10 @@ s3_config: Dict[str, Any] = {
     "extra_prefixes": [],
 }
 
-_BOOL_KEYS = {"verify_ssl", "detach", "save_path_as_parameter", "overwrite_reused_artifact", "secure"}
-_INT_KEYS = {"debug_workers"}
+_BOOL_KEYS = {"verify_ssl", "detach", "save_path_as_parameter", "overwrite_reused_artifact", "secure",
+              "save_keys_in_global_outputs", "register_tasks", "detect_empty_dir", "debug_s3", "debug_failfast",
+              "raise_for_group", "dispatcher_debug", "dereference_symlink"}
+_INT_KEYS = {"debug_workers", "debug_pool_workers", "debug_batch_size", "debug_batch_interval"}
 
 
 def _from_env(target: Dict[str, Any], prefix: str) -> None:
@@ -82,6 +134,8 @@ def _from_env(target: Dict[str, Any], prefix: str) -> None:
 
 _from_env(config, "DFLOW_")
 _from_env(s3_config, "DFLOW_S3_")
+if os.environ.get("DFLOW_HTTP_HEADERS"):
+    config["http_headers"] = split_headers(os.environ["DFLOW_HTTP_HEADERS"])
 
 
 def set_config(**kwargs: Any) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import copy
 from typing import Any, Dict, List, Optional, Union
 
-from .errors import ValidationError
+from .errors import NameRuleError, ValidationError
 from .io import Inputs, Outputs
-from .names import check_step_name
+from .names import RULE_KEY, check_key_template, check_step_name
 
-__all__ = ["Step", "Task", "ArgoSequence"]
+__all__ = ["Step", "Task", "HookStep", "ArgoSequence"]
 
 
 class ArgoSequence:
@@ -104,6 +104,11 @@ class Step:
                 p.has_value = True
         for k, a in self.inputs.artifacts.items():
             a.source = self.artifacts.get(k)
+        from .context_syntax import current
+
+        block = current()
+        if block is not None:  # ``with Workflow(...)`` / ``with Steps(...)`` / ``with DAG(...)``
+            block.add(self)
 
     @property
     def _as_step(self) -> "Step":
@@ -130,6 +135,11 @@ class Step:
             raise ValidationError(
                 f"{what} {self.name!r}: continue_on_success_ratio must be between 0 and 1, "
                 f"got {self.continue_on_success_ratio}"
+            )
+        if isinstance(self.key, str) and not check_key_template(self.key):
+            raise NameRuleError(
+                f"{what} {self.name!r}: key {self.key!r} is not allowed: with each {{{{...}}}} placeholder read as "
+                f"'a', it must be a {RULE_KEY} (for example 'iter-{{{{item}}}}')"
             )
         if self.timeout is not None and (not isinstance(self.timeout, (int, float)) or self.timeout <= 0):
             raise ValidationError(f"{what} {self.name!r}: timeout must be a positive number of seconds, got {self.timeout!r}")
@@ -165,3 +175,14 @@ class Task(Step):
 
     def __init__(self, name: str, template: Any, dependencies: Optional[List[Union["Task", str]]] = None, **kwargs: Any) -> None:
         super().__init__(name, template, dependencies=dependencies, **kwargs)
+
+
+class HookStep(Step):
+    """A step that a lifecycle event runs (the original's hook step); here it runs as a step of its Steps.
+
+    ``expression`` (when the hook fires) is kept for backends that support hooks.
+    """
+
+    def __init__(self, name: str, template: Any, expression: Any = None, **kwargs: Any) -> None:
+        super().__init__(name, template, **kwargs)
+        self.expression = expression

@@ -79,6 +79,9 @@ def artifact_value(path: Optional[str], tp: Any, optional: bool = False) -> Any:
         return str(p) if as_text else p
 
     origin = getattr(tp, "__origin__", None)
+    if (is_nested_dict_type(tp) or origin is dict) and items and all(it.get("key") is None for it in items):
+        # a list upload given to a dict sign: the value follows the upload (a list), as in dflow
+        return [P(path, it["path"]) for it in items]
     if is_nested_dict_type(tp):
         if items is None:
             return {n: P(path, n) for n in _entries(path)} if is_dir else {}

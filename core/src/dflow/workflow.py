@@ -95,12 +95,34 @@ class Workflow:
     # ------------------------------------------------------------------ building
 
     def add(self, step: Union[Step, List[Step]]) -> None:
-        """Add a step (or parallel steps) to the entry Steps, or tasks to the entry DAG."""
+        """Add a step (or parallel steps) to the entry Steps, or tasks to the entry DAG.
+
+        The first thing added to a new workflow decides: a ``Task`` makes its entry a DAG.
+        """
+        from .step import Task
+
+        first = step[0] if isinstance(step, (list, tuple)) and step else step
+        if self.dag is None and isinstance(first, Task) and self.steps is not None and not self.steps.steps \
+                and self.steps.name == self.name:
+            self.dag, self.steps = DAG(name=self.name), None
         if self.dag is not None:
             self.dag.add(step)
         else:
             assert self.steps is not None
             self.steps.add(step)
+
+    def __enter__(self) -> "Workflow":
+        from .context_syntax import enter
+
+        enter(self)
+        return self
+
+    def __exit__(self, exc_type: Any, *rest: Any) -> None:
+        from .context_syntax import leave
+
+        leave(self)
+        if exc_type is None:
+            self.submit()
 
     def entrypoint_template(self) -> Any:
         return self.dag if self.dag is not None else self.steps

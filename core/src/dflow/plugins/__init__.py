@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.abc
 import importlib.util
 import sys
+import types
 from typing import Any, Optional
 
 from .._plugin_manager import (
@@ -57,15 +58,54 @@ class _LegacyFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         try:
             item = registry().get("legacy", legacy)
         except PluginNotFoundError:
-            dist = KNOWN_DISTRIBUTIONS.get(("legacy", legacy))
-            hint = f"; install it with `pip install {dist}`" if dist else ""
-            raise ImportError(f"no installed plugin provides {spec.name}{hint}", name=spec.name) from None
+            # importing works (code that merely imports must import); using a name says what to install
+            module = _MissingPluginModule(spec.name, KNOWN_DISTRIBUTIONS.get(("legacy", legacy)))
+            sys.modules[spec.name] = module
+            return module
         module = importlib.import_module(item.obj)
         sys.modules[spec.name] = module
         return module
 
     def exec_module(self, module: Any) -> None:
         pass
+
+
+def _missing(qualified: str, dist: Optional[str]) -> str:
+    hint = f"install it with `pip install {dist}`" if dist else "no distribution of this project provides it"
+    return f"{qualified} comes with a plugin that is not installed; {hint}"
+
+
+class _MissingPluginModule(types.ModuleType):
+    """Stands for ``dflow.plugins.<name>`` when no plugin provides it: every name is a placeholder."""
+
+    def __init__(self, name: str, dist: Optional[str]) -> None:
+        super().__init__(name, _missing(name, dist))
+        self.__dist = dist
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return _placeholder(f"{self.__name__}.{attr}", self.__dist)
+
+
+def _placeholder(qualified: str, dist: Optional[str]) -> type:
+    """A class that can be imported, named and tested with ``isinstance``, but not used."""
+    message = _missing(qualified, dist)
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise PluginNotFoundError(message)
+
+    class Meta(type):
+        def __getattr__(cls, attr: str) -> Any:
+            if attr.startswith("__"):
+                raise AttributeError(attr)
+            raise PluginNotFoundError(message)
+
+        __getitem__ = __setitem__ = __call__ = refuse  # type: ignore[assignment]
+
+    name = qualified.rsplit(".", 1)[-1]
+    return Meta(name, (), {"__new__": refuse, "__init_subclass__": classmethod(refuse), "__doc__": message,
+                           "__module__": qualified.rsplit(".", 1)[0]})
 
 
 if not any(isinstance(f, _LegacyFinder) for f in sys.meta_path):

@@ -13,12 +13,12 @@ from typing import Any
 
 from ._errors import FatalError, TransientError
 from .op import OP
-from .opio import OPIO, Artifact, BigParameter, NestedDict, OPIOSign, Parameter
+from .opio import OPIO, Artifact, BigParameter, HDF5Dataset, HDF5Datasets, NestedDict, OPIOSign, Parameter
 
 _LAZY = {"PythonOPTemplate": "python_op_template", "Slices": "python_op_template", "upload_packages": "python_op_template"}
 
 __all__ = [
-    "OP", "OPIO", "OPIOSign", "Artifact", "Parameter", "BigParameter", "NestedDict",
+    "OP", "OPIO", "OPIOSign", "Artifact", "Parameter", "BigParameter", "NestedDict", "HDF5Datasets", "HDF5Dataset",
     "TransientError", "FatalError", "PythonOPTemplate", "Slices", "upload_packages",
 ]
 

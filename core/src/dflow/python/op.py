@@ -36,8 +36,29 @@ def _field_kind(value: Any) -> str:
     return "parameter"
 
 
+def _artifact_check_type(tp: Any) -> Any:
+    """What an artifact value is checked against, as in dflow: a List/Set/Dict sign (whose items
+    may be None); other artifact signs (Path, str, NestedDict, HDF5Datasets, unions) are not checked."""
+    import typing
+
+    from dflow.python.typecheck import unwrap_optional
+
+    inner, _ = unwrap_optional(tp)
+    origin = getattr(inner, "__origin__", None)
+    args = getattr(inner, "__args__", None) or ()
+    if origin in (list, set, frozenset) and len(args) == 1:
+        return typing.List[typing.Optional[args[0]]] if origin is list else typing.Set[typing.Optional[args[0]]]
+    if origin is dict and len(args) == 2:
+        return typing.Dict[args[0], typing.Optional[args[1]]]
+    return None
+
+
 def _check(op_name: str, sign: Any, values: Any, direction: str) -> OPIO:
-    """Check ``values`` against ``sign``; return a new OPIO with defaults filled in."""
+    """Check ``values`` against ``sign``; return a new OPIO with defaults filled in.
+
+    As in dflow: a ``None`` value is not checked, and of artifact values only lists,
+    sets and dicts are (their items may be ``None``).
+    """
     if values is None:
         values = {}
     if not hasattr(values, "keys"):
@@ -57,22 +78,20 @@ def _check(op_name: str, sign: Any, values: Any, direction: str) -> OPIO:
                 % (op_name, direction, kind, name, type_name(field.type if isinstance(field, (Artifact, Parameter)) else field))
             )
         value = values[name]
+        out[name] = value
+        if value is None:
+            continue
         if isinstance(field, Artifact):
-            if value is None and field.optional:
-                out[name] = None
+            tp = _artifact_check_type(field.type)
+            if tp is None:
                 continue
-            tp = field.type
         elif isinstance(field, Parameter):
             tp = field.type
-            if value is None and field.has_default and field.default is None:
-                out[name] = None
-                continue
         else:
             tp = field
         reason = explain_mismatch(value, tp)
         if reason is not None:
             raise TypeError("%s: %s %s %r: %s" % (op_name, direction, kind, name, reason))
-        out[name] = value
     extra = [k for k in values.keys() if k not in sign]
     if extra:
         raise TypeError(

@@ -25,6 +25,8 @@ __all__ = [
     "Parameter",
     "BigParameter",
     "NestedDict",
+    "HDF5Datasets",
+    "HDF5Dataset",
     "UNSET",
     "sign_field",
     "sign_fields",
@@ -108,23 +110,87 @@ class OPIO(_OPIOBase):
 # --------------------------------------------------------------------------- artifact
 
 
+class HDF5Datasets(object):
+    """The sign type of an artifact held as datasets of HDF5 files (``Artifact(HDF5Datasets)``,
+    or ``Artifact(Union[List[Path], HDF5Datasets])``); reading and writing them needs ``h5py``."""
+
+
+class HDF5Dataset(object):
+    """One dataset of an HDF5 file: what an OP receives for an item of an ``HDF5Datasets`` artifact."""
+
+    def __init__(self, file: Any, key: str) -> None:
+        self.file = file
+        self.key = key
+
+    @property
+    def dataset(self) -> Any:
+        return self.file[self.key]
+
+    def __deepcopy__(self, memo: Any = None) -> "HDF5Dataset":
+        return self
+
+    def is_none(self) -> bool:
+        return self.dataset.attrs.get("type") == "null"
+
+    def get_data(self) -> Any:
+        """The stored value: text, bytes, a number or an array (None for a null item)."""
+        if self.is_none():
+            return None
+        data = self.dataset[()]
+        dtype = self.dataset.attrs.get("dtype")
+        if dtype == "utf-8":
+            return data.decode("utf-8") if isinstance(data, bytes) else data
+        if dtype == "binary":
+            return data.tobytes()
+        return data
+
+    def recover(self) -> Any:
+        """The item as the OP gave it: a file or a directory (rewritten under the current directory), or data."""
+        kind = self.dataset.attrs.get("type")
+        if kind == "file":
+            path = pathlib.Path(str(self.dataset.attrs["path"]).lstrip("/"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            data = self.get_data()
+            (path.write_text if isinstance(data, str) else path.write_bytes)(data)  # type: ignore[operator]
+            return path
+        if kind == "dir":
+            import io
+            import tarfile
+
+            with tarfile.open(fileobj=io.BytesIO(self.get_data()), mode="r:gz") as tf:
+                from dflow.contract import safe_extract
+
+                safe_extract(tf, ".")
+            return pathlib.Path(str(self.dataset.attrs["path"]).lstrip("/"))
+        return self.get_data()
+
+
+def _leaf_ok(tp: Any) -> bool:
+    return tp is str or (isinstance(tp, type) and issubclass(tp, pathlib.PurePath))
+
+
 def _allowed_artifact_type(tp: Any) -> bool:
+    """The artifact sign types of dflow: str, Path, Set/List of them, Dict[str, str|Path],
+    NestedDict[str|Path], each also in a Union with HDF5Datasets, HDF5Datasets, and Optional[...] of any."""
     inner, _ = unwrap_optional(tp)
-    if isinstance(inner, type) and issubclass(inner, pathlib.PurePath):
+    if inner is HDF5Datasets or _leaf_ok(inner):
         return True
-    if is_nested_dict_type(inner):
-        args = getattr(inner, "__args__", (pathlib.Path,))
-        return isinstance(args[0], type) and issubclass(args[0], pathlib.PurePath)
-    origin = getattr(inner, "__origin__", None)
     args = getattr(inner, "__args__", None) or ()
-    if origin in (list, typing.List) and len(args) == 1:
-        return isinstance(args[0], type) and issubclass(args[0], pathlib.PurePath)
+    if type(inner).__name__ == "UnionType" or getattr(inner, "__origin__", None) is typing.Union:
+        rest = [a for a in args if a is not HDF5Datasets]
+        return len(rest) < len(args) and len(rest) == 1 and _allowed_artifact_type(rest[0])
+    if is_nested_dict_type(inner):
+        return _leaf_ok((getattr(inner, "__args__", None) or (pathlib.Path,))[0])
+    origin = getattr(inner, "__origin__", None)
+    if origin in (list, typing.List, set, typing.Set) and len(args) == 1:
+        return _leaf_ok(args[0])
     if origin in (dict, typing.Dict) and len(args) == 2:
-        return args[0] is str and isinstance(args[1], type) and issubclass(args[1], pathlib.PurePath)
+        return args[0] is str and _leaf_ok(args[1])
     return False
 
 
-_ALLOWED_TEXT = "Path, List[Path], Dict[str, Path], NestedDict[Path] (or Optional[...] of one of them)"
+_ALLOWED_TEXT = ("str, Path, List[str|Path], Set[str|Path], Dict[str, str|Path], NestedDict[str|Path], "
+                 "HDF5Datasets, Union[one of them, HDF5Datasets], or Optional[...] of one of them")
 
 
 class Artifact(object):
@@ -178,32 +244,48 @@ class Artifact(object):
 
 
 class Parameter(object):
-    """A parameter field of a sign with extra settings: a default, a global name."""
+    """A parameter field of a sign with extra settings: a global name, a default, a description.
+
+    As in dflow, the second positional argument is ``global_name`` and ``default`` is a
+    keyword; ``hasattr(sign, "default")`` is true only when a default was given.
+    """
 
     kind = "parameter"
 
     def __init__(
         self,
         type: Any,
-        default: Any = UNSET,
         global_name: Optional[str] = None,
+        default: Any = UNSET,
         description: Optional[str] = None,
         **kwargs: Any,
     ) -> None:
         self.type = type
-        self.default = default
+        self._default = default
         self.global_name = global_name
         self.description = description
         self.extra = dict(kwargs)
+        for k, v in kwargs.items():
+            setattr(self, k, v)
+
+    @property
+    def default(self) -> Any:
+        if self._default is UNSET:
+            raise AttributeError("%s has no default" % self)
+        return self._default
+
+    @default.setter
+    def default(self, value: Any) -> None:
+        self._default = value
 
     @property
     def has_default(self) -> bool:
-        return self.default is not UNSET
+        return self._default is not UNSET
 
     def __repr__(self) -> str:
         parts = [type_name(self.type)]
         if self.has_default:
-            parts.append("default=%r" % (self.default,))
+            parts.append("default=%r" % (self._default,))
         if self.global_name:
             parts.append("global_name=%r" % (self.global_name,))
         return "%s(%s)" % (type(self).__name__, ", ".join(parts))
@@ -211,8 +293,8 @@ class Parameter(object):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Parameter):
             return NotImplemented
-        return (type(self), self.type, self.default, self.global_name) == (
-            type(other), other.type, other.default, other.global_name)
+        return (type(self), self.type, self._default, self.global_name) == (
+            type(other), other.type, other._default, other.global_name)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -244,7 +326,7 @@ def sign_field(value: Any) -> Dict[str, Any]:
     if isinstance(value, Parameter):
         return {"kind": value.kind, "type": type_name(value.type), "optional": False,
                 "archive": None,
-                "default": _default_text(value.default) if value.has_default else None,
+                "default": _default_text(value._default) if value.has_default else None,
                 "has_default": value.has_default, "description": value.description}
     return {"kind": "parameter", "type": type_name(value), "optional": False, "archive": None,
             "default": None, "has_default": False, "description": None}

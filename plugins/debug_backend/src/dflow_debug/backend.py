@@ -31,9 +31,15 @@ def _workdir() -> str:
     return os.path.abspath(config.get("debug_workdir") or ".")
 
 
-def _new_id(name: str) -> str:
-    suffix = "".join(random.choices(string.ascii_lowercase + string.digits, k=5))
-    return f"{name[:57]}-{suffix}"
+def _new_id(name: str, workdir: str) -> str:
+    """``<name>-<5 random characters>``, from the system's randomness (not the ``random`` module a user may
+    have seeded) and not taken in ``workdir``."""
+    rng = random.SystemRandom()
+    while True:
+        suffix = "".join(rng.choices(string.ascii_lowercase + string.digits, k=5))
+        candidate = f"{name[:57]}-{suffix}"
+        if not os.path.exists(os.path.join(workdir, candidate)):
+            return candidate
 
 
 class LocalBackend(Backend):
@@ -66,7 +72,7 @@ class LocalBackend(Backend):
 
     def submit(self, spec: WorkflowSpec, *, reuse: Optional[List[ReusedStep]] = None, detach: bool = False) -> str:
         self._check_runnable(spec)
-        workflow_id = _new_id(spec.name) if spec.generate_name else spec.name
+        workflow_id = _new_id(spec.name, self.workdir) if spec.generate_name else spec.name
         wfdir = os.path.join(self.workdir, workflow_id)
         os.makedirs(wfdir, exist_ok=False)
         from dflow.artifact import storage_name

@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from dflow import expressions as X
 from dflow.backend import ReusedStep, StepRecord
 from dflow.contract import EXIT_TRANSIENT, SLICE_PARAMETER, encode_value
-from dflow.names import check_key
+from dflow.names import check_rendered_key
 from dflow.spec import ScriptTemplateSpec, StepSpec, StoredArtifact, WorkflowSpec
 from dflow.storage import StorageClient
 
@@ -290,14 +290,16 @@ class Engine:
             for a in tmpl.inputs_artifacts:
                 art = self.resolve_artifact(step, a.name, scope)
                 if art is None and not a.optional:
-                    raise StepFailed(f"input artifact {a.name!r} of template {tmpl.name!r} is not given")
+                    source = step.artifacts.get(a.name)
+                    detail = f": its source {source.ref or source.from_expression} was not produced" if source else ""
+                    raise StepFailed(f"input artifact {a.name!r} of template {tmpl.name!r} is not given{detail}")
                 arts[a.name] = art
             presliced = None
             fan = step.fanout
             if fan is not None and not fan.group_size and (fan.sub_path or SLICE_PARAMETER in params):
                 presliced = position if fan.sub_path else slice_index_of(params)
                 cut_inputs(fan, params, arts, presliced, self.stager.catalog_of)
-            key = check_key(scope.text(step.key)) if step.key else None
+            key = check_rendered_key(scope.text(step.key)) if step.key else None
         except _STEP_ERRORS as e:
             rec = self.nodes.node(path, step.name, display, _node_type(tmpl), tmpl.name, parent)
             self.nodes.close(rec, "Failed", _error_text(e), at_once=True)

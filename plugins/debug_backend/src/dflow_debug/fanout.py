@@ -96,7 +96,7 @@ def cut_inputs(fan: FanoutSpec, params: Dict[str, PV], arts: Dict[str, Optional[
         if item is None:
             raise StepFailed(f"sliced input artifact {name!r} has no item {index}")
         part = art
-        if art.parts:
+        if art.parts is not None:
             part = next(p for p in art.parts if item in catalog_of(p))
         arts[name] = part.model_copy(update={"sub_path": item["path"], "catalog": None, "parts": None})
 
@@ -131,9 +131,10 @@ def gather(fan: Optional[FanoutSpec], outputs_parameters: List[Any], outputs_art
                 values.append(v)
         params[p.name] = encode_value(values)
     arts: Dict[str, List[StoredArtifact]] = {}
+    gathered = set(fan.gather_artifacts) if fan is not None else set()
     for a in outputs_artifacts:
         parts = [r.arts[a.name] for r in results if r.arts.get(a.name) is not None]
-        if parts:
+        if parts or a.name in gathered:  # a gathered output exists even for zero slices: empty
             arts[a.name] = parts  # type: ignore[assignment]
     return params, arts
 

@@ -107,9 +107,9 @@ class Scope:
                         )
                     return out.params[parts[4]][0]
                 if parts[3] == "artifacts":
-                    if out.arts.get(parts[4]) is None:
-                        raise StepFailed(f"{{{{{ref}}}}}: step {name!r} ({out.phase}) has no output artifact {parts[4]!r}")
-                    return out.arts[parts[4]]
+                    # an output that was not produced (an optional one, a skipped step) is absent:
+                    # a consumer that needs it says so, an optional one goes without
+                    return out.arts.get(parts[4])
         if head == "workflow":
             eng = self.engine
             if parts[1:] == ["name"] or parts[1:] == ["uid"]:

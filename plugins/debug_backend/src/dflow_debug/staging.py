@@ -77,7 +77,7 @@ class Stager:
         return StoredArtifact(key=key, storage=self.storage_name)
 
     def catalog_of(self, art: StoredArtifact) -> List[Dict[str, Any]]:
-        if art.parts:
+        if art.parts is not None:
             items: List[Dict[str, Any]] = []
             for part in art.parts:
                 items.extend(self.catalog_of(part))
@@ -99,7 +99,7 @@ class Stager:
 
     def fetch(self, art: StoredArtifact, target: str) -> None:
         """Materialize an artifact into the directory ``target`` (parts merged without overwriting)."""
-        if art.parts:
+        if art.parts is not None:
             os.makedirs(target, exist_ok=True)
             for i, part in enumerate(art.parts):
                 tmp = f"{target}.part{i}"
