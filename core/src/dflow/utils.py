@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
-
 _LAZY = {
     "argo_range": "loops", "argo_len": "loops", "argo_sequence": "loops", "argo_enumerate": "loops",
     "argo_sum": "loops", "argo_concat": "loops",
