@@ -50,10 +50,51 @@ def type_label(tp: Any) -> Optional[str]:
 
 
 def parameter_text(value: Any) -> Tuple[str, Optional[str]]:
-    """The text of a parameter value and its type name; references print as Argo text."""
+    """The text of a parameter value and its type name; references print as Argo text.
+
+    A dict or list that holds references is JSON text with each reference spliced in as an
+    expression, filled in when the workflow runs (on every backend).
+    """
     if isinstance(value, (_Bindable, Expression)):
         return str(value), None
+    if isinstance(value, (dict, list)) and _holds_refs(value):
+        return _json_with_refs(value), type(value).__name__
     return encode_value(value)
+
+
+def _holds_refs(value: Any) -> bool:
+    if isinstance(value, (_Bindable, Expression)):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_refs(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_refs(v) for v in value)
+    return False
+
+
+def _json_with_refs(value: Any) -> str:
+    splices: List[str] = []
+
+    def mark(obj: Any) -> Any:
+        if isinstance(obj, Expression):
+            splices.append("{{=toJson(%s)}}" % obj.expr)  # a computed value: as JSON
+        elif isinstance(obj, _Bindable):
+            if getattr(obj, "type", None) is str:
+                splices.append("{{=toJson(%s)}}" % obj.expr)  # text: a JSON string, quotes escaped
+            else:
+                splices.append(str(obj))  # the parameter's text is the JSON of its value
+        elif isinstance(obj, dict):
+            return {str(k): mark(v) for k, v in obj.items()}
+        elif isinstance(obj, (list, tuple)):
+            return [mark(v) for v in obj]
+        else:
+            return obj
+        return f"\u0000dflow-splice-{len(splices) - 1}\u0000"
+
+    text = json.dumps(mark(value))
+    for i, splice in enumerate(splices):
+        text = text.replace(json.dumps(f"\u0000dflow-splice-{i}\u0000"), splice)
+    return text
 
 
 class _Compiler:

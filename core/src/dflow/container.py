@@ -38,6 +38,7 @@ from dflow.contract import (
     slice_item,
     slice_parameter,
 )
+from dflow.contract import slice_index as contract_slice_index
 
 __all__ = ["encode_payload", "decode_payload", "container_task", "run_in_container", "PKG_DIR", "PACKAGES_DIR"]
 
@@ -93,7 +94,7 @@ def container_task(payload: Dict[str, Any], root: str = "") -> Dict[str, Any]:
     slice_index = None
     raw = os.environ.get("DFLOW_SLICE", "")
     if slices is not None and raw != "":
-        slice_index = int(json.loads(raw))
+        slice_index = contract_slice_index(raw)
     arts: Dict[str, Dict[str, Optional[str]]] = {}
     for name in payload["artifacts"]:
         path = root + "/tmp/inputs/artifacts/" + name

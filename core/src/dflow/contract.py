@@ -370,3 +370,47 @@ def safe_extract(tf: tarfile.TarFile, directory: str) -> None:
             tf.extract(m, directory, set_attrs=not m.issym(), filter="data")
         else:
             tf.extract(m, directory, set_attrs=not m.issym())
+
+
+def slice_index(text: Optional[str]) -> int:
+    """The slice index a step's ``dflow_slice`` text gives.
+
+    JSON (``3``, ``"3"``), or the small Python expression of a ``Slices("int('{{item}}')")``
+    pattern after its placeholders were filled in: integer and string literals, ``int()``,
+    ``str()``, ``len()`` and arithmetic. Anything else is refused naming the text.
+    """
+    import ast
+
+    if str(text).strip().lstrip("-").isdigit():  # also "000002" (a with_sequence format)
+        return int(str(text).strip())
+    try:
+        value = json.loads(text or "")
+        if isinstance(value, str):
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    except (TypeError, ValueError):
+        pass
+    ops = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+           ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b}
+    calls = {"int": int, "str": str, "len": len}
+
+    def ev(node: Any) -> Any:
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, str)):
+            return node.value
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -ev(node.operand)
+        if isinstance(node, ast.BinOp) and type(node.op) in ops:
+            return ops[type(node.op)](ev(node.left), ev(node.right))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in calls \
+                and len(node.args) == 1 and not node.keywords:
+            return calls[node.func.id](ev(node.args[0]))
+        raise ValueError("not allowed in a slice index")
+
+    try:
+        value = ev(ast.parse(str(text).strip(), mode="eval").body)
+    except (SyntaxError, ValueError, TypeError, ZeroDivisionError) as e:
+        raise ValueError("slice index %r is not an integer or a simple expression giving one (%s)" % (text, e)) from None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError("slice index %r gives %r, not an integer" % (text, value))
+    return value

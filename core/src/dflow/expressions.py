@@ -136,7 +136,7 @@ def _get(obj: Any, key: Any, where: str) -> Any:
         if isinstance(obj, dict):
             if key in obj:
                 return obj[key]
-            return obj[str(key)]
+            return obj.get(str(key))  # as in Argo's expressions: a missing key of a map is nil
         if isinstance(obj, (list, tuple, str)):
             return obj[int(key)]
     except (KeyError, IndexError, ValueError, TypeError):

@@ -123,6 +123,19 @@ class _Referable:
     def __mod__(self, other: Any) -> "Expression":
         return self._bin("%", other)
 
+    def __getitem__(self, key: Any) -> "Expression":
+        """``ref["key"]`` (or ``ref[0]``): an item of a dict or list parameter, taken when the workflow runs.
+
+        A missing key gives ``None``, as in Argo's expressions.
+        """
+        if isinstance(key, bool) or not isinstance(key, (str, int)):
+            raise TypeError(f"{self!s}[...] takes a str or int key, got {type(key).__name__}")
+        return Expression(f"{self._value_expr()}[{to_expr(key)}]")
+
+    def _value_expr(self) -> str:
+        """The expression of this reference's value: a parameter's text parsed as JSON."""
+        return f"sprig.fromJson({self.expr})"
+
     def __neg__(self) -> "Expression":
         return Expression(f"(-{_num(self)})", numeric=True)
 
@@ -148,6 +161,9 @@ class Expression(_Referable):
     def __init__(self, expr: str, numeric: bool = False) -> None:
         self._expr = expr
         self._numeric = numeric
+
+    def _value_expr(self) -> str:
+        return self._expr  # already a value, not text
 
     @property
     def expr(self) -> str:

@@ -40,19 +40,121 @@ def _bound_names(node: ast.stmt) -> List[str]:
     return []
 
 
-def _used_names(node: ast.AST) -> Set[str]:
-    """Free names a statement reads (names it binds itself at top level do not count for defs)."""
-    used: Set[str] = set()
+def _annotation_names(text: str) -> Set[str]:
+    try:
+        expr = ast.parse(text, mode="eval")
+    except SyntaxError:
+        return set()
+    return {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)}
+
+
+def _loads(node: ast.AST) -> Set[str]:
+    """Names an expression reads (string annotations included)."""
+    out: Set[str] = set()
     for sub in ast.walk(node):
         if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
-            used.add(sub.id)
-        elif isinstance(sub, ast.Constant) and isinstance(sub.value, str):
-            # string annotations (``from __future__ import annotations``, forward references)
-            try:
-                expr = ast.parse(sub.value, mode="eval")
-            except SyntaxError:
-                continue
-            used |= {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)}
+            out.add(sub.id)
+        elif isinstance(sub, ast.Constant) and isinstance(sub.value, str) and len(sub.value) < 200:
+            out |= _annotation_names(sub.value)
+    return out
+
+
+def _bound_in(body: List[ast.stmt], args: Optional[ast.arguments]) -> Set[str]:
+    """Names a function binds locally: its arguments, and what its body assigns, imports or defines."""
+    bound: Set[str] = set()
+    if args is not None:
+        for a in args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg]:
+            if a is not None:
+                bound.add(a.arg)
+    declared_global: Set[str] = set()
+    stack: List[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+            continue  # its own scope
+        if isinstance(node, ast.Lambda):
+            continue
+        if isinstance(node, ast.Global):
+            declared_global.update(node.names)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            bound.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+        stack.extend(ast.iter_child_nodes(node))
+    return bound - declared_global
+
+
+def _free_in_function(fn: Any, enclosing: Set[str]) -> Set[str]:
+    """Names a function (or lambda) body reads that it does not bind (closures of ``enclosing`` excluded)."""
+    body = fn.body if isinstance(fn.body, list) else [fn.body]
+    local = _bound_in(body, fn.args) | enclosing
+    free: Set[str] = set()
+    stack: List[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            free |= _outer_parts(node) - local
+            free |= _free_in_function(node, local)
+            continue
+        if isinstance(node, ast.ClassDef):
+            free |= _class_free(node, local)
+            continue
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+            targets = {n.id for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)}
+            free |= _loads(node) - targets - local
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in local:
+            free.add(node.id)
+        stack.extend(ast.iter_child_nodes(node))
+    return free
+
+
+def _outer_parts(fn: Any) -> Set[str]:
+    """What a def evaluates where it is defined: decorators, defaults, annotations."""
+    names: Set[str] = set()
+    for d in getattr(fn, "decorator_list", []):
+        names |= _loads(d)
+    args = fn.args
+    for default in list(args.defaults) + [d for d in args.kw_defaults if d is not None]:
+        names |= _loads(default)
+    for a in args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg]:
+        if a is not None and a.annotation is not None:
+            names |= _loads(a.annotation)
+    if getattr(fn, "returns", None) is not None:
+        names |= _loads(fn.returns)
+    return names
+
+
+def _class_free(cls: ast.ClassDef, enclosing: Set[str]) -> Set[str]:
+    names: Set[str] = set()
+    for part in list(cls.decorator_list) + list(cls.bases) + [k.value for k in cls.keywords]:
+        names |= _loads(part)
+    class_bound: Set[str] = set()
+    for stmt in cls.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names |= _outer_parts(stmt) - class_bound - enclosing
+            names |= _free_in_function(stmt, enclosing)  # methods do not see the class body's names
+            class_bound.add(stmt.name)
+        elif isinstance(stmt, ast.ClassDef):
+            names |= _class_free(stmt, enclosing)
+            class_bound.add(stmt.name)
+        else:
+            names |= _loads(stmt) - class_bound - enclosing
+            class_bound |= {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return names
+
+
+def _used_names(node: ast.stmt) -> Set[str]:
+    """Module-level names a top-level statement needs (its free names; builtins excluded)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        used = _outer_parts(node) | _free_in_function(node, set())
+    elif isinstance(node, ast.ClassDef):
+        used = _class_free(node, set())
+    else:
+        used = _loads(node)
     return used - _BUILTINS
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List, Optional, Tuple
 
-from dflow.contract import SLICE_PARAMETER, decode_value, encode_value, slice_item
+from dflow.contract import SLICE_PARAMETER, decode_value, encode_value, slice_index, slice_item
 from dflow.spec import FanoutSpec, StepSpec, StoredArtifact
 
 from .refs import PV, Outcome, Scope, StepFailed
@@ -102,11 +102,10 @@ def cut_inputs(fan: FanoutSpec, params: Dict[str, PV], arts: Dict[str, Optional[
 
 
 def slice_index_of(params: Dict[str, PV]) -> int:
-    raw = params[SLICE_PARAMETER][0]
     try:
-        return int(json.loads(raw or ""))
-    except (ValueError, TypeError):
-        raise StepFailed(f"slice index {raw!r} is not an integer") from None
+        return slice_index(params[SLICE_PARAMETER][0])
+    except ValueError as e:
+        raise StepFailed(str(e)) from None
 
 
 def gather(fan: Optional[FanoutSpec], outputs_parameters: List[Any], outputs_artifacts: List[Any],

@@ -28,6 +28,7 @@ from dflow.contract import (
     read_catalog,
     write_catalog,
 )
+from dflow.contract import slice_index as contract_slice_index
 from dflow.launcher import PreparedStep
 from dflow.spec import ScriptTemplateSpec, StoredArtifact
 from dflow.storage import StorageClient, local_path_of
@@ -204,12 +205,11 @@ class Stager:
         slice_index = None
         inputs_p = {k: {"text": v[0], "type": v[1]} for k, v in params.items() if k != SLICE_PARAMETER}
         slices = op.slices
-        if slices is not None and SLICE_PARAMETER in params:
-            raw = params[SLICE_PARAMETER][0]
+        if slices is not None and SLICE_PARAMETER in params and params[SLICE_PARAMETER][0] is not None:
             try:
-                slice_index = int(json.loads(raw)) if raw is not None else None
-            except (ValueError, TypeError):
-                raise StepFailed(f"slice index {raw!r} is not an integer") from None
+                slice_index = contract_slice_index(params[SLICE_PARAMETER][0])
+            except ValueError as e:
+                raise StepFailed(str(e)) from None
         if presliced is not None:
             # the engine already cut the inputs to this slice: the runtime takes them as they are
             slice_index = presliced
