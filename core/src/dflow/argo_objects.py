@@ -9,7 +9,7 @@ from .backend import StepRecord, WorkflowRecord
 from .contract import decode_value, encode_value, is_pickled
 from .spec import StoredArtifact
 
-__all__ = ["ArgoStep", "ArgoParameter", "ArgoArtifact", "ArgoWorkflow"]
+__all__ = ["ArgoStep", "ArgoParameter", "ArgoArtifact", "ArgoWorkflow", "GlobalOutputs", "global_outputs"]
 
 #: what ``query_workflows`` returns for each workflow (the original's name)
 ArgoWorkflow = WorkflowRecord
@@ -140,3 +140,39 @@ class ArgoStep:
 
     def __getitem__(self, item: str) -> Any:
         return getattr(self, item)
+
+
+class GlobalOutputs(_IO):
+    """A workflow's global outputs: ``.parameters[name].value`` and ``.artifacts[name]``."""
+
+    def __repr__(self) -> str:
+        return f"GlobalOutputs(parameters={list(self.parameters)}, artifacts={list(self.artifacts)})"
+
+
+def global_outputs(spec: Any, records: Any) -> GlobalOutputs:
+    """The outputs that templates of ``spec`` make global, from the step ``records`` of a run.
+
+    When several nodes produce the same global name, the one that finished last wins.
+    """
+    params: Dict[str, Any] = {}
+    arts: Dict[str, Any] = {}
+    for t in spec.templates:
+        for p in t.outputs_parameters:
+            if p.global_name:
+                params.setdefault(t.name, {})[p.name] = (p.global_name, p.type)
+        for a in t.outputs_artifacts:
+            if a.global_name:
+                arts.setdefault(t.name, {})[a.name] = a.global_name
+    out = GlobalOutputs()
+    for r in sorted(records, key=lambda r: r.finished_at or 0):
+        if r.phase not in ("Succeeded", "Failed") or r.type in ("StepGroup", "TaskGroup", "Retry"):
+            continue
+        for name, (global_name, declared) in params.get(r.template or "", {}).items():
+            v = r.outputs_parameters.get(name)
+            if v is not None and v.text is not None:
+                out.parameters[global_name] = ArgoParameter(global_name, v.text, v.type, declared)
+        for name, global_name in arts.get(r.template or "", {}).items():
+            a = r.outputs_artifacts.get(name)
+            if a is not None:
+                out.artifacts[global_name] = ArgoArtifact(global_name, a)
+    return out

@@ -141,8 +141,16 @@ class Backend(abc.ABC):
         raise NotImplementedError(f"backend {self.name!r} does not serve logs")
 
     def resume(self, workflow_id: str, detach: bool = False) -> None:
-        """Run a stopped or failed workflow on, keeping the steps that succeeded."""
+        """Run a stopped, suspended or failed workflow on, keeping the steps that succeeded."""
         raise NotImplementedError(f"backend {self.name!r} cannot resume workflows")
+
+    def stop(self, workflow_id: str) -> None:
+        """End the run, running what the backend runs at the end of a run; by default :meth:`terminate`."""
+        self.terminate(workflow_id)
+
+    def suspend(self, workflow_id: str) -> None:
+        """Start no new step until :meth:`resume` is called."""
+        raise NotImplementedError(f"backend {self.name!r} cannot suspend workflows")
 
     def delete(self, workflow_id: str) -> None:
         raise NotImplementedError(f"backend {self.name!r} cannot delete workflows")

@@ -73,14 +73,13 @@ class Workflow:
         self.on_exit = on_exit
         self._backend: Any = None
         self._spec: Optional[WorkflowSpec] = None
+        self._name: Optional[str] = None
         if id is not None:
-            self._backend = get_backend_for_mode()
-            self._spec = self._backend.get_spec(id)
-            self.name = self._spec.name
+            # as in dflow, nothing is looked up until it is needed (the spec, the name)
             self.steps = steps
             self.dag = dag
             return
-        self.name = check_template_name(name, "workflow")
+        self._name = check_template_name(name, "workflow")
         if steps is not None and dag is not None:
             raise ValidationError(f"workflow {name!r}: give steps=... or dag=..., not both")
         if steps is not None and not isinstance(steps, Steps):
@@ -91,6 +90,22 @@ class Workflow:
         self.steps = steps if steps is not None else (None if dag is not None else Steps(name=self.name))
         if context is not None and not hasattr(context, "render"):
             raise ValidationError(f"workflow {name!r}: context must have a render(template) method, got {type(context).__name__}")
+
+    @property
+    def name(self) -> str:
+        """The workflow's name (of a workflow loaded by id: read from its backend on first use)."""
+        if self._name is None:
+            self._name = self._loaded_spec().name
+        return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._name = value
+
+    def _loaded_spec(self) -> "WorkflowSpec":
+        if self._spec is None:
+            self._spec = self.backend.get_spec(self._require_id())
+        return self._spec
 
     # ------------------------------------------------------------------ building
 
@@ -140,7 +155,8 @@ class Workflow:
         """The manifest of this workflow for the Argo backend (offline: no server is contacted)."""
         from .plugins import get_backend
 
-        return get_backend("argo").render(self._spec or self.compile())
+        spec = self._loaded_spec() if self.id is not None and self.steps is None and self.dag is None else self.compile()
+        return get_backend("argo").render(spec)
 
     def to_yaml(self) -> str:
         import yaml
@@ -252,12 +268,10 @@ class Workflow:
 
     def _declared_types(self) -> Dict[str, Dict[str, Dict[str, Optional[str]]]]:
         """Per template, the declared types of its input and output parameters (from the spec)."""
-        spec = self._spec
-        if spec is None:
-            try:
-                spec = self._spec = self.backend.get_spec(self._require_id())
-            except Exception:  # noqa: BLE001 - a backend without specs: values stay undecoded wrappers
-                return {}
+        try:
+            spec = self._loaded_spec()
+        except Exception:  # noqa: BLE001 - a backend without specs: values stay undecoded wrappers
+            return {}
         return {t.name: {"inputs": {p.name: p.type for p in t.inputs_parameters},
                          "outputs": {p.name: p.type for p in t.outputs_parameters}} for t in spec.templates}
 
@@ -271,6 +285,21 @@ class Workflow:
         """End the run now: running steps are stopped, nothing new starts."""
         self.backend.terminate(self._require_id())
 
+    def stop(self) -> None:
+        """End the run, letting what the backend runs at the end of a workflow run (Argo's exit handlers)."""
+        self.backend.stop(self._require_id())
+
+    def suspend(self) -> None:
+        """Start no new step until :meth:`resume`; running steps go on."""
+        self.backend.suspend(self._require_id())
+
+    def query_global_outputs(self) -> Any:
+        """The outputs the workflow made global (``global_name``), as ``.parameters[name].value`` and
+        ``.artifacts[name]``; those not produced (yet) are absent."""
+        from .argo_objects import global_outputs
+
+        return global_outputs(self._loaded_spec(), self.backend.list_steps(self._require_id()))
+
     def resume(self, detach: Optional[bool] = None) -> None:
         """Run a stopped or failed workflow on; steps that succeeded are not run again."""
         if detach is None:
@@ -283,7 +312,7 @@ class Workflow:
         With ``reuse_step``, steps whose key matches a reused step take its outputs
         instead of running (user guide 3.1.13). Returns the new workflow.
         """
-        spec = self._spec if self._spec is not None else self.backend.get_spec(self._require_id())
+        spec = self._loaded_spec()
         if detach is None:
             detach = bool(config.get("detach"))
         new_id = self.backend.submit(spec, reuse=[_reused(s) for s in (reuse_step or [])], detach=detach)

@@ -115,6 +115,7 @@ class Sandbox:
         self.nodes: List[Node] = []
         self.pods = 0
         self.stop = threading.Event()
+        self.suspended = threading.Event()  # Argo's suspend: no new pod starts
         self.lock = threading.RLock()
         self.procs: Dict[int, "subprocess.Popen[bytes]"] = {}
         limit = manifest["spec"].get("parallelism")  # Argo's workflow-level limit counts pods
@@ -296,6 +297,8 @@ class Sandbox:
             seq = self.pods
         node.type = "Pod"
         deadline = float(t["activeDeadlineSeconds"]) if "activeDeadlineSeconds" in t else None
+        while self.suspended.is_set() and not self.stop.is_set():
+            time.sleep(self.tick)
         kept = self.kept.get(node.path)
         if kept is not None:
             node.phase, node.parameters, node.artifacts = "Succeeded", dict(kept.parameters), dict(kept.artifacts)

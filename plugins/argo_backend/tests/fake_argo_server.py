@@ -160,7 +160,13 @@ class FakeArgoServer:
                 return 404, {"code": 5, "message": f"no pod {pod!r} in workflow {name!r}"}
             lines = [json.dumps({"result": {"content": line, "podName": pod}}) for line in text.splitlines()]
             return 200, "\n".join(lines)
-        if method == "PUT" and action == "terminate":
+        if method == "PUT" and action in ("suspend", "resume"):
+            # Argo: a suspended workflow starts no new pod (spec.suspend); resume clears it
+            run = self.runs[name]
+            run.manifest.setdefault("spec", {})["suspend"] = action == "suspend"
+            (run.sandbox.suspended.set if action == "suspend" else run.sandbox.suspended.clear)()
+            return 200, self._object(name)
+        if method == "PUT" and action in ("terminate", "stop"):
             # Argo's terminate: no new step starts and the running pods are killed
             self.runs[name].sandbox.terminate()
             self.runs[name].done.wait(30)

@@ -382,6 +382,43 @@ class BackendConformance:
         assert out.returncode == 0, out.stderr
         assert out.stdout.split() == ["Succeeded", "2"]
 
+    def test_workflow_by_id_is_looked_up_when_needed(self) -> None:
+        from dflow.errors import WorkflowNotFoundError
+
+        wf = Workflow(id="no-such-workflow-x1y2z")  # as in dflow: nothing is looked up yet
+        with pytest.raises(WorkflowNotFoundError):
+            wf.query_status()
+
+    def test_global_outputs(self) -> None:
+        t = PythonOPTemplate(ops.AddOne, output_parameter_global_name={"n": "total"})
+        wf = Workflow("globals")
+        wf.add(Step("a", t, parameters={"n": 41}))
+        self.run(wf)
+        outs = Workflow(id=wf.id).query_global_outputs()
+        assert outs.parameters["total"].value == 42
+
+    def test_suspend_holds_new_steps_until_resumed(self) -> None:
+        self.need_fs()
+        log = str(self.scratch / "log")
+        wf = Workflow("suspend")
+        wf.add(Step("first", PythonOPTemplate(ops.Sleep), parameters={"seconds": 1.0, "marker": str(self.scratch / "m")}))
+        wf.add(Step("second", PythonOPTemplate(ops.Record), parameters={"log": log, "tag": "second"}))
+        config["detach"] = True
+        try:
+            wf.submit()
+        finally:
+            config["detach"] = False
+        deadline = time.monotonic() + 60
+        while not (self.scratch / "m").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        wf.suspend()
+        time.sleep(3.0)  # first has ended; second must not start while suspended
+        assert not os.path.exists(log), "a step started while the workflow was suspended"
+        assert wf.query_status() == "Running"
+        wf.resume()
+        assert wf.wait(timeout=self.wait_timeout) == "Succeeded"
+        assert Path(log).read_text() == "second\n"
+
     def test_progress_is_visible_while_running(self) -> None:
         self.need_fs()
         gate = self.scratch / "gate"

@@ -172,8 +172,19 @@ class ArgoBackend(Backend):
         self.client.terminate(workflow_id)
 
     def resume(self, workflow_id: str, detach: bool = False) -> None:
-        """Argo's retry: failed steps run again, succeeded ones are kept."""
-        self.client.retry(workflow_id)
+        """A suspended workflow goes on (Argo's resume); a finished one runs its failed steps again, keeping
+        the succeeded ones (Argo's retry)."""
+        wf = self._workflow(workflow_id)
+        if (wf.get("spec") or {}).get("suspend") and (wf.get("status") or {}).get("phase") in ("Running", "Pending"):
+            self.client.resume(workflow_id)
+        else:
+            self.client.retry(workflow_id)
+
+    def stop(self, workflow_id: str) -> None:
+        self.client.stop(workflow_id)
+
+    def suspend(self, workflow_id: str) -> None:
+        self.client.suspend(workflow_id)
 
     def resubmit(self, workflow_id: str) -> str:
         """A new run of the same workflow; returns the new id."""

@@ -131,6 +131,17 @@ class ArgoClient:
     def terminate(self, name: str) -> Dict[str, Any]:
         return self.request("PUT", self._wf(name, "/terminate"), {"name": name, "namespace": self.namespace})
 
+    def stop(self, name: str) -> Dict[str, Any]:
+        """Argo's stop: end the run, running its exit handlers."""
+        return self.request("PUT", self._wf(name, "/stop"), {"name": name, "namespace": self.namespace})
+
+    def suspend(self, name: str) -> Dict[str, Any]:
+        return self.request("PUT", self._wf(name, "/suspend"), {"name": name, "namespace": self.namespace})
+
+    def resume(self, name: str) -> Dict[str, Any]:
+        """Argo's resume of a suspended workflow."""
+        return self.request("PUT", self._wf(name, "/resume"), {"name": name, "namespace": self.namespace})
+
     def retry(self, name: str, restart_successful: bool = False, node_field_selector: str = "") -> Dict[str, Any]:
         return self.request(
             "PUT",

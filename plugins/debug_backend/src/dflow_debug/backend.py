@@ -20,7 +20,7 @@ from dflow.spec import WorkflowSpec
 
 from .forkserver import pid_alive, process_start_time
 from .launchers import cancel_leftovers
-from .state import atomic_write, read_json, read_nodes, read_text
+from .state import SUSPENDED, atomic_write, read_json, read_nodes, read_text
 
 __all__ = ["LocalBackend"]
 
@@ -146,6 +146,8 @@ class LocalBackend(Backend):
             if phase in ("Pending", "Running"):
                 phase = "Error"
                 message = f"the driver process died; resume the run with Workflow(id={workflow_id!r}).resume() or `dflow resume {workflow_id}`"
+        if phase == "Running" and os.path.exists(os.path.join(self.workdir, workflow_id, SUSPENDED)):
+            message = "suspended: no new step starts until it is resumed"
         return WorkflowRecord(
             id=workflow_id, name=rec.get("name", workflow_id), phase=phase, message=message,
             created_at=rec.get("created_at"), started_at=rec.get("started_at"), finished_at=rec.get("finished_at"),
@@ -217,9 +219,19 @@ class LocalBackend(Backend):
             atomic_write(os.path.join(wfdir, "workflow.json"), json.dumps(rec))
             atomic_write(os.path.join(wfdir, "status"), "Failed")
 
+    def suspend(self, workflow_id: str) -> None:
+        """No new step starts until :meth:`resume`; running steps go on."""
+        wfdir = self.wfdir(workflow_id)
+        atomic_write(os.path.join(wfdir, SUSPENDED), str(time.time()))
+
     def resume(self, workflow_id: str, detach: bool = False) -> None:
         wfdir = self.wfdir(workflow_id)
         rec = self._record(workflow_id)
+        flag = os.path.join(wfdir, SUSPENDED)
+        if os.path.exists(flag):  # a suspended run goes on where it is
+            os.unlink(flag)
+            if rec.get("driver_pid") and pid_alive(rec["driver_pid"], rec.get("driver_start")):
+                return
         if rec.get("driver_pid") and pid_alive(rec["driver_pid"], rec.get("driver_start")):
             raise BackendError(f"workflow {workflow_id!r} is still running (driver pid {rec['driver_pid']})")
         settings = rec.get("settings", {})

@@ -31,7 +31,7 @@ from .launchers import Launchers
 from .nodes import NodeBook
 from .refs import PV, Outcome, Scope, StepFailed, item_text, records
 from .staging import Stager
-from .state import read_json
+from .state import SUSPENDED, read_json
 
 __all__ = ["Engine"]
 
@@ -364,6 +364,12 @@ class Engine:
 
     # ---------------------------------------------------------------- pods
 
+    async def _while_suspended(self) -> None:
+        """Wait while the run is suspended (``Workflow.suspend``); a resume removes the flag."""
+        flag = os.path.join(self.wfdir, SUSPENDED)
+        while os.path.exists(flag):
+            await asyncio.sleep(0.1)
+
     def _slots_of(self, launcher: Any) -> asyncio.Semaphore:
         own = getattr(launcher, "slots", None)
         if not own or launcher is self.launchers.default:
@@ -392,6 +398,7 @@ class Engine:
                 rec.launch = {"executor": str(executor["name"]), **{k: str(v) for k, v in status.items()}}
                 self.nodes.save(rec)
 
+        await self._while_suspended()
         async with self._slots_of(launcher):
             rec.phase = "Running"
             rec.started_at = time.time()

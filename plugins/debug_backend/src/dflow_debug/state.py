@@ -31,11 +31,14 @@ from typing import Any, Dict, Iterator, List, Optional
 
 from dflow.backend import StepRecord
 
-__all__ = ["atomic_write", "read_json", "NodeLog", "read_nodes", "STATE_NAMES", "INLINE_LIMIT"]
+__all__ = ["atomic_write", "read_json", "NodeLog", "read_nodes", "STATE_NAMES", "INLINE_LIMIT", "SUSPENDED"]
+
+#: present while the run is suspended: no new step starts
+SUSPENDED = "suspended"
 
 #: names in a workflow directory that belong to the run's state (no step directory takes them)
 STATE_NAMES = frozenset({"status", "workflow.json", "spec.json", "nodes.jsonl", "reuse.json", "values",
-                         "driver.log", ".pods", ".launched"})
+                         "driver.log", ".pods", ".launched", "suspended"})
 #: parameter texts longer than this are stored once under ``values/`` and referred to by digest
 INLINE_LIMIT = 1024
 _PARAM_FIELDS = ("inputs_parameters", "outputs_parameters")
