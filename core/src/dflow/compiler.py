@@ -293,7 +293,7 @@ class _Compiler:
             changes["retry_on_transient_error"] = step.retry_on_transient_error
         if step.timeout_as_transient_error is not None:
             changes["timeout_as_transient_error"] = step.timeout_as_transient_error
-        if step.slices is not None:
+        if step.slices is not None and isinstance(t, ScriptOPTemplate):
             changes["slices"] = step.slices
         # artifacts={"x": None}: this step gives no x, and its template takes x as optional (as in dflow)
         unset = [k for k, v in step.artifacts.items() if v is None and k in t.inputs.artifacts
@@ -308,9 +308,9 @@ class _Compiler:
                 setattr(derived, k, v)
             return derived
         if not isinstance(t, ScriptOPTemplate):
-            if step.executor is not None or step.slices is not None:
+            if step.executor is not None:
                 raise ValidationError(
-                    f"step {step.name!r}: executor and slices apply to script and Python OP templates, "
+                    f"step {step.name!r}: an executor applies to script and Python OP templates, "
                     f"not to {type(t).__name__} {t.name!r}"
                 )
             derived = copy.copy(t)
@@ -385,6 +385,10 @@ class _Compiler:
             and self.templates[tname].python_op is not None else None
         if slices is not None:
             with_param, seq, fanout = lower_slices(f"step {step.name!r}", slices, params, arts, with_param, seq)
+        elif step.slices is not None and not isinstance(derived, ScriptOPTemplate):
+            # slices on a Steps/DAG template (a super-OP): each instance gets its own item of the sliced inputs
+            with_param, seq, fanout = lower_slices(f"step {step.name!r}", _slices_spec(step.slices, derived, step.name),
+                                                   params, arts, with_param, seq, container=True)
         deps: List[str] = []
         if scope == "tasks":
             for d in step.dependencies:
@@ -406,6 +410,24 @@ class _Compiler:
             continue_on_success_ratio=step.continue_on_success_ratio,
             dependencies=deps, parallelism=step.parallelism, fanout=fanout,
         )
+
+
+def _slices_spec(slices: Any, template: Any, step: str) -> S.SlicesSpec:
+    """The ``Slices`` of a step whose template is a Steps or DAG, checked against that template."""
+    for field, names, table in (("input_parameter", slices.input_parameter, template.inputs.parameters),
+                                ("input_artifact", slices.input_artifact, template.inputs.artifacts),
+                                ("output_parameter", slices.output_parameter, template.outputs.parameters),
+                                ("output_artifact", slices.output_artifact, template.outputs.artifacts)):
+        missing = [n for n in names if n not in table]
+        if missing:
+            raise ValidationError(f"step {step!r}: Slices({field}={names}) names {missing}, which "
+                                  f"{type(template).__name__} {template.name!r} does not have (it has {sorted(table)})")
+    if slices.group_size or slices.pool_size:
+        raise ValidationError(f"step {step!r}: group_size and pool_size apply to slices of a Python OP, "
+                              f"not of {type(template).__name__} {template.name!r}")
+    return S.SlicesSpec(slices=slices.slices, input_parameter=list(slices.input_parameter),
+                        input_artifact=list(slices.input_artifact), output_parameter=list(slices.output_parameter),
+                        output_artifact=list(slices.output_artifact), sub_path=True)
 
 
 def _literal(value: Any) -> bool:

@@ -104,11 +104,13 @@ def lower_slices(
     arts: Dict[str, S.ArtifactArgument],
     with_param: Optional[str],
     seq: Optional[S.SequenceSpec],
+    container: bool = False,
 ) -> Tuple[Optional[str], Optional[S.SequenceSpec], S.FanoutSpec]:
     """The loop a sliced step runs and its fan-out description; sets ``params[dflow_slice]``.
 
     ``where`` names the step in error messages; ``params`` and ``arts`` are the step's
-    compiled arguments.
+    compiled arguments. A ``container`` (a Steps or DAG template) has no ``dflow_slice``
+    input: the backend hands each instance its own item of the sliced inputs.
     """
     fanout = S.FanoutSpec(
         group_size=slices.group_size if not slices.sub_path else None,
@@ -120,8 +122,9 @@ def lower_slices(
     )
     if with_param is None and seq is None:
         with_param, fanout.count_from = _count_loop(where, fanout, params, arts)
-        params[SLICE_PARAMETER] = "{{item}}"
-    else:
+        if not container:
+            params[SLICE_PARAMETER] = "{{item}}"
+    elif not container:
         params[SLICE_PARAMETER] = slices.slices or "{{item}}"
     if fanout.group_size:
         if fanout.count_from is not None:

@@ -234,6 +234,12 @@ class ContainerTemplates:
             if k in declared or k == SLICE_PARAMETER:
                 params.append({"name": k, "value": rewrite(v)})
         fanout = s.with_param is not None or s.with_sequence is not None
+        if s.fanout is not None and not isinstance(target, ScriptTemplateSpec):
+            raise ValidationError(
+                f"step {s.name!r}: Slices on the {target.kind} template {target.name!r} (a super-OP) run on the local "
+                "backend; on Argo put the Slices on the Python OP steps inside it, or fan the template out with "
+                "with_param=... and pass each instance its item"
+            )
         if s.fanout is not None and s.fanout.count_from is not None:
             raise ValidationError(
                 f"step {s.name!r}: the number of its slices comes from the input {s.fanout.count_from.split('.', 1)[1]!r}, "
