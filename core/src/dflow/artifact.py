@@ -263,57 +263,62 @@ def download_artifact(
 ) -> List[str]:
     """Download an artifact (an upload, or a step's output) into ``path``.
 
-    Returns the paths of the items it holds: one per item of a list or dict
-    upload (in order), else the downloaded directory's top-level entries.
+    Returns the paths of the items this artifact holds: one per item of a list or dict
+    upload (in order), else the downloaded top-level entries. Earlier downloads into the
+    same directory do not count, and no catalog is left behind (as in dflow).
     """
     target = os.path.abspath(os.fspath(path))
     os.makedirs(target, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target, prefix=".dflow-download-") as staging:
+        _fetch_into(artifact, staging, sub_path, storage_client)
+        items = read_catalog(staging) if not sub_path else []
+        names = sorted(n for n in os.listdir(staging) if n != CATALOG_DIR)
+        for name in names:
+            src, dst = os.path.join(staging, name), os.path.join(target, name)
+            if skip_exists and os.path.lexists(dst):
+                continue
+            if os.path.isdir(src) and not os.path.islink(src):
+                shutil.copytree(src, dst, symlinks=True, dirs_exist_ok=True)
+            else:
+                os.replace(src, dst)
+    if items:
+        return [os.path.join(target, c["path"]) for c in items]
+    return [os.path.join(target, n) for n in names]
+
+
+def _fetch_into(artifact: Any, staging: str, sub_path: Optional[str], storage_client: Optional[StorageClient]) -> None:
+    """Put the files of ``artifact`` (its catalog included) into the empty directory ``staging``."""
     parts = getattr(getattr(artifact, "_stored", artifact), "parts", None)
-    if parts:
+    if parts is not None:
         # the stacked output artifact of parallel steps: its parts merged in order
         from .argo_objects import ArgoArtifact
 
         for i, part in enumerate(parts):
-            with tempfile.TemporaryDirectory(dir=target, prefix=".dflow-download-part-") as tmp:
-                download_artifact(ArgoArtifact(getattr(artifact, "name", "part"), part), path=tmp,
-                                  storage_client=storage_client)
-                merge_part(tmp, target, i)
-        catalog = read_catalog(target)
-        if catalog:
-            return [os.path.join(target, c["path"]) for c in catalog]
-        return sorted(os.path.join(target, n) for n in os.listdir(target) if n != CATALOG_DIR)
+            part_dir = os.path.join(staging, f".part-{i}")
+            os.makedirs(part_dir)
+            _fetch_into(ArgoArtifact(getattr(artifact, "name", "part"), part), part_dir, None, storage_client)
+            merge_part(part_dir, staging, i)
+            shutil.rmtree(part_dir, ignore_errors=True)
+        return
     local = getattr(artifact, "local_path", None)
     key = getattr(artifact, "key", None)
     if local and os.path.exists(local):  # on this machine (a LocalArtifact, a local run's output)
         src = os.path.join(local, sub_path) if sub_path else local
         if os.path.isdir(src):
-            shutil.copytree(src, target, dirs_exist_ok=True)
+            shutil.copytree(src, staging, dirs_exist_ok=True)
         else:
-            shutil.copy2(src, os.path.join(target, os.path.basename(src)))
-    elif key:
-        client = storage_client or _client_for(artifact)
-        if sub_path:
-            key = f"{key}/{sub_path}"
-        with tempfile.TemporaryDirectory(dir=target, prefix=".dflow-download-") as tmp:
-            if _is_file_key(client, key):
-                client.download(key, os.path.join(tmp, os.path.basename(key)))
-            else:
-                download_tree(client, key, tmp)
-                merge_stacked(tmp)  # a gathered artifact stored as parts under one prefix
-            for name in os.listdir(tmp):
-                src, dst = os.path.join(tmp, name), os.path.join(target, name)
-                if skip_exists and os.path.exists(dst) and name != CATALOG_DIR:
-                    continue
-                if os.path.isdir(src):
-                    shutil.copytree(src, dst, dirs_exist_ok=True)
-                else:
-                    os.replace(src, dst)
-    else:
+            shutil.copy2(src, os.path.join(staging, os.path.basename(src)))
+        return
+    if not key:
         raise ValidationError(f"download_artifact: {artifact!r} is not an artifact (it has no key or local path)")
-    catalog = read_catalog(target) if not sub_path else []
-    if catalog:
-        return [os.path.join(target, c["path"]) for c in catalog]
-    return sorted(os.path.join(target, n) for n in os.listdir(target) if n != CATALOG_DIR)
+    client = storage_client or _client_for(artifact)
+    if sub_path:
+        key = f"{key}/{sub_path}"
+    if _is_file_key(client, key):
+        client.download(key, os.path.join(staging, os.path.basename(key)))
+    else:
+        download_tree(client, key, staging)
+        merge_stacked(staging)  # a gathered artifact stored as parts under one prefix
 
 
 def _is_file_key(client: StorageClient, key: str) -> bool:
