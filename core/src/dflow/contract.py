@@ -51,6 +51,7 @@ __all__ = [
     "merge_stacked",
     "slice_item",
     "slice_parameter",
+    "slice_index",
     "UnsafeArchiveError",
     "safe_extract",
 ]
