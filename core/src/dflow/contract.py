@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import tarfile
 import uuid
 from typing import Any, Dict, List, Optional, Tuple
@@ -47,6 +48,7 @@ __all__ = [
     "sorted_items",
     "slice_dir",
     "PART_PREFIX",
+    "GATHERED_MARKER",
     "merge_part",
     "merge_stacked",
     "slice_item",
@@ -216,6 +218,8 @@ def slice_dir(index: int) -> str:
 
 #: a gathered artifact stored as one prefix holds each pod's output under ``.dflow-part-<n>``
 PART_PREFIX = ".dflow-part-"
+#: an empty file a container backend may put beside the parts, so the prefix exists with no slice
+GATHERED_MARKER = ".dflow-gathered"
 
 
 def _move_tree(src: str, dst: str) -> None:
@@ -279,11 +283,12 @@ def merge_stacked(directory: str) -> bool:
                        if n.startswith(PART_PREFIX) and n[len(PART_PREFIX):].isdigit())
     except OSError:
         return False
+    marker = os.path.join(directory, GATHERED_MARKER)
+    if os.path.isfile(marker) and not os.path.islink(marker):
+        os.unlink(marker)
     for index, name in parts:
         src = os.path.join(directory, name)
         merge_part(src, directory, index)
-        import shutil
-
         shutil.rmtree(src, ignore_errors=True)
     return bool(parts)
 

@@ -19,6 +19,7 @@ from dflow import (
     InputParameter,
     OutputArtifact,
     OutputParameter,
+    Outputs,
     PythonScriptOPTemplate,
     ShellOPTemplate,
     Step,
@@ -425,6 +426,46 @@ def global_outputs(tmp: Path) -> Workflow:
     return wf
 
 
+def counted_and_returned(tmp: Path) -> Workflow:
+    """Slices counted when the step runs (sub_path over another step's output) and gathered
+    outputs returned by Steps and DAG templates (a super-OP's sliced output)."""
+    produce = Step("produce", T(ops.Produce), parameters={"n": 3})
+    counted = Step(
+        "counted",
+        T(ops.Consume, slices=Slices(sub_path=True, input_artifact=["data"], output_parameter=["out"],
+                                      output_artifact=["log"])),
+        parameters={"msg": "m"},
+        artifacts={"data": produce.outputs.artifacts["files"]},
+    )
+
+    def fan(name: str) -> Step:
+        return Step(
+            name,
+            T(ops.write_file, slices=Slices(input_parameter=["text"], output_artifact=["out"])),
+            parameters={"name": "w.txt", "text": ["p", "q"]},
+            with_param=argo_range(2),
+        )
+
+    inner = Steps(name="inner-steps", outputs=Outputs(artifacts={"all": OutputArtifact()}))
+    s = fan("fan")
+    inner.add(s)
+    inner.outputs.artifacts["all"]._from = s.outputs.artifacts["out"]
+    dag = DAG(name="inner-dag", outputs=Outputs(artifacts={"all": OutputArtifact()}))
+    t = Task("fan", T(ops.write_file, slices=Slices(input_parameter=["text"], output_artifact=["out"])),
+             parameters={"name": "w.txt", "text": ["r", "s", "t"]}, with_param=argo_range(3))
+    dag.add(t)
+    dag.outputs.artifacts["all"]._from = t.outputs.artifacts["out"]
+    by_steps, by_dag = Step("by-steps", inner), Step("by-dag", dag)
+    wf = Workflow("counted-returned")
+    wf.add([produce, by_steps, by_dag])
+    wf.add([
+        counted,
+        Step("read-steps", T(ops.read_files), artifacts={"files": by_steps.outputs.artifacts["all"]}),
+        Step("read-dag", T(ops.read_files), artifacts={"files": by_dag.outputs.artifacts["all"]}),
+    ])
+    return wf
+
+
 FEATURES: Dict[str, Callable[[Path], Workflow]] = {
     "steps_and_artifacts": steps_and_artifacts,
     "dag": dag,
@@ -439,4 +480,5 @@ FEATURES: Dict[str, Callable[[Path], Workflow]] = {
     "kubernetes_settings": kubernetes_settings,
     "identical_templates": identical_templates,
     "global_outputs": global_outputs,
+    "counted_and_returned": counted_and_returned,
 }

@@ -559,3 +559,47 @@ def test_an_op_of_the_submitting_script_ships_without_the_scripts_secrets_or_top
     spec = decode_spec_annotation(m["metadata"]["annotations"][SPEC_ANNOTATION])
     assert "secret-planted" not in spec.to_json() and "token-planted" not in spec.to_json()
     assert runs.read_text() == "ran\n"  # rendering ran the script once, as python would
+
+
+def test_an_executor_render_may_hand_the_step_to_a_kubernetes_object(tmp_path):
+    """A render that returns a template with ``resource['manifest']`` makes a resource template
+    (what the wlm-operator's SlurmJob pattern needs): the object, its conditions, outputs by jsonPath."""
+    from dflow import Executor, ShellOPTemplate
+    from dflow.io import OutputParameter
+    from dflow.plugins import hookimpl, register_plugin, unregister_plugin
+
+    class Job(Executor):
+        name = "k8s-job-test"
+
+    def render(t: Any, options: Dict[str, Any]) -> Any:
+        job = {"apiVersion": "example.org/v1", "kind": "Job",
+               "metadata": {"generateName": "j-"}, "spec": {"script": t.script, "queue": options.get("queue")}}
+        return t.model_copy(update={"resource": {
+            "action": "create", "manifest": job, "success_condition": "status.phase == Done",
+            "failure_condition": "status.phase == Failed", "set_owner_reference": True,
+            "outputs": {"job": {"jsonPath": "{.metadata.name}"}}}})
+
+    class Plugin:
+        @hookimpl
+        def register_executors(self, register: Any) -> None:
+            register("k8s-job-test", Job, render=render)
+
+    name = register_plugin(Plugin())
+    try:
+        t = ShellOPTemplate(name="sh", image="alpine", script="echo hi")
+        t.outputs.parameters["job"] = OutputParameter()
+        ex = Job()
+        ex.spec_options = lambda: {"queue": "q1"}  # type: ignore[method-assign]
+        wf = Workflow(name="res")
+        wf.add(Step("s", t, executor=ex))
+        m = ArgoBackend().render(wf.compile())
+    finally:
+        unregister_plugin(name)
+    assert schema_errors(m) == []
+    (tpl,) = [x for x in m["spec"]["templates"] if "resource" in x]
+    r = tpl["resource"]
+    assert r["action"] == "create" and r["successCondition"] == "status.phase == Done"
+    assert r["setOwnerReference"] is True
+    assert yaml.safe_load(r["manifest"])["spec"] == {"script": "echo hi", "queue": "q1"}
+    assert tpl["outputs"]["parameters"] == [{"name": "job", "valueFrom": {"jsonPath": "{.metadata.name}"}}]
+    assert "script" not in tpl

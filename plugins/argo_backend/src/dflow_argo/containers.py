@@ -16,13 +16,16 @@ import re
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from dflow.backend import ReusedStep
-from dflow.contract import GROUP_KEY_PARAMETER, KEY_PARAMETER, SLICE_PARAMETER, SUCCESS_PARAMETER
+from dflow.contract import GATHERED_MARKER, GROUP_KEY_PARAMETER, KEY_PARAMETER, SLICE_PARAMETER, SUCCESS_PARAMETER
 from dflow.errors import ValidationError
 from dflow.spec import ArtifactArgument, DAGTemplateSpec, ScriptTemplateSpec, StepSpec
 
 from .util import (
     CHECK_SOURCE,
     CHECK_TEMPLATE,
+    COUNT_SOURCE,
+    COUNT_TEMPLATE,
+    GATHER_TEMPLATE,
     EXPR_PARAM_REF,
     OUTER_IN_EXPR,
     STEP_ART_REF,
@@ -34,6 +37,10 @@ from .util import (
 )
 
 __all__ = ["ContainerTemplates"]
+
+
+def _gathered_name(step: str, artifact: str) -> str:
+    return f"{step}-gathered-{artifact}"
 
 
 class ContainerTemplates:
@@ -89,17 +96,18 @@ class ContainerTemplates:
             out_params.append(
                 prune({"name": p.name, "valueFrom": vf, "globalName": p.global_name, "description": p.description})
             )
+        # a gathered artifact returned by the template: a pod after the fan-out names its prefix
+        returned: Dict[str, List[str]] = {}
         out_arts = []
         for a in t.outputs_artifacts:
             art: Dict[str, Any] = {"name": a.name}
             m = STEP_ART_REF.match(a.from_ or "")
             if m and m.group(3) in gathered.get(m.group(2), []):
-                raise ValidationError(
-                    f"{t.kind} {t.name!r}: output artifact {a.name!r} comes from the sliced output "
-                    f"{m.group(3)!r} of fan-out step {m.group(2)!r}; the Argo backend cannot return a gathered "
-                    "artifact from a Steps/DAG template yet - pass it to a step inside the template instead"
-                )
-            if a.from_ is not None:
+                returned.setdefault(m.group(2), [])
+                if m.group(3) not in returned[m.group(2)]:
+                    returned[m.group(2)].append(m.group(3))
+                art["from"] = "{{%s.%s.outputs.artifacts.gathered}}" % (scope, _gathered_name(m.group(2), m.group(3)))
+            elif a.from_ is not None:
                 art["from"] = a.from_
             elif a.from_expression is not None:
                 art["fromExpression"] = a.from_expression
@@ -119,12 +127,21 @@ class ContainerTemplates:
             tasks: List[Dict[str, Any]] = []
             checks: Dict[str, str] = {}
             for s in t.tasks:
+                s, count = self._counted(s, t.name, scope, rewrite, gathered)
+                if count is not None:
+                    count["dependencies"] = list(s.dependencies)
+                    tasks.append(count)
+                    s = s.model_copy(update={"dependencies": list(s.dependencies) + [count["name"]]})
                 tasks.append(self._step(s, t.name, scope, rewrite, gathered))
                 if self._needs_check(s):
                     check = self._check_step(s, scope)
                     check["dependencies"] = [s.name]
                     tasks.append(check)
                     checks[s.name] = check["name"]
+                for name in returned.get(s.name, []):
+                    g = self._gathered_step(s, t.name, name, rewrite)
+                    g["dependencies"] = [s.name]
+                    tasks.append(g)
             if checks:
                 for task in tasks:
                     deps = task.get("dependencies")
@@ -134,10 +151,16 @@ class ContainerTemplates:
         else:
             groups: List[List[Dict[str, Any]]] = []
             for g in t.steps:
+                counted = [self._counted(s, t.name, scope, rewrite, gathered) for s in g]
+                count_group = [c for _, c in counted if c is not None]
+                if count_group:
+                    groups.append(count_group)
+                g = [s for s, _ in counted]
                 groups.append([self._step(s, t.name, scope, rewrite, gathered) for s in g])
-                check_group = [self._check_step(s, scope) for s in g if self._needs_check(s)]
-                if check_group:
-                    groups.append(check_group)
+                after = [self._check_step(s, scope) for s in g if self._needs_check(s)]
+                after += [self._gathered_step(s, t.name, n, rewrite) for s in g for n in returned.get(s.name, [])]
+                if after:
+                    groups.append(after)
             body["steps"] = groups
         return prune(body)
 
@@ -205,6 +228,92 @@ class ContainerTemplates:
             step["when"] = s.when
         return step
 
+    def _counted(
+        self, s: StepSpec, parent: str, scope: str, rewrite: Any, gathered: Dict[str, List[str]]
+    ) -> Tuple[StepSpec, Optional[Dict[str, Any]]]:
+        """A step whose number of slices is known only at run time, and the step that counts them.
+
+        The counting pod reads the sliced input parameter, or the catalog of the sliced
+        input artifact (fetched whole: Argo cannot fetch only its catalog when the
+        artifact is stacked from a fan-out's parts), and writes the list of slice indices
+        the fan-out then loops over.
+        """
+        fan = s.fanout
+        if fan is None or fan.count_from is None or not isinstance(self._template(s.template), ScriptTemplateSpec):
+            return s, None
+        kind, name = fan.count_from.split(".", 1)
+        if COUNT_TEMPLATE not in self.extra:
+            self.extra[COUNT_TEMPLATE] = {
+                "name": COUNT_TEMPLATE,
+                "inputs": {
+                    "parameters": [{"name": n, "value": ""} for n in ("name", "kind", "value")],
+                    "artifacts": [
+                        {"name": "in", "path": "/tmp/dflow-count/in", "optional": True},
+                        {"name": "dflow-pkg", "path": "/tmp/dflow-pkg/dflow",
+                         **self.locations.location(self.locations.package_key)},
+                    ],
+                },
+                "outputs": {"parameters": [{"name": "items", "valueFrom": {"path": "/tmp/dflow-count/items"}}]},
+                "script": {
+                    "image": self.util_image,
+                    "command": ["python3"],
+                    "source": COUNT_SOURCE,
+                    "env": [{"name": "DFLOW_" + n.upper(), "value": "{{inputs.parameters.%s}}" % n}
+                            for n in ("name", "kind", "value")],
+                },
+            }
+        params = [{"name": "name", "value": f"{s.name}.{name}"}, {"name": "kind", "value": kind}]
+        arts: List[Dict[str, Any]] = []
+        if kind == "parameters":
+            params.append({"name": "value", "value": rewrite(s.parameters[name])})
+        else:
+            a = s.artifacts[name]
+            gkey = None
+            m = STEP_ART_REF.match(a.ref or "")
+            if m and m.group(3) in gathered.get(m.group(2), []):
+                gkey = f"{self._group_key(parent, m.group(2))}/{m.group(3)}"
+            arts.append(self._artifact_argument("in", a, gkey))
+        count = prune({
+            "name": f"{s.name}-count-slices",
+            "template": COUNT_TEMPLATE,
+            "arguments": prune({"parameters": params, "artifacts": arts}),
+            "when": rewrite(s.when),
+        })
+        loop = "{{%s.%s.outputs.parameters.items}}" % (scope, count["name"])
+        counted = s.model_copy(update={"with_param": loop, "fanout": fan.model_copy(update={"count_from": None})})
+        return counted, count
+
+    def _gathered_step(self, s: StepSpec, parent: str, name: str, rewrite: Any) -> Dict[str, Any]:
+        """The step naming the prefix under which fan-out ``s`` stacks the parts of its output ``name``.
+
+        Its output artifact is that prefix itself (no archive; the pod adds only an empty
+        marker file, so the prefix exists when no slice ran); a reader fetches every part
+        under it and merges them, as it does for a gathered input.
+        """
+        if GATHER_TEMPLATE not in self.extra:
+            self.extra[GATHER_TEMPLATE] = {
+                "name": GATHER_TEMPLATE,
+                "inputs": {"parameters": [{"name": "key"}]},
+                "outputs": {
+                    "artifacts": [
+                        {"name": "gathered", "path": "/tmp/dflow-gathered", "archive": {"none": {}},
+                         **self.locations.location("{{inputs.parameters.key}}")}
+                    ]
+                },
+                "script": {
+                    "image": self.util_image,
+                    "command": ["python3"],
+                    "source": "import os\nos.makedirs('/tmp/dflow-gathered', exist_ok=True)\n"
+                              f"open(os.path.join('/tmp/dflow-gathered', {GATHERED_MARKER!r}), 'w').close()\n",
+                },
+            }
+        return prune({
+            "name": _gathered_name(s.name, name),
+            "template": GATHER_TEMPLATE,
+            "arguments": {"parameters": [{"name": "key", "value": f"{self._group_key(parent, s.name)}/{name}"}]},
+            "when": rewrite(s.when),
+        })
+
     def _artifact_argument(self, name: str, a: ArtifactArgument, gathered_key: Optional[str]) -> Dict[str, Any]:
         if a.stored is not None:
             return self.locations.stored(name, a)
@@ -239,12 +348,6 @@ class ContainerTemplates:
                 f"step {s.name!r}: Slices on the {target.kind} template {target.name!r} (a super-OP) run on the local "
                 "backend; on Argo put the Slices on the Python OP steps inside it, or fan the template out with "
                 "with_param=... and pass each instance its item"
-            )
-        if s.fanout is not None and s.fanout.count_from is not None:
-            raise ValidationError(
-                f"step {s.name!r}: the number of its slices comes from the input {s.fanout.count_from.split('.', 1)[1]!r}, "
-                "known only when the step runs; on Argo give with_param=... (for example "
-                "argo_range(argo_len(...))) or slice an input parameter or an uploaded artifact"
             )
         if s.fanout is not None and s.fanout.gather_artifacts and fanout:
             params.append({"name": GROUP_KEY_PARAMETER, "value": self._group_key(parent, s.name)})

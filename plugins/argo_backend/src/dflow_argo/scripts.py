@@ -64,8 +64,59 @@ class ScriptTemplates:
         # IntOrString fields are strings in the schema (Argo accepts both)
         return {"limit": str(r.limit), "retryPolicy": "Always", "expression": expr}
 
+    def _resource_template(self, t: ScriptTemplateSpec) -> Dict[str, Any]:
+        """A template that applies a Kubernetes object (``t.resource["manifest"]``) and waits for its conditions.
+
+        An executor's render returns such a template to hand a step to an operator (for
+        example a ``SlurmJob`` of the wlm-operator). ``t.resource`` keys: ``action``,
+        ``manifest`` (YAML text or a dict), ``success_condition``, ``failure_condition``,
+        ``set_owner_reference``, ``merge_strategy``, ``flags``, and ``outputs``: per output
+        parameter, ``{"jsonPath": ...}`` or ``{"jqFilter": ...}`` read from the object.
+        """
+        import yaml
+
+        r = dict(t.resource or {})
+        manifest = r["manifest"]
+        if not isinstance(manifest, str):
+            manifest = yaml.safe_dump(manifest, sort_keys=False)
+        outputs = r.get("outputs") or {}
+        out_params = []
+        for p in t.outputs_parameters:
+            vf = dict(outputs.get(p.name) or {})
+            if not vf:
+                raise ValidationError(
+                    f"template {t.name!r}: output parameter {p.name!r} of a resource template needs a jsonPath "
+                    "or jqFilter in resource['outputs']"
+                )
+            if p.default is not None:
+                vf["default"] = p.default
+            out_params.append(_prune({"name": p.name, "valueFrom": vf, "globalName": p.global_name}))
+        resource = _prune({
+            "action": r.get("action") or "create",
+            "manifest": manifest,
+            "successCondition": r.get("success_condition"),
+            "failureCondition": r.get("failure_condition"),
+            "setOwnerReference": r.get("set_owner_reference"),
+            "mergeStrategy": r.get("merge_strategy"),
+            "flags": r.get("flags"),
+        })
+        in_params = [_input_parameter(p) for p in t.inputs_parameters]
+        if t.name in self.keyed:
+            in_params.append({"name": KEY_PARAMETER, "value": ""})
+        return _prune({
+            "name": t.name,
+            "metadata": _prune({"annotations": dict(t.annotations), "labels": dict(t.labels)}),
+            "inputs": _prune({"parameters": in_params}),
+            "outputs": _prune({"parameters": out_params}),
+            "resource": resource,
+            "activeDeadlineSeconds": None if t.timeout is None else str(t.timeout),
+            "retryStrategy": self._retry(t),
+        })
+
     def _script_template(self, t: ScriptTemplateSpec) -> Dict[str, Any]:
         t = self._rendered(t)
+        if t.resource is not None and t.resource.get("manifest") is not None:
+            return self._resource_template(t)
         op = t.python_op
         in_params: List[Dict[str, Any]] = []
         for p in t.inputs_parameters:

@@ -13,6 +13,9 @@ __all__ = [
     "WRAPPER_ANNOTATION",
     "CHECK_TEMPLATE",
     "CHECK_SOURCE",
+    "COUNT_TEMPLATE",
+    "COUNT_SOURCE",
+    "GATHER_TEMPLATE",
     "SPEC_ANNOTATION_LIMIT",
     "STEP_PARAM_REF",
     "EXPR_PARAM_REF",
@@ -30,6 +33,10 @@ SPEC_ANNOTATION = "workflows.dflow.io/spec"
 # marks templates the backend adds around a step (not shown as steps of their own)
 WRAPPER_ANNOTATION = "workflows.dflow.io/wrapper"
 CHECK_TEMPLATE = "dflow-check-success"
+# the pod that counts a fan-out's slices when the count is only known at run time
+COUNT_TEMPLATE = "dflow-count-slices"
+# the pod that names the prefix a fan-out's slices stack a gathered artifact under
+GATHER_TEMPLATE = "dflow-gathered-artifact"
 # kubernetes refuses annotations above 256 kB in total; keep room for the user's own
 SPEC_ANNOTATION_LIMIT = 200_000
 
@@ -92,3 +99,26 @@ def input_parameter(p: Any) -> Dict[str, Any]:
     if p.description:
         out["description"] = p.description
     return out
+
+
+# ``items`` (a JSON list of slice indices) from a sliced parameter or the catalog of a sliced artifact
+COUNT_SOURCE = r"""
+import json, os, sys
+root = os.environ.get("DFLOW_SANDBOX_ROOT", "") + "/tmp"  # unset in a pod
+sys.path.insert(0, root + "/dflow-pkg")
+from dflow.contract import merge_stacked, read_catalog
+name = os.environ.get("DFLOW_NAME", "")
+if os.environ.get("DFLOW_KIND") == "parameters":
+    value = os.environ.get("DFLOW_VALUE", "")
+    items = json.loads(value)
+    if not isinstance(items, list):
+        sys.exit("the sliced input parameter %s is not a list: %r" % (name, value[:200]))
+    n = len(items)
+else:
+    path = root + "/dflow-count" + "/in"
+    merge_stacked(path)
+    n = len(read_catalog(path) or []) if os.path.isdir(path) else 0
+with open(root + "/dflow-count" + "/items", "w") as f:
+    json.dump(list(range(n)), f)
+print("%s: %d slices" % (name, n))
+"""
