@@ -194,6 +194,10 @@ def _eval_chain(node: Tuple[Any, ...], variables: Variables, expr: str) -> Any:
         where = name
         for j in range(n, len(keys)):
             k = keys[j]
+            if j < n_str and isinstance(maybe_json(obj), dict) and k not in maybe_json(obj):
+                # a dotted name that is not there is an unknown variable; only a subscript reads nil
+                full = ".".join([root] + [str(x) for x in keys[:n_str]])
+                raise ValueError("invalid expression %r: unknown variable %r" % (expr, full))
             try:
                 obj = _get(obj, k, where)
             except ValueError as exc:
