@@ -1,0 +1,170 @@
+"""A step's log, followed live.
+
+When the step record's ``log_path`` is a file on this machine (the local backend,
+or a cluster log mounted here), the file is tailed by offset: each look costs a
+``stat`` and reads only what was added. Otherwise ``Backend.logs`` is asked again
+with backoff and the new end of the text is sent. Either way the page first gets
+at most the last ``TAIL_BYTES`` of a long log (with a note and a link to the whole
+file), text is cut at line ends so a secret is never split across two events,
+and known secret values are masked.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+from typing import AsyncIterator, Iterator, Optional, Tuple
+
+from dflow.backend import StepRecord
+
+from .security import Redactor
+from .source import Source
+from .sse import KEEPALIVE, event
+from .views import FINAL_PHASES
+
+__all__ = ["follow_log", "whole_log", "TAIL_BYTES"]
+
+#: what the page gets of a long log at first
+TAIL_BYTES = 256 * 1024
+#: at most this much per event
+CHUNK_BYTES = 256 * 1024
+#: when the run has ended and the log did not grow for this many looks, the stream ends
+_QUIET_LOOKS = 2
+
+
+def _read(path: str, offset: int, size: int) -> Tuple[bytes, int]:
+    """``size`` bytes of ``path`` from ``offset``, and the file's current size."""
+    with open(path, "rb") as f:
+        end = os.fstat(f.fileno()).st_size
+        if offset > end:
+            return b"", end
+        f.seek(offset)
+        return f.read(size), end
+
+
+class _Lines:
+    """Decodes bytes as UTF-8 and releases whole lines (the rest when asked to flush)."""
+
+    def __init__(self, redact: Redactor) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._pending = ""
+        self._redact = redact
+
+    def feed(self, data: bytes, flush: bool = False) -> str:
+        text = self._pending + self._decoder.decode(data, final=False)
+        cut = len(text) if flush else text.rfind("\n") + 1
+        self._pending = text[cut:]
+        return self._redact.text(text[:cut])
+
+
+async def follow_log(source: Source, run_id: str, rec: StepRecord, redact: Redactor,
+                     poll: float = 0.25, max_poll: float = 2.0, keepalive: float = 15.0) -> AsyncIterator[str]:
+    """The log of step ``rec`` as events: ``append`` (text), ``skipped`` (how much of the start is not sent), ``end``."""
+    path = rec.log_path
+    if path and await source.call(os.path.isfile, path):
+        stream = _tail_file(source, run_id, path, redact, poll, max_poll, keepalive)
+    else:
+        stream = _poll_backend(source, run_id, rec.id, redact, max(poll, 1.0), max(max_poll, 5.0), keepalive)
+    async for item in stream:
+        yield item
+
+
+async def _run_ended(source: Source, run_id: str) -> bool:
+    rec = await source.call(source.backend.get_workflow, run_id)
+    return rec.phase in FINAL_PHASES
+
+
+async def _tail_file(source: Source, run_id: str, path: str, redact: Redactor, poll: float, max_poll: float,
+                     keepalive: float) -> AsyncIterator[str]:
+    import anyio
+
+    size = (await source.call(os.stat, path)).st_size
+    offset = max(0, size - TAIL_BYTES)
+    lines = _Lines(redact)
+    if offset:
+        yield event("skipped", {"size": offset})
+        # start at a line boundary
+        head, _ = await source.call(_read, path, offset, 4096)
+        nl = head.find(b"\n")
+        offset += nl + 1 if nl >= 0 else 0
+    delay, quiet, idle_for = poll, 0, 0.0
+    while True:
+        data, end = await source.call(_read, path, offset, CHUNK_BYTES)
+        if end < offset:  # the file was replaced by a shorter one (a step run again)
+            offset, lines = 0, _Lines(redact)
+            yield event("reset", {})
+            continue
+        if data:
+            offset += len(data)
+            text = lines.feed(data)
+            if text:
+                yield event("append", {"text": text})
+            delay, quiet, idle_for = poll, 0, 0.0
+            continue
+        rest = lines.feed(b"", flush=True)
+        if rest:
+            yield event("append", {"text": rest})
+        if await _run_ended(source, run_id):
+            quiet += 1
+            if quiet >= _QUIET_LOOKS:
+                yield event("end", {})
+                return
+        if idle_for >= keepalive:
+            yield KEEPALIVE
+            idle_for = 0.0
+        await anyio.sleep(delay)
+        idle_for += delay
+        delay = min(max_poll, delay * 1.5)
+
+
+async def _poll_backend(source: Source, run_id: str, step_id: str, redact: Redactor, poll: float, max_poll: float,
+                        keepalive: float) -> AsyncIterator[str]:
+    import anyio
+
+    sent: Optional[int] = None
+    delay, quiet, idle_for = poll, 0, 0.0
+    while True:
+        try:
+            text = await source.call(source.backend.logs, run_id, step_id)
+        except NotImplementedError as e:
+            yield event("nolog", {"message": str(e)})
+            return
+        if sent is None:
+            start = max(0, len(text) - TAIL_BYTES)
+            if start:
+                yield event("skipped", {"size": start})
+            sent = start
+        if len(text) < sent:
+            sent = 0
+            yield event("reset", {})
+        if len(text) > sent:
+            yield event("append", {"text": redact.text(text[sent:])})
+            sent = len(text)
+            delay, quiet, idle_for = poll, 0, 0.0
+        elif await _run_ended(source, run_id):
+            quiet += 1
+            if quiet >= _QUIET_LOOKS:
+                yield event("end", {})
+                return
+        del text
+        if idle_for >= keepalive:
+            yield KEEPALIVE
+            idle_for = 0.0
+        await anyio.sleep(delay)
+        idle_for += delay
+        delay = min(max_poll, delay * 1.5)
+
+
+def whole_log(path: Optional[str], redact: Redactor) -> Iterator[bytes]:
+    """The whole log file, line by line with secrets masked (for the download link)."""
+    if not path or not os.path.isfile(path):
+        return
+    lines = _Lines(redact)
+    with open(path, "rb") as f:
+        while True:
+            data = f.read(CHUNK_BYTES)
+            text = lines.feed(data, flush=not data)
+            if text:
+                yield text.encode()
+            if not data:
+                return
