@@ -63,8 +63,12 @@ def serve(backend: Any, mode: Optional[str], port: int = 0, token: Optional[str]
     print("open that URL in a browser on this machine; Ctrl-C stops the server", file=out, flush=True)
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn shut down gracefully and re-raises the signal: Ctrl-C is how one stops it
+        pass
     finally:
         sock.close()
+    print("dflow ui: stopped", file=out, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:

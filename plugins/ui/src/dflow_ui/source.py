@@ -35,7 +35,8 @@ class Source:
         self._heavy = anyio.CapacityLimiter(heavy)
         self._light = anyio.CapacityLimiter(light)
         self._fresh_for = fresh_for
-        self._reads: Dict[str, "asyncio.Future[Tuple[float, List[StepRecord]]]"] = {}
+        #: run id -> (when the read started, the read)
+        self._reads: Dict[str, Tuple[float, "asyncio.Future[Tuple[float, List[StepRecord]]]"]] = {}
         self._specs: "OrderedDict[str, Any]" = OrderedDict()
         self._spec_slots = specs
         #: seconds the last full read of each run took (the pollers pace themselves by it)
@@ -49,16 +50,24 @@ class Source:
         """``fn(*args)`` in a worker thread, counted against the heavy-work limit."""
         return await anyio.to_thread.run_sync(partial(fn, *args), limiter=self._heavy)
 
-    async def steps(self, run_id: str) -> List[StepRecord]:
-        """Every step record of ``run_id``: a read under way or just finished is shared."""
-        fut = self._reads.get(run_id)
-        if fut is not None and (not fut.done() or (not fut.cancelled() and fut.exception() is None
-                                                     and time.monotonic() - fut.result()[0] <= self._fresh_for)):
-            return (await asyncio.shield(fut))[1]
+    async def steps(self, run_id: str, newer_than: Optional[float] = None) -> List[StepRecord]:
+        """Every step record of ``run_id``.
+
+        A read under way, or finished less than ``fresh_for`` seconds ago, is shared,
+        provided it started after ``newer_than`` (a ``time.monotonic()`` value): a
+        poller that just saw the run change asks for a read that started after that.
+        """
+        now = time.monotonic()
+        read = self._reads.get(run_id)
+        if read is not None:
+            started, fut = read
+            fresh = not fut.done() or (not fut.cancelled() and fut.exception() is None
+                                       and now - fut.result()[0] <= self._fresh_for)
+            if fresh and (newer_than is None or started >= newer_than):
+                return (await asyncio.shield(fut))[1]
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        self._reads[run_id] = fut
-        t0 = time.monotonic()
+        self._reads[run_id] = (now, fut)
         try:
             records = await self.heavy(self.backend.list_steps, run_id)
         except BaseException as e:
@@ -67,17 +76,18 @@ class Source:
             fut.set_exception(e if isinstance(e, Exception) else RuntimeError("the read was cancelled"))
             fut.exception()
             raise
-        now = time.monotonic()
-        self.read_cost[run_id] = now - t0
+        done = time.monotonic()
+        self.read_cost[run_id] = done - now
         self.read_cost.move_to_end(run_id)
         while len(self.read_cost) > 256:
             self.read_cost.popitem(last=False)
-        fut.set_result((now, records))
+        fut.set_result((done, records))
         loop.call_later(self._fresh_for, self._forget, run_id, fut)
         return records
 
     def _forget(self, run_id: str, fut: "asyncio.Future[Any]") -> None:
-        if self._reads.get(run_id) is fut:
+        read = self._reads.get(run_id)
+        if read is not None and read[1] is fut:
             del self._reads[run_id]
 
     async def step(self, run_id: str, step_id: str) -> Optional[StepRecord]:

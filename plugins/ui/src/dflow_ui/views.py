@@ -14,13 +14,15 @@ from dflow.backend import StepRecord, WorkflowRecord
 
 from .security import MASK, SECRET_NAME, Redactor
 
-__all__ = ["run_row", "node_row", "step_detail", "parameter_view", "FINAL_PHASES", "MAX_VALUE_CHARS", "MAX_MESSAGE_CHARS"]
+__all__ = ["run_row", "node_row", "step_detail", "parameter_view", "is_pickled", "FINAL_PHASES", "MAX_VALUE_CHARS", "MAX_MESSAGE_CHARS"]
 
 FINAL_PHASES = ("Succeeded", "Failed", "Error", "Skipped", "Omitted")
 #: a parameter value longer than this is cut on the server (the page folds anything over a few lines)
 MAX_VALUE_CHARS = 64 * 1024
 #: messages are shown in one line of the tree; the step panel shows them whole
 MAX_MESSAGE_CHARS = 300
+#: how docs/runtime-contract.md spells a value JSON cannot hold
+_PICKLE_MARK = '{"__dflow_pickle__"'
 
 
 def _cut(text: Optional[str], limit: int) -> Optional[str]:
@@ -75,9 +77,10 @@ def parameter_view(name: str, value: Any, redact: Redactor) -> Dict[str, Any]:
     if text is None:
         return view
     view["size"] = len(text)
-    if type_name and type_name.lower().startswith("pickle"):
-        # never unpickled: a pickle can run code when loaded
-        view.update(opaque=True, text=f"(a pickled {type_name[6:].strip(':') or 'value'} of {len(text)} characters, not shown)")
+    if is_pickled(text, type_name):
+        # never unpickled: loading a pickle can run code
+        what = type_name[6:].strip(":") if type_name and type_name.lower().startswith("pickle") else type_name
+        view.update(opaque=True, text=f"(a pickled {what or 'value'} of {len(text)} characters, not shown)")
         return view
     if SECRET_NAME.search(name):
         view.update(hidden=True, text=MASK)
@@ -85,6 +88,14 @@ def parameter_view(name: str, value: Any, redact: Redactor) -> Dict[str, Any]:
     view["cut"] = len(text) > MAX_VALUE_CHARS
     view["text"] = redact.text(text[:MAX_VALUE_CHARS])
     return view
+
+
+def is_pickled(text: str, type_name: Optional[str]) -> bool:
+    """Whether a parameter's text is a pickle: by its type name (``pickle...``), or by the
+    runtime contract's form for values JSON cannot hold (``{"__dflow_pickle__": base64}``)."""
+    if type_name and type_name.lower().startswith("pickle"):
+        return True
+    return text.lstrip().startswith(_PICKLE_MARK)
 
 
 def _artifacts(stored: Dict[str, Any], direction: str) -> List[Dict[str, Any]]:

@@ -23,7 +23,7 @@ from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Sequence,
 
 import anyio
 
-from dflow.backend import StepRecord, WorkflowRecord
+from dflow.backend import WorkflowRecord
 
 from .fold import RunView, fold_run
 from .security import Redactor
@@ -137,6 +137,9 @@ class RunWatcher(_Published):
         self.hub = hub
         self.run_id = run_id
         self.task: Optional["asyncio.Task[None]"] = None
+        # what was last seen of this run (by the runs list, or an earlier page) paints at once;
+        # the first poll reads the run again and sends what changed since
+        self.value = hub.views.get(run_id)
 
     async def poll(self) -> None:
         source, pace = self.hub.source, self.hub.pace
@@ -144,10 +147,11 @@ class RunWatcher(_Published):
         while self.wanted(pace.linger):
             cost, changed = 0.0, False
             try:
+                t0 = time.monotonic()
                 rec = await source.call(source.backend.get_workflow, self.run_id)
                 if self.value is None or self.value.view is None or rec.phase in ACTIVE or rec != last:
-                    t0 = time.monotonic()
-                    view = await self.read()
+                    # the steps are read after the record, so they are at least as new as it
+                    view = await self.read(newer_than=t0)
                     cost = time.monotonic() - t0
                     changed = self._offer(rec, view, None)
                 last = rec
@@ -156,10 +160,10 @@ class RunWatcher(_Published):
             delay = pace.min_delay if changed else min(pace.max_delay, delay * 1.5)
             await self.sleep(max(delay, 2 * cost))
 
-    async def read(self) -> RunView:
+    async def read(self, newer_than: Optional[float] = None) -> RunView:
         source = self.hub.source
         spec = await source.spec(self.run_id)
-        records = await source.steps(self.run_id)
+        records = await source.steps(self.run_id, newer_than)
         return await source.heavy(fold_run, records, spec, self.hub.redact)
 
     def _offer(self, rec: Optional[WorkflowRecord], view: Optional[RunView], error: Optional[str]) -> bool:
@@ -174,6 +178,7 @@ class RunWatcher(_Published):
         if old is not None and old == snap:
             return False
         self.publish(snap)
+        self.hub.views.put(self.run_id, snap)
         return True
 
     async def stream(self) -> AsyncIterator[str]:
@@ -261,12 +266,19 @@ class RunsWatcher(_Published):
             self._progress_task = asyncio.get_running_loop().create_task(self._count(todo))
 
     async def _count(self, records: Sequence[WorkflowRecord]) -> None:
+        hub = self.hub
         for rec in records:
             try:
-                steps = await self.hub.source.steps(rec.id)
+                spec = await hub.source.spec(rec.id)
+                steps = await hub.source.steps(rec.id)
+                view = await hub.source.heavy(fold_run, steps, spec, hub.redact)
             except Exception:  # noqa: BLE001 - a run that cannot be read shows no progress
                 continue
-            self.hub.progress.put(rec, count_progress(steps))
+            del steps
+            progress = progress_text(view)
+            hub.progress.put(rec, progress)
+            # opening this run from the list then paints at once
+            hub.views.put(rec.id, RunSnapshot(run=run_row(rec, hub.redact, progress), view=view))
         self.poke()
 
     async def stream(self, phases: Sequence[str], text: str, limit: int) -> AsyncIterator[str]:
@@ -305,11 +317,32 @@ class RunsWatcher(_Published):
         self.poke()
 
 
-def count_progress(steps: Sequence[StepRecord]) -> Optional[str]:
-    pods = [s for s in steps if s.type == "Pod"]
-    if not pods:
-        return None
-    return f"{sum(1 for s in pods if s.phase in FINAL_PHASES)}/{len(pods)}"
+class ViewCache:
+    """The last snapshot of recently seen runs, bounded by runs and by the nodes they hold."""
+
+    def __init__(self, runs: int = 64, nodes: int = 200_000) -> None:
+        self._items: "OrderedDict[str, Tuple[RunSnapshot, int]]" = OrderedDict()
+        self._runs, self._nodes, self._held = runs, nodes, 0
+
+    def get(self, run_id: str) -> Optional[RunSnapshot]:
+        item = self._items.get(run_id)
+        if item is None:
+            return None
+        self._items.move_to_end(run_id)
+        return item[0]
+
+    def put(self, run_id: str, snap: RunSnapshot) -> None:
+        if snap.view is None or snap.error:
+            return
+        size = len(snap.view.nodes) + sum(len(v) for v in snap.view.notable.values())
+        old = self._items.pop(run_id, None)
+        if old is not None:
+            self._held -= old[1]
+        self._items[run_id] = (snap, size)
+        self._held += size
+        while self._items and (len(self._items) > self._runs or self._held > self._nodes):
+            _k, (_s, n) = self._items.popitem(last=False)
+            self._held -= n
 
 
 class ProgressCache:
@@ -351,6 +384,7 @@ class Hub:
         self.redact = redact
         self.pace = pace or Pace()
         self.progress = ProgressCache()
+        self.views = ViewCache()
         self.runs = RunsWatcher(self)
         self._watchers: "OrderedDict[str, RunWatcher]" = OrderedDict()
         self._max_runs = max_runs

@@ -52,11 +52,22 @@ window.DF = (function () {
   }
 
   // An EventSource on `path`; handlers by event name. Returns a function that closes it.
+  // The stream boot.js opened for this path while the page loaded is taken over, with
+  // the events it already received.
   function stream(path, params, handlers) {
-    const source = new EventSource(url(path, params));
+    const boot = window.DFBoot;
+    const adopt = boot && boot.path === path && !Object.keys(params || {}).length;
+    window.DFBoot = null;
+    if (boot && !adopt) boot.source.close();
+    const source = adopt ? boot.source : new EventSource(url(path, params));
     for (const [name, f] of Object.entries(handlers)) {
       if (name === "open" || name === "fail") continue;
       source.addEventListener(name, (ev) => f(JSON.parse(ev.data)));
+    }
+    if (adopt) {
+      ["snapshot", "patch"].forEach((name) => source.removeEventListener(name, boot.keep));
+      boot.buffered.forEach((ev) => { if (handlers[ev.type]) handlers[ev.type](JSON.parse(ev.data)); });
+      if (source.readyState === EventSource.OPEN) setConn("live");
     }
     source.onopen = () => { setConn("live"); if (handlers.open) handlers.open(); };
     source.onerror = () => {

@@ -89,7 +89,7 @@ DF.Graph = function (container, onSelect) {
     cy.layout({ name: window.cytoscapeDagre ? "dagre" : "breadthfirst", rankDir: "TB", nodeSep: 18, rankSep: 36,
       edgeSep: 8, animate: false, fit: true, padding: 16 }).run();
     // a small graph is not blown up to fill the pane
-    if (cy.zoom() > 1.3) { cy.zoom(1.3); cy.center(); }
+    if (cy.zoom() > 1.1) { cy.zoom(1.1); cy.center(); }
   }
 
   function select(id) {

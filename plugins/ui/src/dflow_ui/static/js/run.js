@@ -90,24 +90,27 @@ DF.runPage = function (main, runId) {
     if (state.error) head.appendChild(el("p", { class: "error", text: "could not read the run: " + state.error }));
   }
 
-  let drawTimer = null;
+  let drawTimer = null, lastDraw = 0;
+  function paint() {
+    drawTimer = null;
+    lastDraw = Date.now();
+    renderHead();
+    tree.update(state.nodes, state.notable, state.root);
+    graph.update(state.nodes, state.edges);
+    if (stepPanel.stepId) { tree.select(stepPanel.stepId); graph.select(stepPanel.stepId); }
+  }
   function draw() {
-    // patches come in bursts: draw at most every 200 ms
+    // patches come in bursts: draw at once after a quiet spell, else at most every 200 ms
     if (drawTimer) return;
-    drawTimer = setTimeout(() => {
-      drawTimer = null;
-      renderHead();
-      tree.update(state.nodes, state.notable, state.root);
-      graph.update(state.nodes, state.edges);
-      if (stepPanel.stepId) { tree.select(stepPanel.stepId); graph.select(stepPanel.stepId); }
-    }, 200);
+    drawTimer = setTimeout(paint, Math.max(0, 200 - (Date.now() - lastDraw)));
   }
 
   function snapshot(m) {
     state.run = m.run; state.error = m.error; state.root = m.root; state.edges = m.edges;
     state.notable = m.notable || {}; state.summary = m.summary;
     state.nodes = new Map(m.nodes.map((n) => [n.id, n]));
-    draw();
+    clearTimeout(drawTimer);
+    paint();
   }
 
   function patch(m) {
@@ -131,7 +134,10 @@ DF.runPage = function (main, runId) {
     runId,
     step: (sid) => {
       if (sid) { stepPanel.open(sid); tree.select(sid); graph.select(sid); } else { stepPanel.close(); tree.select(null); graph.select(null); }
-      document.body.classList.toggle("with-panel", Boolean(sid));
+      if (document.body.classList.contains("with-panel") !== Boolean(sid)) {
+        document.body.classList.toggle("with-panel", Boolean(sid));
+        setTimeout(onResize, 0); // the graph pane changed size
+      }
     },
     close: () => { closeStream(); stepPanel.close(); graph.destroy(); window.removeEventListener("resize", onResize); document.body.classList.remove("with-panel"); },
   };

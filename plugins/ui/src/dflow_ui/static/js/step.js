@@ -22,13 +22,13 @@ DF.StepPanel = function (panel, runId, onClose) {
   function params(list) {
     if (!list.length) return el("p", { class: "none", text: "none" });
     return el("table", { class: "params" }, el("tbody", {}, list.map((p) =>
-      el("tr", {}, el("th", { text: p.name }), el("td", { class: "ptype", text: p.type || "" }), el("td", {}, value(p))))));
+      el("tr", {}, el("th", { text: p.name }), el("td", { class: "ptype", text: p.type || "" }), el("td", { class: "pvalue" }, value(p))))));
   }
 
   function artifacts(step, list) {
     if (!list.length) return null;
     return el("ul", { class: "artifacts" }, list.map((a) => el("li", {},
-      el("a", { class: "download", text: "⭳ " + a.name,
+      el("a", { class: "download", text: "↓ " + a.name,
         attrs: { href: DF.url(base(step.id) + "/artifacts/" + a.direction + "/" + encodeURIComponent(a.name)), download: "" } }),
       el("span", { class: "akey", text: " " + (a.key || "") + (a.parts ? " (" + a.parts + " parts)" : "") }))));
   }
