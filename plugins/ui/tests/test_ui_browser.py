@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 from typing import Dict, List
 
-from conftest import (
+import pytest
+from ui_harness import (
     SECRET,
     UIServer,
     copy_to_docs,
@@ -25,6 +26,9 @@ try:
     from playwright.sync_api import expect
 except ImportError:  # the page fixture skips (or fails in CI) with the reason
     expect = None
+
+# each test runs a workflow and a browser for several seconds
+pytestmark = pytest.mark.slow
 
 
 def tree_phases(page) -> Dict[str, str]:  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@ import tarfile
 import time
 
 import pytest
-from conftest import SECRET, UIServer, dflow_command, run_env, start_ui, stop_ui
+from ui_harness import SECRET, UIServer, dflow_command, run_env, start_ui, stop_ui
 
 # --------------------------------------------------------------------------- the command and the token
 

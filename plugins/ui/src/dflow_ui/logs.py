@@ -74,10 +74,38 @@ async def _run_ended(source: Source, run_id: str) -> bool:
     return rec.phase in FINAL_PHASES
 
 
+class _Looks:
+    """How often a follower looks: quickly while the log grows, slower while it does not;
+    done once the run has ended and the log stayed the same for a few looks."""
+
+    def __init__(self, poll: float, max_poll: float, keepalive: float) -> None:
+        self.poll, self.max_poll, self.keepalive = poll, max_poll, keepalive
+        self.delay, self.quiet, self.idle = poll, 0, 0.0
+
+    def grew(self) -> None:
+        self.delay, self.quiet, self.idle = self.poll, 0, 0.0
+
+    async def finished(self, source: Source, run_id: str) -> bool:
+        if await _run_ended(source, run_id):
+            self.quiet += 1
+        return self.quiet >= _QUIET_LOOKS
+
+    def keepalive_due(self) -> bool:
+        due = self.idle >= self.keepalive
+        if due:
+            self.idle = 0.0
+        return due
+
+    async def wait(self) -> None:
+        import anyio
+
+        await anyio.sleep(self.delay)
+        self.idle += self.delay
+        self.delay = min(self.max_poll, self.delay * 1.5)
+
+
 async def _tail_file(source: Source, run_id: str, path: str, redact: Redactor, poll: float, max_poll: float,
                      keepalive: float) -> AsyncIterator[str]:
-    import anyio
-
     size = (await source.call(os.stat, path)).st_size
     offset = max(0, size - TAIL_BYTES)
     lines = _Lines(redact)
@@ -87,7 +115,7 @@ async def _tail_file(source: Source, run_id: str, path: str, redact: Redactor, p
         head, _ = await source.call(_read, path, offset, 4096)
         nl = head.find(b"\n")
         offset += nl + 1 if nl >= 0 else 0
-    delay, quiet, idle_for = poll, 0, 0.0
+    looks = _Looks(poll, max_poll, keepalive)
     while True:
         data, end = await source.call(_read, path, offset, CHUNK_BYTES)
         if end < offset:  # the file was replaced by a shorter one (a step run again)
@@ -99,30 +127,23 @@ async def _tail_file(source: Source, run_id: str, path: str, redact: Redactor, p
             text = lines.feed(data)
             if text:
                 yield event("append", {"text": text})
-            delay, quiet, idle_for = poll, 0, 0.0
+            looks.grew()
             continue
         rest = lines.feed(b"", flush=True)
         if rest:
             yield event("append", {"text": rest})
-        if await _run_ended(source, run_id):
-            quiet += 1
-            if quiet >= _QUIET_LOOKS:
-                yield event("end", {})
-                return
-        if idle_for >= keepalive:
+        if await looks.finished(source, run_id):
+            yield event("end", {})
+            return
+        if looks.keepalive_due():
             yield KEEPALIVE
-            idle_for = 0.0
-        await anyio.sleep(delay)
-        idle_for += delay
-        delay = min(max_poll, delay * 1.5)
+        await looks.wait()
 
 
 async def _poll_backend(source: Source, run_id: str, step_id: str, redact: Redactor, poll: float, max_poll: float,
                         keepalive: float) -> AsyncIterator[str]:
-    import anyio
-
     sent: Optional[int] = None
-    delay, quiet, idle_for = poll, 0, 0.0
+    looks = _Looks(poll, max_poll, keepalive)
     while True:
         try:
             text = await source.call(source.backend.logs, run_id, step_id)
@@ -140,19 +161,14 @@ async def _poll_backend(source: Source, run_id: str, step_id: str, redact: Redac
         if len(text) > sent:
             yield event("append", {"text": redact.text(text[sent:])})
             sent = len(text)
-            delay, quiet, idle_for = poll, 0, 0.0
-        elif await _run_ended(source, run_id):
-            quiet += 1
-            if quiet >= _QUIET_LOOKS:
-                yield event("end", {})
-                return
+            looks.grew()
+        elif await looks.finished(source, run_id):
+            yield event("end", {})
+            return
         del text
-        if idle_for >= keepalive:
+        if looks.keepalive_due():
             yield KEEPALIVE
-            idle_for = 0.0
-        await anyio.sleep(delay)
-        idle_for += delay
-        delay = min(max_poll, delay * 1.5)
+        await looks.wait()
 
 
 def whole_log(path: Optional[str], redact: Redactor) -> Iterator[bytes]:

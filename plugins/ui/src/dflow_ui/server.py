@@ -12,7 +12,7 @@ import contextlib
 import html
 import os
 from importlib import resources
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Union
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -22,6 +22,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
+from dflow.backend import StepRecord
 from dflow.errors import DflowError, WorkflowNotFoundError
 
 from . import actions
@@ -55,12 +56,24 @@ class UIApp:
     def _error(self, status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": self.redact.text(message)}, status_code=status)
 
-    async def _step(self, request: Request) -> Any:
+    async def _step(self, request: Request) -> Union[StepRecord, Response]:
+        """The step the path names, or the 404 answer saying what is missing."""
         run_id, step_id = request.path_params["run"], request.path_params["step"]
-        rec = await self.source.step(run_id, step_id)
+        try:
+            rec = await self.source.step(run_id, step_id)
+        except WorkflowNotFoundError as e:
+            return self._error(404, str(e))
         if rec is None:
             return self._error(404, f"run {run_id} has no step {step_id!r}")
         return rec
+
+    async def _unknown_run(self, run_id: str) -> Optional[Response]:
+        """The 404 answer when the backend does not know ``run_id``, else ``None``."""
+        try:
+            await self.source.call(self.source.backend.get_workflow, run_id)
+        except WorkflowNotFoundError as e:
+            return self._error(404, str(e))
+        return None
 
     @staticmethod
     def _int(request: Request, name: str, default: int, low: int = 0, high: int = 10**9) -> int:
@@ -94,18 +107,13 @@ class UIApp:
 
     async def run_events(self, request: Request) -> Response:
         run_id = request.path_params["run"]
-        try:
-            await self.source.call(self.source.backend.get_workflow, run_id)
-        except WorkflowNotFoundError as e:
-            return self._error(404, str(e))
-        return sse_response(self.hub.run_watcher(run_id).stream())
+        return await self._unknown_run(run_id) or sse_response(self.hub.run_watcher(run_id).stream())
 
     async def run_snapshot(self, request: Request) -> Response:
         run_id = request.path_params["run"]
-        try:
-            await self.source.call(self.source.backend.get_workflow, run_id)
-        except WorkflowNotFoundError as e:
-            return self._error(404, str(e))
+        missing = await self._unknown_run(run_id)
+        if missing is not None:
+            return missing
         watcher = self.hub.run_watcher(run_id)
         watcher.subscribers += 1  # keeps the poller for this read
         try:
@@ -130,10 +138,7 @@ class UIApp:
     # ---------------------------------------------------------------- a step
 
     async def step(self, request: Request) -> Response:
-        try:
-            rec = await self._step(request)
-        except WorkflowNotFoundError as e:
-            return self._error(404, str(e))
+        rec = await self._step(request)
         if isinstance(rec, Response):
             return rec
         spec = await self.source.spec(request.path_params["run"])
@@ -147,10 +152,7 @@ class UIApp:
         return JSONResponse(step_detail(rec, self.redact, executor))
 
     async def log_events(self, request: Request) -> Response:
-        try:
-            rec = await self._step(request)
-        except WorkflowNotFoundError as e:
-            return self._error(404, str(e))
+        rec = await self._step(request)
         if isinstance(rec, Response):
             return rec
         pace = self.hub.pace
@@ -158,10 +160,7 @@ class UIApp:
                                        keepalive=pace.keepalive))
 
     async def log_file(self, request: Request) -> Response:
-        try:
-            rec = await self._step(request)
-        except WorkflowNotFoundError as e:
-            return self._error(404, str(e))
+        rec = await self._step(request)
         if isinstance(rec, Response):
             return rec
         headers = {"Content-Disposition": f'attachment; filename="{safe_filename(rec.display_name)}.log"'}
@@ -178,10 +177,7 @@ class UIApp:
         direction, name = request.path_params["direction"], request.path_params["name"]
         if direction not in ("inputs", "outputs"):
             return self._error(404, f"artifacts are inputs or outputs, not {direction!r}")
-        try:
-            rec = await self._step(request)
-        except WorkflowNotFoundError as e:
-            return self._error(404, str(e))
+        rec = await self._step(request)
         if isinstance(rec, Response):
             return rec
         try:
