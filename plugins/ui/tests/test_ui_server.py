@@ -104,7 +104,7 @@ def test_runs_list_newest_first_and_filtered(ui: UIServer, submit) -> None:
     assert [r["id"] for r in by_name if r["name"] == "keyed"] and all("key" in r["name"] for r in by_name)
     # the live stream sends the same page, then only differences
     events = ui.events("/api/runs/events?phase=Failed&limit=5", 1)
-    name, data = events[0]
+    name, data, _ = events[0]
     assert name == "runs" and second in data["order"] and first not in data["order"]
 
 
@@ -188,9 +188,25 @@ def test_step_detail_shows_values_as_text_and_hides_secrets(ui: UIServer, submit
     assert SECRET not in log and "the secret is ••••••" in log
     # the log stream masks it too, and ends once the run is over
     events = ui.events(f"/api/runs/{run_id}/steps/{detail['id']}/log", 10)
-    text = "".join(d["text"] for name, d in events if name == "append")
+    text = "".join(d["text"] for name, d, _ in events if name == "append")
     assert "line 1" in text and SECRET not in text and "••••••" in text
     assert events[-1][0] == "end"
+
+
+def test_a_log_stream_resumes_where_a_dropped_connection_left_it(ui: UIServer, submit) -> None:
+    run_id = submit("logs")
+    snap = ui.wait_phase(run_id, ("Running",))
+    step = next(n for n in snap["nodes"] if n["display"] == "talk")
+    path = f"/api/runs/{run_id}/steps/{step['id']}/log"
+    first = ui.events(path, 1)  # the connection drops after the first lines
+    name, data, event_id = first[0]
+    assert name == "append" and data["text"].startswith("line 1\n") and event_id and event_id.isdigit()
+    ui.wait_phase(run_id, ("Succeeded",))
+    rest = ui.events(path, 50, headers={"Last-Event-ID": event_id})
+    assert rest[-1][0] == "end" and all(name != "skipped" for name, _, _ in rest)
+    resumed = data["text"] + "".join(d["text"] for name, d, _ in rest if name == "append")
+    whole = ui.get(f"/api/runs/{run_id}/steps/{step['id']}/log.txt")[1].decode()
+    assert resumed == whole and resumed.count("line 1\n") == 1
 
 
 def test_artifacts_download_as_a_file_or_a_tarball(ui: UIServer, submit) -> None:

@@ -13,6 +13,7 @@ import pickle
 
 from dflow.backend import StepRecord
 from dflow_ui.fold import FOLD_AT, NOTABLE, fold_run, page_children
+from dflow_ui.logs import _Lines
 from dflow_ui.security import MASK, Redactor
 from dflow_ui.views import parameter_view, step_detail
 
@@ -91,3 +92,19 @@ def test_a_small_fan_out_stays_unfolded() -> None:
     view = fold_run(_fanout(FOLD_AT), None, NO_SECRETS)
     assert len(view.nodes) == FOLD_AT + 2 and "group" not in view.nodes["g"]
     assert ("g", "s0") in view.edges
+
+
+def test_log_text_is_released_by_whole_lines_and_whole_characters() -> None:
+    lines = _Lines(Redactor(["hunter2-very-secret"]))
+    data = "é line one\nthe key hunter2-very-secret ends\nhalf".encode()
+    cut = data.index(b"hunter2") + 4  # a chunk ends inside the secret
+    text, n = lines.feed(data[:cut])
+    assert text == "é line one\n" and n == len("é line one\n".encode())
+    text, n = lines.feed(data[cut:])
+    assert text == f"the key {MASK} ends\n"
+    # an idle log is flushed, but never in the middle of a character
+    tail = "ü".encode()
+    text, n = lines.feed(tail[:1], flush=True)
+    assert text == "half" and n == 4
+    text, n = lines.feed(tail[1:], flush=True)
+    assert text == "ü" and n == 2

@@ -77,20 +77,24 @@ class UIServer:
         except ValueError:
             return status, body.decode(errors="replace")
 
-    def events(self, path: str, count: int, timeout: float = 20) -> List[Tuple[str, Any]]:
-        """The first ``count`` events of an event stream."""
+    def events(self, path: str, count: int, timeout: float = 20,
+               headers: Optional[Dict[str, str]] = None) -> List[Tuple[str, Any, Optional[str]]]:
+        """The first ``count`` events of an event stream: (name, data, id)."""
         sep = "&" if "?" in path else "?"
-        req = urllib.request.Request(f"{self.base}{path}{sep}token={self.token}")
-        out: List[Tuple[str, Any]] = []
+        req = urllib.request.Request(f"{self.base}{path}{sep}token={self.token}", headers=headers or {})
+        out: List[Tuple[str, Any, Optional[str]]] = []
         deadline = time.monotonic() + timeout
         with urllib.request.urlopen(req, timeout=timeout) as res:
-            name = None
+            name, event_id = None, None
             for raw in res:
                 line = raw.decode().rstrip("\n")
-                if line.startswith("event: "):
+                if line.startswith("id: "):
+                    event_id = line[4:]
+                elif line.startswith("event: "):
                     name = line[7:]
                 elif line.startswith("data: "):
-                    out.append((name, json.loads(line[6:])))
+                    out.append((name, json.loads(line[6:]), event_id))
+                    name, event_id = None, None
                     if len(out) >= count:
                         return out
                 if time.monotonic() > deadline:

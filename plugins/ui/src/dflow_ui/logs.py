@@ -11,7 +11,6 @@ and known secret values are masked.
 
 from __future__ import annotations
 
-import codecs
 import os
 from typing import AsyncIterator, Iterator, Optional, Tuple
 
@@ -42,29 +41,50 @@ def _read(path: str, offset: int, size: int) -> Tuple[bytes, int]:
         return f.read(size), end
 
 
+def _incomplete_tail(data: bytes) -> int:
+    """How many bytes at the end of ``data`` start a UTF-8 character that is not complete yet."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 != 0x80:  # not a continuation byte: the character starts here
+            need = 2 if byte & 0xE0 == 0xC0 else 3 if byte & 0xF0 == 0xE0 else 4 if byte & 0xF8 == 0xF0 else 1
+            return back if need > back else 0
+    return 0
+
+
 class _Lines:
-    """Decodes bytes as UTF-8 and releases whole lines (the rest when asked to flush)."""
+    """Releases whole lines of the bytes fed (everything complete when asked to flush), as text.
+
+    Cutting at line ends means a secret is never split between two releases, and the
+    count of bytes released is an exact offset into the log (the event ids a browser
+    resumes from after a dropped connection).
+    """
 
     def __init__(self, redact: Redactor) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._pending = ""
+        self._pending = b""
         self._redact = redact
 
-    def feed(self, data: bytes, flush: bool = False) -> str:
-        text = self._pending + self._decoder.decode(data, final=False)
-        cut = len(text) if flush else text.rfind("\n") + 1
-        self._pending = text[cut:]
-        return self._redact.text(text[:cut])
+    def feed(self, data: bytes, flush: bool = False) -> Tuple[str, int]:
+        """The text released, and how many bytes of the log it covers."""
+        buf = self._pending + data
+        cut = len(buf) - _incomplete_tail(buf) if flush else buf.rfind(b"\n") + 1
+        self._pending = buf[cut:]
+        return self._redact.text(buf[:cut].decode("utf-8", errors="replace")), cut
 
 
-async def follow_log(source: Source, run_id: str, rec: StepRecord, redact: Redactor,
+async def follow_log(source: Source, run_id: str, rec: StepRecord, redact: Redactor, resume_from: Optional[int] = None,
                      poll: float = 0.25, max_poll: float = 2.0, keepalive: float = 15.0) -> AsyncIterator[str]:
-    """The log of step ``rec`` as events: ``append`` (text), ``skipped`` (how much of the start is not sent), ``end``."""
+    """The log of step ``rec`` as events: ``append`` (text), ``skipped`` (how much of the start is not sent), ``end``.
+
+    Each ``append`` carries the log's offset after it as the event id; ``resume_from``
+    (the ``Last-Event-ID`` of a reconnecting browser) continues from there, so a
+    dropped connection neither loses nor repeats a line.
+    """
     path = rec.log_path
     if path and await source.call(os.path.isfile, path):
-        stream = _tail_file(source, run_id, path, redact, poll, max_poll, keepalive)
+        stream = _tail_file(source, run_id, path, redact, resume_from, poll, max_poll, keepalive)
     else:
-        stream = _poll_backend(source, run_id, rec.id, redact, max(poll, 1.0), max(max_poll, 5.0), keepalive)
+        stream = _poll_backend(source, run_id, rec.id, redact, resume_from, max(poll, 1.0), max(max_poll, 5.0),
+                               keepalive)
     async for item in stream:
         yield item
 
@@ -104,34 +124,39 @@ class _Looks:
         self.delay = min(self.max_poll, self.delay * 1.5)
 
 
-async def _tail_file(source: Source, run_id: str, path: str, redact: Redactor, poll: float, max_poll: float,
-                     keepalive: float) -> AsyncIterator[str]:
+async def _tail_file(source: Source, run_id: str, path: str, redact: Redactor, resume_from: Optional[int],
+                     poll: float, max_poll: float, keepalive: float) -> AsyncIterator[str]:
     size = (await source.call(os.stat, path)).st_size
-    offset = max(0, size - TAIL_BYTES)
-    lines = _Lines(redact)
-    if offset:
-        yield event("skipped", {"size": offset})
-        # start at a line boundary
-        head, _ = await source.call(_read, path, offset, 4096)
-        nl = head.find(b"\n")
-        offset += nl + 1 if nl >= 0 else 0
+    if resume_from is not None and 0 <= resume_from <= size:
+        offset = resume_from
+    else:
+        offset = max(0, size - TAIL_BYTES)
+        if offset:
+            yield event("skipped", {"size": offset})
+            # start at a line boundary
+            head, _ = await source.call(_read, path, offset, 4096)
+            nl = head.find(b"\n")
+            offset += nl + 1 if nl >= 0 else 0
+    sent, lines = offset, _Lines(redact)
     looks = _Looks(poll, max_poll, keepalive)
     while True:
         data, end = await source.call(_read, path, offset, CHUNK_BYTES)
         if end < offset:  # the file was replaced by a shorter one (a step run again)
-            offset, lines = 0, _Lines(redact)
+            offset, sent, lines = 0, 0, _Lines(redact)
             yield event("reset", {})
             continue
         if data:
             offset += len(data)
-            text = lines.feed(data)
+            text, n = lines.feed(data)
+            sent += n
             if text:
-                yield event("append", {"text": text})
+                yield event("append", {"text": text}, sent)
             looks.grew()
             continue
-        rest = lines.feed(b"", flush=True)
+        rest, n = lines.feed(b"", flush=True)
+        sent += n
         if rest:
-            yield event("append", {"text": rest})
+            yield event("append", {"text": rest}, sent)
         if await looks.finished(source, run_id):
             yield event("end", {})
             return
@@ -140,9 +165,9 @@ async def _tail_file(source: Source, run_id: str, path: str, redact: Redactor, p
         await looks.wait()
 
 
-async def _poll_backend(source: Source, run_id: str, step_id: str, redact: Redactor, poll: float, max_poll: float,
-                        keepalive: float) -> AsyncIterator[str]:
-    sent: Optional[int] = None
+async def _poll_backend(source: Source, run_id: str, step_id: str, redact: Redactor, resume_from: Optional[int],
+                        poll: float, max_poll: float, keepalive: float) -> AsyncIterator[str]:
+    sent: Optional[int] = resume_from
     looks = _Looks(poll, max_poll, keepalive)
     while True:
         try:
@@ -159,7 +184,7 @@ async def _poll_backend(source: Source, run_id: str, step_id: str, redact: Redac
             sent = 0
             yield event("reset", {})
         if len(text) > sent:
-            yield event("append", {"text": redact.text(text[sent:])})
+            yield event("append", {"text": redact.text(text[sent:])}, len(text))
             sent = len(text)
             looks.grew()
         elif await looks.finished(source, run_id):
@@ -179,7 +204,7 @@ def whole_log(path: Optional[str], redact: Redactor) -> Iterator[bytes]:
     with open(path, "rb") as f:
         while True:
             data = f.read(CHUNK_BYTES)
-            text = lines.feed(data, flush=not data)
+            text, _n = lines.feed(data, flush=not data)
             if text:
                 yield text.encode()
             if not data:

@@ -155,9 +155,10 @@ class UIApp:
         rec = await self._step(request)
         if isinstance(rec, Response):
             return rec
-        pace = self.hub.pace
+        last = request.headers.get("last-event-id", "")
         return sse_response(follow_log(self.source, request.path_params["run"], rec, self.redact,
-                                       keepalive=pace.keepalive))
+                                       resume_from=int(last) if last.isdigit() else None,
+                                       keepalive=self.hub.pace.keepalive))
 
     async def log_file(self, request: Request) -> Response:
         rec = await self._step(request)

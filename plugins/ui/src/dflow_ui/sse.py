@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Optional
 
 from starlette.responses import StreamingResponse
 
@@ -13,9 +13,13 @@ __all__ = ["event", "KEEPALIVE", "sse_response"]
 KEEPALIVE = ": keepalive\n\n"
 
 
-def event(name: str, data: Any) -> str:
-    """One event; ``data`` is sent as one line of JSON (JSON escapes every newline in strings)."""
-    return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+def event(name: str, data: Any, event_id: Optional[int] = None) -> str:
+    """One event; ``data`` is sent as one line of JSON (JSON escapes every newline in strings).
+
+    With ``event_id``, a browser that reconnects sends it back as ``Last-Event-ID``.
+    """
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
 def sse_response(stream: AsyncIterator[str]) -> StreamingResponse:
