@@ -247,6 +247,7 @@ def create_app(backend: Any, token: str, mode: Optional[str] = None, port: Optio
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
+        ui.hub.start()
         yield
         await ui.hub.close()
 

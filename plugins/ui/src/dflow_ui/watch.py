@@ -229,7 +229,7 @@ class RunsWatcher(_Published):
         self.task: Optional["asyncio.Task[None]"] = None
         #: the ids each subscriber shows, for the progress column
         self.shown: Dict[int, List[str]] = {}
-        self._progress_task: Optional["asyncio.Task[None]"] = None
+        self.progress_task: Optional["asyncio.Task[None]"] = None
 
     async def poll(self) -> None:
         source, pace = self.hub.source, self.hub.pace
@@ -249,8 +249,8 @@ class RunsWatcher(_Published):
                     self.publish(err)
             delay = pace.min_delay if changed else min(pace.max_delay, delay * 1.5)
             await self.sleep(delay)
-        if self._progress_task is not None:
-            self._progress_task.cancel()
+        if self.progress_task is not None:
+            self.progress_task.cancel()
 
     def rows(self, records: Sequence[WorkflowRecord]) -> List[Dict[str, Any]]:
         rows = [run_row(r, self.hub.redact, self.hub.progress.get(r.id)) for r in records]
@@ -258,12 +258,12 @@ class RunsWatcher(_Published):
         return rows
 
     def _refresh_progress(self, records: Sequence[WorkflowRecord]) -> None:
-        if self._progress_task is not None and not self._progress_task.done():
+        if self.progress_task is not None and not self.progress_task.done():
             return
         wanted = {i for ids in self.shown.values() for i in ids}
         todo = [r for r in records if r.id in wanted and not r.progress and self.hub.progress.stale(r)]
         if todo:
-            self._progress_task = asyncio.get_running_loop().create_task(self._count(todo))
+            self.progress_task = asyncio.get_running_loop().create_task(self._count(todo))
 
     async def _count(self, records: Sequence[WorkflowRecord]) -> None:
         hub = self.hub
@@ -280,6 +280,15 @@ class RunsWatcher(_Published):
             # opening this run from the list then paints at once
             hub.views.put(rec.id, RunSnapshot(run=run_row(rec, hub.redact, progress), view=view))
         self.poke()
+
+    async def warm(self, count: int) -> None:
+        """Read the ``count`` newest runs now: the runs page shows them first, and opening one paints at once."""
+        try:
+            records = await self.hub.source.call(self.hub.source.backend.list_workflows)
+        except Exception:  # noqa: BLE001 - the runs page reports a backend that cannot list
+            return
+        newest = sorted(records, key=lambda r: r.created_at or r.started_at or 0, reverse=True)[:count]
+        await self._count(newest)
 
     async def stream(self, phases: Sequence[str], text: str, limit: int) -> AsyncIterator[str]:
         """A subscriber's view of the runs: ``runs`` events with its page's order and changed rows."""
@@ -394,6 +403,11 @@ class Hub:
             poller.last_seen = time.monotonic()
             poller.task = asyncio.get_running_loop().create_task(poll())
 
+    def start(self, warm: int = 3) -> None:
+        """At server start: read the ``warm`` newest runs in the background (bounded work, shared reads)."""
+        if warm > 0:
+            self.runs.progress_task = asyncio.get_running_loop().create_task(self.runs.warm(warm))
+
     def runs_watcher(self) -> RunsWatcher:
         self._start(self.runs, self.runs.poll)
         return self.runs
@@ -422,6 +436,8 @@ class Hub:
 
     async def close(self) -> None:
         tasks = [w.task for w in [self.runs, *self._watchers.values()] if w.task is not None]
+        if self.runs.progress_task is not None:
+            tasks.append(self.runs.progress_task)
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
