@@ -9,7 +9,7 @@ sends the difference between the snapshot it sent last and the current one.
 Polling is cheap first: ``get_workflow`` tells whether a run changed; its steps
 are read only while it is active or when its record changed. The pace starts at
 ``min_delay``, grows by half while nothing changes up to ``max_delay``, and is
-never faster than twice the cost of the last read. At most ``max_runs`` run
+never faster than three times the cost of the last read. At most ``max_runs`` run
 watchers live at once (idle ones are dropped first).
 """
 
@@ -158,7 +158,8 @@ class RunWatcher(_Published):
             except Exception as e:  # noqa: BLE001 - shown on the page; the poller goes on
                 changed = self._offer(None, None, f"{type(e).__name__}: {e}")
             delay = pace.min_delay if changed else min(pace.max_delay, delay * 1.5)
-            await self.sleep(max(delay, 2 * cost))
+            # never more than about a quarter of a core on reading, however large the run
+            await self.sleep(max(delay, 3 * cost))
 
     async def read(self, newer_than: Optional[float] = None) -> RunView:
         source = self.hub.source
