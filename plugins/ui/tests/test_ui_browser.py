@@ -170,6 +170,13 @@ def test_a_wrong_token_is_refused(ui: UIServer, page, shoot) -> None:
     expect(page.locator("#conn")).to_have_class("conn live")
 
 
+def test_an_unknown_run_says_so(ui: UIServer, page, shoot) -> None:
+    page.goto(ui.url + "#/run/no-such-run")
+    expect(page.locator(".tree-box .error")).to_contain_text("no workflow 'no-such-run'")
+    expect(page.locator("#conn")).to_have_class("conn closed")
+    shoot(page, "unknown-run")
+
+
 def test_a_failed_fan_out_says_which_slices_failed_and_pages_them(ui: UIServer, submit, page, shoot) -> None:
     run_id = submit("odd")
     page.goto(ui.url + f"#/run/{run_id}")

@@ -68,6 +68,10 @@ window.DF = (function () {
       ["snapshot", "patch"].forEach((name) => source.removeEventListener(name, boot.keep));
       boot.buffered.forEach((ev) => { if (handlers[ev.type]) handlers[ev.type](JSON.parse(ev.data)); });
       if (source.readyState === EventSource.OPEN) setConn("live");
+      if (source.readyState === EventSource.CLOSED) {
+        setConn("closed");
+        if (handlers.fail) setTimeout(() => handlers.fail(EventSource.CLOSED), 0);
+      }
     }
     source.onopen = () => { setConn("live"); if (handlers.open) handlers.open(); };
     source.onerror = () => {

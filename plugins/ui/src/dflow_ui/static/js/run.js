@@ -124,7 +124,17 @@ DF.runPage = function (main, runId) {
     draw();
   }
 
-  const closeStream = DF.stream(base + "/events", {}, { snapshot, patch });
+  function failed(readyState) {
+    // a stream the server refused (an unknown run, a server started again with a new token)
+    if (readyState !== EventSource.CLOSED) return;
+    DF.api(base).then(snapshot, (e) => {
+      state.error = e.message;
+      renderHead();
+      clear(treeBox).appendChild(el("p", { class: "error", text: e.message }));
+    });
+  }
+
+  const closeStream = DF.stream(base + "/events", {}, { snapshot, patch, fail: failed });
   // what the page draws, for a person debugging it in the console (and for the browser tests)
   DF.current = { state, graph };
   const onResize = () => graph.resize();

@@ -23,7 +23,8 @@ DF.Tree = function (container, runId, onSelect) {
           on: { click: (ev) => { ev.stopPropagation(); if (open) collapsed.add(n.id); else collapsed.delete(n.id); render(); } } })
       : el("span", { class: "twisty" });
     const row = el("div", { class: "row phase-" + n.phase + (n.id === selected ? " selected" : ""),
-      data: { id: n.id }, attrs: { role: "treeitem", tabindex: "0" }, on: { click: () => onSelect(n.id) } },
+      data: { id: n.id }, attrs: { role: "treeitem", tabindex: "0" },
+      on: { click: () => onSelect(n.id), keydown: (ev) => { if (ev.key === "Enter") onSelect(n.id); } } },
       twisty, DF.icon(n.phase), el("span", { class: "name", text: n.display, title: n.name }),
       el("span", { class: "type", text: n.type }), el("span", { class: "phase", text: n.phase }),
       DF.liveDuration(n.started, n.finished || (DF.FINAL.includes(n.phase) ? n.started || null : null)),
