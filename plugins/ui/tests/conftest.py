@@ -45,8 +45,8 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UIServer]:
 
 @pytest.fixture
 def submit(ui: UIServer) -> Any:
-    def _submit(name: str) -> str:
-        done = subprocess.run([sys.executable, str(HERE / "ui_workflows.py"), name], env=run_env(ui.workdir),
+    def _submit(name: str, *args: str) -> str:
+        done = subprocess.run([sys.executable, str(HERE / "ui_workflows.py"), name, *args], env=run_env(ui.workdir),
                               cwd=str(ui.workdir), capture_output=True, text=True, timeout=120, check=False)
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout.strip().splitlines()[-1]

@@ -65,7 +65,7 @@ def test_a_new_run_appears_and_its_steps_turn_green_live(ui: UIServer, submit, p
     page.goto(ui.url)
     expect(page.locator("#conn")).to_have_class("conn live")
     page.evaluate("window.__sameDocument = 1")  # gone if the page ever reloads
-    run_id = submit("chain")
+    run_id = submit("chain", "chain")  # its last step waits for the file go-chain
     row = page.locator(f"tr.run-row[data-id='{run_id}']")
     expect(row).to_be_visible()
     shoot(page, "runs")
@@ -73,19 +73,22 @@ def test_a_new_run_appears_and_its_steps_turn_green_live(ui: UIServer, submit, p
     expect(page.locator(".run-head h1")).to_have_text("chain")
     seen: Dict[str, List[str]] = {}
 
-    def all_green() -> bool:
-        for name, phase in tree_phases(page).items():
+    def look() -> Dict[str, str]:
+        now = tree_phases(page)
+        for name, phase in now.items():
             history = seen.setdefault(name, [])
             if not history or history[-1] != phase:
                 history.append(phase)
-        done = {f"step-{i}" for i in range(3)} <= set(seen) and all(seen[f"step-{i}"][-1] == "Succeeded" for i in range(3))
-        if not done and len(seen) == 1:
-            shoot(page, "run-running")
-        return done
+        return now
 
-    wait_for(all_green, 30, "every step to turn green")
-    # the later steps were seen before they succeeded: the page followed the run live
-    assert any(h[0] != "Succeeded" for name, h in seen.items() if name != "step-0"), seen
+    wait_for(lambda: look().get("step-1") == "Succeeded" and look().get("step-2") == "Running", 30,
+             "the first steps to turn green while the last one runs")
+    expect(page.locator(".run-head .badge")).to_have_text("Running")
+    shoot(page, "run-running")
+    (ui.workdir / "go-chain").touch()
+    wait_for(lambda: all(look().get(f"step-{i}") == "Succeeded" for i in range(3)), 30, "every step to turn green")
+    # every step was seen before it turned green: the page followed the run live
+    assert seen["step-2"][0] != "Succeeded" and "Running" in seen["step-2"], seen
     expect(page.locator(".run-head .badge")).to_have_text("Succeeded")
     wait_for(lambda: all(graph_phases(page).get(f"step-{i}") == "Succeeded" for i in range(3)), 10, "a green graph")
     assert page.evaluate("window.__sameDocument") == 1
@@ -93,15 +96,16 @@ def test_a_new_run_appears_and_its_steps_turn_green_live(ui: UIServer, submit, p
 
 
 def test_a_steps_log_streams_as_text_and_its_outputs_show(ui: UIServer, submit, page, shoot) -> None:
-    run_id = submit("logs")
+    run_id = submit("logs", "logs")  # the step stops after line 3 until the file go-logs exists
     page.goto(ui.url + f"#/run/{run_id}")
     page.locator(".tree .row", has_text="talk").click()
     log = page.locator(".step-panel pre.log")
-    expect(log).to_contain_text("line 1")
-    # the first lines are on the page while the step is still writing the others
-    assert "line 6" not in log.inner_text()
+    expect(log).to_contain_text("line 3")
+    # the first lines are on the page while the step is still running
+    assert "line 4" not in log.inner_text()
     expect(page.locator(".step-panel header .badge")).to_have_text("Running")
     shoot(page, "log-streaming")
+    (ui.workdir / "go-logs").touch()
     expect(log).to_contain_text("line 6", timeout=20000)
     expect(log).to_contain_text("<script>window.__pwned = 1</script><b>not bold</b>")
     assert page.evaluate("window.__pwned") is None

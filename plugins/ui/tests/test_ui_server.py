@@ -262,12 +262,13 @@ def test_retry_runs_the_failed_step_again(ui: UIServer, submit) -> None:
 
 
 def test_terminate_then_resume(ui: UIServer, submit) -> None:
-    run_id = submit("chain")
+    run_id = submit("chain", "resume")  # cannot end before the file go-resume exists
     ui.wait_phase(run_id, ("Running",))
     status, answer = ui.post(f"/api/runs/{run_id}/actions/terminate")
     assert status == 200, answer
     snap = ui.wait_phase(run_id, ("Failed", "Error"), timeout=30)
     assert snap["run"]["message"] == "terminated"
+    (ui.workdir / "go-resume").touch()
     status, answer = ui.post(f"/api/runs/{run_id}/actions/resume")
     assert status == 200, answer
     snap = ui.wait_phase(run_id, ("Succeeded",), timeout=60)

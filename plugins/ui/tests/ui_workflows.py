@@ -1,6 +1,6 @@
 """Workflows the dflow-ui tests watch, submitted detached from a process of their own.
 
-Run as ``python ui_workflows.py NAME [ARG]`` with ``DFLOW_MODE=debug`` and
+Run as ``python ui_workflows.py NAME [ARG...]`` with ``DFLOW_MODE=debug`` and
 ``DFLOW_DEBUG_WORKDIR`` set: it builds workflow NAME, submits it detached and prints
 its id. The tests do not submit from their own process because the local backend
 forks the run's driver from the submitting process, and the test process holds the
@@ -39,18 +39,35 @@ def shell(name: str, script: str, inputs: List[str] = (), outputs: Dict[str, str
     return t
 
 
-def chain() -> Workflow:
-    """Three steps one after another, about a second each: they turn green one by one."""
+def gate(name: str) -> str:
+    """Shell lines that wait until the test creates the file ``go-<name>`` in the work directory."""
+    if not name:
+        return ""
+    path = os.path.join(os.environ["DFLOW_DEBUG_WORKDIR"], f"go-{name}")
+    return f"while [ ! -f {path} ]; do sleep 0.1; done\n"
+
+
+def chain(gated: str = "") -> Workflow:
+    """Three steps one after another, about a second each: they turn green one by one.
+
+    With ``gated``, the last step also waits for the test's go-file.
+    """
     wf = Workflow("chain")
     for i in range(3):
-        wf.add(Step(f"step-{i}", shell(f"wait-{i}", f"sleep 1.2\necho step {i} done\n")))
+        wait = gate(gated) if i == 2 else ""
+        wf.add(Step(f"step-{i}", shell(f"wait-{i}", f"sleep 1.2\n{wait}echo step {i} done\n")))
     return wf
 
 
-def logs() -> Workflow:
-    """A step that writes its log slowly, with markup and a secret in it, and has outputs."""
+def logs(gated: str = "") -> Workflow:
+    """A step that writes its log slowly, with markup and a secret in it, and has outputs.
+
+    With ``gated``, it stops after line 3 until the test's go-file exists.
+    """
     script = (
-        "for i in 1 2 3 4 5 6; do echo \"line $i\"; sleep 0.7; done\n"
+        "for i in 1 2 3; do echo \"line $i\"; sleep 0.7; done\n"
+        + gate(gated)
+        + "for i in 4 5 6; do echo \"line $i\"; sleep 0.7; done\n"
         "echo '<script>window.__pwned = 1</script><b>not bold</b>'\n"
         "echo \"the secret is $DFLOW_S3_SECRET_KEY\"\n"
         "python3 -c \"print('x' * 5000)\" > /tmp/long.txt\n"
@@ -143,7 +160,7 @@ BUILDERS: Dict[str, Callable[[], Workflow]] = {
 def main(argv: List[str]) -> int:
     config["mode"] = "debug"
     config["detach"] = True
-    wf = BUILDERS[argv[0]]()
+    wf = BUILDERS[argv[0]](*argv[1:])
     wf.submit(detach=True)
     print(wf.id, flush=True)
     return 0
