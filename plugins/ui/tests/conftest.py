@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Iterator, List
 
 import pytest
-from ui_harness import CHROMIUM, CHROMIUM_FLAGS, HERE, UIServer, dflow_command, run_env, start_ui, stop_ui
+from ui_harness import CHROMIUM, CHROMIUM_FLAGS, UIServer, dflow_command, run_env, start_ui, stop_ui, submit_workflow
 
 _SHOTS: List[Path] = []
 
@@ -45,13 +44,8 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UIServer]:
 
 @pytest.fixture
 def submit(ui: UIServer) -> Any:
-    def _submit(name: str, *args: str) -> str:
-        done = subprocess.run([sys.executable, str(HERE / "ui_workflows.py"), name, *args], env=run_env(ui.workdir),
-                              cwd=str(ui.workdir), capture_output=True, text=True, timeout=120, check=False)
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done.stdout.strip().splitlines()[-1]
-
-    return _submit
+    """``submit(name, *args)``: a workflow of ``ui_workflows.py``, submitted detached; its id."""
+    return lambda name, *args: submit_workflow(ui, name, *args)
 
 
 # --------------------------------------------------------------------------- the browser

@@ -12,9 +12,10 @@ import socket
 import subprocess
 import tarfile
 import time
+from typing import Tuple
 
 import pytest
-from ui_harness import SECRET, UIServer, dflow_command, run_env, start_ui, stop_ui
+from ui_harness import SECRET, UIServer, dflow_command, run_env, start_ui, stop_ui, submit_workflow
 
 # --------------------------------------------------------------------------- the command and the token
 
@@ -170,15 +171,17 @@ def test_an_unknown_run_or_step_is_a_clear_404(ui: UIServer, submit) -> None:
 # --------------------------------------------------------------------------- a step: values, logs, artifacts
 
 
-def _talk(ui: UIServer, run_id: str) -> dict:
+@pytest.fixture(scope="module")
+def talk(ui: UIServer) -> Tuple[str, dict]:
+    """A finished run of the ``logs`` workflow, and the details of its step ``talk``."""
+    run_id = submit_workflow(ui, "logs")
     snap = ui.wait_phase(run_id, ("Succeeded",), timeout=60)
     step = next(n for n in snap["nodes"] if n["display"] == "talk")
-    return ui.json(f"/api/runs/{run_id}/steps/{step['id']}")
+    return run_id, ui.json(f"/api/runs/{run_id}/steps/{step['id']}")
 
 
-def test_step_detail_shows_values_as_text_and_hides_secrets(ui: UIServer, submit) -> None:
-    run_id = submit("logs")
-    detail = _talk(ui, run_id)
+def test_step_detail_shows_values_as_text_and_hides_secrets(ui: UIServer, talk) -> None:
+    run_id, detail = talk
     long = next(p for p in detail["outputs"]["parameters"] if p["name"] == "long")
     assert long["text"].startswith("x" * 100) and long["size"] >= 5000 and not long["opaque"]
     assert {a["name"] for a in detail["outputs"]["artifacts"]} == {"file", "folder"}
@@ -209,9 +212,8 @@ def test_a_log_stream_resumes_where_a_dropped_connection_left_it(ui: UIServer, s
     assert resumed == whole and resumed.count("line 1\n") == 1
 
 
-def test_artifacts_download_as_a_file_or_a_tarball(ui: UIServer, submit) -> None:
-    run_id = submit("logs")
-    detail = _talk(ui, run_id)
+def test_artifacts_download_as_a_file_or_a_tarball(ui: UIServer, talk) -> None:
+    run_id, detail = talk
     base = f"/api/runs/{run_id}/steps/{detail['id']}/artifacts/outputs"
     status, body, headers = ui.get(base + "/file")
     assert status == 200 and body == b"a small file\n"

@@ -141,6 +141,14 @@ def start_ui(workdir: Path, extra: Optional[List[str]] = None) -> UIServer:
     raise AssertionError("dflow ui printed no URL:\n" + "".join(lines))
 
 
+def submit_workflow(ui: UIServer, name: str, *args: str) -> str:
+    """Workflow ``name`` of ``ui_workflows.py``, submitted detached into the server's work directory."""
+    done = subprocess.run([sys.executable, str(HERE / "ui_workflows.py"), name, *args], env=run_env(ui.workdir),
+                          cwd=str(ui.workdir), capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
 def _drain(proc: subprocess.Popen, lines: List[str]) -> None:
     assert proc.stdout is not None
     for line in proc.stdout:
