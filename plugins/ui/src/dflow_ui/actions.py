@@ -42,6 +42,7 @@ def refusal(action: str, run_id: str, phase: str) -> Optional[str]:
 
 
 def child_command(action: str, run_id: str) -> List[str]:
+    """The child process that carries out ``action`` on ``run_id``."""
     return [sys.executable, "-m", "dflow_ui.actions", action, run_id]
 
 
@@ -68,6 +69,7 @@ def run_child(action: str, run_id: str, mode: Optional[str]) -> Dict[str, Any]:
 
 
 def parse_child_answer(action: str, run_id: str, code: int, stdout: str, stderr: str) -> Dict[str, Any]:
+    """The child's JSON answer, or ``{"error": ...}`` with the last line it wrote to stderr."""
     lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
     if code == 0 and lines:
         return json.loads(lines[-1])

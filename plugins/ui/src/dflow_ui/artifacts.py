@@ -27,12 +27,14 @@ _CATALOG = ".dflow"
 
 @dataclass
 class Fetched:
+    """A downloaded artifact ready to send: the file, its name and type, the folder to remove after."""
     path: str
     filename: str
     media_type: str
     tmpdir: str
 
     def cleanup(self) -> None:
+        """Remove the temporary folder (after the answer went out)."""
         shutil.rmtree(self.tmpdir, ignore_errors=True)
 
 

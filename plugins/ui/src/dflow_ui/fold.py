@@ -51,6 +51,7 @@ class RunView:
     notable: Dict[str, List[Dict[str, Any]]] = field(default_factory=dict)
 
     def summary(self) -> Dict[str, Any]:
+        """Counts by phase, the failed steps (at most ``MAX_FAILED``) and the number of steps."""
         return {"counts": self.counts, "failed": self.failed, "failed_total": self.failed_total,
                 "steps_total": self.steps_total}
 
@@ -126,6 +127,7 @@ def _edges(roots: List[StepRecord], visible_kids: Dict[str, List[StepRecord]], n
     exits_memo: Dict[str, List[str]] = {}
 
     def add(a: str, b: str) -> None:
+        """One edge, once, up to ``MAX_EDGES``."""
         if (a, b) not in seen and len(edges) < MAX_EDGES:
             seen.add((a, b))
             edges.append((a, b))
@@ -143,6 +145,7 @@ def _edges(roots: List[StepRecord], visible_kids: Dict[str, List[StepRecord]], n
         return [children] if children else []
 
     def dag_links(node: Dict[str, Any]) -> Optional[List[Tuple[List[StepRecord], StepRecord]]]:
+        """For a DAG node: each visible task with the visible tasks it depends on (``None`` otherwise)."""
         tmpl = _template(spec, node.get("template"))
         if node["type"] != "DAG" or getattr(tmpl, "kind", None) != "dag":
             return None
@@ -171,6 +174,7 @@ def _edges(roots: List[StepRecord], visible_kids: Dict[str, List[StepRecord]], n
         return exits_memo[node_id]
 
     def connect(sources: Iterable[str], target: str, fallback: str) -> None:
+        """Edges from ``sources`` to ``target``; a wide fan-in starts at ``fallback`` instead."""
         src = list(sources)
         if len(src) > 50:  # a wide fan-in: draw it from the step, not from every slice
             src = [fallback]

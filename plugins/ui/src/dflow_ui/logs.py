@@ -103,20 +103,24 @@ class _Looks:
         self.delay, self.quiet, self.idle = poll, 0, 0.0
 
     def grew(self) -> None:
+        """The log grew: look again soon."""
         self.delay, self.quiet, self.idle = self.poll, 0, 0.0
 
     async def finished(self, source: Source, run_id: str) -> bool:
+        """Whether the run has ended and the log stayed the same for a few looks."""
         if await _run_ended(source, run_id):
             self.quiet += 1
         return self.quiet >= _QUIET_LOOKS
 
     def keepalive_due(self) -> bool:
+        """Whether a keep-alive comment is due (then the count starts again)."""
         due = self.idle >= self.keepalive
         if due:
             self.idle = 0.0
         return due
 
     async def wait(self) -> None:
+        """Sleep until the next look, a little longer each time."""
         import anyio
 
         await anyio.sleep(self.delay)

@@ -69,6 +69,7 @@ class TokenGuard:
             return
 
         async def send_with_headers(message: Message) -> None:
+            """Add the security headers to the answer's start."""
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
                 message["headers"] = list(message["headers"]) + SECURITY_HEADERS
@@ -137,6 +138,7 @@ class Redactor:
 
     @classmethod
     def from_environment(cls, token: str) -> "Redactor":
+        """The secrets this process knows: the token, ``config``'s and ``s3_config``'s, the environment's."""
         from dflow import config, s3_config
 
         values: List[Optional[str]] = [token, config.get("token"), s3_config.get("secret_key")]
@@ -155,7 +157,3 @@ class Redactor:
         for k, v in (data or {}).items():
             out[str(k)] = MASK if SECRET_NAME.search(str(k)) else self.text("" if v is None else str(v))
         return out
-
-    def longest(self) -> int:
-        """The length of the longest secret (a streaming reader keeps this much back)."""
-        return len(self._values[0]) if self._values else 0

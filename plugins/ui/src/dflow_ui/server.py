@@ -85,6 +85,7 @@ class UIApp:
     # ---------------------------------------------------------------- the page
 
     async def index(self, request: Request) -> Response:
+        """The page (its asset URLs carry the token)."""
         text = (STATIC / "index.html").read_text(encoding="utf-8")
         # the token is ours (the guard compared it), and escaped anyway
         page = text.replace("{{token}}", html.escape(self.token, quote=True)).replace(
@@ -94,6 +95,7 @@ class UIApp:
     # ---------------------------------------------------------------- runs
 
     async def runs(self, request: Request) -> Response:
+        """A page of runs as JSON (``phase``, ``q``, ``offset``, ``limit``)."""
         records = await self.source.call(self.source.backend.list_workflows)
         rows = self.hub.runs.rows(records)
         page, total = runs_page(rows, request.query_params.getlist("phase"), request.query_params.get("q", ""),
@@ -101,15 +103,18 @@ class UIApp:
         return JSONResponse({"rows": page, "total": total, "all": len(rows)})
 
     async def runs_events(self, request: Request) -> Response:
+        """The runs list as an event stream (``phase``, ``q``, ``limit``)."""
         watcher = self.hub.runs_watcher()
         return sse_response(watcher.stream(request.query_params.getlist("phase"), request.query_params.get("q", ""),
                                            self._int(request, "limit", 50, 1, PAGE_LIMIT)))
 
     async def run_events(self, request: Request) -> Response:
+        """A run's event stream: a snapshot, then patches."""
         run_id = request.path_params["run"]
         return await self._unknown_run(run_id) or sse_response(self.hub.run_watcher(run_id).stream())
 
     async def run_snapshot(self, request: Request) -> Response:
+        """A run's current snapshot as JSON."""
         run_id = request.path_params["run"]
         missing = await self._unknown_run(run_id)
         if missing is not None:
@@ -125,6 +130,7 @@ class UIApp:
         return JSONResponse(watcher.value.full())
 
     async def children(self, request: Request) -> Response:
+        """A page of the children of a node (a folded fan-out), optionally of one phase."""
         run_id, node = request.path_params["run"], request.path_params["node"]
         try:
             records = await self.source.steps(run_id)
@@ -138,6 +144,7 @@ class UIApp:
     # ---------------------------------------------------------------- a step
 
     async def step(self, request: Request) -> Response:
+        """Everything the step panel shows about one step."""
         rec = await self._step(request)
         if isinstance(rec, Response):
             return rec
@@ -152,6 +159,7 @@ class UIApp:
         return JSONResponse(step_detail(rec, self.redact, executor))
 
     async def log_events(self, request: Request) -> Response:
+        """A step's log as an event stream, resumed from ``Last-Event-ID``."""
         rec = await self._step(request)
         if isinstance(rec, Response):
             return rec
@@ -161,6 +169,7 @@ class UIApp:
                                        keepalive=self.hub.pace.keepalive))
 
     async def log_file(self, request: Request) -> Response:
+        """A step's whole log, secrets masked, as a download."""
         rec = await self._step(request)
         if isinstance(rec, Response):
             return rec
@@ -175,6 +184,7 @@ class UIApp:
         return Response(self.redact.text(text), media_type="text/plain; charset=utf-8", headers=headers)
 
     async def artifact(self, request: Request) -> Response:
+        """An input or output artifact of a step, as a file or a ``.tar.gz``."""
         direction, name = request.path_params["direction"], request.path_params["name"]
         if direction not in ("inputs", "outputs"):
             return self._error(404, f"artifacts are inputs or outputs, not {direction!r}")
@@ -193,6 +203,7 @@ class UIApp:
     # ---------------------------------------------------------------- actions
 
     async def action(self, request: Request) -> Response:
+        """Terminate, resume, retry or resubmit a run (the token in the ``X-Dflow-Token`` header)."""
         run_id, action = request.path_params["run"], request.path_params["action"]
         if action not in actions.ACTIONS:
             return self._error(404, actions.refusal(action, run_id, "") or "")
@@ -219,6 +230,7 @@ class UIApp:
     # ---------------------------------------------------------------- wiring
 
     def routes(self) -> List[Any]:
+        """The routes of the application."""
         return [
             Route("/", self.index),
             Route("/api/runs", self.runs),
@@ -247,6 +259,7 @@ def create_app(backend: Any, token: str, mode: Optional[str] = None, port: Optio
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
+        """Start the start-up reading; stop every poller at shutdown."""
         ui.hub.start()
         yield
         await ui.hub.close()

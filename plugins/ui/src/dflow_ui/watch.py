@@ -57,6 +57,7 @@ class _Published:
         self._poke = asyncio.Event()
 
     def publish(self, value: Any) -> None:
+        """Replace the value and wake everyone waiting for a change."""
         self.value = value
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
@@ -75,11 +76,13 @@ class _Published:
         self._poke.set()
 
     async def sleep(self, delay: float) -> None:
+        """Sleep ``delay`` seconds, or less when poked."""
         with anyio.move_on_after(delay):
             await self._poke.wait()
         self._poke.clear()
 
     def wanted(self, linger: float) -> bool:
+        """Whether someone watches, or did less than ``linger`` seconds ago."""
         return self.subscribers > 0 or time.monotonic() - self.last_seen < linger
 
 
@@ -95,6 +98,7 @@ class RunSnapshot:
     error: Optional[str] = None
 
     def full(self) -> Dict[str, Any]:
+        """The whole snapshot, as the first event of a stream."""
         v = self.view
         return {"run": self.run, "error": self.error, "root": v.root if v else None,
                 "nodes": list(v.nodes.values()) if v else [], "edges": [list(e) for e in v.edges] if v else [],
@@ -142,6 +146,7 @@ class RunWatcher(_Published):
         self.value = hub.views.get(run_id)
 
     async def poll(self) -> None:
+        """Poll the run while it is watched (see the module's docstring for the pace)."""
         source, pace = self.hub.source, self.hub.pace
         delay, last = pace.min_delay, None
         while self.wanted(pace.linger):
@@ -162,6 +167,7 @@ class RunWatcher(_Published):
             await self.sleep(max(delay, 3 * cost))
 
     async def read(self, newer_than: Optional[float] = None) -> RunView:
+        """Read the run's steps (a read started after ``newer_than``) and fold them."""
         source = self.hub.source
         spec = await source.spec(self.run_id)
         records = await source.steps(self.run_id, newer_than)
@@ -233,6 +239,7 @@ class RunsWatcher(_Published):
         self.progress_task: Optional["asyncio.Task[None]"] = None
 
     async def poll(self) -> None:
+        """Poll the list of runs while it is watched."""
         source, pace = self.hub.source, self.hub.pace
         delay = pace.min_delay
         while self.wanted(pace.linger):
@@ -254,6 +261,7 @@ class RunsWatcher(_Published):
             self.progress_task.cancel()
 
     def rows(self, records: Sequence[WorkflowRecord]) -> List[Dict[str, Any]]:
+        """The runs as table rows, newest first."""
         rows = [run_row(r, self.hub.redact, self.hub.progress.get(r.id)) for r in records]
         rows.sort(key=lambda r: r["created"] or r["started"] or 0, reverse=True)
         return rows
@@ -335,6 +343,7 @@ class ViewCache:
         self._runs, self._nodes, self._held = runs, nodes, 0
 
     def get(self, run_id: str) -> Optional[RunSnapshot]:
+        """The last snapshot of ``run_id``, if kept."""
         item = self._items.get(run_id)
         if item is None:
             return None
@@ -342,6 +351,7 @@ class ViewCache:
         return item[0]
 
     def put(self, run_id: str, snap: RunSnapshot) -> None:
+        """Keep ``snap`` (dropping the oldest beyond the bounds)."""
         if snap.view is None or snap.error:
             return
         size = len(snap.view.nodes) + sum(len(v) for v in snap.view.notable.values())
@@ -364,16 +374,19 @@ class ProgressCache:
         self._every = every
 
     def get(self, run_id: str) -> Optional[str]:
+        """The progress text of ``run_id``, if counted."""
         item = self._items.get(run_id)
         return item[0] if item else None
 
     def put(self, rec: WorkflowRecord, text: Optional[str]) -> None:
+        """Remember the progress of a run as its record is now."""
         self._items[rec.id] = (text, rec.finished_at, rec.phase, time.monotonic())
         self._items.move_to_end(rec.id)
         while len(self._items) > self._slots:
             self._items.popitem(last=False)
 
     def stale(self, rec: WorkflowRecord) -> bool:
+        """Whether the run's progress should be counted again."""
         item = self._items.get(rec.id)
         if item is None:
             return True
@@ -410,10 +423,12 @@ class Hub:
             self.runs.progress_task = asyncio.get_running_loop().create_task(self.runs.warm(warm))
 
     def runs_watcher(self) -> RunsWatcher:
+        """The poller of the runs list (started if needed)."""
         self._start(self.runs, self.runs.poll)
         return self.runs
 
     def run_watcher(self, run_id: str) -> RunWatcher:
+        """The poller of ``run_id`` (created and started if needed)."""
         w = self._watchers.get(run_id)
         if w is None:
             w = self._watchers[run_id] = RunWatcher(self, run_id)
@@ -436,6 +451,7 @@ class Hub:
             self._watchers[run_id].poke()
 
     async def close(self) -> None:
+        """Stop every poller (at shutdown)."""
         tasks = [w.task for w in [self.runs, *self._watchers.values()] if w.task is not None]
         if self.runs.progress_task is not None:
             tasks.append(self.runs.progress_task)
