@@ -240,6 +240,10 @@ class LocalBackend(Backend):
                 f"workflow {workflow_id!r} keeps its artifacts through a custom storage client "
                 "(s3_config['storage_client']); set the same client in this process before resuming it"
             )
+        try:
+            self.get_spec(workflow_id)  # a run that cannot start again says so now, not in a detached driver
+        except ValueError as e:
+            raise BackendError(f"workflow {workflow_id!r} cannot be resumed: its spec.json is unreadable ({e})") from None
         cancel_leftovers(wfdir)
         self._start_driver(wfdir, workflow_id, detach, resume=True)
 
