@@ -9,16 +9,18 @@ names the distribution to install when it is used.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 __all__ = ["lazy_exports"]
 
 
-def lazy_exports(package: str, table: Dict[str, str]) -> Tuple[Callable[[str], Any], Callable[[], List[str]]]:
-    """``(__getattr__, __dir__)`` for ``package`` exporting ``table``.
+def lazy_exports(package: str, table: Dict[str, str],
+                 base: Optional[str] = None) -> Tuple[Callable[[str], Any], Callable[[], List[str]]]:
+    """``(__getattr__, __dir__)`` for the module ``package`` exporting ``table``.
 
-    ``table`` maps a name to the module (relative to ``package``) that defines it, to
-    ``plugin:<legacy>`` (``dflow.plugins.<legacy>``) or to ``=<module>`` (that module).
+    ``table`` maps a name to the module (relative to ``base``, by default ``package``)
+    that defines it, to ``plugin:<legacy>`` (``dflow.plugins.<legacy>``) or to
+    ``=<module>`` (that module).
     """
     module = importlib.import_module(package)
 
@@ -33,7 +35,7 @@ def lazy_exports(package: str, table: Dict[str, str]) -> Tuple[Callable[[str], A
         if where.startswith("plugin:"):
             source = importlib.import_module(f"dflow.plugins.{where[len('plugin:'):]}")
         else:
-            source = importlib.import_module(f"{package}.{where}")
+            source = importlib.import_module(f"{base or package}.{where}")
         value = getattr(source, name)
         setattr(module, name, value)
         return value

@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
+from ._exports import lazy_exports
+
 _LAZY = {
     "argo_range": "loops", "argo_len": "loops", "argo_sequence": "loops", "argo_enumerate": "loops",
     "argo_sum": "loops", "argo_concat": "loops",
@@ -37,15 +39,7 @@ __all__ = [
 ] + sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dflow.utils' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"dflow.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, base="dflow")
 
 
 # --------------------------------------------------------------------------- nested data

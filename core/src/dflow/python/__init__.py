@@ -8,9 +8,7 @@ are loaded on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from .._exports import lazy_exports
 from ._errors import FatalError, TransientError
 from .op import OP
 from .opio import OPIO, Artifact, BigParameter, HDF5Dataset, HDF5Datasets, NestedDict, OPIOSign, Parameter
@@ -23,10 +21,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dflow.python' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
