@@ -398,7 +398,7 @@ def test_reused_artifacts_come_from_their_keys(tmp_path):
 
     wf = Workflow("reuse-art")
     wf.add(Step("w", T(ops.write_file), parameters={"name": "a", "text": "b"}, key="w"))
-    reuse = [ReusedStep(key="w", outputs_artifacts={"out": StoredArtifact(key="wf-1/w/out", storage="s3")})]
+    reuse = [ReusedStep(key="w", outputs_artifacts={"out": StoredArtifact(key="wf-1/w/out")})]
     m = ArgoBackend().compiler(wf.compile(), reuse).render()
     assert schema_errors(m) == []
     r = templates(m)[steps_of(m)["w"]["template"]]

@@ -18,6 +18,7 @@ from dflow.python import PythonOPTemplate, Slices
 from dflow.testing import ops
 
 pytestmark = pytest.mark.needs_rgw
+pytest.importorskip("dflow_debug", reason="these tests run workflows on the local backend (pip install dflow-debug)")
 
 
 @pytest.fixture
