@@ -239,3 +239,25 @@ def test_runtime_registration_and_removal():
         unregister_plugin(name)
     assert registry().find("storage", "runtime-store") is None
     assert registry().find("storage", "rs") is None
+
+
+# what an installed plugin may load only when it is used, not when the plugin manager starts
+HEAVY = ("boto3", "botocore", "oss2", "azure.storage", "google.cloud", "kubernetes", "starlette", "uvicorn",
+         "dpdispatcher", "paramiko")
+
+
+def test_loading_every_installed_plugin_imports_no_sdk():
+    """Every dflow session loads every installed plugin's entry module: those modules register
+    names and factories, and leave SDKs and web stacks to the first use (each costs 50-250 ms)."""
+    code = (
+        "import sys\n"
+        "from dflow.plugins import registry\n"
+        "reg = registry()\n"
+        "print(sorted(reg.names('storage')) + sorted(reg.names('backend')))\n"
+        f"heavy = [m for m in sys.modules if m.split('.')[0] in {sorted({h.split('.')[0] for h in HEAVY})!r}"
+        f" and any(m == h or m.startswith(h + '.') for h in {list(HEAVY)!r})]\n"
+        "print(heavy)\n"
+        "raise SystemExit(1 if heavy else 0)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr

@@ -6,17 +6,20 @@ Listed in the ``dflow.storage`` entry-point group as ``s3``; selected by
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dflow.plugins import hookimpl
 
-from .client import S3StorageClient
+if TYPE_CHECKING:
+    from .client import S3StorageClient
 
 __all__ = ["register_storage_clients", "register_legacy_modules"]
 
 
-def _s3_factory(**options: Any) -> S3StorageClient:
-    """Build a client from ``s3_config``-style options (unknown keys are ignored)."""
+def _s3_factory(**options: Any) -> "S3StorageClient":
+    """Build a client from ``s3_config``-style options (unknown keys are ignored); boto3 loads here."""
+    from .client import S3StorageClient
+
     return S3StorageClient(**options)
 
 

@@ -1,0 +1,260 @@
+"""The fork server's own process: it forks every attempt of a step on the driver's request.
+
+Loaded by a fresh interpreter (see :class:`dflow_debug.forkserver.ForkLauncher`), so it
+imports only the standard library and core's step runtime: whatever it imports, every
+attempt's fork copies, and a smaller server forks faster. Nothing here imports the
+local backend's package (``dflow_debug/__init__`` is lazy for that reason).
+
+Protocol (a Unix socket to the server, frames of a 4-byte length and a pickle):
+driver -> server ``{"id", "job", "log"}``; server -> driver ``{"id", "pid"}`` when the
+attempt started and ``{"id", "code"}`` when it ended (``-N``: ended by signal ``N``).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import selectors
+import signal
+import socket
+import struct
+import sys
+import traceback
+from typing import Any, Dict, Optional, Set, Tuple
+
+__all__ = ["serve_main", "frame", "FrameReader", "process_start_time", "pid_alive", "kill_group"]
+
+_HEADER = struct.Struct("!I")
+
+
+def process_start_time(pid: int) -> Optional[str]:
+    """The kernel's start time of ``pid`` (to tell a live process from a reused pid)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+        return data.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def pid_alive(pid: Optional[int], start_time: Optional[str]) -> bool:
+    if not pid:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    if fields[0] == "Z":
+        return False
+    return start_time is None or fields[19] == start_time
+
+
+def kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def frame(obj: Any) -> bytes:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(data)) + data
+
+
+class FrameReader:
+    def __init__(self) -> None:
+        self.buf = bytearray()
+
+    def feed(self, data: bytes) -> list:
+        self.buf += data
+        out = []
+        while len(self.buf) >= 4:
+            (n,) = _HEADER.unpack_from(self.buf)
+            if len(self.buf) < 4 + n:
+                break
+            out.append(pickle.loads(bytes(self.buf[4:4 + n])))
+            del self.buf[:4 + n]
+        return out
+
+
+# ---------------------------------------------------------------- inside an attempt's process
+
+
+def _own_std_streams() -> None:
+    # the submitting process may have replaced sys.stdout/sys.stderr (pytest's capture,
+    # a notebook's stream): a step writes to its own fds 1 and 2, which point at its log
+    sys.stdout = open(1, "w", buffering=1, closefd=False, errors="backslashreplace")
+    sys.stderr = open(2, "w", buffering=1, closefd=False, errors="backslashreplace")
+    sys.__stdout__, sys.__stderr__ = sys.stdout, sys.stderr
+
+
+def _fault_handler_to_log() -> None:
+    # a crash (segfault) dumps the Python stack into the step's log (fd 2), not into
+    # whatever stream the submitting process had armed faulthandler on
+    import faulthandler
+
+    if faulthandler.is_enabled():
+        faulthandler.disable()
+    faulthandler.enable(file=sys.__stderr__ if sys.__stderr__ is not None else 2)
+
+
+def _run_attempt(job: Dict[str, Any], log_path: str) -> int:  # pragma: no cover - runs in the attempt
+    os.setpgid(0, 0)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_DFL)
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    _own_std_streams()
+    _fault_handler_to_log()
+    os.environ.update(job.get("env") or {})
+    os.chdir(job["cwd"])
+    if job.get("task") is not None:
+        from dflow.runtime import run_task
+
+        return int(run_task(job["task"]) or 0)
+    os.execvp(job["command"][0], job["command"])
+    return 127  # not reached
+
+
+def _attempt(job: Dict[str, Any], log_path: str) -> None:  # pragma: no cover
+    code = 1
+    try:
+        code = _run_attempt(job, log_path)
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    except BaseException:  # noqa: BLE001
+        traceback.print_exc()
+        code = 1
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001
+            pass
+        os._exit(code)
+
+
+# ---------------------------------------------------------------- the fork server
+
+
+def _become_subreaper() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
+def _children() -> Set[int]:
+    out: Set[int] = set()
+    try:
+        for task in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{task}/children") as f:
+                out.update(int(p) for p in f.read().split())
+    except OSError:  # pragma: no cover
+        pass
+    return out
+
+
+def _end_orphans(known: Set[int]) -> None:
+    """End every child of the server that is not a running attempt: processes that left an
+    attempt's session and were re-parented here when the attempt ended."""
+    for _ in range(50):
+        strays = _children() - known
+        if not strays:
+            return
+        for pid in strays:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid in strays:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+
+def _preload(ops: Any) -> None:  # pragma: no cover - runs in the server process
+    """Import the OPs of the run once, so every attempt starts with them loaded (failures: the step reports)."""
+    from dflow.runtime import load_op_class
+
+    for op in ops or []:
+        try:
+            load_op_class(op)
+        except BaseException:  # noqa: BLE001 - the attempt that needs it says what is wrong
+            pass
+
+
+def serve_main(settings: Dict[str, Any]) -> None:  # pragma: no cover - the server process's entry
+    """Run the fork server on the socket ``settings["fd"]`` (a fresh interpreter started by ``ForkLauncher.open``)."""
+    import gc
+
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    _preload(settings.get("preload"))
+    gc.collect()
+    gc.freeze()
+    try:
+        _serve(socket.socket(fileno=int(settings["fd"])))
+    finally:
+        os._exit(0)
+
+
+def _serve(chan: socket.socket) -> None:  # pragma: no cover - runs in the server process
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _become_subreaper()
+    import dflow.runtime  # noqa: F401 - warm: every attempt starts with the runtime imported
+
+    sel = selectors.DefaultSelector()
+    sel.register(chan, selectors.EVENT_READ, None)
+    reader = FrameReader()
+    running: Dict[int, Tuple[int, int]] = {}  # pidfd -> (pid, request id)
+    while True:
+        for key, _ in sel.select():
+            if key.data is None:
+                data = chan.recv(1 << 20)
+                if not data:  # the driver is gone: end every process it started
+                    for pid, _rid in running.values():
+                        kill_group(pid)
+                    _end_orphans(set())
+                    os._exit(0)
+                for req in reader.feed(data):
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                    pid = os.fork()
+                    if pid == 0:
+                        sel.close()
+                        for fd in list(running):
+                            os.close(fd)
+                        chan.close()
+                        _attempt(req["job"], req["log"])
+                    try:
+                        os.setpgid(pid, pid)
+                    except OSError:
+                        pass
+                    pidfd = os.pidfd_open(pid)
+                    running[pidfd] = (pid, req["id"])
+                    sel.register(pidfd, selectors.EVENT_READ, pid)
+                    chan.sendall(frame({"id": req["id"], "pid": pid}))
+            else:
+                pidfd = key.fd
+                pid, rid = running.pop(pidfd)
+                sel.unregister(pidfd)
+                os.close(pidfd)
+                # the attempt is a zombie until reaped, so its group id cannot be reused yet:
+                # end whatever it left running, then reap it and its escaped orphans
+                kill_group(pid)
+                _, status = os.waitpid(pid, 0)
+                _end_orphans({p for p, _ in running.values()})
+                chan.sendall(frame({"id": rid, "code": os.waitstatus_to_exitcode(status)}))
