@@ -177,9 +177,12 @@ def _one(name: str) -> Dict[str, Any]:
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
-    Workflow(id=wf.id).query_step()  # as a user's next call would, from the records on disk
+    steps = Workflow(id=wf.id).query_step()  # as a user's next call would, from the records on disk
     query = time.perf_counter() - t0
-    return {"seconds": elapsed, "peak_mb_self": own, "peak_mb_children": children, "query_step": query}
+    pods = [s.record for s in steps if s.type == "Pod" and s.record.started_at and s.record.finished_at]
+    # from the first step's start to the last step's end: the engine's pace, without fixed start-up costs
+    span = max(r.finished_at for r in pods) - min(r.started_at for r in pods) if pods else elapsed
+    return {"seconds": elapsed, "span": span, "peak_mb_self": own, "peak_mb_children": children, "query_step": query}
 
 
 def interpreter_start(repeats: int = 7) -> float:
@@ -192,10 +195,13 @@ def interpreter_start(repeats: int = 7) -> float:
 
 
 def _run(python: str, name: str) -> Dict[str, Any]:
+    t0 = time.perf_counter()
     out = subprocess.run([python, __file__, "--one", name], capture_output=True, text=True, check=False)
+    script = time.perf_counter() - t0
     if out.returncode != 0:
         raise SystemExit(f"{name} ({python}) failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    # the whole script, as `time python my_workflow.py` shows it: imports, building, compiling, running
+    return {**json.loads(out.stdout.strip().splitlines()[-1]), "script": script}
 
 
 def main(argv: List[str]) -> int:
@@ -215,23 +221,31 @@ def main(argv: List[str]) -> int:
             runs.append(_run(sys.executable, name))  # interleaved: both engines see the same machine
             if previous:
                 base.append(_run(previous, name))
-        med = statistics.median(r["seconds"] for r in runs)
-        old = statistics.median(r["seconds"] for r in base) if base else None
-        peak = max(r["peak_mb_self"] + r["peak_mb_children"] for r in runs)
-        query = statistics.median(r["query_step"] for r in runs)
-        rows.append((name, steps, med, old, target, med / (steps * start), med / steps * 1000, peak, query))
+        row: Dict[str, Any] = {"name": name, "steps": steps, "target": target}
+        for key in ("script", "seconds", "span"):
+            row[key] = statistics.median(r[key] for r in runs)
+            row["old_" + key] = statistics.median(r[key] for r in base) if base else None
+        row["peak"] = max(r["peak_mb_self"] + r["peak_mb_children"] for r in runs)
+        row["query"] = statistics.median(r["query_step"] for r in runs)
+        rows.append(row)
     print(f"\ninterpreter start (python -c 'import dflow.python'), median of 7: {start * 1000:.0f} ms")
     print(f"previous engine: {BASELINE_REV if previous else 'not measured'}; medians of {repeats} runs "
-          "(1 for fanout-10000), interleaved\n")
-    print("| workload | steps | median (s) | previous engine (s) | ratio to previous | target (s) "
-          "| vs. a fresh interpreter per step | ms per step | peak RSS (MB) | query_step (s) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for name, steps, med, old, target, ratio, per, peak, query in rows:
-        ok = "" if med < target else " (missed)"
-        prev = f"{old:.2f}" if old is not None else "-"
-        vs = f"{med / old:.2f}x" if old else "-"
-        print(f"| {name} | {steps} | {med:.2f}{ok} | {prev} | {vs} | < {target:g} | {ratio:.2f}x | {per:.1f} "
-              f"| {peak:.0f} | {query:.2f} |")
+          "(1 for fanout-10000), interleaved")
+    print("script: the whole `python workflow.py` (imports, build, compile, run); run: submit() to the end; "
+          "steps: first step's start to last step's end (the engine's pace)\n")
+    print("| workload | steps | target (s) | script (s) | run (s) | steps (s) | ms per step | previous: script / run / "
+          "steps (s) | ratio script / run / steps | vs. a fresh interpreter per step | peak RSS (MB) | query_step (s) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        ok = "" if r["seconds"] < r["target"] else " (missed)"
+        if r["old_seconds"] is not None:
+            prev = " / ".join(f"{r['old_' + k]:.2f}" for k in ("script", "seconds", "span"))
+            ratio = " / ".join(f"{r[k] / r['old_' + k]:.2f}x" for k in ("script", "seconds", "span"))
+        else:
+            prev = ratio = "-"
+        print(f"| {r['name']} | {r['steps']} | < {r['target']:g} | {r['script']:.2f} | {r['seconds']:.2f}{ok} "
+              f"| {r['span']:.2f} | {r['span'] / r['steps'] * 1000:.1f} | {prev} | {ratio} "
+              f"| {r['seconds'] / (r['steps'] * start):.2f}x | {r['peak']:.0f} | {r['query']:.2f} |")
     return 0
 
 

@@ -100,9 +100,6 @@ def _fault_handler_to_log() -> None:
 
 
 def _run_attempt(job: Dict[str, Any], log_path: str) -> int:  # pragma: no cover - runs in the attempt
-    os.setpgid(0, 0)
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGPIPE):
-        signal.signal(sig, signal.SIG_DFL)
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
@@ -210,6 +207,40 @@ def serve_main(settings: Dict[str, Any]) -> None:  # pragma: no cover - the serv
         os._exit(0)
 
 
+class _Spare:
+    """An attempt's process forked ahead of time, waiting for its job on a pipe.
+
+    Forking and resetting a process take a millisecond or two; done while the previous
+    attempt runs, they are off the path from a request to the step running.
+    """
+
+    def __init__(self, pid: int, pidfd: int, job_fd: int) -> None:
+        self.pid, self.pidfd, self.job_fd = pid, pidfd, job_fd
+
+
+def _spare_main(job_fd: int) -> None:  # pragma: no cover - runs in the spare process
+    os.setpgid(0, 0)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_DFL)
+    data = bytearray()
+    while True:
+        chunk = os.read(job_fd, 1 << 16)
+        if not chunk:
+            break
+        data += chunk
+    os.close(job_fd)
+    reqs = FrameReader().feed(bytes(data))
+    if not reqs:  # the server went away before handing over a job
+        os._exit(0)
+    _attempt(reqs[0]["job"], reqs[0]["log"])
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def _serve(chan: socket.socket) -> None:  # pragma: no cover - runs in the server process
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -220,33 +251,61 @@ def _serve(chan: socket.socket) -> None:  # pragma: no cover - runs in the serve
     sel.register(chan, selectors.EVENT_READ, None)
     reader = FrameReader()
     running: Dict[int, Tuple[int, int]] = {}  # pidfd -> (pid, request id)
+    spare: Optional[_Spare] = None
+
+    def fork_spare() -> _Spare:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        job_r, job_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            sel.close()
+            for fd in list(running):
+                os.close(fd)
+            os.close(job_w)
+            chan.close()
+            _spare_main(job_r)
+        os.close(job_r)
+        try:
+            os.setpgid(pid, pid)
+        except OSError:
+            pass
+        pidfd = os.pidfd_open(pid)
+        sel.register(pidfd, selectors.EVENT_READ, "spare")
+        return _Spare(pid, pidfd, job_w)
+
+    def known() -> Set[int]:
+        return {p for p, _ in running.values()} | ({spare.pid} if spare is not None else set())
+
     while True:
+        if spare is None:
+            spare = fork_spare()
         for key, _ in sel.select():
             if key.data is None:
                 data = chan.recv(1 << 20)
                 if not data:  # the driver is gone: end every process it started
                     for pid, _rid in running.values():
                         kill_group(pid)
+                    if spare is not None:
+                        kill_group(spare.pid)
                     _end_orphans(set())
                     os._exit(0)
                 for req in reader.feed(data):
-                    sys.stdout.flush()
-                    sys.stderr.flush()
-                    pid = os.fork()
-                    if pid == 0:
-                        sel.close()
-                        for fd in list(running):
-                            os.close(fd)
-                        chan.close()
-                        _attempt(req["job"], req["log"])
-                    try:
-                        os.setpgid(pid, pid)
-                    except OSError:
-                        pass
-                    pidfd = os.pidfd_open(pid)
-                    running[pidfd] = (pid, req["id"])
-                    sel.register(pidfd, selectors.EVENT_READ, pid)
-                    chan.sendall(frame({"id": req["id"], "pid": pid}))
+                    if spare is None:
+                        spare = fork_spare()
+                    s, spare = spare, None
+                    _write_all(s.job_fd, frame(req))  # the spare reads while the pipe fills
+                    os.close(s.job_fd)
+                    running[s.pidfd] = (s.pid, req["id"])
+                    sel.modify(s.pidfd, selectors.EVENT_READ, s.pid)
+                    chan.sendall(frame({"id": req["id"], "pid": s.pid}))
+            elif key.data == "spare":  # a spare ended before it got a job (killed from outside)
+                assert spare is not None
+                sel.unregister(spare.pidfd)
+                os.close(spare.pidfd)
+                os.close(spare.job_fd)
+                os.waitpid(spare.pid, 0)
+                spare = None
             else:
                 pidfd = key.fd
                 pid, rid = running.pop(pidfd)
@@ -256,5 +315,5 @@ def _serve(chan: socket.socket) -> None:  # pragma: no cover - runs in the serve
                 # end whatever it left running, then reap it and its escaped orphans
                 kill_group(pid)
                 _, status = os.waitpid(pid, 0)
-                _end_orphans({p for p, _ in running.values()})
+                _end_orphans(known())
                 chan.sendall(frame({"id": rid, "code": os.waitstatus_to_exitcode(status)}))

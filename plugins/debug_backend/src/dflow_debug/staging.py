@@ -145,8 +145,10 @@ class Stager:
     def make_dirs(self, sdir: str, params: Dict[str, PV]) -> None:
         if os.path.isdir(sdir):
             shutil.rmtree(sdir)
-        for d in ("inputs/parameters", "inputs/artifacts", "outputs/parameters", "outputs/artifacts", "workdir"):
-            os.makedirs(os.path.join(sdir, d), exist_ok=True)
+        os.makedirs(os.path.dirname(sdir), exist_ok=True)
+        for d in ("", "inputs", "inputs/parameters", "inputs/artifacts", "outputs", "outputs/parameters",
+                  "outputs/artifacts", "workdir"):
+            os.mkdir(os.path.join(sdir, d))  # in order: one system call each (makedirs stats every level)
         with open(os.path.join(sdir, "type"), "w") as f:
             f.write("Pod")
         for k, (text, _tp) in params.items():
@@ -176,9 +178,10 @@ class Stager:
         workdir = os.path.join(sdir, "workdir")
         if tmpl.python_op is not None:
             task = self.python_task(tmpl, params, local_arts, sdir, rec, presliced)
-            atomic_write(os.path.join(sdir, "task.json"), json.dumps(task, indent=1))
+            # the attempt's own new files (nothing reads them while they are written): plain writes
+            _write(os.path.join(sdir, "task.json"), json.dumps(task, indent=1))
             script = tmpl.script or PYTHON_OP_SCRIPT
-            atomic_write(os.path.join(sdir, "script"), script)
+            _write(os.path.join(sdir, "script"), script)
             env = dict(tmpl.env)
             env[TASK_ENV] = os.path.join(sdir, "task.json")
             env["PYTHONPATH"] = os.pathsep.join(p for p in (runtime_root(), os.environ.get("PYTHONPATH")) if p)
@@ -374,3 +377,8 @@ def _copy(src: str, dst: str) -> None:
     else:
         os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
         shutil.copy2(src, dst)
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
