@@ -27,6 +27,8 @@ C18_GROUP_OUTPUTS = "C18: Slices(group_size=...) loses outputs of slices that wr
 C19_OPTIONAL_INPUT = "C19: an input artifact marked optional on the template reaches the OP as a type error, not None"
 C20_UPLOAD_LAYOUT = "C20: an uploaded file is placed at the input path itself, not inside it under its own name"
 C21_WORKFLOW_IDS = "C21: workflow ids come from the global random generator, which user code seeds"
+C22_ARGO_GATHERED = "C22: the Argo manifest cannot return a fan-out's gathered output artifact from a Steps/DAG"
+C23_ARGO_SUB_PATH = "C23: the Argo manifest cannot count Slices(sub_path=True) over another step's output artifact"
 
 
 def gap(cause: str) -> pytest.MarkDecorator:

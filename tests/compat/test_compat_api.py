@@ -22,6 +22,8 @@ from compat_causes import (
     C08_KEY_RULE,
     C10_REFERENCE_VALUES,
     C15_WORKFLOW_API,
+    C22_ARGO_GATHERED,
+    C23_ARGO_SUB_PATH,
     gap,
 )
 
@@ -251,3 +253,75 @@ class _Noop(OP):
 def test_template_name_derived_from_an_op_class_is_valid():
     # not a gap: kept so that a change in naming shows here first
     assert PythonOPTemplate(_Noop).name
+
+
+# ---------------------------------------------------------------- C22, C23 Argo manifests
+
+
+class _Emit(OP):
+    @classmethod
+    def get_input_sign(cls):
+        return OPIOSign({"x": int})
+
+    @classmethod
+    def get_output_sign(cls):
+        return OPIOSign({"f": Artifact(Path)})
+
+    def execute(self, op_in):
+        return OPIO({"f": Path("f.txt")})
+
+
+class _Files(OP):
+    @classmethod
+    def get_input_sign(cls):
+        return OPIOSign({})
+
+    @classmethod
+    def get_output_sign(cls):
+        return OPIOSign({"files": Artifact(List[Path])})
+
+    def execute(self, op_in):
+        return OPIO({"files": []})
+
+
+class _Read(OP):
+    @classmethod
+    def get_input_sign(cls):
+        return OPIOSign({"f": Artifact(Path)})
+
+    @classmethod
+    def get_output_sign(cls):
+        return OPIOSign({})
+
+    def execute(self, op_in):
+        return OPIO({})
+
+
+@gap(C22_ARGO_GATHERED)
+def test_argo_manifest_of_a_steps_returning_a_gathered_output():
+    pytest.importorskip("dflow_argo", reason="the Argo backend (dflow-argo) renders manifests")
+    from dflow import OutputArtifact, Outputs, argo_range
+    from dflow.python import Slices
+
+    inner = Steps(name="inner", outputs=Outputs(artifacts={"all": OutputArtifact()}))
+    fan = Step(name="fan", template=PythonOPTemplate(_Emit, slices=Slices(input_parameter=["x"], output_artifact=["f"])),
+               parameters={"x": [1, 2]}, with_param=argo_range(2))
+    inner.add(fan)
+    inner.outputs.artifacts["all"]._from = fan.outputs.artifacts["f"]
+    wf = Workflow(name="gathered")
+    wf.add(Step(name="outer", template=inner))
+    assert wf.to_dict()["kind"] == "Workflow"
+
+
+@gap(C23_ARGO_SUB_PATH)
+def test_argo_manifest_of_sub_path_slices_over_a_step_output():
+    pytest.importorskip("dflow_argo", reason="the Argo backend (dflow-argo) renders manifests")
+    from dflow.python import Slices
+
+    make = Step(name="make", template=PythonOPTemplate(_Files))
+    read = Step(name="read", template=PythonOPTemplate(_Read, slices=Slices(sub_path=True, input_artifact=["f"])),
+                artifacts={"f": make.outputs.artifacts["files"]})
+    wf = Workflow(name="sub-path")
+    wf.add(make)
+    wf.add(read)
+    assert wf.to_dict()["kind"] == "Workflow"
