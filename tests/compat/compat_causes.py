@@ -28,6 +28,7 @@ C19_OPTIONAL_INPUT = "C19: an input artifact marked optional on the template rea
 C20_UPLOAD_LAYOUT = "C20: an uploaded file is placed at the input path itself, not inside it under its own name"
 C21_WORKFLOW_IDS = "C21: workflow ids come from the global random generator, which user code seeds"
 C22_ARGO_GATHERED = "C22: the Argo manifest cannot return a fan-out's gathered output artifact from a Steps/DAG"
+C24_DOWNLOAD_LIST = "C24: download_artifact also returns the items of earlier downloads into the same directory"
 C23_ARGO_SUB_PATH = "C23: the Argo manifest cannot count Slices(sub_path=True) over another step's output artifact"
 
 

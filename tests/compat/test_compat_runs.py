@@ -23,6 +23,7 @@ from compat_causes import (
     C19_OPTIONAL_INPUT,
     C20_UPLOAD_LAYOUT,
     C21_WORKFLOW_IDS,
+    C24_DOWNLOAD_LIST,
     gap,
 )
 
@@ -341,6 +342,20 @@ def test_seeding_random_does_not_make_workflow_ids_collide(local_run):
         assert wf.query_status() == "Succeeded"
         ids.append(wf.id)
     assert ids[0] != ids[1]
+
+
+# ---------------------------------------------------------------- C24
+
+
+@gap(C24_DOWNLOAD_LIST)
+def test_download_returns_only_the_items_of_this_artifact(local_run):
+    for name in ("a.txt", "b.txt", "c.txt"):
+        Path(name).write_text(name)
+    first = upload_artifact(["a.txt", "b.txt"])
+    second = upload_artifact(["c.txt"])
+    download_artifact(first, path="got")
+    got = download_artifact(second, path="got")
+    assert [Path(p).name for p in got] == ["c.txt"]
 
 
 def test_parameter_default_of_a_sign_is_used(local_run):
