@@ -2,7 +2,7 @@
 # Run the original dflow's tests, its examples that need no outside service, and
 # dpgen2's test suite against this project, and print how many pass.
 #
-#   scripts/check-dflow-compat.sh DFLOW_DIR DPGEN2_DIR [--with-original] [--only SUITES]
+#   scripts/check-dflow-compat.sh DFLOW_DIR DPGEN2_DIR [--with-original] [--manifests] [--only SUITES]
 #
 # DFLOW_DIR and DPGEN2_DIR are checkouts of deepmodeling/dflow and deepmodeling/dpgen2;
 # they are copied, never changed. Suites: dflow-tests, dflow-examples, dpgen2 (default:
@@ -15,22 +15,28 @@
 #   SKIP_UT_WITH_DFLOW=0 DFLOW_DEBUG=1 python -m unittest -v
 # - --with-original also runs the same suites on the original dflow (pydflow built
 #   from DFLOW_DIR, in venvs of its own), for the baseline.
+# - --manifests: on this project, every Workflow.submit() of the suites first renders
+#   the workflow's Argo manifest (wf.to_dict(), offline) and the script counts how many
+#   render. The public names of the original are always checked
+#   (scripts/compat_public_names.py).
 #
 # Work files (copies, venvs, logs) go to $COMPAT_WORKDIR (default ~/.cache/dflow-compat);
 # venvs are kept between runs and rebuilt when an input changes. Logs of every suite are
 # left in $COMPAT_WORKDIR/logs. The exit code is 0 when the script ran, whatever the counts.
 set -uo pipefail
 
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 [ $# -ge 2 ] || usage
 DFLOW_DIR=$(cd "$1" && pwd) || usage
 DPGEN2_DIR=$(cd "$2" && pwd) || usage
 shift 2
 WITH_ORIGINAL=0
+MANIFESTS=0
 ONLY="dflow-tests,dflow-examples,dpgen2"
 while [ $# -gt 0 ]; do
   case "$1" in
     --with-original) WITH_ORIGINAL=1 ;;
+    --manifests) MANIFESTS=1 ;;
     --only) ONLY="$2"; shift ;;
     *) usage ;;
   esac
@@ -108,7 +114,7 @@ install_dpgen2() {
   local py=$1/bin/python flavour=$2 src="$WORK/dpgen2-src-$2"
   "$py" -m pip install "${PIP_QUIET[@]}" --no-deps -e "$src" || return 1
   if [ "$flavour" = original ]; then
-    "$py" -m pip install "${PIP_QUIET[@]}" -e "${src}[test]" mock coverage || return 1
+    "$py" -m pip install "${PIP_QUIET[@]}" -e "${src}[test]" mock coverage pytest || return 1
     return 0
   fi
   # the dependency closure of dpgen2[test], without pydflow: install one layer at a
@@ -145,8 +151,9 @@ while todo:
             todo.append((req.name, set(req.extras)))
         else:
             wanted.append(str(req).split(";")[0].strip())
-# jsonpickle: dpgen2 imports it but gets it only through pydflow
-for extra in ("jsonpickle", "mock", "coverage"):
+# jsonpickle: dpgen2 imports it but gets it only through pydflow; mock, coverage and
+# pytest: dpgen2's CI installs them next to dpgen2[test]
+for extra in ("jsonpickle", "mock", "coverage", "pytest"):
     if not have(extra) and extra not in seen:
         wanted.append(extra)
 print("\n".join(wanted))
@@ -195,6 +202,25 @@ dpgen2_python() {
   echo "$dir/bin/python"
 }
 
+# ------------------------------------------------------------------ manifests
+
+# suite_env WHO SUITE: NAME=VALUE words for `env` in a suite's processes (the manifest
+# hook, for this project when --manifests is given)
+suite_env() {
+  if [ "$MANIFESTS" = 1 ] && [ "$1" = project ]; then
+    local log="$LOGS/$1-$2-manifests.jsonl"
+    : > "$log"
+    echo "PYTHONPATH=$ROOT/scripts/compat_manifest_hook${PYTHONPATH:+:$PYTHONPATH} DFLOW_COMPAT_MANIFEST_LOG=$log"
+  fi
+}
+
+manifest_summary() {  # manifest_summary WHO SUITE: a summary line when manifests were rendered
+  local log="$LOGS/$1-$2-manifests.jsonl" total ok
+  [ "$MANIFESTS" = 1 ] && [ "$1" = project ] && [ -f "$log" ] || return 0
+  total=$(grep -c . "$log"); ok=$(grep -c '"ok": true' "$log")
+  SUMMARY+=("$(printf '          manifests: %s of %s submitted workflows render for Argo (%s)' "$ok" "$total" "$log")")
+}
+
 # ------------------------------------------------------------------ suites
 
 run_dflow_tests() {
@@ -202,11 +228,13 @@ run_dflow_tests() {
   rm -rf "$dir"; mkdir -p "$dir"
   cp -r "$DFLOW_DIR/tests" "$dir/tests"
   start=$SECONDS
-  (cd "$dir" && PATH="$(dirname "$py"):$PATH" DFLOW_MODE=debug timeout 3600 "$py" -m pytest -v -p no:cacheprovider \
-    --junitxml="$dir/junit.xml" tests) > "$log" 2>&1
+  local extra; read -r -a extra <<< "$(suite_env "$who" dflow-tests)"
+  (cd "$dir" && env "${extra[@]}" PATH="$(dirname "$py"):$PATH" DFLOW_MODE=debug timeout 3600 "$py" -m pytest -v \
+    -p no:cacheprovider --junitxml="$dir/junit.xml" tests) > "$log" 2>&1
   local counts; counts=$(junit_counts "$dir/junit.xml")
   # shellcheck disable=SC2086
   record "$who" dflow-tests $counts $((SECONDS - start))
+  manifest_summary "$who" dflow-tests
 }
 
 junit_counts() {  # passed failed total of a junit file
@@ -234,12 +262,13 @@ run_dflow_examples() {
   local py=$1 who=$2 base="$WORK/run-$2/dflow-examples" log="$LOGS/$2-dflow-examples.log" start passed=0 failed=0
   rm -rf "$base"; mkdir -p "$base"; : > "$log"
   start=$SECONDS
-  local e t0 rc
+  local e t0 rc extra
+  read -r -a extra <<< "$(suite_env "$who" dflow-examples)"
   for e in $EXAMPLES; do
     mkdir -p "$base/$e"; cp "$DFLOW_DIR/examples/$e.py" "$base/$e/"
     t0=$SECONDS
-    (cd "$base/$e" && PATH="$(dirname "$py"):$PATH" DFLOW_MODE=debug timeout "$EXAMPLE_TIMEOUT" "$py" "$e.py") \
-      > "$base/$e/out.log" 2>&1
+    (cd "$base/$e" && env "${extra[@]}" PATH="$(dirname "$py"):$PATH" DFLOW_MODE=debug \
+      timeout "$EXAMPLE_TIMEOUT" "$py" "$e.py") > "$base/$e/out.log" 2>&1
     rc=$?
     if [ $rc -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
     printf '%-26s %-4s %4ss  %s\n' "$e" "$([ $rc -eq 0 ] && echo ok || echo FAIL)" $((SECONDS - t0)) \
@@ -247,8 +276,9 @@ run_dflow_examples() {
   done
   for e in $PYTEST_EXAMPLES; do
     mkdir -p "$base/$e"; cp "$DFLOW_DIR/examples/$e.py" "$base/$e/"
-    (cd "$base/$e" && PATH="$(dirname "$py"):$PATH" DFLOW_MODE=debug timeout "$EXAMPLE_TIMEOUT" "$py" -m pytest -v \
-      -p no:cacheprovider --junitxml=junit.xml "$e.py") > "$base/$e/out.log" 2>&1
+    (cd "$base/$e" && env "${extra[@]}" PATH="$(dirname "$py"):$PATH" DFLOW_MODE=debug \
+      timeout "$EXAMPLE_TIMEOUT" "$py" -m pytest -v -p no:cacheprovider --junitxml=junit.xml "$e.py") \
+      > "$base/$e/out.log" 2>&1
     local c; read -r -a c <<< "$(junit_counts "$base/$e/junit.xml")"
     if grep -q 'error during collection' "$base/$e/out.log"; then
       # the module did not import (pytest reports one collection error): each of its tests failed
@@ -258,13 +288,15 @@ run_dflow_examples() {
     printf '%-26s %s passed, %s failed (pytest)\n' "$e" "${c[0]}" "${c[1]}" >> "$log"
   done
   record "$who" dflow-examples "$passed" "$failed" $((passed + failed)) $((SECONDS - start))
+  manifest_summary "$who" dflow-examples
 }
 
 run_dpgen2() {
   local py=$1 who=$2 src="$WORK/dpgen2-src-$2" log="$LOGS/$2-dpgen2.log" start
   start=$SECONDS
-  (cd "$src" && PATH="$(dirname "$py"):$PATH" SKIP_UT_WITH_DFLOW=0 DFLOW_DEBUG=1 timeout 7200 "$py" -m unittest -v) \
-    > "$log" 2>&1
+  local extra; read -r -a extra <<< "$(suite_env "$who" dpgen2)"
+  (cd "$src" && env "${extra[@]}" PATH="$(dirname "$py"):$PATH" SKIP_UT_WITH_DFLOW=0 DFLOW_DEBUG=1 timeout 7200 \
+    "$py" -m unittest -v) > "$log" 2>&1
   # "Ran N tests" counts a module that failed to import as one test: say how many did
   local counts
   counts=$("$PYTHON" - "$log" <<'EOF'
@@ -293,6 +325,7 @@ EOF
   local c; read -r -a c <<< "$counts"
   record "$who" dpgen2 "${c[0]}" "${c[1]}" "${c[2]}" $((SECONDS - start))
   [ "${c[3]:-0}" -gt 0 ] && SUMMARY+=("          (${c[3]} of the dpgen2 failures are modules that did not import: each hides its tests)")
+  manifest_summary "$who" dpgen2
   return 0
 }
 
@@ -312,6 +345,12 @@ run_all() {  # run_all WHO DFLOW-PYTHON
 }
 
 PROJECT_PY=$(project_python) || exit 1
+note "== project: public names of the original dflow"
+"$PROJECT_PY" "$ROOT/scripts/compat_public_names.py" "$DFLOW_DIR" "$DPGEN2_DIR" "$DFLOW_DIR/examples" "$DFLOW_DIR/tests" \
+  > "$LOGS/project-public-names.log" 2>&1
+while IFS= read -r line; do
+  SUMMARY+=("project   names: $line")
+done < <(grep -E 'importable|resolve' "$LOGS/project-public-names.log")
 run_all project "$PROJECT_PY"
 if [ "$WITH_ORIGINAL" = 1 ]; then
   ORIGINAL_PY=$(original_python) || exit 1
