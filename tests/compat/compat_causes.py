@@ -1,7 +1,8 @@
 """The causes of the compatibility gaps, as named in ``docs/compat-report.md``.
 
-Each repro in this folder is ``xfail(strict=True)`` with one of these reasons. When a fix
-lands its repros pass, strict xfail reports them as failures, and the marker comes off.
+A repro of a gap that is still open is marked ``@gap(CAUSE)`` (``xfail(strict=True)``): when
+its fix lands the repro passes, strict xfail reports it, and the marker comes off. Every
+cause below is fixed; the names stay for the report's index and for new repros.
 """
 
 import pytest

@@ -1,7 +1,8 @@
-"""Repros of API gaps that need no workflow run: imports, signs, names, building steps.
+"""Regression tests of API gaps that need no workflow run: imports, signs, names, building steps.
 
 Each test is the smallest piece of code written for the original dflow (as its tests,
-examples and dpgen2 write it) that fails here; see ``docs/compat-report.md``.
+examples and dpgen2 write it) that failed here before its cause was fixed; the cause
+ids (C01-C24) are those of ``docs/compat-report.md``.
 """
 
 import importlib
@@ -11,21 +12,6 @@ from pathlib import Path
 from typing import Dict, List, Set, Union
 
 import pytest
-from compat_causes import (
-    C01_STR_ARTIFACT,
-    C02_CONFIG_MODULE,
-    C03_PLUGIN_IMPORTS,
-    C04_PUBLIC_NAMES,
-    C05_SIGN_CHECK,
-    C06_TEMPLATE_NAME,
-    C07_CONTEXT_SYNTAX,
-    C08_KEY_RULE,
-    C10_REFERENCE_VALUES,
-    C15_WORKFLOW_API,
-    C22_ARGO_GATHERED,
-    C23_ARGO_SUB_PATH,
-    gap,
-)
 
 from dflow import InputParameter, Inputs, ShellOPTemplate, Step, Steps, Task, Workflow
 from dflow.python import OP, OPIO, Artifact, NestedDict, OPIOSign, Parameter, PythonOPTemplate
@@ -39,7 +25,6 @@ def _fresh_python(code: str) -> subprocess.CompletedProcess:
 # ---------------------------------------------------------------- C01 signs of str artifacts
 
 
-@gap(C01_STR_ARTIFACT)
 @pytest.mark.parametrize("tp", [str, List[str], Set[str], Set[Path], Dict[str, str], NestedDict[str]],
                          ids=["str", "List[str]", "Set[str]", "Set[Path]", "Dict[str,str]", "NestedDict[str]"])
 def test_artifact_sign_of_strings_is_accepted(tp):
@@ -49,7 +34,6 @@ def test_artifact_sign_of_strings_is_accepted(tp):
 # ---------------------------------------------------------------- C02 dflow.config
 
 
-@gap(C02_CONFIG_MODULE)
 def test_dflow_config_module_shares_the_config_dict():
     proc = _fresh_python(
         "import dflow\n"
@@ -66,7 +50,6 @@ def test_dflow_config_module_shares_the_config_dict():
 # ---------------------------------------------------------------- C03 plugin modules
 
 
-@gap(C03_PLUGIN_IMPORTS)
 def test_importing_a_plugin_module_without_the_plugin_succeeds():
     # dpgen2/utils/bohrium_config.py and dpgen2/utils/step_config.py do this at import time
     proc = _fresh_python(
@@ -77,7 +60,6 @@ def test_importing_a_plugin_module_without_the_plugin_succeeds():
     assert proc.returncode == 0, proc.stderr
 
 
-@gap(C03_PLUGIN_IMPORTS)
 def test_using_a_plugin_name_without_the_plugin_names_the_distribution():
     proc = _fresh_python(
         "from dflow.plugins.dispatcher import DispatcherExecutor\n"
@@ -106,13 +88,11 @@ _USED_NAMES = [
 ]
 
 
-@gap(C04_PUBLIC_NAMES)
 @pytest.mark.parametrize("module,name", _USED_NAMES, ids=[f"{m}.{n}" for m, n in _USED_NAMES])
 def test_name_used_by_dflow_users_is_importable(module, name):
     assert hasattr(importlib.import_module(module), name)
 
 
-@gap(C04_PUBLIC_NAMES)
 def test_set_directory_and_run_command_behave_as_in_dflow(tmp_path, monkeypatch):
     from dflow.utils import run_command, set_directory
 
@@ -145,21 +125,18 @@ class _TakesNested(OP):
         return OPIO({"count": len(op_in["data"])})
 
 
-@gap(C05_SIGN_CHECK)
 def test_exec_sign_check_takes_a_list_for_a_nested_dict_artifact():
     # dpgen2's RunDPTrain unit tests call execute() with a list for Artifact(NestedDict[Path])
     out = _TakesNested().execute(OPIO({"data": [Path("a"), Path("b")], "n": 2}))
     assert out["count"] == 2
 
 
-@gap(C05_SIGN_CHECK)
 def test_exec_sign_check_takes_none_for_a_parameter():
     # dflow skips the type check of a None value (dpgen2 passes exploration_report=None)
     out = _TakesNested().execute(OPIO({"data": {"a": Path("a")}, "n": None}))
     assert out["count"] == 1
 
 
-@gap(C05_SIGN_CHECK)
 def test_union_with_hdf5_datasets_is_an_artifact_sign():
     from dflow.python import HDF5Datasets
 
@@ -169,7 +146,6 @@ def test_union_with_hdf5_datasets_is_an_artifact_sign():
 # ---------------------------------------------------------------- C06 template names
 
 
-@gap(C06_TEMPLATE_NAME)
 def test_explicit_template_name_is_lower_cased():
     assert ShellOPTemplate(name="Hello", image="alpine", script="echo hi").name == "hello"
 
@@ -177,7 +153,6 @@ def test_explicit_template_name_is_lower_cased():
 # ---------------------------------------------------------------- C07 context syntax
 
 
-@gap(C07_CONTEXT_SYNTAX)
 def test_workflow_add_of_tasks_makes_a_dag():
     wf = Workflow(name="dag-by-tasks")
     t = ShellOPTemplate(name="echo", script="echo hi")
@@ -187,7 +162,6 @@ def test_workflow_add_of_tasks_makes_a_dag():
     assert spec.template(spec.entrypoint).kind == "dag"
 
 
-@gap(C07_CONTEXT_SYNTAX)
 def test_steps_built_inside_a_steps_block_join_it():
     t = ShellOPTemplate(name="echo", script="echo hi")
     with Steps(name="inner") as steps:
@@ -198,7 +172,6 @@ def test_steps_built_inside_a_steps_block_join_it():
 # ---------------------------------------------------------------- C08 keys
 
 
-@gap(C08_KEY_RULE)
 def test_literal_key_is_checked_when_the_step_is_built():
     t = ShellOPTemplate(name="echo", script="echo hi")
     with pytest.raises(Exception, match="Bad_Key"):
@@ -208,7 +181,6 @@ def test_literal_key_is_checked_when_the_step_is_built():
 # ---------------------------------------------------------------- C10 references as values
 
 
-@gap(C10_REFERENCE_VALUES)
 def test_input_parameter_can_be_subscripted():
     steps = Steps(name="outer", inputs=Inputs(parameters={"opts": InputParameter(type=dict, value={"k": 1})}))
     item = steps.inputs.parameters["opts"]["k"]
@@ -218,7 +190,6 @@ def test_input_parameter_can_be_subscripted():
 # ---------------------------------------------------------------- C15 Workflow API
 
 
-@gap(C15_WORKFLOW_API)
 def test_workflow_by_id_is_looked_up_lazily(tmp_path, monkeypatch):
     from dflow import config
 
@@ -228,7 +199,6 @@ def test_workflow_by_id_is_looked_up_lazily(tmp_path, monkeypatch):
     assert wf.id == "not-submitted-yet"
 
 
-@gap(C15_WORKFLOW_API)
 @pytest.mark.parametrize("method", ["stop", "suspend", "query_global_outputs"])
 def test_workflow_has_the_methods_dpgen2_calls(method):
     assert callable(getattr(Workflow, method, None))
@@ -297,7 +267,6 @@ class _Read(OP):
         return OPIO({})
 
 
-@gap(C22_ARGO_GATHERED)
 def test_argo_manifest_of_a_steps_returning_a_gathered_output():
     pytest.importorskip("dflow_argo", reason="the Argo backend (dflow-argo) renders manifests")
     from dflow import OutputArtifact, Outputs, argo_range
@@ -313,7 +282,6 @@ def test_argo_manifest_of_a_steps_returning_a_gathered_output():
     assert wf.to_dict()["kind"] == "Workflow"
 
 
-@gap(C23_ARGO_SUB_PATH)
 def test_argo_manifest_of_sub_path_slices_over_a_step_output():
     pytest.importorskip("dflow_argo", reason="the Argo backend (dflow-argo) renders manifests")
     from dflow.python import Slices

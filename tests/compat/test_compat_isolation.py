@@ -1,4 +1,4 @@
-"""Repros of cause C16: a Python step must start from a clean process, as in its own pod.
+"""Regression tests of cause C16: a Python step must start from a clean process, as in its own pod.
 
 One step changes process state (environment, imported modules, logging, an alarm,
 umask, recursion limit, a signal handler); the steps after it report what they see.
@@ -14,7 +14,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from compat_causes import C16_ISOLATION, gap
 
 from dflow import Step, Workflow
 from dflow.python import OP, PythonOPTemplate
@@ -95,7 +94,6 @@ _CLEAN = {
 }
 
 
-@gap(C16_ISOLATION)
 @pytest.mark.parametrize("what", sorted(_CLEAN))
 def test_a_step_does_not_see_what_an_earlier_step_changed(seen, what):
     assert [s[what] for s in seen] == [_CLEAN[what]()] * _PROBES
@@ -119,7 +117,6 @@ def which_version() -> {"version": str}:
     return {"version": compat_pkg.VERSION}
 
 
-@gap(C16_ISOLATION)
 def test_python_packages_are_seen_only_by_the_steps_that_ask(local_run):
     v1 = _package(local_run, "v1")
     v2 = _package(local_run, "v2")

@@ -1,31 +1,12 @@
-"""Repros of gaps that show when a workflow runs on the local backend.
+"""Regression tests of gaps that showed when a workflow ran on the local backend.
 
 Each test is a few lines of dflow user code; what the original dflow does is in
-``docs/compat-report.md`` under the cause named in the marker.
+``docs/compat-report.md`` under the cause named in the section comment.
 """
 
 import os
 from pathlib import Path
 from typing import List
-
-from compat_causes import (
-    C01_STR_ARTIFACT,
-    C07_CONTEXT_SYNTAX,
-    C08_KEY_RULE,
-    C09_SLICE_EXPRESSION,
-    C10_REFERENCE_VALUES,
-    C11_NONE_ARTIFACT,
-    C12_ARTIFACT_SHAPE,
-    C13_ABSENT_OUTPUTS,
-    C14_SUPER_OP_SLICES,
-    C17_EXECUTOR_RENDER,
-    C18_GROUP_OUTPUTS,
-    C19_OPTIONAL_INPUT,
-    C20_UPLOAD_LAYOUT,
-    C21_WORKFLOW_IDS,
-    C24_DOWNLOAD_LIST,
-    gap,
-)
 
 from dflow import (
     Executor,
@@ -115,7 +96,6 @@ def _out(wf: Workflow, step: str, name: str, type=None):
 # ---------------------------------------------------------------- C01
 
 
-@gap(C01_STR_ARTIFACT)
 def test_artifact_of_str_reaches_the_op_as_a_string(local_run):
     from compat_str_ops import kind_of
 
@@ -130,7 +110,6 @@ def test_artifact_of_str_reaches_the_op_as_a_string(local_run):
 # ---------------------------------------------------------------- C07
 
 
-@gap(C07_CONTEXT_SYNTAX)
 def test_leaving_a_workflow_block_submits_the_steps_built_in_it(local_run):
     with Workflow(name="ctx") as wf:
         Step(name="s", template=PythonOPTemplate(double), parameters={"x": 2})
@@ -141,7 +120,6 @@ def test_leaving_a_workflow_block_submits_the_steps_built_in_it(local_run):
 # ---------------------------------------------------------------- C08
 
 
-@gap(C08_KEY_RULE)
 def test_rendered_key_is_not_held_to_a_rule_dflow_does_not_enforce(local_run):
     # dpgen2 builds "%s--prep-train" % block_id with an empty block id
     steps = Steps(name="keyed", inputs=Inputs(parameters={"block": InputParameter(value="")}))
@@ -156,7 +134,6 @@ def test_rendered_key_is_not_held_to_a_rule_dflow_does_not_enforce(local_run):
 # ---------------------------------------------------------------- C09
 
 
-@gap(C09_SLICE_EXPRESSION)
 def test_slices_pattern_may_be_a_python_expression(local_run):
     t = PythonOPTemplate(double, slices=Slices("int('{{item}}')", input_parameter=["x"], output_parameter=["y"]))
     wf = Workflow(name="slice-expr")
@@ -169,7 +146,6 @@ def test_slices_pattern_may_be_a_python_expression(local_run):
 # ---------------------------------------------------------------- C10
 
 
-@gap(C10_REFERENCE_VALUES)
 def test_reference_nested_in_a_dict_parameter_is_filled_in(local_run):
     steps = Steps(name="nested", inputs=Inputs(parameters={"k": InputParameter(type=int, value=7)}))
     steps.add(Step(name="s", template=PythonOPTemplate(first_key),
@@ -184,7 +160,6 @@ def test_reference_nested_in_a_dict_parameter_is_filled_in(local_run):
 # ---------------------------------------------------------------- C11
 
 
-@gap(C11_NONE_ARTIFACT)
 def test_none_given_for_an_artifact_makes_it_optional(local_run):
     # passes once C11 and C19 (None reaching an Artifact(Path) sign) are both fixed
     wf = Workflow(name="none-art")
@@ -197,7 +172,6 @@ def test_none_given_for_an_artifact_makes_it_optional(local_run):
 # ---------------------------------------------------------------- C12
 
 
-@gap(C12_ARTIFACT_SHAPE)
 def test_list_upload_reaches_a_nested_dict_sign_as_a_list(local_run):
     # passes once C12 and C05 (no type check of NestedDict artifact values) are both fixed
     for n in ("a", "b"):
@@ -212,7 +186,6 @@ def test_list_upload_reaches_a_nested_dict_sign_as_a_list(local_run):
 # ---------------------------------------------------------------- C13
 
 
-@gap(C13_ABSENT_OUTPUTS)
 def test_empty_fan_out_gives_an_empty_list_artifact(local_run):
     make = PythonOPTemplate(write_named, slices=Slices("{{item}}", input_parameter=["name"], output_artifact=["out"]))
     wf = Workflow(name="empty-fan-out")
@@ -224,7 +197,6 @@ def test_empty_fan_out_gives_an_empty_list_artifact(local_run):
     assert _out(wf, "count", "n") == 0
 
 
-@gap(C13_ABSENT_OUTPUTS)
 def test_steps_output_from_an_absent_optional_artifact_is_absent(local_run):
     inner = Steps(name="inner", outputs=Outputs(artifacts={"extra": OutputArtifact()}))
     s = Step(name="m", template=PythonOPTemplate(maybe_output), parameters={"make": False})
@@ -239,7 +211,6 @@ def test_steps_output_from_an_absent_optional_artifact_is_absent(local_run):
 # ---------------------------------------------------------------- C14
 
 
-@gap(C14_SUPER_OP_SLICES)
 def test_slices_without_with_param_fan_out_over_the_sliced_input(local_run):
     t = PythonOPTemplate(double, slices=Slices(input_parameter=["x"], output_parameter=["y"]))
     wf = Workflow(name="auto-fan-out")
@@ -249,7 +220,6 @@ def test_slices_without_with_param_fan_out_over_the_sliced_input(local_run):
     assert _out(wf, "s", "y", type="StepGroup") == [2, 4, 6]
 
 
-@gap(C14_SUPER_OP_SLICES)
 def test_slices_on_a_steps_template(local_run):
     inner = Steps(name="super-op", inputs=Inputs(parameters={"x": InputParameter()}),
                   outputs=Outputs(parameters={"y": OutputParameter()}))
@@ -274,7 +244,6 @@ class _EnvByCommand(Executor):
         return template
 
 
-@gap(C17_EXECUTOR_RENDER)
 def test_executor_render_of_the_command_applies_to_a_python_op(local_run):
     wf = Workflow(name="exec-py")
     wf.add(Step(name="s", template=PythonOPTemplate(env_value), executor=_EnvByCommand()))
@@ -285,7 +254,6 @@ def test_executor_render_of_the_command_applies_to_a_python_op(local_run):
 # ---------------------------------------------------------------- C18
 
 
-@gap(C18_GROUP_OUTPUTS)
 def test_grouped_slices_keep_every_output_with_the_same_file_name(local_run):
     t = PythonOPTemplate(write_same_name, slices=Slices(input_parameter=["v"], output_artifact=["f"], group_size=2))
     wf = Workflow(name="grouped")
@@ -299,7 +267,6 @@ def test_grouped_slices_keep_every_output_with_the_same_file_name(local_run):
 # ---------------------------------------------------------------- C19
 
 
-@gap(C19_OPTIONAL_INPUT)
 def test_input_marked_optional_on_the_template_reaches_the_op_as_none(local_run):
     t = PythonOPTemplate(maybe_file)
     t.inputs.artifacts["x"].optional = True
@@ -313,7 +280,6 @@ def test_input_marked_optional_on_the_template_reaches_the_op_as_none(local_run)
 # ---------------------------------------------------------------- C20
 
 
-@gap(C20_UPLOAD_LAYOUT)
 def test_uploaded_file_keeps_its_name_inside_the_input_path(local_run):
     Path("a.txt").write_text("A")
     t = ShellOPTemplate(name="cat", script="cat /tmp/inputs/src/a.txt > /tmp/o.txt")
@@ -329,7 +295,6 @@ def test_uploaded_file_keeps_its_name_inside_the_input_path(local_run):
 # ---------------------------------------------------------------- C21
 
 
-@gap(C21_WORKFLOW_IDS)
 def test_seeding_random_does_not_make_workflow_ids_collide(local_run):
     import random
 
@@ -347,7 +312,6 @@ def test_seeding_random_does_not_make_workflow_ids_collide(local_run):
 # ---------------------------------------------------------------- C24
 
 
-@gap(C24_DOWNLOAD_LIST)
 def test_download_returns_only_the_items_of_this_artifact(local_run):
     for name in ("a.txt", "b.txt", "c.txt"):
         Path(name).write_text(name)

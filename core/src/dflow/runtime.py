@@ -330,9 +330,13 @@ def _execute(task: Dict[str, Any], ctx: _Context) -> None:
     runs = _plan_runs(values, in_sign, slices, slicing, slice_index, sl_in_p | sl_in_a)
     create_dir = bool(slices and slices.get("create_dir"))
 
+    # slices that share this step (group_size, a whole list) each get a folder of their own, as
+    # each slice of a fan-out has its own pod: one slice cannot overwrite another's files
+    own_dirs = slicing and len(runs) > 1
+
     def cwd_of(i: Optional[int]) -> str:
-        if create_dir and i is not None:
-            d = os.path.join(workdir, "slice-%d" % i)
+        if i is not None and (create_dir or own_dirs):
+            d = os.path.join(workdir, ("slice-%d" if create_dir else ".dflow-slice-%d") % i)
             os.makedirs(d, exist_ok=True)
             return d
         return workdir
@@ -373,7 +377,10 @@ def _execute(task: Dict[str, Any], ctx: _Context) -> None:
         w = ArtifactWriter(outputs_dir, name)
         try:
             for i, v in vals:
-                base = cwd_of(i) if create_dir else workdir
+                if i is not None:
+                    base = cwd_of(i) if (create_dir or own_dirs) else workdir
+                else:  # an output of the last slice that is not sliced: relative to where that slice ran
+                    base = cwd_of(results[-1][0]) if own_dirs else workdir
                 prefix = ("slice-%d" % i) if (create_dir and i is not None) else ""
                 w.add_value(v, base, prefix, i, sliced)
             w.commit()

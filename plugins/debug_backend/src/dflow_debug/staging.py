@@ -46,6 +46,28 @@ def runtime_root() -> str:
     return os.path.dirname(os.path.dirname(os.path.abspath(dflow.__file__)))
 
 
+def user_paths() -> List[str]:
+    """The submitting process's import path without this interpreter's own library folders.
+
+    A Python OP whose command an executor changed runs in a new interpreter: it finds the
+    OP's module where the submitting process found it (the script's folder, a project's
+    source folder), as a step forked by the fork server does, but not this interpreter's
+    standard library or site-packages, which could belong to another Python version.
+    """
+    import sysconfig
+
+    own = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix) if p}
+    own |= {os.path.realpath(p) for p in sysconfig.get_paths().values() if p}
+    out = []
+    for p in sys.path:
+        real = os.path.realpath(p or os.getcwd())
+        if any(real == o or real.startswith(o + os.sep) for o in own) or not os.path.isdir(real):
+            continue
+        if real not in out:
+            out.append(real)
+    return out
+
+
 class Stager:
     """Fetches inputs, prepares attempts and collects outputs for one run."""
 
@@ -184,9 +206,10 @@ class Stager:
             _write(os.path.join(sdir, "script"), script)
             env = dict(tmpl.env)
             env[TASK_ENV] = os.path.join(sdir, "task.json")
-            env["PYTHONPATH"] = os.pathsep.join(p for p in (runtime_root(), os.environ.get("PYTHONPATH")) if p)
             command = list(tmpl.command or ["python3"])
             inline = script == PYTHON_OP_SCRIPT and command in (["python3"], ["python"])
+            paths = [runtime_root()] + ([] if inline else user_paths()) + [os.environ.get("PYTHONPATH", "")]
+            env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(p for p in paths if p))
             return PreparedStep(command=_resolve(command) + [os.path.join(sdir, "script")], cwd=workdir, env=env,
                                 task=task, inline=inline, text_files=["task.json", "script"], **common)
         # an upload keeps its files' relative paths below the declared path (as its tarball does on a
