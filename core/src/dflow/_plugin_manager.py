@@ -335,6 +335,13 @@ def get_backend_factory(name: str) -> Callable[[], Any]:
     return registry().get("backend", name).obj
 
 
+def backend_factory_for_mode(mode: Optional[str] = None) -> Callable[[], Any]:
+    """The factory of the backend that ``mode`` (else ``config["mode"]``) selects, by its registered name or alias."""
+    from .settings import config
+
+    return get_backend_factory(mode or config.get("mode") or "default")
+
+
 def get_backend(name: str) -> Any:
     """A new instance of the backend selected by ``name`` (``config["mode"]``)."""
     return get_backend_factory(name)()

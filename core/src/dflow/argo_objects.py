@@ -122,9 +122,9 @@ class ArgoStep:
 
     def modify_output_artifact(self, name: str, artifact: Any) -> None:
         """Change an output artifact before this step is reused (3.1.13)."""
-        from .compiler import _artifact_argument
+        from .artifact_args import artifact_argument
 
-        arg = _artifact_argument(artifact, f"modify_output_artifact({name!r})")
+        arg = artifact_argument(artifact, f"modify_output_artifact({name!r})")
         if arg.stored is None:
             raise ValueError("modify_output_artifact takes a stored artifact (upload_artifact(...) or a step's output)")
         self.outputs.artifacts[name] = ArgoArtifact(name, arg.stored)

@@ -132,7 +132,7 @@ def storage_name() -> str:
         return "custom"
     name = s3_config.get("storage_type")
     if name is None:
-        from .workflow import backend_factory_for_mode
+        from ._plugin_manager import backend_factory_for_mode
 
         name = getattr(backend_factory_for_mode(), "default_storage", None) or "s3"
     return name
@@ -291,12 +291,10 @@ def _fetch_into(artifact: Any, staging: str, sub_path: Optional[str], storage_cl
     parts = getattr(getattr(artifact, "_stored", artifact), "parts", None)
     if parts is not None:
         # the stacked output artifact of parallel steps: its parts merged in order
-        from .argo_objects import ArgoArtifact
-
-        for i, part in enumerate(parts):
+        for i, part in enumerate(parts):  # each part is a StoredArtifact (key, storage, local path)
             part_dir = os.path.join(staging, f".part-{i}")
             os.makedirs(part_dir)
-            _fetch_into(ArgoArtifact(getattr(artifact, "name", "part"), part), part_dir, None, storage_client)
+            _fetch_into(part, part_dir, None, storage_client)
             merge_part(part_dir, staging, i)
             shutil.rmtree(part_dir, ignore_errors=True)
         return

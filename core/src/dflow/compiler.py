@@ -15,7 +15,7 @@ import json
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import spec as S
-from .artifact import LocalArtifact, S3Artifact
+from .artifact_args import artifact_argument
 from .compile_checks import (
     check_acyclic,
     check_io_refs,
@@ -27,7 +27,7 @@ from .compile_checks import (
 from .contract import SLICE_PARAMETER, encode_value
 from .dag import DAG
 from .errors import ValidationError
-from .io import ArtifactSlice, Expression, InputArtifact, OutputArtifact, _Bindable
+from .io import Expression, _Bindable
 from .op_template import OPTemplate, ScriptOPTemplate
 from .slicing import lower_slices
 from .step import ArgoSequence, Step
@@ -354,7 +354,7 @@ class _Compiler:
         for k, v in step.artifacts.items():
             if v is None:
                 continue
-            arts[k] = _artifact_argument(v, f"step {step.name!r}, artifact {k!r}")
+            arts[k] = artifact_argument(v, f"step {step.name!r}, artifact {k!r}")
         for k, a in tmpl.inputs.artifacts.items():
             if k not in arts and not a.optional and a.source is None and k not in step.artifacts:
                 raise ValidationError(
@@ -549,34 +549,6 @@ def _plain(v: Any) -> Any:
         return repr(v)
 
 
-def _artifact_argument(v: Any, where: str) -> S.ArtifactArgument:
-    if isinstance(v, ArtifactSlice):
-        inner = _artifact_argument(v.artifact, where)
-        sub = v.path if inner.sub_path is None else f"{inner.sub_path}/{v.path}"
-        return inner.model_copy(update={"sub_path": sub})
-    if isinstance(v, (InputArtifact, OutputArtifact)):
-        return S.ArtifactArgument(ref=str(v))
-    if isinstance(v, S3Artifact):
-        return S.ArtifactArgument(
-            stored=S.StoredArtifact(key=v.key, storage=v.storage, bucket=v.bucket_name, archive=v.archive, catalog=v.catalog,
-                                    packed=getattr(v, "packed", None)),
-            sub_path=v.sub_path_value,
-        )
-    if isinstance(v, LocalArtifact):
-        return S.ArtifactArgument(stored=S.StoredArtifact(key=v.local_path, local_path=v.local_path),
-                                  sub_path=v.sub_path_value)
-    if isinstance(v, Expression):
-        return S.ArtifactArgument(from_expression=v.expr)
-    if hasattr(v, "key") and hasattr(v, "storage"):  # a step output artifact record from query_step
-        return S.ArtifactArgument(stored=S.StoredArtifact(key=v.key, storage=v.storage, catalog=getattr(v, "catalog", None)))
-    if isinstance(v, str) and v.startswith("{{"):
-        return S.ArtifactArgument(ref=v)
-    raise ValidationError(
-        f"{where}: {v!r} is not an artifact; pass upload_artifact(...), another step's "
-        "outputs.artifacts[...], or the template's inputs.artifacts[...]"
-    )
-
-
 def compile_workflow(workflow: Any) -> S.WorkflowSpec:
     """The WorkflowSpec of a ``Workflow``: every template it reaches, compiled once."""
     c = _Compiler(context=workflow.context)
@@ -589,7 +561,7 @@ def compile_workflow(workflow: Any) -> S.WorkflowSpec:
         params[k] = text
         if tp:
             ptypes[k] = tp
-    arts = {k: _artifact_argument(v, f"workflow artifact {k!r}") for k, v in (workflow.artifacts or {}).items()}
+    arts = {k: artifact_argument(v, f"workflow artifact {k!r}") for k, v in (workflow.artifacts or {}).items()}
     check_unique_keys(list(c.templates.values()))
     spec = S.WorkflowSpec(
         name=workflow.name, entrypoint=entry_name, templates=list(c.templates.values()), parameters=params,

@@ -24,10 +24,10 @@ __all__ = ["Workflow", "query_workflows", "get_backend_for_mode", "backend_facto
 
 
 def backend_factory_for_mode(mode: Optional[str] = None) -> Any:
-    """The factory (class) of the backend that ``config["mode"]`` selects, by its registered name or alias."""
-    from ._plugin_manager import get_backend_factory
+    """The factory (class) of the backend that ``config["mode"]`` selects (see :mod:`dflow.backend`)."""
+    from ._plugin_manager import backend_factory_for_mode as factory
 
-    return get_backend_factory(mode or config.get("mode") or "default")
+    return factory(mode)
 
 
 def get_backend_for_mode(mode: Optional[str] = None) -> Any:

@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Protocol, Tuple
 
 from dflow import expressions as X
 from dflow.backend import ParameterValue
 from dflow.contract import encode_value
-from dflow.spec import StoredArtifact
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .engine import Engine
+from dflow.spec import StoredArtifact, WorkflowSpec
 
 __all__ = ["PV", "StepFailed", "Outcome", "Scope", "records", "item_text", "short_hash"]
 
 PV = Tuple[Optional[str], Optional[str]]  # parameter value: (text, type name)
+
+
+class RunInfo(Protocol):
+    """What a scope reads of the run (the engine provides it)."""
+
+    workflow_id: str
+    spec: WorkflowSpec
 
 
 class StepFailed(Exception):
@@ -52,7 +56,7 @@ class Scope:
 
     __slots__ = ("params", "arts", "steps", "item", "has_item", "engine")
 
-    def __init__(self, engine: "Engine", params: Dict[str, PV], arts: Dict[str, Optional[StoredArtifact]]) -> None:
+    def __init__(self, engine: RunInfo, params: Dict[str, PV], arts: Dict[str, Optional[StoredArtifact]]) -> None:
         self.engine = engine
         self.params = params
         self.arts = arts

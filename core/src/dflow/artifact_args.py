@@ -1,0 +1,45 @@
+"""The artifact arguments of steps, as the WorkflowSpec records them.
+
+Shared by the compiler and by step records (``ArgoStep.modify_output_artifact``), so
+neither imports the other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import spec as S
+from .artifact import LocalArtifact, S3Artifact
+from .errors import ValidationError
+from .io import ArtifactSlice, Expression, InputArtifact, OutputArtifact
+
+__all__ = ["artifact_argument"]
+
+
+def artifact_argument(v: Any, where: str) -> S.ArtifactArgument:
+    """What the WorkflowSpec records for the artifact ``v`` given to a step (``where`` names it in errors)."""
+    if isinstance(v, ArtifactSlice):
+        inner = artifact_argument(v.artifact, where)
+        sub = v.path if inner.sub_path is None else f"{inner.sub_path}/{v.path}"
+        return inner.model_copy(update={"sub_path": sub})
+    if isinstance(v, (InputArtifact, OutputArtifact)):
+        return S.ArtifactArgument(ref=str(v))
+    if isinstance(v, S3Artifact):
+        return S.ArtifactArgument(
+            stored=S.StoredArtifact(key=v.key, storage=v.storage, bucket=v.bucket_name, archive=v.archive, catalog=v.catalog,
+                                    packed=getattr(v, "packed", None)),
+            sub_path=v.sub_path_value,
+        )
+    if isinstance(v, LocalArtifact):
+        return S.ArtifactArgument(stored=S.StoredArtifact(key=v.local_path, local_path=v.local_path),
+                                  sub_path=v.sub_path_value)
+    if isinstance(v, Expression):
+        return S.ArtifactArgument(from_expression=v.expr)
+    if hasattr(v, "key") and hasattr(v, "storage"):  # a step output artifact record from query_step
+        return S.ArtifactArgument(stored=S.StoredArtifact(key=v.key, storage=v.storage, catalog=getattr(v, "catalog", None)))
+    if isinstance(v, str) and v.startswith("{{"):
+        return S.ArtifactArgument(ref=v)
+    raise ValidationError(
+        f"{where}: {v!r} is not an artifact; pass upload_artifact(...), another step's "
+        "outputs.artifacts[...], or the template's inputs.artifacts[...]"
+    )
