@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from azure_support import schema_errors
 
 from dflow.storage import SecretRef
 from dflow_azure import AzureStorageClient
-from azure_support import schema_errors
 
 AZURE_ARTIFACT = "io.argoproj.workflow.v1alpha1.AzureArtifact"
 KEY = "c2VjcmV0LWFjY291bnQta2V5LXRoYXQtbXVzdC1ub3QtbGVhaw=="

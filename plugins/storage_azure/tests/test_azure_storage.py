@@ -13,12 +13,12 @@ from typing import Any, Dict, Iterator, List
 
 import pytest
 from azure.storage.blob import BlobServiceClient, ContentSettings
+from azure_support import DroppingProxy
 
 from dflow.errors import StorageError
 from dflow.plugins import get_storage_factory
 from dflow.testing.storage import StorageClientConformance
 from dflow_azure import AzureStorageClient
-from azure_support import DroppingProxy
 
 MiB = 1024 * 1024
 CONTAINER = "dflow-conformance"

@@ -12,12 +12,12 @@ import uuid
 from pathlib import Path
 
 import pytest
+from azure_support import files_containing
 
 from dflow import Step, Workflow, config, download_artifact, s3_config, upload_artifact
 from dflow.python import PythonOPTemplate
 from dflow.testing import ops
 from dflow_azure import AzureStorageClient
-from azure_support import files_containing
 
 
 @pytest.fixture

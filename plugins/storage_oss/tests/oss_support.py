@@ -50,7 +50,7 @@ def _strict(node: Any) -> Any:
     return node
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _strict_schema() -> Dict[str, Any]:
     with open(argo_schema_path()) as f:
         return _strict(copy.deepcopy(json.load(f)))

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any, Dict
 
 import pytest
+from oss_support import files_containing
 
 from dflow import Step, Workflow, config, download_artifact, s3_config, upload_artifact
 from dflow.python import PythonOPTemplate
 from dflow.testing import ops
 from dflow_oss import OSSClient
-from oss_support import files_containing
 
 
 @pytest.fixture

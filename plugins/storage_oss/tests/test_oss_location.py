@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from oss_support import schema_errors
 
 from dflow.storage import ArtifactLocation, SecretRef
 from dflow_oss import OSSClient
-from oss_support import schema_errors
 
 OSS_ARTIFACT = "io.argoproj.workflow.v1alpha1.OSSArtifact"
 SECRET = "s3cr3t-value-that-must-not-leak"

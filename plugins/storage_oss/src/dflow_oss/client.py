@@ -19,7 +19,7 @@ import tempfile
 import threading
 import uuid
 from pathlib import Path, PurePosixPath
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
 import oss2
 
