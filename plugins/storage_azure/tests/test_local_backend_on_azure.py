@@ -12,6 +12,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+
+pytest.importorskip("dflow_debug", reason="the local backend (dflow-debug) is not installed")
 from azure_support import files_containing
 
 from dflow import Step, Workflow, config, download_artifact, s3_config, upload_artifact

@@ -34,6 +34,7 @@ def make_client(endpoint: str, **overrides: Any) -> GCSStorageClient:
         "anonymous": True,
         # small chunks and thresholds so that 12 MiB objects take the chunked and parallel paths
         "chunk_size": MiB,
+        "upload_chunk_size": MiB,
         "multipart_threshold": 4 * MiB,
         "max_concurrency": 4,
         "list_page_size": 25,
@@ -100,7 +101,7 @@ def test_big_files_go_in_chunks_and_parallel_reads(client: GCSStorageClient, ns:
     monkeypatch.setattr(storage.Blob, "upload_from_filename", recording_upload)
     monkeypatch.setattr(transfer_manager, "download_chunks_concurrently", recording_download)
     client.upload(ns + "big", str(_file(tmp_path / "big", data)))
-    assert uploads == [(MiB, "md5")], "expected a chunked resumable upload checked by MD5"
+    assert uploads == [(MiB, "crc32c")], "expected a chunked resumable upload checked by CRC32C"
     client.download(ns + "big", str(tmp_path / "out"))
     assert downloads == [MiB] and (tmp_path / "out").read_bytes() == data
 
@@ -240,7 +241,7 @@ def test_settings_are_checked() -> None:
     with pytest.raises(StorageError, match="bucket_name"):
         GCSStorageClient("", anonymous=True)
     with pytest.raises(StorageError, match="256 KiB"):
-        GCSStorageClient("b", anonymous=True, chunk_size=1000)
+        GCSStorageClient("b", anonymous=True, upload_chunk_size=1000)
 
 
 def test_plugin_builds_the_client_from_s3_config(gcs_endpoint: str, ns: str, tmp_path: Path,

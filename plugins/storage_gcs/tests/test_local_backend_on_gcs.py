@@ -12,6 +12,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+
+pytest.importorskip("dflow_debug", reason="the local backend (dflow-debug) is not installed")
 from gcs_support import files_containing
 from google.oauth2.credentials import Credentials
 

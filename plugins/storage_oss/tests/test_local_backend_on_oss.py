@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any, Dict
 
 import pytest
+
+pytest.importorskip("dflow_debug", reason="the local backend (dflow-debug) is not installed")
 from oss_support import files_containing
 
 from dflow import Step, Workflow, config, download_artifact, s3_config, upload_artifact

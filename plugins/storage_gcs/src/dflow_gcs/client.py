@@ -2,8 +2,9 @@
 
 Files and directory trees (a directory is every object below ``key + "/"``) move
 through google-cloud-storage: big files in the SDK's chunked resumable uploads,
-which compute the MD5 while the chunks are read and compare it with the one
-Cloud Storage computes (so ``get_md5`` is the object's own ``md5Hash``); big
+checked by the CRC32C the SDK computes while it reads the chunks against the one
+Cloud Storage computes (``get_md5`` is the MD5 Cloud Storage keeps of every
+object it was sent whole); big
 downloads in the SDK's parallel ranged reads (``transfer_manager``), checked by
 CRC32C. Transient errors are retried with exponential backoff by the SDK's
 retry machinery, uploads included.
@@ -55,10 +56,12 @@ class GCSStorageClient(StorageClient):
     :param anonymous: send no credentials (public buckets, emulators).
     :param prefix: a namespace inside the bucket, put in front of every key given
         to this client; ``list`` returns keys without it.
-    :param chunk_size: size of one chunk of a resumable upload and of one
-        ranged read of a parallel download (a multiple of 256 KiB).
-    :param multipart_threshold: files at least this big go in chunks (uploads) and
-        in parallel ranged reads (downloads).
+    :param chunk_size: size of one ranged read of a parallel download.
+    :param upload_chunk_size: size of one chunk of a resumable upload (a multiple
+        of 256 KiB); the SDK's 100 MiB when ``None``. A failed chunk is sent again
+        from where GCS says the upload stands.
+    :param multipart_threshold: files at least this big go in parallel ranged reads
+        (downloads) and resumable uploads.
     :param max_concurrency: parallel requests of one transfer.
     :param backoff: seconds before the first retry (then doubling, up to 30 s).
     :param retry_deadline: seconds after which a failing request is given up.
@@ -81,6 +84,7 @@ class GCSStorageClient(StorageClient):
         anonymous: bool = False,
         prefix: Optional[str] = "",
         chunk_size: int = 16 * MiB,
+        upload_chunk_size: Optional[int] = None,
         multipart_threshold: int = 32 * MiB,
         max_concurrency: int = 8,
         backoff: float = 0.5,
@@ -92,8 +96,10 @@ class GCSStorageClient(StorageClient):
     ) -> None:
         if not bucket_name:
             raise StorageError("GCSStorageClient needs a bucket_name (s3_config['bucket_name'])")
-        if chunk_size <= 0 or chunk_size % (256 * 1024):
-            raise StorageError(f"GCSStorageClient chunk_size must be a multiple of 256 KiB, got {chunk_size}")
+        if chunk_size <= 0:
+            raise StorageError(f"GCSStorageClient chunk_size must be positive, got {chunk_size}")
+        if upload_chunk_size is not None and (upload_chunk_size <= 0 or upload_chunk_size % (256 * 1024)):
+            raise StorageError(f"GCSStorageClient upload_chunk_size must be a multiple of 256 KiB, got {upload_chunk_size}")
         if not 1 <= list_page_size <= 1000:
             raise StorageError(f"GCSStorageClient list_page_size must be between 1 and 1000, got {list_page_size}")
         if credentials is None and credentials_file:
@@ -120,6 +126,7 @@ class GCSStorageClient(StorageClient):
         self.bucket_name = bucket_name
         self.prefix = prefix or ""
         self.chunk_size = chunk_size
+        self.upload_chunk_size = upload_chunk_size
         self.multipart_threshold = multipart_threshold
         self.max_concurrency = max(1, max_concurrency)
         self.list_page_size = list_page_size
@@ -251,10 +258,11 @@ class GCSStorageClient(StorageClient):
                     raise self._error("upload", self._rel(full_key), exc) from exc
 
     def _put(self, file: Path, full_key: str) -> None:
-        big = file.stat().st_size >= self.multipart_threshold
-        blob = self._bucket.blob(full_key, chunk_size=self.chunk_size if big else None)
-        # checksum="md5": the SDK hashes what it sends and compares with GCS's md5Hash
-        blob.upload_from_filename(str(file), checksum="md5", retry=self._retry, timeout=self._timeout)
+        blob = self._bucket.blob(full_key, chunk_size=self.upload_chunk_size)
+        # checksum: the SDK computes the CRC32C of what it sends (in the pass that reads the
+        # file) and compares it with the one GCS computed, so the md5Hash GCS keeps is that
+        # of the bytes sent
+        blob.upload_from_filename(str(file), checksum="crc32c", retry=self._retry, timeout=self._timeout)
 
     def download(self, key: str, path: str) -> None:
         """Write the object ``key`` to the file ``path``, or every object below ``key/``
@@ -292,7 +300,7 @@ class GCSStorageClient(StorageClient):
                     blob, str(tmp), chunk_size=self.chunk_size, max_workers=self.max_concurrency,
                     worker_type=transfer_manager.THREAD, crc32c_checksum=True, download_kwargs=pin)
             else:
-                blob.download_to_filename(str(tmp), checksum="md5", **pin)
+                blob.download_to_filename(str(tmp), checksum="crc32c", **pin)
             os.replace(tmp, target)
         finally:
             if tmp.exists():
