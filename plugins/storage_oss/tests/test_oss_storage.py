@@ -333,3 +333,24 @@ def test_no_retries_left_is_a_storage_error(oss_server: Dict[str, Any], proxy_fa
         c.get_md5(ns + "f")
     assert ns + "f" in str(info.value)
     assert proxy.dropped == 2 and proxy.forwarded == 0
+
+
+def test_failed_download_leaves_nothing_behind(client: OSSClient, ns: str, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A big download that fails part-way leaves neither the target nor oss2's temporary file."""
+    (tmp_path / "big").write_bytes(os.urandom(7 * MiB))
+    client.upload(ns + "big", str(tmp_path / "big"))
+    real = client.oss2_bucket.get_object
+
+    def failing(key: str, byte_range: Any = None, **kwargs: Any) -> Any:
+        if byte_range and byte_range[0]:
+            raise oss2.exceptions.ServerError(403, {}, b"", {"Code": "AccessDenied", "Message": "range refused"})
+        return real(key, byte_range=byte_range, **kwargs)
+
+    monkeypatch.setattr(client.oss2_bucket, "get_object", failing)
+    target = tmp_path / "dl" / "big"
+    target.parent.mkdir()
+    with pytest.raises(StorageError) as info:
+        client.download(ns + "big", str(target))
+    assert "AccessDenied" in str(info.value)
+    assert list(target.parent.iterdir()) == []

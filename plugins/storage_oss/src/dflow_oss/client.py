@@ -126,7 +126,7 @@ class OSSClient(StorageClient):
         access_key_secret: Optional[str] = None,
         *,
         prefix: Optional[str] = "",
-        multipart_threshold: int = 64 * MiB,
+        multipart_threshold: int = 32 * MiB,
         part_size: int = 16 * MiB,
         max_concurrency: int = 8,
         max_attempts: int = 5,
@@ -375,7 +375,9 @@ class OSSClient(StorageClient):
                 self._call("download", full_key, lambda: self._bucket.get_object_to_file(full_key, str(tmp)))
             os.replace(tmp, target)
         finally:
-            _remove(tmp)
+            # oss2 writes to <tmp><suffix> first: nothing half-written may stay behind
+            for leftover in target.parent.glob(tmp.name + "*"):
+                _remove(leftover)
 
     def list(self, prefix: str, recursive: bool = False) -> List[str]:
         """Keys starting with ``prefix``; without ``recursive``, objects directly
