@@ -121,6 +121,8 @@ class OSSStandIn:
     ) -> None:
         self.credentials = {access_key_id: access_key_secret}
         self.copy_object_limit = copy_object_limit
+        #: give a CopyObject result a new ETag (as S3 does) instead of the source's
+        self.copy_changes_etag = False
         self.min_part_size = min_part_size
         self.buckets: Dict[str, Dict[str, StoredObject]] = {}
         self.uploads: Dict[str, Upload] = {}
@@ -400,7 +402,9 @@ def _make_handler(server: OSSStandIn) -> type:
             replace = headers.get("x-oss-metadata-directive", "COPY").upper() == "REPLACE"
             meta = _meta_of(headers) if replace else dict(src.meta)
             ctype = headers.get("content-type", src.content_type) if replace else src.content_type
-            obj = StoredObject(src.data, src.etag, src.kind, meta, ctype, tags=dict(src.tags), crc64=src.crc64)
+            etag = _md5_etag(src.data) if server.copy_changes_etag else src.etag
+            kind = "Normal" if server.copy_changes_etag else src.kind
+            obj = StoredObject(src.data, etag, kind, meta, ctype, tags=dict(src.tags), crc64=src.crc64)
             with server.lock:
                 server.bucket(bucket)[key] = obj
             root = ET.Element("CopyObjectResult")

@@ -156,6 +156,21 @@ def test_big_copy_is_part_by_part_and_keeps_md5(client: OSSClient, oss_server: D
     assert client.get_md5(ns + "b/big") == hashlib.md5(data).hexdigest()
 
 
+def test_md5_tag_follows_a_copy_with_a_new_etag(oss_server: Dict[str, Any], ns: str, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Should CopyObject give the copy a new ETag, the MD5 tag is written anew for it."""
+    data = os.urandom(4 * MiB)
+    (tmp_path / "big").write_bytes(data)
+    c = make_client(oss_server, multipart_threshold=MiB, part_size=MiB)
+    c.upload(ns + "big", str(tmp_path / "big"))
+    monkeypatch.setattr(oss_server["server"], "copy_changes_etag", True)
+    c.copy(ns + "big", ns + "copy")
+    raw = raw_bucket(oss_server)
+    head = raw.head_object(ns + "copy")
+    assert head.etag != raw.head_object(ns + "big").etag
+    assert _tag(raw, ns + "copy") == hashlib.md5(data).hexdigest() + ":" + head.etag
+
+
 def test_failed_multipart_upload_is_aborted(client: OSSClient, oss_server: Dict[str, Any], ns: str, tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """A part that cannot be stored fails the upload, leaves no object and no open upload."""

@@ -404,23 +404,23 @@ class OSSClient(StorageClient):
         full_src, head, below = self._tree(src, "copy")
         full_dst = self._full(dst).rstrip("/")
         if head is not None:
-            pairs = [(full_src, full_dst, head.content_length)]
+            pairs = [(full_src, full_dst, head.content_length, str(head.etag))]
         else:
-            pairs = [(o.key, full_dst + o.key[len(full_src):], o.size) for o in below]
+            pairs = [(o.key, full_dst + o.key[len(full_src):], o.size, str(o.etag)) for o in below]
         self._ensure_bucket()
         with self._pool() as pool:
-            _wait_all([pool.submit(self._copy_one, s, d) for s, d, size in pairs if size <= self.copy_threshold])
-        for s, d, size in pairs:
+            _wait_all([pool.submit(self._copy_one, s, d, etag) for s, d, size, etag in pairs
+                       if size <= self.copy_threshold])
+        for s, d, size, _ in pairs:
             if size > self.copy_threshold:
                 self._copy_big(s, d)
 
-    def _copy_one(self, full_src: str, full_dst: str) -> None:
+    def _copy_one(self, full_src: str, full_dst: str, src_etag: str) -> None:
         result = self._call("copy", full_src,
                             lambda: self._bucket.copy_object(self.bucket_name, full_src, full_dst))
         # CopyObject keeps metadata and tags; the MD5 tag must follow a changed ETag
-        head = self._head(full_src)
-        if head is not None and str(result.etag).strip('"') != str(head.etag).strip('"'):
-            md5 = self._tagged_md5(full_src, head.etag)
+        if str(result.etag).strip('"') != src_etag.strip('"'):
+            md5 = self._tagged_md5(full_src, src_etag)
             if md5:
                 self._tag_md5(full_dst, md5, result.etag)
 
