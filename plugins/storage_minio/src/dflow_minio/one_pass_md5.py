@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
 from s3transfer.utils import OSUtils
 
@@ -61,9 +61,9 @@ class OrderedMD5:
             start, blocks = item
             self._early[start] = blocks
             while self._done in self._early:
-                for block in self._early.pop(self._done):
-                    self._md5.update(block)
-                    self._done += len(block)
+                for run in _runs(self._early.pop(self._done)):
+                    self._md5.update(run)
+                    self._done += len(run)
 
     def hexdigest(self) -> Optional[str]:
         """The MD5 once every part was hashed, else ``None`` (some part was never read whole)."""
@@ -75,6 +75,26 @@ class OrderedMD5:
             self._parts.put(None)
             self._thread.join()
         self._early.clear()
+
+
+def _runs(blocks: List[bytes], size: int = 4 * 1024 * 1024) -> Iterator[bytes]:
+    """The blocks joined into runs of about ``size`` bytes.
+
+    hashlib lets go of the GIL for every update and must take it back after: with
+    the sockets' small blocks (16 KiB) the hashing thread would wait for the GIL
+    tens of thousands of times per GiB while the upload threads run. A few MiB per
+    update keep that rare, and each join holds the GIL for about a millisecond.
+    """
+    run: List[bytes] = []
+    got = 0
+    for block in blocks:
+        run.append(block)
+        got += len(block)
+        if got >= size:
+            yield b"".join(run)
+            run, got = [], 0
+    if run:
+        yield b"".join(run)
 
 
 class _PartReader:
