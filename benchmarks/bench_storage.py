@@ -5,7 +5,7 @@
 Servers (each started here, on 127.0.0.1, and stopped at the end):
 - oss: the OSS protocol stand-in of plugins/storage_oss/tests (a stand-in, not OSS),
   in its own process;
-- azure: Azurite (scripts/setup-azurite.sh), in memory;
+- azure: Azurite (scripts/setup-azurite.sh), its data in a temporary directory;
 - gcs: fake-gcs-server (scripts/setup-fake-gcs.sh), in memory.
 
 Each repetition uploads and downloads one random file of --size-mb MiB through
@@ -105,7 +105,10 @@ def azure_store(stack: List[Callable[[], None]]) -> Tuple[Transfers, Transfers, 
     binary = azurite_binary()
     if binary is None:
         raise RuntimeError("Azurite is not installed: run scripts/setup-azurite.sh")
-    server = Azurite(binary, memory_limit_mb=8192)
+    # on disk: in memory, Azurite keeps deleted blobs until its next garbage collection
+    location = tempfile.mkdtemp(prefix="dflow-bench-azurite-")
+    stack.append(lambda: shutil.rmtree(location, ignore_errors=True))
+    server = Azurite(binary, location=location)
     stack.append(server.stop)
     ours = AzureStorageClient(server.connection_string, "dflow-bench", max_concurrency=CONCURRENCY)
     container = BlobServiceClient.from_connection_string(server.connection_string).get_container_client("dflow-bench")

@@ -44,15 +44,19 @@ def _free_port() -> int:
 class Azurite:
     """One Azurite blob service; ``connection_string`` reaches it with its account key."""
 
-    def __init__(self, binary: str, memory_limit_mb: int = 4096) -> None:
+    def __init__(self, binary: str, memory_limit_mb: int = 4096, location: Optional[str] = None) -> None:
+        """``location``: keep the data in that directory instead of in memory (Azurite frees
+        the memory of deleted blobs only at its next garbage collection)."""
         self.account = "dflow" + secrets.token_hex(4)
         self.key = base64.b64encode(secrets.token_bytes(64)).decode()
         self.port = _free_port()
         self._log = tempfile.NamedTemporaryFile(prefix="dflow-azurite-", suffix=".log", delete=False)
         env = {**os.environ, "AZURITE_ACCOUNTS": f"{self.account}:{self.key}"}
+        storage = (["--location", location] if location else
+                   ["--inMemoryPersistence", "--extentMemoryLimit", str(memory_limit_mb)])
         self.proc = subprocess.Popen(
-            [binary, "--blobHost", "127.0.0.1", "--blobPort", str(self.port), "--inMemoryPersistence",
-             "--extentMemoryLimit", str(memory_limit_mb), "--skipApiVersionCheck", "--disableTelemetry", "--silent"],
+            [binary, "--blobHost", "127.0.0.1", "--blobPort", str(self.port), *storage,
+             "--skipApiVersionCheck", "--disableTelemetry", "--silent"],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
         )
         self._wait_ready(60.0)

@@ -287,11 +287,13 @@ def _make_handler(server: OSSStandIn) -> type:
             query = dict(parse_qsl(parts.query, keep_blank_values=True))
             headers = {k.lower(): v for k, v in self.headers.items()}
             body = self._body() if self.command in ("PUT", "POST") else b""
+            # hashed once: for the Content-MD5 check and the ETag, as OSS itself does
+            self.body_md5 = hashlib.md5(body).digest()
             try:
                 server.check_signature(self.command, unquote(bucket), key, query, headers)
                 if "content-md5" in headers:
                     given = headers["content-md5"]
-                    if base64.b64encode(hashlib.md5(body).digest()).decode() != given:
+                    if base64.b64encode(self.body_md5).decode() != given:
                         raise OSSError(400, "InvalidDigest", "the Content-MD5 you specified does not match the body")
                 op = _operation(self.command, key, query, headers)
                 with server.lock:
@@ -384,12 +386,12 @@ def _make_handler(server: OSSStandIn) -> type:
             return out
 
         def op_put_object(self, bucket: str, key: str, query: Dict[str, str], headers: Dict[str, str], body: bytes) -> None:
-            obj = StoredObject(body, _md5_etag(body), "Normal", _meta_of(headers),
+            obj = StoredObject(body, self.body_md5.hex().upper(), "Normal", _meta_of(headers),
                                headers.get("content-type", "application/octet-stream"))
             with server.lock:
                 server.bucket(bucket)[key] = obj
             self._send(200, headers={"ETag": f'"{obj.etag}"', "x-oss-hash-crc64ecma": str(obj.crc64),
-                                     "Content-MD5": base64.b64encode(hashlib.md5(body).digest()).decode()})
+                                     "Content-MD5": base64.b64encode(self.body_md5).decode()})
 
         def op_copy_object(self, bucket: str, key: str, query: Dict[str, str], headers: Dict[str, str], body: bytes) -> None:
             src_bucket, src_key = server.copy_source(headers)
@@ -487,7 +489,7 @@ def _make_handler(server: OSSStandIn) -> type:
 
         def op_upload_part(self, bucket: str, key: str, query: Dict[str, str], headers: Dict[str, str], body: bytes) -> None:
             number = int(query["partNumber"])
-            etag = _md5_etag(body)
+            etag = self.body_md5.hex().upper()
             with server.lock:
                 self._upload(query, bucket, key).parts[number] = (body, etag)
             self._send(200, headers={"ETag": f'"{etag}"', "x-oss-hash-crc64ecma": str(_crc64(body))})
