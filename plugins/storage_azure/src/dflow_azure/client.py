@@ -2,11 +2,10 @@
 
 Files and directory trees (a directory is every blob below ``key + "/"``) move
 through azure-storage-blob: big files as block blobs whose blocks the SDK uploads
-in parallel, each block checked by the service against its MD5, downloads in
-parallel ranged reads. The MD5 of every uploaded file is kept as the blob's
-standard ``Content-MD5`` property: the SDK computes it while it reads the file
-for the blocks, and it is set once the blocks are committed (Azure keeps no MD5
-of a block blob by itself).
+in parallel, downloads in parallel ranged reads. The MD5 of every uploaded file is
+kept as the blob's standard ``Content-MD5`` property: it is computed from the
+reads that feed the blocks, and set once the blocks are committed (Azure keeps
+no MD5 of a block blob by itself).
 """
 
 from __future__ import annotations
@@ -16,7 +15,9 @@ import hashlib
 import io
 import logging
 import os
+import queue
 import random
+import threading
 import time
 import uuid
 from pathlib import Path, PurePosixPath
@@ -59,13 +60,27 @@ class _Secret:
 
 
 class _HashingReader(io.RawIOBase):
-    """Reads a file in order and hashes what it hands out. It says it cannot seek, so the
-    SDK reads the blocks one after another (the hash sees the bytes in file order) and
-    uploads them in parallel."""
+    """Reads a file in order and hashes what it hands out, on a thread of its own.
 
-    def __init__(self, f: Any) -> None:
+    It says it cannot seek, so the SDK reads the blocks one after another (the hash
+    sees the bytes in file order, in the pass that feeds the upload) and uploads them
+    in parallel. Hashing runs beside the reading (at most ``depth`` blocks wait for
+    it), so the reading is not held up by it. Leaving the ``with`` block stops it.
+    """
+
+    def __init__(self, f: Any, depth: int = 4) -> None:
         self._f = f
-        self.md5 = hashlib.md5()
+        self._md5 = hashlib.md5()
+        self._pending: "queue.Queue[Optional[bytes]]" = queue.Queue(maxsize=depth)
+        self._thread = threading.Thread(target=self._hash, name="dflow-md5", daemon=True)
+        self._thread.start()
+
+    def _hash(self) -> None:
+        while True:
+            block = self._pending.get()
+            if block is None:
+                return
+            self._md5.update(block)
 
     def readable(self) -> bool:
         return True
@@ -73,15 +88,27 @@ class _HashingReader(io.RawIOBase):
     def seekable(self) -> bool:
         return False
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: Optional[int] = -1) -> bytes:
         data = self._f.read(size)
-        self.md5.update(data)
+        if data:
+            self._pending.put(data)  # bytes are immutable: handed over without a copy
         return data
 
     def readinto(self, buffer: Any) -> int:
         data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
+
+    def digest(self) -> bytes:
+        """The MD5 of everything read; waits for the hashing to catch up."""
+        self.close()
+        return self._md5.digest()
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._pending.put(None)
+            self._thread.join()
+        super().close()
 
 
 class _Backoff(ExponentialRetry):
@@ -128,6 +155,9 @@ class AzureStorageClient(StorageClient):
         location whose pods authenticate with the Azure SDK's default credentials
         (workload identity); else the location is key-only.
     :param cluster_endpoint: the account URL pods use, when it differs.
+    :param validate_blocks: send every block of a big file with its MD5 for the
+        service to check (the SDK hashes each block once more). Off by default: the
+        whole file's MD5 is computed anyway, and TLS guards Azure's https endpoints.
     """
 
     def __init__(
@@ -150,6 +180,7 @@ class AzureStorageClient(StorageClient):
         k8s_secret: Optional[str] = None,
         use_sdk_creds: bool = False,
         cluster_endpoint: Optional[str] = None,
+        validate_blocks: bool = False,
         **_ignored: Any,
     ) -> None:
         if not container_name:
@@ -171,6 +202,7 @@ class AzureStorageClient(StorageClient):
         self.k8s_secret = k8s_secret or None
         self.use_sdk_creds = bool(use_sdk_creds)
         self.cluster_endpoint = cluster_endpoint or None
+        self.validate_blocks = bool(validate_blocks)
         self._max_single_put_size = max_single_put_size
         self._credentials = _Secret((connection_string, credential))
         options: Dict[str, Any] = dict(
@@ -328,14 +360,12 @@ class AzureStorageClient(StorageClient):
 
     def _put_blocks(self, file: Path, full_key: str) -> None:
         blob = self._container.get_blob_client(full_key)
-        with open(file, "rb") as f:
-            reader = _HashingReader(f)
-            # validate_content: every block carries its MD5, which the service checks
+        with open(file, "rb") as f, _HashingReader(f) as reader:
             result = blob.upload_blob(reader, length=file.stat().st_size, overwrite=True,
-                                      max_concurrency=self.max_concurrency, validate_content=True)
+                                      max_concurrency=self.max_concurrency, validate_content=self.validate_blocks)
+            md5 = reader.digest()
         # the blob's Content-MD5 property, set only if nobody replaced the blob meanwhile
-        blob.set_http_headers(ContentSettings(content_type="application/octet-stream",
-                                              content_md5=reader.md5.digest()),
+        blob.set_http_headers(ContentSettings(content_type="application/octet-stream", content_md5=md5),
                               etag=result["etag"], match_condition=MatchConditions.IfNotModified)
 
     def download(self, key: str, path: str) -> None:
