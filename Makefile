@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # every distribution of the monorepo that exists in this checkout
-DISTS := core $(wildcard plugins/debug_backend plugins/argo_backend plugins/storage_minio plugins/ui)
+DISTS := core $(wildcard plugins/debug_backend plugins/argo_backend plugins/storage_minio plugins/storage_oss plugins/storage_azure plugins/storage_gcs plugins/ui)
 STAMP := $(VENV)/.installed
 
 .PHONY: setup demo test test-fast bench lint services clean
@@ -18,9 +18,12 @@ $(STAMP): $(foreach d,$(DISTS),$(d)/pyproject.toml) requirements-dev.txt
 
 setup: $(STAMP)
 
-services:
+# the servers the tests start: RadosGW (S3), Azurite (Azure), fake-gcs-server (GCS)
+services: setup
 	@if [ -x scripts/setup-rgw.sh ]; then scripts/setup-rgw.sh; fi
 	@if [ -x scripts/setup-chromium.sh ]; then scripts/setup-chromium.sh; fi
+	@if [ -x scripts/setup-azurite.sh ]; then scripts/setup-azurite.sh $(VENV)/azurite; fi
+	@if [ -x scripts/setup-fake-gcs.sh ]; then scripts/setup-fake-gcs.sh $(PY); fi
 
 demo: setup
 	mkdir -p demo-output

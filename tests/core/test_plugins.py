@@ -38,30 +38,40 @@ def test_unknown_mode_names_installed_backends_and_the_install_command(monkeypat
     assert "'nosuch'" in msg and "debug" in msg
 
 
+def _without_plugins(code: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter where only core's own plugins load (DFLOW_PLUGINS),
+    as on a machine where none of this project's plugin distributions is installed."""
+    env = {**__import__("os").environ, "DFLOW_PLUGINS": "local"}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+
+
 def test_missing_known_plugin_names_its_distribution():
-    with pytest.raises(PluginNotFoundError, match=r"pip install dflow-oss"):
-        registry().get("storage", "oss")
+    out = _without_plugins(
+        "import pytest\nfrom dflow.errors import PluginNotFoundError\nfrom dflow.plugins import registry\n"
+        "with pytest.raises(PluginNotFoundError, match=r'pip install dflow-oss'):\n"
+        "    registry().get('storage', 'oss')\n")
+    assert out.returncode == 0, out.stderr
 
 
 def test_legacy_import_path_imports_without_the_plugin_and_names_the_distribution_when_used():
     """Code that merely imports a plugin's name must import (dpgen2 does); using the name says what to install."""
-    from dflow.errors import PluginNotFoundError
-
-    mod = importlib.import_module("dflow.plugins.dispatcher")
-    executor_class = mod.DispatcherExecutor
-    assert not isinstance(object(), executor_class)
-    for use in (lambda: executor_class(host="h"), lambda: executor_class.some_attribute,
-                lambda: type("Mine", (executor_class,), {})):
-        with pytest.raises(PluginNotFoundError, match=r"DispatcherExecutor.*pip install dflow-dispatcher"):
-            use()
-    from dflow import SlurmJobTemplate
-
-    with pytest.raises(PluginNotFoundError, match=r"pip install dflow-slurm-vk"):
-        SlurmJobTemplate(header="#SBATCH -N 1")
-    from dflow.plugins import bohrium
-
-    with pytest.raises(PluginNotFoundError, match="no distribution of this project provides it"):
-        bohrium.config["username"] = "x"
+    out = _without_plugins(
+        "import importlib, pytest\n"
+        "from dflow.errors import PluginNotFoundError\n"
+        "mod = importlib.import_module('dflow.plugins.dispatcher')\n"
+        "executor_class = mod.DispatcherExecutor\n"
+        "assert not isinstance(object(), executor_class)\n"
+        "for use in (lambda: executor_class(host='h'), lambda: executor_class.some_attribute,\n"
+        "            lambda: type('Mine', (executor_class,), {})):\n"
+        "    with pytest.raises(PluginNotFoundError, match=r'DispatcherExecutor.*pip install dflow-dispatcher'):\n"
+        "        use()\n"
+        "from dflow import SlurmJobTemplate\n"
+        "with pytest.raises(PluginNotFoundError, match=r'pip install dflow-slurm-vk'):\n"
+        "    SlurmJobTemplate(header='#SBATCH -N 1')\n"
+        "from dflow.plugins import bohrium\n"
+        "with pytest.raises(PluginNotFoundError, match='no distribution of this project provides it'):\n"
+        "    bohrium.config['username'] = 'x'\n")
+    assert out.returncode == 0, out.stderr
 
 
 def test_legacy_import_path_resolves_to_the_installed_plugin():

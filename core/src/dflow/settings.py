@@ -109,11 +109,28 @@ s3_config: Dict[str, Any] = {
     "storage_client": None,
     "storage_type": None,
     "extra_prefixes": [],
+    # where a storage plugin's artifacts are for a cluster (Argo): secrets by name, never by value
+    "s3_secret": None,
+    "s3_cluster_endpoint": None,
+    "oss_secret": None,
+    "oss_cluster_endpoint": None,
+    "azure_connection_string": None,
+    "azure_account_url": None,
+    "azure_credential": None,
+    "azure_container": None,
+    "azure_secret": None,
+    "azure_use_sdk_creds": False,
+    "azure_cluster_endpoint": None,
+    "gcs_project": None,
+    "gcs_credentials_file": None,
+    "gcs_credentials": None,
+    "gcs_api_endpoint": None,
+    "gcs_secret": None,
 }
 
 _BOOL_KEYS = {"verify_ssl", "detach", "save_path_as_parameter", "overwrite_reused_artifact", "secure",
               "save_keys_in_global_outputs", "register_tasks", "detect_empty_dir", "debug_s3", "debug_failfast",
-              "raise_for_group", "dispatcher_debug", "dereference_symlink"}
+              "raise_for_group", "dispatcher_debug", "dereference_symlink", "azure_use_sdk_creds"}
 _INT_KEYS = {"debug_workers", "debug_pool_workers", "debug_batch_size", "debug_batch_interval"}
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import concurrent.futures
 import hashlib
 import logging
-import re
 import threading
 from pathlib import Path, PurePosixPath
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
@@ -22,10 +21,25 @@ import boto3
 import botocore.exceptions
 from boto3.s3.transfer import TransferConfig, create_transfer_manager
 from botocore.config import Config
-from s3transfer.subscribers import BaseSubscriber
+from s3transfer.utils import ChunksizeAdjuster
 
 from dflow.errors import StorageError
-from dflow.storage import ArtifactLocation, StorageClient
+from dflow.storage import ArtifactLocation, SecretRef, StorageClient
+
+from ._helpers import (
+    MD5_RE,
+    NOT_FOUND_CODES,
+    STREAM_ERRORS,
+    KnownObject,
+    Secret,
+    as_bool,
+    endpoint_url,
+    error_code,
+    is_not_found,
+    md5_file,
+    unwrap,
+)
+from .one_pass_md5 import HashingOSUtils, OrderedMD5
 
 __all__ = ["S3StorageClient"]
 
@@ -38,84 +52,8 @@ MiB = 1024 * 1024
 #: with value ``<md5>:<etag>`` (multipart uploads, whose metadata is sent before
 #: the content has been read)
 MD5_METADATA_KEY = "dflow-md5"
-
-_MD5_RE = re.compile(r"^[0-9a-f]{32}$")
-_NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
-# errors on a half-read body that are worth resuming from the last byte
-_STREAM_ERRORS = (
-    botocore.exceptions.ConnectionError,
-    botocore.exceptions.ReadTimeoutError,
-    botocore.exceptions.ResponseStreamingError,
-    ConnectionError,
-    TimeoutError,
-)
-
-
-class _Secret:
-    """A string that never shows itself in ``repr``, ``str`` or f-strings."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: Optional[str]) -> None:
-        self._value = value
-
-    def get(self) -> Optional[str]:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "'***'" if self._value else "None"
-
-    __str__ = __repr__
-
-    def __reduce__(self) -> Any:
-        raise TypeError("the S3 secret key cannot be pickled")
-
-
-def _endpoint_url(endpoint: Optional[str], secure: bool) -> Optional[str]:
-    if not endpoint:
-        return None
-    if "://" in endpoint:
-        return endpoint.rstrip("/")
-    return ("https://" if secure else "http://") + endpoint.rstrip("/")
-
-
-def _as_bool(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
-
-
-def _md5_file(path: Union[str, Path]) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(8 * MiB), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _error_code(exc: BaseException) -> str:
-    if isinstance(exc, botocore.exceptions.ClientError):
-        return str(exc.response.get("Error", {}).get("Code", ""))
-    return ""
-
-
-def _is_not_found(exc: BaseException) -> bool:
-    return _error_code(exc) in _NOT_FOUND_CODES
-
-
-class _KnownObject(BaseSubscriber):
-    """Hands the transfer manager the size (and ETag) we already know from a
-    listing or ``HEAD``, which saves it one ``HEAD`` request per object."""
-
-    def __init__(self, size: int, etag: Optional[str]) -> None:
-        self._size = size
-        self._etag = etag
-
-    def on_queued(self, future: Any, **kwargs: Any) -> None:
-        future.meta.provide_transfer_size(self._size)
-        if self._etag and hasattr(future.meta, "provide_object_etag"):
-            future.meta.provide_object_etag(self._etag)
-
+#: names of the keys in the Kubernetes secret that ``k8s_secret`` names
+SECRET_ACCESS_KEY, SECRET_SECRET_KEY = "accessKey", "secretKey"
 
 class S3StorageClient(StorageClient):
     """Artifact storage in one bucket of an S3-compatible server.
@@ -145,8 +83,13 @@ class S3StorageClient(StorageClient):
     :param verify: TLS verification: ``True``, ``False`` or a CA bundle path.
     :param store_md5: compute each file's MD5 at upload and keep it with the
         object (metadata for single-part uploads; for multipart uploads, hashed
-        while the parts upload and kept in the tag ``dflow-md5``), so
+        in the pass that reads the parts and kept in the tag ``dflow-md5``), so
         :meth:`get_md5` need not read the object back.
+    :param k8s_secret: name of a Kubernetes secret holding ``accessKey`` and
+        ``secretKey``; with it, :meth:`artifact_location` gives cluster backends a
+        full location (endpoint, bucket, the secret's name), else a key-only one.
+    :param cluster_endpoint: the ``host:port`` pods reach the S3 server at, when it
+        differs from ``endpoint``.
     """
 
     def __init__(
@@ -168,19 +111,23 @@ class S3StorageClient(StorageClient):
         read_timeout: float = 120.0,
         verify: Union[bool, str, None] = None,
         store_md5: bool = True,
+        k8s_secret: Optional[str] = None,
+        cluster_endpoint: Optional[str] = None,
         **_ignored: Any,
     ) -> None:
         if not bucket_name:
             raise StorageError("S3StorageClient needs a bucket_name (s3_config['bucket_name'])")
         if retry_mode not in ("standard", "adaptive", "legacy"):
             raise StorageError(f"retry_mode must be 'standard' or 'adaptive', got {retry_mode!r}")
-        self.endpoint_url = _endpoint_url(endpoint, _as_bool(secure))
+        self.endpoint_url = endpoint_url(endpoint, as_bool(secure))
         self.bucket_name = bucket_name
         self.region = region or ("us-east-1" if self.endpoint_url else None)
         self.prefix = prefix or ""
         self.access_key = access_key
-        self._secret_key = _Secret(secret_key)
+        self._secret_key = Secret(secret_key)
         self.store_md5 = store_md5
+        self.k8s_secret = k8s_secret or None
+        self.cluster_endpoint = cluster_endpoint or None
         self.transfer_config = TransferConfig(
             multipart_threshold=multipart_threshold,
             multipart_chunksize=multipart_chunksize,
@@ -247,13 +194,13 @@ class S3StorageClient(StorageClient):
         return f"bucket {self.bucket_name!r} at {self.endpoint_url or 'AWS S3'}"
 
     def _error(self, what: str, key: str, exc: BaseException) -> StorageError:
-        code = _error_code(exc)
+        code = error_code(exc)
         if isinstance(exc, botocore.exceptions.ClientError):
             msg = exc.response.get("Error", {}).get("Message") or ""
             detail = f"{code}: {msg}" if msg else code
         else:
             detail = f"{type(exc).__name__}: {exc}"
-        if code in _NOT_FOUND_CODES and code != "NoSuchBucket":
+        if code in NOT_FOUND_CODES and code != "NoSuchBucket":
             return StorageError(f"cannot {what} key {key!r}: no such object in {self._where()} ({detail})")
         return StorageError(f"cannot {what} key {key!r} in {self._where()}: {detail}")
 
@@ -276,7 +223,7 @@ class S3StorageClient(StorageClient):
             try:
                 self._s3.head_bucket(Bucket=self.bucket_name)
             except botocore.exceptions.ClientError as exc:
-                if _error_code(exc) not in _NOT_FOUND_CODES:
+                if error_code(exc) not in NOT_FOUND_CODES:
                     raise self._error("check the bucket for", "", exc) from exc
                 kwargs: Dict[str, Any] = {"Bucket": self.bucket_name}
                 if self.region and self.region != "us-east-1" and not self.endpoint_url:
@@ -285,8 +232,8 @@ class S3StorageClient(StorageClient):
                     self._s3.create_bucket(**kwargs)
                     logger.info("created bucket %r at %s", self.bucket_name, self.endpoint_url or "AWS S3")
                 except botocore.exceptions.ClientError as exc2:
-                    if _error_code(exc2) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-                        raise StorageError(f"cannot create {self._where()}: {_error_code(exc2)}") from exc2
+                    if error_code(exc2) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                        raise StorageError(f"cannot create {self._where()}: {error_code(exc2)}") from exc2
             except botocore.exceptions.BotoCoreError as exc:
                 raise self._error("check the bucket for", "", exc) from exc
             self._bucket_ready = True
@@ -296,7 +243,7 @@ class S3StorageClient(StorageClient):
         try:
             return self._s3.head_object(Bucket=self.bucket_name, Key=full_key)
         except botocore.exceptions.ClientError as exc:
-            if _is_not_found(exc) and _error_code(exc) != "NoSuchBucket":
+            if is_not_found(exc) and error_code(exc) != "NoSuchBucket":
                 return None
             raise self._error("read", self._rel(full_key), exc) from exc
         except botocore.exceptions.BotoCoreError as exc:
@@ -319,8 +266,8 @@ class S3StorageClient(StorageClient):
     def _objects_below(self, full_dir: str) -> List[Tuple[str, int, Optional[str]]]:
         return [item for kind, item in self._iter_objects(full_dir) if kind == "object" and not item[0].endswith("/")]
 
-    def _transfer_manager(self) -> Any:
-        return create_transfer_manager(self._s3, self.transfer_config)
+    def _transfer_manager(self, osutil: Optional[Any] = None) -> Any:
+        return create_transfer_manager(self._s3, self.transfer_config, osutil=osutil)
 
     def _run(self, what: str, jobs: List[Tuple[str, Any]]) -> None:
         """Wait for transfer futures; on the first failure cancel the rest and raise."""
@@ -330,7 +277,7 @@ class S3StorageClient(StorageClient):
                 future.result()
             except Exception as exc:  # noqa: BLE001 - mapped to StorageError below
                 if first is None:
-                    first = exc if isinstance(exc, StorageError) else self._error(what, key, _unwrap(exc))
+                    first = exc if isinstance(exc, StorageError) else self._error(what, key, unwrap(exc))
                     first.__cause__ = exc
                     for _, other in jobs:
                         other.cancel()
@@ -352,22 +299,32 @@ class S3StorageClient(StorageClient):
             files = [(src, base)]
         self._ensure_bucket()
         threshold = self.transfer_config.multipart_threshold
-        to_tag: List[Tuple[str, Any]] = []
-        with concurrent.futures.ThreadPoolExecutor(1) as hasher, self._transfer_manager() as tm:
-            jobs = []
-            for file, full_key in files:
-                extra: Dict[str, Any] = {}
-                if self.store_md5:
-                    if file.stat().st_size < threshold:
-                        extra["Metadata"] = {MD5_METADATA_KEY: _md5_file(file)}
-                    else:
-                        # metadata must be known before the first part goes out; a big
-                        # file is hashed while it uploads and the MD5 goes in a tag
-                        to_tag.append((full_key, hasher.submit(_md5_file, file)))
-                jobs.append((self._rel(full_key), tm.upload(str(file), self.bucket_name, full_key, extra_args=extra)))
-            self._run("upload", jobs)
-            for full_key, md5 in to_tag:
-                self._tag_md5(full_key, md5.result())
+        osutil = HashingOSUtils()
+        to_tag: List[Tuple[str, Path, OrderedMD5]] = []
+        try:
+            with self._transfer_manager(osutil) as tm:
+                jobs = []
+                for file, full_key in files:
+                    extra: Dict[str, Any] = {}
+                    size = file.stat().st_size
+                    if self.store_md5:
+                        if size < threshold:
+                            extra["Metadata"] = {MD5_METADATA_KEY: md5_file(file)}
+                        else:
+                            # metadata goes out before the first part: a big file is hashed from the
+                            # reads that feed its parts, and the MD5 goes in a tag afterwards
+                            part = ChunksizeAdjuster().adjust_chunksize(self.transfer_config.multipart_chunksize, size)
+                            to_tag.append((full_key, file, osutil.hash(str(file), size, part)))
+                    jobs.append((self._rel(full_key), tm.upload(str(file), self.bucket_name, full_key, extra_args=extra)))
+                self._run("upload", jobs)
+            for full_key, file, digest in to_tag:
+                md5 = digest.hexdigest()
+                if md5 is None:  # the transfer manager read the file in a way not followed: hash it here
+                    logger.debug("hashing %s in a pass of its own", file)
+                    md5 = md5_file(file)
+                self._tag_md5(full_key, md5)
+        finally:
+            osutil.close()
 
     def _tag_md5(self, full_key: str, md5: str, etag: Optional[str] = None) -> None:
         """Keep ``md5`` in the object's tag ``dflow-md5`` as ``<md5>:<etag>``; the
@@ -395,7 +352,7 @@ class S3StorageClient(StorageClient):
         for tag in tags:
             if tag.get("Key") == MD5_METADATA_KEY:
                 md5, _, tagged_etag = str(tag.get("Value", "")).partition(":")
-                if _MD5_RE.match(md5) and tagged_etag == etag.strip('"'):
+                if MD5_RE.match(md5) and tagged_etag == etag.strip('"'):
                     return md5
         return None
 
@@ -425,7 +382,7 @@ class S3StorageClient(StorageClient):
             target.parent.mkdir(parents=True, exist_ok=True)
         with self._transfer_manager() as tm:
             jobs = [
-                (self._rel(k), tm.download(self.bucket_name, k, str(t), subscribers=[_KnownObject(size, etag)]))
+                (self._rel(k), tm.download(self.bucket_name, k, str(t), subscribers=[KnownObject(size, etag)]))
                 for k, t, size, etag in targets
             ]
             self._run("download", jobs)
@@ -490,17 +447,13 @@ class S3StorageClient(StorageClient):
                         self.bucket_name,
                         d,
                         extra_args=extra,
-                        subscribers=[_KnownObject(size, h.get("ETag"))],
+                        subscribers=[KnownObject(size, h.get("ETag"))],
                     )
                     jobs.append((self._rel(s), future))
                 self._run("copy", jobs)
             # the copy has a new ETag: tag it anew
             for d, md5 in tagged:
                 self._tag_md5(d, md5)
-
-    def artifact_location(self, key: str) -> ArtifactLocation:
-        """Key-only ``s3`` location: the cluster's default artifact repository is this bucket."""
-        return ArtifactLocation("s3", {"key": self._full(key)})
 
     def get_md5(self, key: str) -> str:
         """MD5 hex digest of the object's content.
@@ -515,11 +468,11 @@ class S3StorageClient(StorageClient):
         if head is None:
             raise StorageError(f"cannot get the MD5 of key {key!r}: no such object in {self._where()}")
         stored = (head.get("Metadata") or {}).get(MD5_METADATA_KEY, "").lower()
-        if _MD5_RE.match(stored):
+        if MD5_RE.match(stored):
             return stored
         etag = str(head.get("ETag", "")).strip('"').lower()
         encrypted = head.get("ServerSideEncryption") == "aws:kms" or "SSECustomerAlgorithm" in head
-        if _MD5_RE.match(etag) and not encrypted:
+        if MD5_RE.match(etag) and not encrypted:
             return etag
         tagged = self._tagged_md5(full, str(head.get("ETag", "")))
         if tagged:
@@ -542,7 +495,7 @@ class S3StorageClient(StorageClient):
                 for chunk in body.iter_chunks(MiB):
                     digest.update(chunk)
                     offset += len(chunk)
-            except _STREAM_ERRORS as exc:
+            except STREAM_ERRORS as exc:
                 failures += 1
                 if failures >= max_failures:
                     raise self._error("read", self._rel(full_key), exc) from exc
@@ -550,6 +503,25 @@ class S3StorageClient(StorageClient):
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
                 raise self._error("read", self._rel(full_key), exc) from exc
         return digest.hexdigest()
+
+    def artifact_location(self, key: str) -> ArtifactLocation:
+        """Argo's ``s3`` location of ``key``: key-only unless ``k8s_secret`` is set;
+        then endpoint, bucket, region and the secret's name (never its value)."""
+        full = self._full(key)
+        if not self.k8s_secret:
+            return ArtifactLocation("s3", {"key": full})
+        url = self.endpoint_url or "https://s3.amazonaws.com"
+        fields: Dict[str, Any] = {
+            # Argo takes host[:port] and a separate TLS switch
+            "endpoint": self.cluster_endpoint or url.split("://", 1)[1],
+            "bucket": self.bucket_name,
+            "key": full,
+            "insecure": url.startswith("http://"),
+        }
+        if self.region:
+            fields["region"] = self.region
+        return ArtifactLocation("s3", fields, {"accessKeySecret": SecretRef(self.k8s_secret, SECRET_ACCESS_KEY),
+                                               "secretKeySecret": SecretRef(self.k8s_secret, SECRET_SECRET_KEY)})
 
     # ------------------------------------------------------------------ extras
 
@@ -569,13 +541,3 @@ class S3StorageClient(StorageClient):
                     f"cannot delete key {self._rel(errors[0]['Key'])!r} in {self._where()}: "
                     f"{errors[0].get('Code')}: {errors[0].get('Message')}"
                 )
-
-
-def _unwrap(exc: BaseException) -> BaseException:
-    """The botocore error behind boto3's transfer wrappers, when there is one."""
-    seen = exc
-    while True:
-        inner = seen.__cause__ or seen.__context__
-        if isinstance(seen, (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)) or inner is None:
-            return seen
-        seen = inner

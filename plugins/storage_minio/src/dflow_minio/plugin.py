@@ -6,7 +6,7 @@ Listed in the ``dflow.storage`` entry-point group as ``s3``; selected by
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 from dflow.plugins import hookimpl
 
@@ -16,11 +16,15 @@ if TYPE_CHECKING:
 __all__ = ["register_storage_clients", "register_legacy_modules"]
 
 
-def _s3_factory(**options: Any) -> "S3StorageClient":
-    """Build a client from ``s3_config``-style options (unknown keys are ignored); boto3 loads here."""
+def _s3_factory(s3_secret: Optional[str] = None, s3_cluster_endpoint: Optional[str] = None,
+                **options: Any) -> "S3StorageClient":
+    """Build a client from ``s3_config``-style options (unknown keys are ignored; boto3 loads here);
+    ``s3_secret`` and ``s3_cluster_endpoint`` are its ``k8s_secret`` and ``cluster_endpoint``."""
     from .client import S3StorageClient
 
-    return S3StorageClient(**options)
+    options.pop("k8s_secret", None)
+    options.pop("cluster_endpoint", None)
+    return S3StorageClient(k8s_secret=s3_secret, cluster_endpoint=s3_cluster_endpoint, **options)
 
 
 @hookimpl
