@@ -16,7 +16,8 @@ ArgoWorkflow = WorkflowRecord
 
 
 class ArgoParameter:
-    """An input or output parameter of a step; ``.value`` has the parameter's Python type.
+    """An input or output parameter of a step; ``.value`` has the parameter's Python type
+    (the text itself when its writer recorded no type, as a shell script's outputs).
 
     A value its writer recorded as pickled (a type JSON cannot hold) is unpickled only when
     ``declared`` (the type the template declares for the parameter) asks for that type;
@@ -28,7 +29,8 @@ class ArgoParameter:
         self._text = text
         self.type = type_name
         allow = is_pickled(type_name) and declared is not None and declared == str(type_name)[len("pickle:"):]
-        self.value = None if text is None else decode_value(text, type_name, allow_pickle=allow)
+        # a value with no recorded type (a shell script's output) is its text, as in dflow
+        self.value = text if text is None or type_name is None else decode_value(text, type_name, allow_pickle=allow)
 
     def __repr__(self) -> str:
         return f"ArgoParameter({self.name!r}, value={self.value!r})"

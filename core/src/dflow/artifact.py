@@ -126,15 +126,22 @@ def get_storage_client(name: Optional[str] = None, **overrides: Any) -> StorageC
     return factory(**options)
 
 
-def storage_name() -> str:
-    """The registered name of the storage artifacts go through (``"custom"`` for ``s3_config["storage_client"]``)."""
+def storage_name(backend: Any = None) -> str:
+    """The registered name of the storage artifacts go through (``"custom"`` for ``s3_config["storage_client"]``).
+
+    With nothing configured it is the default storage of ``backend`` (a backend class or
+    instance; by default the one ``config["mode"]`` selects): a cluster backend that
+    renders a workflow while the local backend is selected asks for its own.
+    """
     if s3_config.get("storage_client") is not None:
         return "custom"
     name = s3_config.get("storage_type")
     if name is None:
-        from ._plugin_manager import backend_factory_for_mode
+        if backend is None:
+            from ._plugin_manager import backend_factory_for_mode
 
-        name = getattr(backend_factory_for_mode(), "default_storage", None) or "s3"
+            backend = backend_factory_for_mode()
+        name = getattr(backend, "default_storage", None) or "s3"
     return name
 
 
@@ -215,7 +222,8 @@ def upload_artifact(
     elif isinstance(files, dict):
         entries = [(None, str(k), os.fspath(v)) for k, v in files.items()]
     elif isinstance(files, (list, tuple)):
-        entries = [(i, None, os.fspath(v)) for i, v in enumerate(files)]
+        # None keeps a place: item i is the i-th entry, so an entry left out leaves its slice without one
+        entries = [(i, None, os.fspath(v)) for i, v in enumerate(files) if v is not None]
     else:
         raise ValidationError(
             f"upload_artifact takes a path, a list of paths or a dict of paths, got {type(files).__name__}"
@@ -243,8 +251,12 @@ def upload_artifact(
                     os.unlink(tarball)
         else:
             upload_tree(client, key, staging)
-    return S3Artifact(key=key, catalog=catalog, archive=archive, storage=storage_name(),
-                      bucket_name=s3_config.get("bucket_name"), path_list=[c["path"] for c in catalog], packed=packed)
+    art = S3Artifact(key=key, catalog=catalog, archive=archive, storage=storage_name(),
+                     bucket_name=s3_config.get("bucket_name"), path_list=[c["path"] for c in catalog], packed=packed)
+    # a store of files on this machine: remember where, so a later change of directory (a store
+    # rooted at ".") does not lose the upload
+    art.local_path = local_path_of(client, key)
+    return art
 
 
 def read_catalog(directory: str) -> List[Dict[str, Any]]:

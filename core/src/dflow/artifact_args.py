@@ -27,7 +27,7 @@ def artifact_argument(v: Any, where: str) -> S.ArtifactArgument:
     if isinstance(v, S3Artifact):
         return S.ArtifactArgument(
             stored=S.StoredArtifact(key=v.key, storage=v.storage, bucket=v.bucket_name, archive=v.archive, catalog=v.catalog,
-                                    packed=getattr(v, "packed", None)),
+                                    packed=getattr(v, "packed", None), local_path=getattr(v, "local_path", None)),
             sub_path=v.sub_path_value,
         )
     if isinstance(v, LocalArtifact):

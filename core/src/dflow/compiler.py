@@ -219,6 +219,7 @@ class _Compiler:
                 input_sign={k: S.SignField(**v) for k, v in t.sign_fields("input").items()},
                 output_sign={k: S.SignField(**v) for k, v in t.sign_fields("output").items()},
                 slices=slices, python_packages=packages, op_kwargs=t.op_kwargs,
+                instance=_pickled_instance(t, name),
             )
         resource = None
         if getattr(t, "resource", None) is not None:
@@ -476,7 +477,7 @@ def _check_literals(step: Step, template: Any) -> None:
         else:
             values = [value]
         for v in values:
-            if check_type(v, tp):
+            if v is None or check_type(v, tp):  # None: not checked, as the OP's own check skips it
                 continue
             if isinstance(v, str):  # text that decodes to the type is taken when the step runs
                 try:
@@ -570,3 +571,20 @@ def compile_workflow(workflow: Any) -> S.WorkflowSpec:
         context=type(workflow.context).__name__ if workflow.context is not None else None,
     )
     return spec
+
+
+def _pickled_instance(t: Any, name: str) -> Optional[str]:
+    """The OP object a PythonOPTemplate was given, as base64 pickle text (None for an OP class)."""
+    inst = getattr(t, "op_instance", None)
+    if inst is None:
+        return None
+    import base64
+    import pickle
+
+    try:
+        return base64.b64encode(pickle.dumps(inst)).decode("ascii")
+    except Exception as e:  # noqa: BLE001 - say which template and why
+        raise ValidationError(
+            f"template {name!r}: the OP object given to PythonOPTemplate cannot be pickled ({type(e).__name__}: "
+            f"{e}); give the OP class and its arguments as op_kwargs=... instead"
+        ) from None

@@ -68,13 +68,15 @@ def _unpack(path: str) -> None:
         os.unlink(packed)
 
 
-def _cut_artifact(path: str, index: int, dst_root: str, name: str) -> str:
-    """Item ``index`` of the artifact at ``path``, copied to its own place; returns that place."""
+def _cut_artifact(path: str, index: int, dst_root: str, name: str) -> Optional[str]:
+    """Item ``index`` of the artifact at ``path``, copied to its own place; returns that place
+    (None when the artifact has no such item: the slice gets no artifact, as in dflow)."""
     items = read_catalog(path) or [{"index": None, "path": n}
                                    for n in sorted(os.listdir(path)) if not n.startswith(".")]
     item = slice_item(items, index)
     if item is None:
-        raise IndexError("sliced input artifact %r has no item %d" % (name, index))
+        sys.stderr.write("dflow: sliced input artifact %r has no item %d; the slice gets none\n" % (name, index))
+        return None
     rel = item["path"]
     dst = os.path.join(dst_root, name, rel)
     os.makedirs(os.path.dirname(dst), exist_ok=True)
@@ -111,7 +113,8 @@ def container_task(payload: Dict[str, Any], root: str = "") -> Dict[str, Any]:
         for name in slices.get("input_artifact") or []:
             d = arts.get(name, {}).get("path")
             if d and os.path.isdir(d):
-                arts[name] = {"path": _cut_artifact(d, slice_index, root + "/tmp/inputs/slices", name)}
+                cut = _cut_artifact(d, slice_index, root + "/tmp/inputs/slices", name)
+                arts[name] = {"path": cut} if cut is not None else {"path": None}
     return {
         "op": payload["op"], "slices": slices, "slice_index": slice_index,
         "inputs": {"parameters": params, "artifacts": arts},

@@ -18,7 +18,9 @@ from __future__ import annotations
 import base64
 import json
 import os
+import pickle
 import shutil
+import sys
 import tarfile
 import uuid
 from typing import Any, Dict, List, Optional, Tuple
@@ -49,6 +51,8 @@ __all__ = [
     "slice_dir",
     "PART_PREFIX",
     "GATHERED_MARKER",
+    "SOURCE_MODULE_NAME",
+    "unpickle",
     "merge_part",
     "merge_stacked",
     "slice_item",
@@ -123,7 +127,6 @@ def encode_value(value: Any) -> Tuple[str, str]:
             return text, tname if tname in JSON_TYPE_NAMES else "json"
         except (TypeError, ValueError):
             pass
-    import pickle
 
     data = base64.b64encode(pickle.dumps(value)).decode("ascii")
     return json.dumps({_PICKLE_KEY: data}), PICKLE_TYPE_PREFIX + tname
@@ -152,10 +155,38 @@ def decode_value(text: Optional[str], type_name: Optional[str] = None, allow_pic
     except (TypeError, ValueError):
         return text
     if allow_pickle and is_pickled(type_name) and isinstance(obj, dict) and set(obj) == {_PICKLE_KEY}:
-        import pickle
-
-        return pickle.loads(base64.b64decode(obj[_PICKLE_KEY]))
+        return unpickle(base64.b64decode(obj[_PICKLE_KEY]))
     return obj
+
+
+def unpickle(data: bytes) -> Any:
+    """``pickle.loads`` that finds the submitting script's classes on either side (see below).
+
+    Only for data the workflow's own author pickled: unpickling runs code.
+    """
+    import io
+
+    return _MainAwareUnpickler(io.BytesIO(data)).load()
+
+
+#: the module a step loads the source of the submitting script's OPs into (see dflow.runtime)
+SOURCE_MODULE_NAME = "__dflow_main__"
+
+
+class _MainAwareUnpickler(pickle.Unpickler):
+    """Objects of classes the submitting script defined are ``__main__.X`` in that script and
+    ``__dflow_main__.X`` in a step (the module the OP's source is loaded into): each side reads
+    the other's."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == SOURCE_MODULE_NAME and module not in sys.modules:
+            module = "__main__"  # written by a step, read back by the submitting script that defines the class
+        elif module == "__main__":
+            top = name.split(".")[0]
+            main, source = sys.modules.get("__main__"), sys.modules.get(SOURCE_MODULE_NAME)
+            if (main is None or not hasattr(main, top)) and source is not None and hasattr(source, top):
+                module = SOURCE_MODULE_NAME
+        return super().find_class(module, name)
 
 
 # --------------------------------------------------------------------------- catalogs
@@ -294,10 +325,15 @@ def merge_stacked(directory: str) -> bool:
 
 
 def slice_item(items: List[Dict[str, Any]], index: int) -> Optional[Dict[str, Any]]:
-    """The catalog item of slice ``index``: the item whose ``index`` it is, else the ``index``-th item."""
+    """The catalog item of slice ``index``: the item whose ``index`` it is; in a catalog whose items
+    carry no index, the ``index``-th item. None when there is none (a slice that gave nothing)."""
+    indexed = False
     for it in items:
         if it.get("index") == index:
             return it
+        indexed = indexed or it.get("index") is not None
+    if indexed:
+        return None
     return items[index] if 0 <= index < len(items) else None
 
 

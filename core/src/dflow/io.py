@@ -87,14 +87,24 @@ class _Referable:
     def __ge__(self, other: Any) -> "Expression":
         return self._bin(">=", other)
 
+    def _bool_test(self, other: bool, negate: bool) -> "Expression":
+        # a parameter is text wherever the workflow runs: a bool reads "true" (JSON) or "True" (Python's str)
+        a = to_expr(self)
+        test = f"({a} == 'true' || {a} == 'True')" if other else f"({a} == 'false' || {a} == 'False')"
+        return Expression(f"!{test}" if negate else test)
+
     def __eq__(self, other: Any) -> Any:  # type: ignore[override]
-        if isinstance(other, (_Referable, int, float, str)) and not isinstance(other, bool):
+        if isinstance(other, bool):
+            return self._bool_test(other, negate=False)
+        if isinstance(other, (_Referable, int, float, str)):
             numeric = isinstance(other, (int, float)) or getattr(other, "_numeric", False)
             return self._bin("==", other, numeric=numeric)
         return NotImplemented
 
     def __ne__(self, other: Any) -> Any:  # type: ignore[override]
-        if isinstance(other, (_Referable, int, float, str)) and not isinstance(other, bool):
+        if isinstance(other, bool):
+            return self._bool_test(other, negate=True)
+        if isinstance(other, (_Referable, int, float, str)):
             numeric = isinstance(other, (int, float)) or getattr(other, "_numeric", False)
             return self._bin("!=", other, numeric=numeric)
         return NotImplemented
@@ -411,6 +421,14 @@ class OutputArtifact(_Bindable):
 
     def sub_path(self, path: str) -> "ArtifactSlice":
         return ArtifactSlice(self, path)
+
+    def pvc(self, size: str = "1Gi", storage_class: Optional[str] = None, access_modes: Any = None) -> Any:
+        """dflow's artifacts passed through a shared volume while both steps run: not supported here."""
+        raise ValidationError(
+            f"output artifact {self.name!r}: .pvc() (an artifact read through a shared volume while its "
+            "producer still runs) is not supported; pass the artifact itself and let the reading step run "
+            "after the producing one"
+        )
 
 
 class ArtifactSlice:

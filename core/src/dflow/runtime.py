@@ -35,6 +35,7 @@ from dflow.contract import (
     EXIT_OK,
     EXIT_TRANSIENT,
     PYTHON_OP_SCRIPT,
+    SOURCE_MODULE_NAME,
     TASK_ENV,
     decode_value,
     encode_value,
@@ -61,7 +62,6 @@ __all__ = [
 #: ``Workflow.submit`` raises :class:`StopSourceExec` when it sees it.
 LOADING_OP_SOURCE = False
 
-SOURCE_MODULE_NAME = "__dflow_main__"
 
 
 class StopSourceExec(BaseException):
@@ -209,7 +209,14 @@ def _run_one(ctx: _Context, op_cls: Any, op_in: Dict[str, Any], index: Optional[
     from dflow.python.opio import OPIO
 
     os.chdir(cwd)
-    op = op_cls(**ctx.op_kwargs)
+    if ctx.op_instance:  # the OP object the template was given: a fresh copy per slice
+        import base64
+
+        from dflow.contract import unpickle
+
+        op = unpickle(base64.b64decode(ctx.op_instance))
+    else:
+        op = op_cls(**ctx.op_kwargs)
     step = ctx.step
     op.key = step.get("key")
     op.workflow_name = step.get("workflow")
@@ -313,6 +320,7 @@ def _execute(task: Dict[str, Any], ctx: _Context) -> None:
 
     op_cls = load_op_class(task["op"])
     ctx.op_kwargs = task["op"].get("op_kwargs") or {}
+    ctx.op_instance = task["op"].get("instance")
     in_sign = op_cls.get_input_sign()
     out_sign = op_cls.get_output_sign()
     slices = task.get("slices") or None
@@ -366,7 +374,10 @@ def _execute(task: Dict[str, Any], ctx: _Context) -> None:
             params[name] = values[0] if one_slice and len(values) == 1 else values
         elif results and name in results[-1][1]:
             params[name] = results[-1][1][name]
-    write_parameters(outputs_dir, params)
+    from dflow.python.typecheck import type_name
+
+    signed = {n: type_name(_field_type(f)) for n, f in out_sign.items() if not isinstance(f, Artifact)}
+    write_parameters(outputs_dir, params, signed)
     for name, field in out_sign.items():
         if not isinstance(field, Artifact):
             continue

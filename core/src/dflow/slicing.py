@@ -132,8 +132,9 @@ def lower_slices(
                 f"{where}: Slices(group_size=...) needs the number of slices when the workflow is compiled; "
                 f"give with_param=... (the sliced input {fanout.count_from.split('.', 1)[1]!r} is only known at run time)"
             )
-        if slices.slices:
-            raise ValidationError(f"{where}: Slices(group_size=...) and a slices expression cannot be combined")
+        if slices.slices and slices.slices.replace(" ", "") != "{{item}}":  # "{{item}}" is what it means anyway
+            raise ValidationError(f"{where}: Slices(group_size=...) and a slices expression other than "
+                                  f"'{{{{item}}}}' cannot be combined (got {slices.slices!r})")
         with_param, seq = _group_loop(where, with_param, seq, int(fanout.group_size))
     return with_param, seq, fanout
 

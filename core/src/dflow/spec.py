@@ -283,6 +283,9 @@ class PythonOPSpec(_Model):
     slices: Optional[SlicesSpec] = None
     python_packages: List[StoredArtifact] = Field(default_factory=list)
     op_kwargs: Dict[str, Any] = Field(default_factory=dict)
+    #: the OP object the template was given (``PythonOPTemplate(MyOP(a, b))``), pickled and
+    #: base64-encoded; each slice calls a fresh copy of it instead of ``MyOP(**op_kwargs)``
+    instance: Optional[str] = None
 
 
 class _TemplateBase(_Model):

@@ -13,11 +13,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from typing import Any, Dict, List, Optional
+import sys
+from typing import Any, Dict, List, Optional, Union
 
 from dflow.contract import (
     CATALOG_DIR,
     JSON_TYPE_NAMES,
+    PICKLE_TYPE_PREFIX,
     decode_value,
     encode_value,
     is_pickled,
@@ -65,6 +67,10 @@ def artifact_value(path: Optional[str], tp: Any, optional: bool = False) -> Any:
 
     tp, opt = unwrap_optional(tp)
     optional = optional or opt
+    if getattr(tp, "__origin__", None) is Union:
+        # Union[List[Path], HDF5Datasets]: files arrive in the first form that is made of paths
+        forms = [a for a in tp.__args__ if getattr(a, "__name__", "") not in ("HDF5Datasets", "HDF5Dataset")]
+        tp = forms[0] if forms else tp
     if path is None or (optional and not os.path.exists(path)):
         return None
     is_dir = os.path.isdir(path)
@@ -111,13 +117,17 @@ def artifact_value(path: Optional[str], tp: Any, optional: bool = False) -> Any:
 # --------------------------------------------------------------------------- parameters in
 
 
-def _wants_pickle(tp: Any) -> bool:
-    """Whether a sign type asks for a value JSON cannot hold (so a pickled value may be read)."""
+def _wants_pickle(tp: Any, recorded: Optional[str] = None) -> bool:
+    """Whether a sign type asks for a value JSON cannot hold (so a pickled value may be read):
+    a type JSON has no form for, or the very type the writer recorded for its pickle (a
+    ``dict`` that holds objects is written as ``pickle:dict``)."""
     from dflow.python.typecheck import type_name, unwrap_optional
 
     inner, _ = unwrap_optional(tp)
     name = type_name(inner)
     base = name.split("[", 1)[0]
+    if recorded is not None and is_pickled(recorded) and recorded[len("pickle:"):] in (name, base.lower()):
+        return True
     return base not in JSON_TYPE_NAMES | {"str", "Any", "List", "Dict", "None", "Path", "Union"}
 
 
@@ -136,7 +146,7 @@ def parameter_value(entry: Any, tp: Any, sliced: bool) -> Any:
             return entry["value"]
     else:
         text, tname = entry, None
-    allow = is_pickled(tname) and _wants_pickle(tp)
+    allow = is_pickled(tname) and _wants_pickle(tp, tname)
     if sliced:
         return decode_value(text, None if tname == "str" else tname, allow_pickle=allow)
     if tp is str:
@@ -169,8 +179,10 @@ class ArtifactWriter:
             src = os.path.join(base, src)
         src = os.path.normpath(src)
         if not os.path.lexists(src):
-            raise FileNotFoundError("output artifact %r: the path %s does not exist" % (
+            # as in dflow: the artifact holds nothing for a path the OP named but did not write
+            sys.stderr.write("dflow: warning: output artifact %r: the path %s does not exist; it is left out\n" % (
                 os.path.basename(self.final), src))
+            return
         rel = os.path.relpath(src, base)
         if rel == os.curdir:
             rel = ""
@@ -230,14 +242,29 @@ class ArtifactWriter:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def write_parameters(outputs_dir: str, values: Dict[str, Any]) -> None:
-    """Write each output parameter's text to ``parameters/<name>`` and the type names to ``.types.json``."""
+def write_parameters(outputs_dir: str, values: Dict[str, Any], signed: Optional[Dict[str, str]] = None) -> None:
+    """Write each output parameter's text to ``parameters/<name>`` and the type names to ``.types.json``.
+
+    ``signed``: the type names the OP's sign declares; a pickled value is recorded under
+    its declared type (an instance of a subclass reads back where the sign's type is asked for).
+    """
     pdir = os.path.join(outputs_dir, "parameters")
     os.makedirs(pdir, exist_ok=True)
     types: Dict[str, str] = {}
     for name, value in values.items():
         text, tname = encode_value(value)
+        declared = (signed or {}).get(name)
+        if declared and is_pickled(tname) and isinstance(value, _sign_class(declared, value)):
+            tname = PICKLE_TYPE_PREFIX + declared
         atomic_write(os.path.join(pdir, name), text)
         types[name] = tname
     if types:
         atomic_write(os.path.join(pdir, ".types.json"), json.dumps(types))
+
+
+def _sign_class(declared: str, value: Any) -> Any:
+    """The class named ``declared`` among the classes of ``value`` (itself and its bases), else ``()``."""
+    for cls in type(value).__mro__:
+        if cls.__name__ == declared:
+            return cls
+    return ()

@@ -23,6 +23,10 @@ if TYPE_CHECKING:  # pydantic-backed modules are imported where they are used, s
 __all__ = ["Workflow", "query_workflows", "get_backend_for_mode", "backend_factory_for_mode"]
 
 
+_STEP_OUTPUT_IN_EXPR = re.compile(r"\b(?:steps|tasks)\[\s*'([^']+)'\s*\]\.outputs\.parameters\[\s*'([^']+)'\s*\]")
+_STEP_OUTPUT = re.compile(r"^\{\{\s*(?:steps|tasks)\.([^.{}\s]+)\.outputs\.parameters\.([^.{}\s]+)\s*\}\}$")
+
+
 def backend_factory_for_mode(mode: Optional[str] = None) -> Any:
     """The factory (class) of the backend that ``config["mode"]`` selects (see :mod:`dflow.backend`)."""
     from ._plugin_manager import backend_factory_for_mode as factory
@@ -272,8 +276,31 @@ class Workflow:
             spec = self._loaded_spec()
         except Exception:  # noqa: BLE001 - a backend without specs: values stay undecoded wrappers
             return {}
+        by_name = {t.name: t for t in spec.templates}
+
+        def output_type(template: str, name: str, depth: int = 0) -> Optional[str]:
+            # an untyped output of a Steps/DAG template that hands on a step's output has that output's type
+            t = by_name.get(template)
+            p = next((p for p in getattr(t, "outputs_parameters", []) if p.name == name), None)
+            if p is None or depth > 50:
+                return None
+            if p.type:
+                return p.type
+            if p.value_from_parameter:
+                m = _STEP_OUTPUT.match(p.value_from_parameter.strip())
+                refs = [m.groups()] if m else []
+            else:  # an expression choosing among step outputs (if_expression): their common type
+                text = p.value_from_expression or ""
+                refs = _STEP_OUTPUT_IN_EXPR.findall(text.split("?", 1)[1] if "?" in text else text)
+            steps = {s.name: s for g in getattr(t, "steps", []) for s in g}
+            steps.update({s.name: s for s in getattr(t, "tasks", [])})
+            types = {output_type(steps[a].template, b, depth + 1) for a, b in refs if a in steps}
+            types.discard(None)
+            return types.pop() if len(types) == 1 else None
+
         return {t.name: {"inputs": {p.name: p.type for p in t.inputs_parameters},
-                         "outputs": {p.name: p.type for p in t.outputs_parameters}} for t in spec.templates}
+                         "outputs": {p.name: output_type(t.name, p.name) for p in t.outputs_parameters}}
+                for t in spec.templates}
 
     def query_step_by_key(self, key: Union[str, List[str]], **kwargs: Any) -> List[ArgoStep]:
         return self.query_step(key=key, **kwargs)

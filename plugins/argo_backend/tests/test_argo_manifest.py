@@ -603,3 +603,25 @@ def test_an_executor_render_may_hand_the_step_to_a_kubernetes_object(tmp_path):
     assert yaml.safe_load(r["manifest"])["spec"] == {"script": "echo hi", "queue": "q1"}
     assert tpl["outputs"]["parameters"] == [{"name": "job", "valueFrom": {"jsonPath": "{.metadata.name}"}}]
     assert "script" not in tpl
+
+
+def test_a_workflow_renders_for_argo_while_the_local_backend_is_selected(tmp_path, no_network):
+    """``wf.to_dict()`` in debug mode (as dflow's own tests do before submitting): the manifest
+    names the cluster's default repository by key, and an upload kept by the local store on
+    this machine becomes an upload of its copy at submission; nothing is contacted."""
+    import argo_ops as ops
+    from feature_workflows import T
+
+    from dflow import config, s3_config, upload_artifact
+
+    s3_config["storage_client"] = None
+    config["mode"] = "debug"
+    (tmp_path / "in.txt").write_text("x")
+    art = upload_artifact(str(tmp_path / "in.txt"))
+    wf = Workflow("debug-render")
+    wf.add(Step("r", T(ops.read_one), artifacts={"file": art}))
+    m = wf.to_dict()
+    assert schema_errors(m) == []
+    (arg,) = steps_of(m)["r"]["arguments"]["artifacts"]
+    assert set(arg) == {"name", "s3"} and set(arg["s3"]) == {"key"}
+    assert arg["s3"]["key"].startswith("dflow/packages/")  # the local copy, uploaded by submit

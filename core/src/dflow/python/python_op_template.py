@@ -100,6 +100,8 @@ class PythonOPTemplate(PythonScriptOPTemplate):
     ) -> None:
         cls = _op_class(op_class)
         self.op_class = cls
+        # an OP object built with arguments (as dflow allows) is shipped as it is
+        self.op_instance = op_class if isinstance(op_class, OP) and vars(op_class) else None
         if name is None:
             name = sanitize_template_name(cls.__name__)
         self.slices = slices

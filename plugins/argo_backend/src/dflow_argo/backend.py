@@ -23,6 +23,7 @@ from dflow.spec import StoredArtifact, WorkflowSpec
 from .client import ArgoClient
 from .manifest import SPEC_ANNOTATION, WRAPPER_ANNOTATION, ManifestCompiler, decode_spec_annotation
 from .package import Upload, make_tarball
+from .util import REUSED_TEMPLATE_ANNOTATION
 
 __all__ = ["ArgoBackend", "nodes_to_records"]
 
@@ -276,6 +277,11 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
     """
     nodes: Dict[str, Dict[str, Any]] = (wf.get("status") or {}).get("nodes") or {}
     in_types, out_types, slices = _types(spec)
+    # a reuse template hands back the outputs of the template it stands for: read them with its types
+    for t in (wf.get("spec") or {}).get("templates") or []:
+        of = ((t.get("metadata") or {}).get("annotations") or {}).get(REUSED_TEMPLATE_ANNOTATION)
+        if of:
+            in_types[t["name"]], out_types[t["name"]] = in_types.get(of, {}), out_types.get(of, {})
     parent_of: Dict[str, str] = {}
     for nid, n in nodes.items():
         for c in n.get("children") or []:

@@ -28,6 +28,7 @@ from .util import (
     EXPR_PARAM_REF,
     GATHER_TEMPLATE,
     OUTER_IN_EXPR,
+    REUSED_TEMPLATE_ANNOTATION,
     STEP_ART_REF,
     STEP_PARAM_REF,
     WRAPPER_ANNOTATION,
@@ -501,7 +502,8 @@ class ContainerTemplates:
         self.extra[name] = prune(
             {
                 "name": name,
-                "metadata": {"annotations": {"workflows.dflow.io/reused-key": reused.key}},
+                "metadata": {"annotations": {"workflows.dflow.io/reused-key": reused.key,
+                                             REUSED_TEMPLATE_ANNOTATION: target.name}},
                 "inputs": prune({"parameters": [{"name": KEY_PARAMETER, "value": ""}], "artifacts": in_arts}),
                 "outputs": prune({"parameters": out_params, "artifacts": out_arts}),
                 "script": {"image": self.util_image, "command": ["python3"], "source": "print('reused step')\n"},

@@ -15,7 +15,7 @@ import os
 from typing import Any, Dict, Optional
 
 from dflow.artifact import get_storage_client, storage_name
-from dflow.errors import StorageError
+from dflow.errors import PluginNotFoundError, StorageError
 from dflow.spec import ArtifactArgument, StoredArtifact
 from dflow.storage import StorageClient
 
@@ -24,11 +24,30 @@ from .package import Upload, dflow_package, package_key
 __all__ = ["Locations"]
 
 
+class _ClusterRepository(StorageClient):
+    """The cluster's default artifact repository when its storage plugin is not installed here:
+    it can be named (key-only locations) but not written to from this machine."""
+
+    def __init__(self, storage: str) -> None:
+        self.storage = storage
+
+    def _missing(self, *_: Any, **__: Any) -> Any:
+        from dflow.plugins import get_storage_factory
+
+        get_storage_factory(self.storage)  # raises PluginNotFoundError naming the distribution
+        raise AssertionError("unreachable")
+
+    upload = download = list = copy = _missing
+
+
 class Locations:
     """Locations of the artifacts of one manifest, and the uploads they need."""
 
-    def __init__(self, key_prefix: str = "", client: Optional[StorageClient] = None) -> None:
+    def __init__(self, key_prefix: str = "", client: Optional[StorageClient] = None,
+                 default_storage: str = "s3") -> None:
+        """``default_storage``: the cluster's store when ``s3_config`` names none (the Argo backend's)."""
         self.key_prefix = key_prefix
+        self.default_storage = default_storage
         self.uploads: Dict[str, Upload] = {}
         self._clients: Dict[Optional[str], StorageClient] = {}
         if client is not None:
@@ -36,18 +55,24 @@ class Locations:
         self._pkg_key: Optional[str] = None
 
     def client(self, storage: Optional[str] = None) -> StorageClient:
-        """The client of a storage (by registered name; None or ``"custom"``: the configured one)."""
-        name = None if storage in (None, "custom", self._configured()) else storage
-        if name not in self._clients:
-            self._clients[name] = get_storage_client(name)
-        return self._clients[name]
+        """The client of a storage (by registered name; None or ``"custom"``: the cluster's configured one).
 
-    @staticmethod
-    def _configured() -> str:
-        try:
-            return storage_name()
-        except Exception:  # noqa: BLE001 - no backend selected: the configured store is the default one
-            return "custom"
+        The configured one is what ``s3_config`` names, else the cluster's default store,
+        also while the local backend is selected (``wf.to_dict()`` in debug mode). When
+        that store's plugin is not installed, rendering still works: the default store is
+        the cluster's artifact repository, addressed by key only; uploading to it needs
+        the plugin, and :meth:`ArgoBackend.submit` says which.
+        """
+        configured = storage_name(self)
+        name = None if storage in (None, "custom", configured) else storage
+        if name not in self._clients:
+            try:
+                self._clients[name] = get_storage_client(name or configured)
+            except PluginNotFoundError:
+                if name is not None or configured != self.default_storage:
+                    raise
+                self._clients[name] = _ClusterRepository(configured)
+        return self._clients[name]
 
     def location(self, key: str, storage: Optional[str] = None) -> Dict[str, Any]:
         """``{kind: {...}}`` of the objects under ``key`` in ``storage``."""
@@ -89,10 +114,14 @@ class Locations:
         local = st.local_path if st.local_path and os.path.exists(st.local_path) else None
         if st.storage is None and local is not None:
             return self.upload(local, "local-artifact"), None
+        client = self.client(st.storage)
         try:
-            self.client(st.storage).artifact_location(st.key)
+            client.artifact_location(st.key)
             return st.key, st.storage
         except StorageError:
+            if local is None:  # a store of files on this machine (the local backend's): upload its copy
+                found = client.local_path(st.key)
+                local = found if found and os.path.exists(found) else None
             if local is None:
                 raise
         return self.upload(local, "local-artifact"), None

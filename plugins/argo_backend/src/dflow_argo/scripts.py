@@ -258,6 +258,7 @@ class ScriptTemplates:
                 "source": op.source,
                 "source_file": op.source_file,
                 "op_kwargs": op.op_kwargs,
+                **({"instance": op.instance} if op.instance else {}),
             },
             "slices": op.slices.model_dump(mode="json") if op.slices is not None else None,
             "parameters": params,

@@ -11,6 +11,7 @@ __all__ = [
     "API_VERSION",
     "SPEC_ANNOTATION",
     "WRAPPER_ANNOTATION",
+    "REUSED_TEMPLATE_ANNOTATION",
     "CHECK_TEMPLATE",
     "CHECK_SOURCE",
     "COUNT_TEMPLATE",
@@ -32,6 +33,8 @@ API_VERSION = "argoproj.io/v1alpha1"
 SPEC_ANNOTATION = "workflows.dflow.io/spec"
 # marks templates the backend adds around a step (not shown as steps of their own)
 WRAPPER_ANNOTATION = "workflows.dflow.io/wrapper"
+# on a reuse template: the template whose recorded outputs it hands back
+REUSED_TEMPLATE_ANNOTATION = "workflows.dflow.io/reused-template"
 CHECK_TEMPLATE = "dflow-check-success"
 # the pod that counts a fan-out's slices when the count is only known at run time
 COUNT_TEMPLATE = "dflow-count-slices"

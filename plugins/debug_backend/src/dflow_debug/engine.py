@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from dflow import expressions as X
 from dflow.backend import ReusedStep, StepRecord
-from dflow.contract import EXIT_TRANSIENT, SLICE_PARAMETER, encode_value
+from dflow.contract import EXIT_TRANSIENT, SLICE_PARAMETER
 from dflow.names import check_rendered_key
 from dflow.spec import ScriptTemplateSpec, StepSpec, StoredArtifact, WorkflowSpec
 from dflow.storage import StorageClient
@@ -142,8 +142,7 @@ class Engine:
                 if p.value_from_parameter:
                     params[p.name] = scope.param(p.value_from_parameter, p.type)
                 elif p.value_from_expression:
-                    v = scope.expression(p.value_from_expression)
-                    params[p.name] = (v, p.type) if isinstance(v, str) else encode_value(v)
+                    params[p.name] = scope.typed_expression(p.value_from_expression, p.type)
                 elif p.value is not None:
                     params[p.name] = scope.param(p.value, p.type)
                 else:

@@ -93,8 +93,9 @@ def cut_inputs(fan: FanoutSpec, params: Dict[str, PV], arts: Dict[str, Optional[
             continue
         items = catalog_of(art)
         item = slice_item(items, index)
-        if item is None:
-            raise StepFailed(f"sliced input artifact {name!r} has no item {index}")
+        if item is None:  # as in dflow: the slice gets no artifact (an OP may take None)
+            arts[name] = None
+            continue
         part = art
         if art.parts is not None:
             part = next(p for p in art.parts if item in catalog_of(p))

@@ -160,6 +160,26 @@ class Scope:
     def expression(self, expr: str) -> Any:
         return X.eval_expr(expr, self.lookup)
 
+    def typed_expression(self, expr: str, declared: Optional[str]) -> PV:
+        """An expression's value as parameter text: when it is the value of a parameter it read
+        (``cond ? steps['a'].outputs.parameters['x'] : ...``), with that parameter's type."""
+        seen: list = []
+
+        def lookup(ref: str) -> Any:
+            value = self.lookup(ref)
+            if isinstance(value, str) and ref.split(".")[0] in ("steps", "tasks", "inputs"):
+                try:
+                    seen.append((value, self.typed(ref)[1]))
+                except (StepFailed, KeyError):
+                    pass
+            return value
+
+        value = X.eval_expr(expr, lookup)
+        if not isinstance(value, str):
+            return encode_value(value)
+        types = {tp for text, tp in seen if text == value}
+        return value, (types.pop() if len(types) == 1 else declared)
+
 
 def records(params: Dict[str, PV]) -> Dict[str, ParameterValue]:
     """Parameter values as they are recorded on a node."""

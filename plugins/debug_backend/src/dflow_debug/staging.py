@@ -243,7 +243,7 @@ class Stager:
         python_paths = self.stage_packages(op.python_packages, sdir)
         return {
             "op": {"module": op.module, "qualname": op.qualname, "source": op.source, "source_file": op.source_file,
-                   "op_kwargs": op.op_kwargs},
+                   "op_kwargs": op.op_kwargs, "instance": op.instance},
             "slices": slices.model_dump() if slices is not None else None,
             "slice_index": slice_index,
             "inputs": {"parameters": inputs_p,
