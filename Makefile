@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # every distribution of the monorepo that exists in this checkout
-DISTS := core $(wildcard plugins/debug_backend plugins/argo_backend plugins/storage_minio)
+DISTS := core $(wildcard plugins/debug_backend plugins/argo_backend plugins/storage_minio plugins/executor_dispatcher plugins/executor_slurm_vk)
 STAMP := $(VENV)/.installed
 
 .PHONY: setup demo test test-fast bench lint services clean
@@ -20,6 +20,7 @@ setup: $(STAMP)
 
 services:
 	@if [ -x scripts/setup-rgw.sh ]; then scripts/setup-rgw.sh; fi
+	@if [ -x scripts/setup-slurm.sh ]; then scripts/setup-slurm.sh; fi
 
 demo: setup
 	mkdir -p demo-output

@@ -62,8 +62,7 @@ done
 # slurmstepd processes of this cluster (they name its spool directory) end with it
 for p in /proc/[0-9]*; do
     pid="${p#/proc/}"
-    if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q "^slurmstepd" &&
-        grep -qF "$D/spool" "$p/environ" 2>/dev/null; then
+    if { tr '\0' ' ' <"$p/cmdline" | grep -q "^slurmstepd" && grep -qF "$D/spool" "$p/environ"; } 2>/dev/null; then
         kill -KILL "$pid" 2>/dev/null || true
     fi
 done
