@@ -166,7 +166,7 @@ def test_a_timeout_cancels_the_slurm_job(slurm, remote, local_run):
     assert job_state(slurm, job) in ("CANCELLED", "")
 
 
-def test_terminate_cancels_the_slurm_job(slurm, remote, local_run):
+def test_terminate_cancels_the_slurm_job(slurm, remote, local_run, capsys):
     marker = f"{remote}/sleep-marker"
     ssh(slurm, f"mkdir -p {remote}")
     config["detach"] = True
@@ -178,6 +178,12 @@ def test_terminate_cancels_the_slurm_job(slurm, remote, local_run):
     # `dflow get` shows the job and the scheduler's state while it runs
     s = wf.query_step(name="slow")[0]
     assert s.record.launch["job"] == job and s.record.launch["state"]
+    from dflow.cli import main as dflow_main
+
+    capsys.readouterr()
+    assert dflow_main(["--mode", "debug", "get", wf.id]) == 0
+    shown = [line for line in capsys.readouterr().out.splitlines() if "slow" in line]
+    assert shown and f"job={job}" in shown[0] and "state=" in shown[0], shown
     wf.terminate()
     deadline = time.monotonic() + 30
     while job in {r["id"] for r in queue(slurm)} and time.monotonic() < deadline:
