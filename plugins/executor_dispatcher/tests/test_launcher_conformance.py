@@ -17,7 +17,7 @@ from dflow_dispatcher import DispatcherExecutor, DispatcherLauncher
 # The suite's cancel test waits up to poll_wait for the step's "started" file to show up
 # in the local step directory; a remote step writes it on the cluster, so it waits the
 # whole time. Jobs here start and end within seconds: keep the wait short.
-StepLauncherConformance.poll_wait = 10.0
+WAIT = 10.0
 
 
 def _ssh_options(slurm: Dict[str, Any], remote: str, batch: str) -> Dict[str, Any]:
@@ -29,6 +29,7 @@ def _ssh_options(slurm: Dict[str, Any], remote: str, batch: str) -> Dict[str, An
 
 class TestSlurmOverSSH(StepLauncherConformance):
     __test__ = True
+    poll_wait = WAIT
 
     @pytest.fixture
     def launcher(self, slurm: Dict[str, Any], remote: str) -> DispatcherLauncher:
@@ -37,6 +38,7 @@ class TestSlurmOverSSH(StepLauncherConformance):
 
 class TestShellOverSSH(StepLauncherConformance):
     __test__ = True
+    poll_wait = WAIT
 
     @pytest.fixture
     def launcher(self, slurm: Dict[str, Any], remote: str) -> DispatcherLauncher:
@@ -45,6 +47,7 @@ class TestShellOverSSH(StepLauncherConformance):
 
 class TestSlurmLocalContext(StepLauncherConformance):
     __test__ = True
+    poll_wait = WAIT
 
     @pytest.fixture
     def launcher(self, slurm: Dict[str, Any], tmp_path: Any) -> DispatcherLauncher:
