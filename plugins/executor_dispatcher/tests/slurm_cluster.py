@@ -114,3 +114,19 @@ def remote_dir(info: Dict[str, Any]) -> Iterator[str]:
         yield path
     finally:
         ssh(info, f"rm -rf {path}", check=False)
+
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "hpc"
+
+
+def run_example(info: Dict[str, Any], name: str, workdir: Path) -> str:
+    """Run ``examples/hpc/<name>`` as a user would (a fresh directory, a subprocess) on this cluster."""
+    import sys
+
+    desc = workdir / "cluster.json"
+    desc.write_text(json.dumps(info))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DFLOW_")}
+    proc = subprocess.run([sys.executable, str(EXAMPLES / name), str(desc)], cwd=str(workdir), env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+    assert proc.returncode == 0, f"{name} exited with {proc.returncode}:\n{proc.stdout[-6000:]}"
+    return proc.stdout

@@ -14,9 +14,6 @@ sys.path.insert(0, os.path.abspath(DISPATCHER_TESTS))
 
 from slurm_cluster import cluster_unavailable_reason, remote_dir, running_cluster, skip_or_fail  # noqa: E402
 
-#: the OPs of the HPC tests, shipped to the cluster as a python_packages directory
-OPS = os.path.join(os.path.abspath(DISPATCHER_TESTS), "hpc_ops")
-
 
 @pytest.fixture(scope="session")
 def slurm() -> Iterator[Dict[str, Any]]:

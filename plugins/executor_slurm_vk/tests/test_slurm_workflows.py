@@ -15,14 +15,15 @@ from pathlib import Path
 from typing import Any, Dict
 
 import pytest
-from conftest import OPS
 from slurm_cluster import job_state, queue, ssh
 
 from dflow import ShellOPTemplate, SlurmJobTemplate, SlurmRemoteExecutor, Step, Workflow, argo_range, config
 from dflow.io import OutputArtifact, OutputParameter
 from dflow.python import PythonOPTemplate, Slices
 
-sys.path.insert(0, OPS.rsplit("/", 1)[0])
+# the OPs of the HPC tests (dflow-dispatcher's tests folder), shipped to the cluster with the steps
+OPS = str(Path(__file__).resolve().parents[2] / "executor_dispatcher" / "tests" / "hpc_ops")
+sys.path.insert(0, str(Path(OPS).parent))
 import hpc_ops  # noqa: E402
 
 
