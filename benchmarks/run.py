@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BENCHES = ["local_engine.py", "bench_argo.py", "bench_s3.py"]
+BENCHES = ["local_engine.py", "bench_argo.py", "bench_s3.py", "bench_hpc.py"]
 
 if __name__ == "__main__":
     failed = 0
