@@ -19,15 +19,19 @@ import asyncio
 import base64
 import json
 import os
+import re
 import shutil
 import sys
 import zlib
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from .contract import PYTHON_OP_SCRIPT, PYTHON_PACKAGES_ARTIFACT, TASK_ENV
 from .launcher import PreparedStep, StepLauncher
 
-__all__ = ["pod_path", "python_op_step", "script_step", "run_step", "return_outputs", "encode", "decode"]
+__all__ = ["pod_path", "python_op_step", "script_step", "run_step", "return_outputs", "encode", "decode",
+           "script_payload", "payload_step"]
+
+_REF = re.compile(r"\{\{[^{}]+\}\}")
 
 
 def encode(data: Any) -> str:
@@ -125,6 +129,40 @@ def script_step(root: str, script: str, command: List[str], inputs: List[str], o
     return PreparedStep(root=root, command=list(command) + [os.path.join(root, "script")], cwd=workdir,
                         env=dict(env or {}), log_path=os.path.join(root, "log.txt"),
                         text_files=["script", "paths.json"], name=name, workflow_id=workflow_id, node_id=name)
+
+
+def script_payload(template: Any) -> Tuple[Dict[str, Any], Dict[str, str]]:
+    """For a render: a script template's step as a payload for :func:`payload_step`, and the env it needs.
+
+    The payload is encoded into the pod's script, where a template engine does not fill
+    in references; so each ``{{...}}`` of the script becomes a placeholder, and the pod's
+    environment (which Argo does fill in) carries its value. ``template`` is a
+    :class:`dflow.spec.ScriptTemplateSpec` without a Python OP.
+    """
+    refs: Dict[str, str] = {}
+
+    def hold(m: "re.Match[str]") -> str:
+        name = refs.setdefault(m.group(0), "DFLOW_REF_%d" % len(refs))
+        return "@@%s@@" % name
+
+    text = template.script
+    for a in template.inputs_artifacts:
+        text = text.replace("{{inputs.artifacts.%s}}" % a.name, a.path or "/tmp/inputs/artifacts/%s" % a.name)
+    text = _REF.sub(hold, text)
+    outputs = [p.value_from_path for p in template.outputs_parameters if p.value_from_path]
+    outputs += [a.path for a in template.outputs_artifacts if a.path]
+    payload = {"script": text, "command": list(template.command or ["sh"]), "refs": sorted(refs.values()),
+               "inputs": [a.path for a in template.inputs_artifacts if a.path], "outputs": outputs}
+    return payload, {name: ref for ref, name in refs.items()}
+
+
+def payload_step(root: str, payload: Dict[str, Any], name: str = "step", workflow_id: str = "") -> PreparedStep:
+    """In the pod: the step of a :func:`script_payload` payload, its references filled in from the environment."""
+    script = payload["script"]
+    for ref in payload.get("refs") or []:
+        script = script.replace("@@%s@@" % ref, os.environ.get(ref, ""))
+    return script_step(root, script, payload["command"], payload["inputs"], payload["outputs"], name=name,
+                       workflow_id=workflow_id)
 
 
 def run_step(launcher: StepLauncher, step: PreparedStep) -> int:
