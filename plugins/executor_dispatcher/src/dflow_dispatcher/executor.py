@@ -75,6 +75,7 @@ class DispatcherExecutor(Executor):
         envs: environment variables of the step on the cluster.
         private_key_secret, password_secret: on Argo, the Kubernetes secrets holding
             the SSH key (key ``ssh-privatekey``) and password (key ``password``).
+        secrets_mount: where the submitting pod mounts those secrets.
     """
 
     name = "dispatcher"
@@ -112,6 +113,7 @@ class DispatcherExecutor(Executor):
         terminate_grace_period: Optional[int] = None,
         private_key_secret: Optional[str] = None,
         password_secret: Optional[str] = None,
+        secrets_mount: str = "/etc/dflow-dispatcher",
     ) -> None:
         self.host = host
         self.queue_name = queue_name
@@ -137,6 +139,7 @@ class DispatcherExecutor(Executor):
         self.terminate_grace_period = terminate_grace_period
         self.private_key_secret = private_key_secret
         self.password_secret = password_secret
+        self.secrets_mount = secrets_mount
         self._has_password = password is not None
 
         conf: Dict[str, Any] = {}
@@ -231,6 +234,7 @@ class DispatcherExecutor(Executor):
             "container": dict(self.container),
             "private_key_secret": self.private_key_secret,
             "password_secret": self.password_secret,
+            "secrets_mount": self.secrets_mount,
             "has_password": self._has_password,
         }
 

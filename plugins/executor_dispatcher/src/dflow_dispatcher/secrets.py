@@ -17,7 +17,7 @@ import re
 import threading
 from typing import Any, Dict
 
-__all__ = ["SECRET_KEYS", "hide_secrets", "reveal_secrets", "secret_name", "MissingSecret"]
+__all__ = ["SECRET_KEYS", "hide_secrets", "reveal_secrets", "secret_name", "keep_secret", "MissingSecret"]
 
 #: option names whose values are credentials, wherever they appear in a machine dict
 SECRET_KEYS = frozenset({"password", "passphrase", "totp_secret", "access_key", "secret_key", "app_key", "ticket",
@@ -35,6 +35,12 @@ def secret_name(scope: str, key: str) -> str:
     """The name a secret is kept under: derived from where it is used, never from its value."""
     digest = hashlib.sha256(f"{scope}\0{key}".encode()).hexdigest()[:12].upper()
     return f"DFLOW_SECRET_{re.sub('[^A-Z0-9]+', '_', key.rsplit('.', 1)[-1].upper())}_{digest}"
+
+
+def keep_secret(name: str, value: str) -> None:
+    """Keep ``value`` under ``name`` in this process (a credential read from a mounted secret)."""
+    with _lock:
+        _kept[name] = value
 
 
 def hide_secrets(data: Any, scope: str, path: str = "") -> Any:
