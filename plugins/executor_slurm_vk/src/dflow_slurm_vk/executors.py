@@ -121,6 +121,7 @@ class RemoteExecutor(Executor):
         private_key_secret: Optional[str] = None,
         password_secret: Optional[str] = None,
         clean: bool = True,
+        secrets_mount: str = "/etc/dflow-slurm",
     ) -> None:
         if type(self) is RemoteExecutor:
             raise ValidationError("RemoteExecutor cannot start jobs on its own: use SlurmRemoteExecutor(host=..., "
@@ -146,6 +147,7 @@ class RemoteExecutor(Executor):
         self.private_key_secret = private_key_secret
         self.password_secret = password_secret
         self.clean = bool(clean)
+        self.secrets_mount = secrets_mount
         self._password = keep_password(f"{username}@{host}:{self.port}", password) if password is not None else None
 
     def spec_options(self) -> Dict[str, Any]:
@@ -155,7 +157,8 @@ class RemoteExecutor(Executor):
             ssh["password"] = dict(self._password)
         return {"ssh": ssh, "workdir": self.workdir, "remote_command": self.remote_command, "image": self.image,
                 "image_pull_policy": self.image_pull_policy, "command": self.command, "clean": self.clean,
-                "private_key_secret": self.private_key_secret, "password_secret": self.password_secret}
+                "private_key_secret": self.private_key_secret, "password_secret": self.password_secret,
+                "secrets_mount": self.secrets_mount}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.username}@{self.host}:{self.port}, workdir={self.workdir!r})"
@@ -206,11 +209,11 @@ class SlurmJob(Resource):
         self.failure_condition = "status.status == Failed"
 
     def get_manifest(self, template: Any) -> Dict[str, Any]:
-        from .wlm import slurm_job_manifest
+        from .wlm import script_body, slurm_job_manifest
 
         command = self.remote_command or list(getattr(template, "command", None) or ["sh"])
         script = getattr(template, "script", "") or ""
         if self.map_tmp_dir:
             script = script.replace("/tmp/", "tmp/")
-        return slurm_job_manifest(self.header, script, command, self.workdir, self.node_selector, self.prepare,
-                                  self.results)
+        return slurm_job_manifest(self.header, script_body(script, command), self.workdir, self.node_selector,
+                                  self.prepare, self.results)

@@ -13,7 +13,7 @@ import os
 import threading
 from typing import Any, Dict
 
-__all__ = ["keep_password", "lookup_password"]
+__all__ = ["keep_password", "lookup_password", "keep_named"]
 
 _lock = threading.Lock()
 _passwords: Dict[str, str] = {}
@@ -25,6 +25,12 @@ def keep_password(login: str, password: str) -> Dict[str, str]:
     with _lock:
         _passwords[name] = password
     return {"$secret": name}
+
+
+def keep_named(ref: Dict[str, str], password: str) -> None:
+    """Keep ``password`` under the name of the reference ``ref`` (read from a mounted secret)."""
+    with _lock:
+        _passwords[str(ref["$secret"])] = password
 
 
 def lookup_password(ssh: Dict[str, Any]) -> str:
