@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any, Dict
@@ -225,3 +226,28 @@ def test_a_password_login_keeps_the_password_out_of_everything_written(slurm, re
         for name in files:
             data = Path(root, name).read_bytes()
             assert password.encode() not in data, f"the password was written to {os.path.join(root, name)}"
+
+
+def test_after_the_driver_was_killed_dflow_terminate_in_another_process_cancels_the_job(slurm, remote, local_run):
+    import signal
+    import subprocess
+
+    marker = f"{remote}/sleep-marker"
+    ssh(slurm, f"mkdir -p {remote}")
+    config["detach"] = True
+    wf = Workflow("killed-driver")
+    wf.add(Step("slow", op(hpc_ops.sleep_long), parameters={"marker": marker}, executor=executor(slurm, remote)))
+    wf.submit()
+    job = _wait_for(marker, slurm)
+    record = json.loads(Path(config["debug_workdir"], wf.id, "workflow.json").read_text())
+    os.kill(record["driver_pid"], signal.SIGKILL)  # the driver dies; the job runs on
+    time.sleep(1)
+    assert job in {r["id"] for r in queue(slurm)}
+    env = {**os.environ, "DFLOW_MODE": "debug", "DFLOW_DEBUG_WORKDIR": config["debug_workdir"]}
+    proc = subprocess.run([sys.executable, "-m", "dflow.cli", "terminate", wf.id], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    deadline = time.monotonic() + 30
+    while job in {r["id"] for r in queue(slurm)} and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert job not in {r["id"] for r in queue(slurm)}, "dflow terminate left the dead driver's job running"
