@@ -29,7 +29,7 @@ from .contract import PYTHON_OP_SCRIPT, PYTHON_PACKAGES_ARTIFACT, TASK_ENV
 from .launcher import PreparedStep, StepLauncher
 
 __all__ = ["pod_path", "python_op_step", "script_step", "run_step", "return_outputs", "encode", "decode",
-           "script_payload", "payload_step"]
+           "script_payload", "payload_step", "submitting_pod"]
 
 _REF = re.compile(r"\{\{[^{}]+\}\}")
 
@@ -154,6 +154,28 @@ def script_payload(template: Any) -> Tuple[Dict[str, Any], Dict[str, str]]:
     payload = {"script": text, "command": list(template.command or ["sh"]), "refs": sorted(refs.values()),
                "inputs": [a.path for a in template.inputs_artifacts if a.path], "outputs": outputs}
     return payload, {name: ref for ref, name in refs.items()}
+
+
+def submitting_pod(template: Any, main: str, options: Dict[str, Any], image: Optional[str], command: List[str],
+                   k8s: Dict[str, Any], env: Optional[Dict[str, str]] = None) -> Any:
+    """For a render: ``template`` as a pod whose script calls ``main(options, payload)``.
+
+    ``main`` is the dotted path of the plugin's function run in the pod (``pkg.pod.main``);
+    ``options`` (plain JSON, no credentials) and, for a script template, the step's
+    payload (:func:`script_payload`) are encoded into the script. A Python OP's pod keeps
+    its OP: dflow's container code builds the task and runs this script for it.
+    """
+    module, _, func = main.rpartition(".")
+    boot = "# dflow: this pod submits the step elsewhere\nfrom %s import %s\n%s(%%r, %%r)\n" % (module, func, func)
+    env = {**template.env, **(env or {})}
+    if template.python_op is not None:
+        script = boot % (encode(options), None)
+    else:
+        payload, refs = script_payload(template)
+        env.update(refs)
+        script = boot % (encode(options), encode(payload))
+    return template.model_copy(update={"image": image or template.image, "command": list(command),
+                                       "script": script, "env": env, "k8s": k8s})
 
 
 def payload_step(root: str, payload: Dict[str, Any], name: str = "step", workflow_id: str = "") -> PreparedStep:
