@@ -15,7 +15,7 @@ import copy
 from typing import Any, Dict, List
 
 from dflow.errors import ValidationError
-from dflow.pod_launch import encode, script_payload
+from dflow.pod_launch import submitting_pod
 from dflow.spec import ScriptTemplateSpec
 
 __all__ = ["render_for_argo", "KEY_FILE", "PASSWORD_FILE"]
@@ -23,11 +23,6 @@ __all__ = ["render_for_argo", "KEY_FILE", "PASSWORD_FILE"]
 #: below ``secrets_mount``: the mounted key and password (the keys of the Kubernetes secrets)
 KEY_FILE = "ssh-key/ssh-privatekey"
 PASSWORD_FILE = "ssh-password/password"
-
-_BOOT = ("# dflow: this pod submits the step through dpdispatcher (dflow-dispatcher)\n"
-         "from dflow_dispatcher.pod import main\n"
-         "main(%r, %r)\n")
-
 
 def _secret_volumes(options: Dict[str, Any], where: str) -> List[Dict[str, Any]]:
     """``(volumes, mounts)`` entries of the two secrets, and the checks that keep credentials out of the manifest."""
@@ -66,14 +61,6 @@ def render_for_argo(template: ScriptTemplateSpec, options: Dict[str, Any]) -> Sc
             k8s.pop(key, None)
     if options.get("image_pull_policy"):
         k8s["image_pull_policy"] = options["image_pull_policy"]
-    env = {**template.env, **(options.get("envs") or {})}
     pod_options = {k: v for k, v in options.items() if k not in ("image", "image_pull_policy", "command")}
-    if template.python_op is not None:
-        script = _BOOT % (encode(pod_options), None)
-    else:
-        payload, refs = script_payload(template)
-        env.update(refs)
-        script = _BOOT % (encode(pod_options), encode(payload))
-    return template.model_copy(update={"image": options.get("image") or template.image,
-                                       "command": list(options.get("command") or ["python3"]),
-                                       "script": script, "env": env, "k8s": k8s})
+    return submitting_pod(template, "dflow_dispatcher.pod.main", pod_options, options.get("image"),
+                          list(options.get("command") or ["python3"]), k8s, options.get("envs"))

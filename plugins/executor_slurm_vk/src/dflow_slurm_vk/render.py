@@ -14,7 +14,7 @@ import copy
 from typing import Any, Dict
 
 from dflow.errors import ValidationError
-from dflow.pod_launch import encode, script_payload
+from dflow.pod_launch import submitting_pod
 from dflow.spec import ScriptTemplateSpec
 
 from .wlm_render import render_wlm
@@ -26,11 +26,6 @@ DEFAULT_IMAGE = "python:3.8"
 SECRETS_MOUNT = "/etc/dflow-slurm"
 KEY_FILE = "ssh-key/ssh-privatekey"
 PASSWORD_FILE = "ssh-password/password"
-
-_BOOT = ("# dflow: this pod submits the step to Slurm over SSH (dflow-slurm-vk)\n"
-         "from dflow_slurm_vk.pod import main\n"
-         "main(%r, %r)\n")
-
 
 def render_remote(template: ScriptTemplateSpec, options: Dict[str, Any]) -> ScriptTemplateSpec:
     """The pod that submits ``template``'s step with ``sbatch`` over SSH."""
@@ -56,14 +51,6 @@ def render_remote(template: ScriptTemplateSpec, options: Dict[str, Any]) -> Scri
         k8s["volumes"], k8s["mounts"] = volumes, mounts
     if options.get("image_pull_policy"):
         k8s["image_pull_policy"] = options["image_pull_policy"]
-    env = dict(template.env)
     pod_options = {k: v for k, v in options.items() if k not in ("image", "image_pull_policy", "command")}
-    if template.python_op is not None:
-        script = _BOOT % (encode(pod_options), None)
-    else:
-        payload, refs = script_payload(template)
-        env.update(refs)
-        script = _BOOT % (encode(pod_options), encode(payload))
-    return template.model_copy(update={"image": options.get("image") or DEFAULT_IMAGE,
-                                       "command": list(options.get("command") or ["python3"]),
-                                       "script": script, "env": env, "k8s": k8s})
+    return submitting_pod(template, "dflow_slurm_vk.pod.main", pod_options, options.get("image") or DEFAULT_IMAGE,
+                          list(options.get("command") or ["python3"]), k8s)
