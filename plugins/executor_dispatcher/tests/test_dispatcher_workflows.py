@@ -251,3 +251,42 @@ def test_after_the_driver_was_killed_dflow_terminate_in_another_process_cancels_
     while job in {r["id"] for r in queue(slurm)} and time.monotonic() < deadline:
         time.sleep(0.5)
     assert job not in {r["id"] for r in queue(slurm)}, "dflow terminate left the dead driver's job running"
+
+
+def _python38() -> str:
+    import glob
+    import subprocess
+
+    for cand in sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.8*/bin/python3.8"))) + ["/usr/bin/python3.8"]:
+        if os.path.exists(cand) and subprocess.run([cand, "-c", "import sys; assert sys.version_info[:2] == (3, 8)"],
+                                                   capture_output=True).returncode == 0:
+            return cand
+    return ""
+
+
+@pytest.mark.skipif(not _python38(), reason="no python3.8 on this machine to stand for an old cluster Python")
+def test_a_python_op_runs_on_the_clusters_python_3_8(slurm, local_run):
+    """The cluster's Python is 3.8 (the Slurm job runs it, through the local context): no pickles cross."""
+    ex = DispatcherExecutor(queue_name=slurm["partition"], remote_root=str(local_run / "cluster"),
+                            remote_command=[_python38()],
+                            machine_dict={"batch_type": "Slurm", "context_type": "LocalContext"})
+    wf = Workflow("py38")
+    wf.add(Step("dup", op(hpc_ops.duplicate), parameters={"msg": "a", "num": 2},
+                artifacts={"foo": upload_artifact(_write("foo.txt", "x")), "idir": upload_artifact(_tidir())},
+                executor=ex))
+    wf.submit()
+    assert wf.query_status() == "Succeeded", wf.query().message
+    where = wf.query_step(name="dup")[0].outputs.parameters["where"].value.split()
+    assert where[2] == "3.8" and where[0].isdigit(), where
+
+
+def _write(name: str, text: str) -> str:
+    Path(name).write_text(text)
+    return name
+
+
+def _tidir() -> str:
+    Path("tidir").mkdir(exist_ok=True)
+    for n in ("f1", "f2"):
+        (Path("tidir") / n).write_text(n)
+    return "tidir"

@@ -20,10 +20,7 @@ from dflow.executor import Executor
 
 from .secrets import hide_secrets
 
-__all__ = ["DispatcherExecutor", "merge_dicts", "DEFAULT_IMAGE"]
-
-#: the image of the pod that submits the job on Argo (it needs dpdispatcher and this plugin)
-DEFAULT_IMAGE = "dptechnology/dflow-dispatcher:latest"
+__all__ = ["DispatcherExecutor", "merge_dicts"]
 _SSH_CONTEXTS = {"ssh", "sshcontext"}
 
 
@@ -120,8 +117,12 @@ class DispatcherExecutor(Executor):
         self.port = int(port)
         self.username = username
         self.private_key_file = os.fspath(private_key_file) if private_key_file is not None else None
-        self.image = image or DEFAULT_IMAGE
-        self.image_pull_policy = image_pull_policy
+        from dflow.settings import config
+
+        # the pod that submits the job on Argo: its image needs Python 3.8+, dpdispatcher and this plugin
+        self.image = image or config.get("dispatcher_image")
+        self.image_pull_policy = image_pull_policy or config.get("dispatcher_image_pull_policy")
+        self.debug = bool(config.get("dispatcher_debug"))
         self.command = _as_list(command) or ["python3"]
         self.remote_command = _as_list(remote_command)
         self.container = {"docker": docker_executable, "singularity": singularity_executable,
@@ -227,6 +228,7 @@ class DispatcherExecutor(Executor):
             "post_script": self.post_script,
             "retry_on_submission_error": self.retry_on_submission_error,
             "terminate_grace_period": self.terminate_grace_period,
+            "debug": self.debug,
             "image": self.image,
             "image_pull_policy": self.image_pull_policy,
             "command": list(self.command),

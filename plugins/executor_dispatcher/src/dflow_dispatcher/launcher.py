@@ -168,7 +168,7 @@ class DispatcherLauncher(StepLauncher):
         if not handle.get("jobs"):
             return
         # another process launched it: reach the cluster with the same options
-        quiet_dpdispatcher()
+        quiet_dpdispatcher(bool(self.options.get("debug")))
         staging = tempfile.mkdtemp(prefix="dflow-dispatcher-cancel-")
         machine = None
         try:

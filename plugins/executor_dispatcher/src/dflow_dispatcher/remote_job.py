@@ -39,10 +39,14 @@ __all__ = ["RemoteJob", "kill_jobs", "quiet_dpdispatcher"]
 MIN_CHECK = 0.5
 
 
-def quiet_dpdispatcher() -> None:
-    """dpdispatcher logs every submission to stdout and ``./dpdispatcher.log``; keep warnings only."""
+def quiet_dpdispatcher(debug: bool = False) -> None:
+    """dpdispatcher logs every submission to stdout and ``./dpdispatcher.log``; keep warnings only,
+    unless ``config["dispatcher_debug"]``. Never its debug level: that one logs the machine's
+    settings, credentials included."""
     log = logging.getLogger("dpdispatcher")
-    if not os.environ.get("DFLOW_DISPATCHER_DEBUG"):
+    if debug:
+        log.setLevel(logging.INFO)
+    else:
         log.setLevel(logging.WARNING)
         for h in list(log.handlers):
             if isinstance(h, logging.FileHandler):
@@ -82,7 +86,7 @@ class RemoteJob:
         """Stage, upload and submit; on failure ``error`` says why (the steps then fail)."""
         from dpdispatcher import Submission
 
-        quiet_dpdispatcher()
+        quiet_dpdispatcher(bool(self.options.get("debug")))
         attempts = 1 + max(0, int(self.options.get("retry_on_submission_error") or 0))
         for attempt in range(attempts):
             try:
