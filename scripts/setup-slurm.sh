@@ -93,4 +93,4 @@ if $SUDO passwd -S "$TEST_USER" 2>/dev/null | awk '{exit !($2 == "L")}'; then
 fi
 # sshd needs its privilege-separation directory
 $SUDO mkdir -p /run/sshd
-echo "setup-slurm: done (slurm $(sbatch --version 2>/dev/null | awk '{print $2}'), user $TEST_USER)"
+echo "setup-slurm: done (slurm $(dpkg-query -W -f='${Version}' slurm-client 2>/dev/null || echo '?'), user $TEST_USER)"
