@@ -112,7 +112,8 @@ class RemoteJob:
                 self.error = None
                 return
             except Exception as e:  # noqa: BLE001 - any failure to submit fails the steps, with the reason
-                self.error = f"submitting the job through dpdispatcher failed: {type(e).__name__}: {e}"
+                self.error = (f"submitting the job through dpdispatcher ({_where(self.options)}) failed: "
+                              f"{type(e).__name__}: {e}" + (f" (after {attempt + 1} attempts)" if attempt else ""))
                 self._close()
                 if attempt + 1 < attempts:
                     time.sleep(min(2 ** attempt, 30))
@@ -218,6 +219,13 @@ def kill_jobs(machine: Any, job_ids: List[str], shell_tasks: List[str], remote_r
             machine.context.block_call(f'[ -s {pid_file} ] && kill -9 -- -"$(cat {pid_file})" 2>/dev/null; true')
         except Exception:  # noqa: BLE001
             pass
+
+
+def _where(options: Dict[str, Any]) -> str:
+    m = options.get("machine") or {}
+    p = m.get("remote_profile") or {}
+    login = f" at {p.get('username')}@{p.get('hostname')}:{p.get('port', 22)}" if p.get("hostname") else ""
+    return f"{m.get('batch_type')} via {m.get('context_type')}{login}"
 
 
 def _read_remote(ctx: Any, rel: str, title: str) -> str:
