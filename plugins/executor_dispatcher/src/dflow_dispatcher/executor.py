@@ -18,6 +18,7 @@ from typing import Any, Dict, List, Optional, Union
 from dflow.errors import ValidationError
 from dflow.executor import Executor
 
+from .dplog import load_dpdispatcher
 from .secrets import hide_secrets
 
 __all__ = ["DispatcherExecutor", "merge_dicts"]
@@ -183,6 +184,7 @@ class DispatcherExecutor(Executor):
     # ------------------------------------------------------------------ checks
 
     def _check(self, machine: Dict[str, Any], resources: Dict[str, Any]) -> None:
+        load_dpdispatcher(self.debug)
         from dpdispatcher import Machine
         from dpdispatcher.base_context import BaseContext
 

@@ -26,8 +26,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from dflow.launcher import LaunchHandle, PreparedStep, StepLauncher
 
+from .dplog import load_dpdispatcher
 from .jobs import BACK_DIR, EXIT_FILE, is_shell_batch, make_machine, task_dir_name
-from .remote_job import RemoteJob, kill_jobs, quiet_dpdispatcher
+from .remote_job import RemoteJob, kill_jobs
 
 __all__ = ["DispatcherLauncher", "MERGE_WINDOW"]
 
@@ -168,7 +169,7 @@ class DispatcherLauncher(StepLauncher):
         if not handle.get("jobs"):
             return
         # another process launched it: reach the cluster with the same options
-        quiet_dpdispatcher(bool(self.options.get("debug")))
+        load_dpdispatcher(bool(self.options.get("debug")))
         staging = tempfile.mkdtemp(prefix="dflow-dispatcher-cancel-")
         machine = None
         try:

@@ -10,7 +10,6 @@ when a job failed, so the step's log says why.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import posixpath
 import shutil
@@ -21,6 +20,7 @@ from typing import Any, Dict, List, Optional
 
 from dflow.launcher import PreparedStep
 
+from .dplog import load_dpdispatcher
 from .jobs import (
     BACK_DIR,
     EXIT_FILE,
@@ -33,24 +33,10 @@ from .jobs import (
     stage_step,
 )
 
-__all__ = ["RemoteJob", "kill_jobs", "quiet_dpdispatcher"]
+__all__ = ["RemoteJob", "kill_jobs"]
 
 #: seconds between two scheduler queries of one submission
 MIN_CHECK = 0.5
-
-
-def quiet_dpdispatcher(debug: bool = False) -> None:
-    """dpdispatcher logs every submission to stdout and ``./dpdispatcher.log``; keep warnings only,
-    unless ``config["dispatcher_debug"]``. Never its debug level: that one logs the machine's
-    settings, credentials included."""
-    log = logging.getLogger("dpdispatcher")
-    if debug:
-        log.setLevel(logging.INFO)
-    else:
-        log.setLevel(logging.WARNING)
-        for h in list(log.handlers):
-            if isinstance(h, logging.FileHandler):
-                log.removeHandler(h)
 
 
 def _state_name(state: Any) -> str:
@@ -84,9 +70,9 @@ class RemoteJob:
 
     def submit(self) -> None:
         """Stage, upload and submit; on failure ``error`` says why (the steps then fail)."""
+        load_dpdispatcher(bool(self.options.get("debug")))
         from dpdispatcher import Submission
 
-        quiet_dpdispatcher(bool(self.options.get("debug")))
         attempts = 1 + max(0, int(self.options.get("retry_on_submission_error") or 0))
         for attempt in range(attempts):
             try:
