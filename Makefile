@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # every distribution of the monorepo that exists in this checkout
-DISTS := core $(wildcard plugins/debug_backend plugins/argo_backend plugins/storage_minio plugins/storage_oss plugins/storage_azure plugins/storage_gcs plugins/ui)
+DISTS := core $(wildcard plugins/debug_backend plugins/argo_backend plugins/storage_minio plugins/storage_oss plugins/storage_azure plugins/storage_gcs plugins/executor_dispatcher plugins/executor_slurm_vk plugins/ui)
 STAMP := $(VENV)/.installed
 
 .PHONY: setup demo test test-fast bench lint services clean
@@ -24,6 +24,7 @@ services: setup
 	@if [ -x scripts/setup-chromium.sh ]; then scripts/setup-chromium.sh; fi
 	@if [ -x scripts/setup-azurite.sh ]; then scripts/setup-azurite.sh $(VENV)/azurite; fi
 	@if [ -x scripts/setup-fake-gcs.sh ]; then scripts/setup-fake-gcs.sh $(PY); fi
+	@if [ -x scripts/setup-slurm.sh ]; then scripts/setup-slurm.sh; fi
 
 demo: setup
 	mkdir -p demo-output

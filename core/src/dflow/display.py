@@ -48,6 +48,12 @@ def format_tree(workflow: WorkflowRecord, steps: List[StepRecord], max_children:
             extra.append(f"key={s.key}")
         if s.progress and s.phase == "Running":
             extra.append(f"progress={s.progress}")
+        launch = getattr(s, "launch", None) or {}
+        if launch.get("job"):
+            # a step an executor launched elsewhere: its scheduler job, and the scheduler's word on it
+            extra.append(f"job={launch['job']}")
+            if s.phase in ("Running", "Pending") and launch.get("state"):
+                extra.append(f"state={launch['state']}")
         if s.attempts > 1:
             extra.append(f"attempts={s.attempts}")
         if s.message and s.phase not in ("Succeeded",):

@@ -46,7 +46,7 @@ and in ``mystore/plugin.py``::
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Callable, Optional, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, Sequence
 
 import pluggy
 
@@ -75,7 +75,8 @@ __all__ = [
 #: ``launcher_factory(options)``: a step launcher for the executor options recorded in the spec
 LauncherFactory = Callable[[dict], "StepLauncher"]
 #: ``render(template, options)``: the spec template a container backend runs instead of ``template``
-TemplateRender = Callable[["ScriptTemplateSpec", dict], "ScriptTemplateSpec"]
+#: (or a list: a Steps/DAG template of the same name and the script templates it calls)
+TemplateRender = Callable[["ScriptTemplateSpec", dict], Any]
 
 
 class RegisterBackend(Protocol):
@@ -159,6 +160,11 @@ def register_executors(register: RegisterExecutor) -> None:
     - ``render(template, options)`` returns the :class:`dflow.spec.ScriptTemplateSpec`
       a container backend (Argo) runs instead of ``template``, for example a pod that
       submits the step to a batch scheduler. Without one, the template runs as it is.
+      A step that needs several pods (stage the inputs, hand the job to an operator,
+      collect the results) is rendered as a list: a ``StepsTemplateSpec`` (or
+      ``DAGTemplateSpec``) with ``template``'s name, inputs and outputs, followed by the
+      script templates it calls (new names; a script template's ``resource`` makes a
+      Kubernetes resource template).
 
     Return value: ignored.
     """

@@ -40,6 +40,9 @@ import asyncio
 import dataclasses
 import json
 import os
+import shlex
+import shutil
+import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -124,12 +127,85 @@ class PreparedStep:
             log_path=move(self.log_path), task=task, inline=False,
         ), files
 
+    def export(self, directory: str, new_root: str, python: str = "python3") -> "PreparedStep":
+        """Copy this step into ``directory``, as it must look at ``new_root`` on another machine.
+
+        ``directory`` is what a launcher then transfers to ``new_root`` (by any means).
+        The copy holds the inputs (files hard-linked where the file system allows it,
+        links to packages followed), the relocated text files and, for a Python OP, core's
+        ``dflow`` package at :data:`RUNTIME_DIR` (its Python sources only). The returned
+        step is relocated to ``new_root``; its environment keeps no path of this machine
+        in ``PYTHONPATH``, and a Python OP runs with ``python`` (the interpreter on the
+        other side) instead of this machine's.
+        """
+        moved, files = self.relocate(new_root)
+        skip = {os.path.join(self.root, "log.txt"), os.path.join(self.root, RUNTIME_DIR)}
+        _copy_tree(self.root, directory, skip)
+        for rel, text in files.items():
+            target = os.path.join(directory, rel)
+            if os.path.lexists(target):
+                os.unlink(target)  # a hard link: never write through it into the original
+            with open(target, "w") as f:
+                f.write(text)
+        new = new_root.rstrip("/")
+        env = dict(moved.env)
+        if "PYTHONPATH" in env:
+            kept = [p for p in env["PYTHONPATH"].split(os.pathsep) if p == new or p.startswith(new + "/")]
+            if kept:
+                env["PYTHONPATH"] = os.pathsep.join(kept)
+            else:
+                del env["PYTHONPATH"]
+        command = list(moved.command)
+        if self.task is not None:
+            shutil.copytree(runtime_package_dir(), os.path.join(directory, RUNTIME_DIR, "dflow"), dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.json", "*.md"))
+            if command and os.path.isabs(command[0]) and os.path.realpath(command[0]) == os.path.realpath(sys.executable):
+                command[0] = python
+        return dataclasses.replace(moved, env=env, command=command)
+
+    def shell_script(self, exit_file: str, log: bool = True) -> str:
+        """A POSIX ``sh`` script that runs this step and writes its exit code to ``exit_file``.
+
+        It exports the step's environment, runs ``command`` in ``cwd`` with standard
+        output and error appended to ``log_path`` (when ``log``), and records the exit
+        code (``128 + N`` when the step was ended by signal ``N``, as the shell reports
+        it). The script itself exits 0 once the code is written, so a batch scheduler
+        tells "the step failed" (read the file) from "the job was killed" (no file).
+        """
+        lines = ["#!/bin/sh", "# dflow: run one step attempt and record its exit code"]
+        for k, v in sorted(self.env.items()):
+            lines.append(f"export {k}={shlex.quote(v)}")
+        lines.append(f"rm -f {shlex.quote(exit_file)}")
+        lines.append(f"cd {shlex.quote(self.cwd)} || {{ echo 127 > {shlex.quote(exit_file)}; exit 0; }}")
+        run = " ".join(shlex.quote(c) for c in self.command)
+        if log:
+            run += f" >> {shlex.quote(self.log_path)} 2>&1"
+        lines.append(f"{run} < /dev/null")
+        lines.append(f"echo $? > {shlex.quote(exit_file)}.part && mv {shlex.quote(exit_file)}.part {shlex.quote(exit_file)}")
+        lines.append("exit 0")
+        return "\n".join(lines) + "\n"
+
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
 
     @classmethod
     def from_json(cls, text: str) -> "PreparedStep":
         return cls(**json.loads(text))
+
+
+def _copy_tree(src: str, dst: str, skip: Any) -> None:
+    """``src`` into ``dst``: files hard-linked (copied across file systems), links followed."""
+
+    def link_or_copy(a: str, b: str) -> None:
+        try:
+            os.link(os.path.realpath(a), b)
+        except OSError:
+            shutil.copy2(a, b)
+
+    def ignore(folder: str, names: List[str]) -> List[str]:
+        return [n for n in names if os.path.join(folder, n) in skip]
+
+    shutil.copytree(src, dst, symlinks=False, copy_function=link_or_copy, ignore=ignore, dirs_exist_ok=True)
 
 
 #: ``report(handle, status)``: the engine records a launched step's handle (to cancel it

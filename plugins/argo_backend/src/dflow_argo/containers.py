@@ -341,7 +341,8 @@ class ContainerTemplates:
         params: List[Dict[str, Any]] = []
         declared = {p.name for p in target.inputs_parameters}
         for k, v in s.parameters.items():
-            if k in declared or k == SLICE_PARAMETER:
+            # a fan-out's slice and gathering prefix pass on to what a composite render's Steps template calls
+            if k in declared or k in (SLICE_PARAMETER, GROUP_KEY_PARAMETER):
                 params.append({"name": k, "value": rewrite(v)})
         fanout = s.with_param is not None or s.with_sequence is not None
         if s.fanout is not None and not isinstance(target, ScriptTemplateSpec):

@@ -19,7 +19,7 @@ from dflow.contract import (
     SUCCESS_PARAMETER,
 )
 from dflow.errors import ValidationError
-from dflow.spec import PythonOPSpec, ScriptTemplateSpec
+from dflow.spec import DAGTemplateSpec, PythonOPSpec, ScriptTemplateSpec, StepsTemplateSpec
 
 from .podscript import PACKAGES_DIR, PKG_DIR, pod_script
 from .util import ARTIFACT_IN_SCRIPT
@@ -33,8 +33,12 @@ __all__ = ["ScriptTemplates"]
 class ScriptTemplates:
     """The script-template half of :class:`dflow_argo.manifest.ManifestCompiler` (a mixin)."""
 
-    def _rendered(self, t: ScriptTemplateSpec) -> ScriptTemplateSpec:
-        """``t`` as its executor plugin renders it for a container backend (unchanged without one)."""
+    def _rendered(self, t: ScriptTemplateSpec) -> Any:
+        """``t`` as its executor plugin renders it for a container backend (unchanged without one).
+
+        A render returns a script template, or a list: a Steps/DAG template with ``t``'s name
+        and interface followed by the script templates it calls (see ``_composite``).
+        """
         ex = t.executor
         if ex is None or not ex.name:
             return t
@@ -44,12 +48,28 @@ class ScriptTemplates:
         if render is None:
             return t
         out = render(t.model_copy(deep=True), dict(ex.options))
+        if isinstance(out, list) and out and isinstance(out[0], (StepsTemplateSpec, DAGTemplateSpec)) \
+                and out[0].name == t.name and all(isinstance(h, ScriptTemplateSpec) for h in out[1:]):
+            return out
         if not isinstance(out, ScriptTemplateSpec):
             raise ValidationError(
                 f"template {t.name!r}: the render of executor {ex.name!r} returned {type(out).__name__}, "
-                "not a ScriptTemplateSpec"
+                "not a ScriptTemplateSpec (or a list: a Steps/DAG template of the same name and the script "
+                "templates it calls)"
             )
         return out
+
+    def _composite(self, parts: List[Any]) -> Dict[str, Any]:
+        """A render that needs several pods (stage, run, collect): a Steps/DAG template and the templates it calls."""
+        main, helpers = parts[0], parts[1:]
+        for h in helpers:
+            if h.name in self.by_name:
+                raise ValidationError(f"template {main.name!r}: its executor's render names a helper template "
+                                      f"{h.name!r}, which the workflow already has")
+            self.by_name[h.name] = h
+        for h in helpers:
+            self.extra[h.name] = self._script_template(h)
+        return self._container_template(main)
 
     def _retry(self, t: ScriptTemplateSpec) -> Optional[Dict[str, Any]]:
         r = t.retry
@@ -115,6 +135,8 @@ class ScriptTemplates:
 
     def _script_template(self, t: ScriptTemplateSpec) -> Dict[str, Any]:
         t = self._rendered(t)
+        if isinstance(t, list):
+            return self._composite(t)
         if t.resource is not None and t.resource.get("manifest") is not None:
             return self._resource_template(t)
         op = t.python_op

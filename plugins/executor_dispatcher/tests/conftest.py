@@ -1,0 +1,45 @@
+"""Fixtures: the real Slurm cluster (see ``slurm_cluster.py``) and a clean dflow configuration per test."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Dict, Iterator
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from slurm_cluster import cluster_unavailable_reason, remote_dir, running_cluster, skip_or_fail  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def slurm() -> Iterator[Dict[str, Any]]:
+    """A running single-node Slurm with an SSH login (``slurm.json``'s keys)."""
+    reason = cluster_unavailable_reason()
+    if reason:
+        skip_or_fail(reason)
+    with running_cluster() as info:
+        yield info
+
+
+@pytest.fixture
+def remote(slurm: Dict[str, Any]) -> Iterator[str]:
+    """A fresh remote root below the test user's home, removed afterwards."""
+    with remote_dir(slurm) as path:
+        yield path
+
+
+@pytest.fixture
+def local_run(tmp_path: Any, monkeypatch: Any) -> Iterator[Any]:
+    """The local backend, writing below ``tmp_path``; the configuration is restored afterwards."""
+    from dflow import config, s3_config
+
+    saved_c, saved_s = dict(config), dict(s3_config)
+    monkeypatch.chdir(tmp_path)
+    config.update(mode="debug", debug_workdir=str(tmp_path / "runs"), detach=False)
+    yield tmp_path
+    config.clear()
+    config.update(saved_c)
+    s3_config.clear()
+    s3_config.update(saved_s)
