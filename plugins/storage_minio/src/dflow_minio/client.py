@@ -158,16 +158,11 @@ class S3StorageClient(StorageClient):
             config_kwargs.pop("request_checksum_calculation", None)
             config_kwargs.pop("response_checksum_validation", None)
             botocore_config = Config(**config_kwargs)
-        session = boto3.session.Session()
-        self._s3 = session.client(
-            "s3",
-            endpoint_url=self.endpoint_url,
-            region_name=self.region,
-            aws_access_key_id=access_key,
-            aws_secret_access_key=self._secret_key.get(),
-            config=botocore_config,
-            verify=verify,
-        )
+        # the boto3 client is made on first use (~0.1 s): naming locations (a manifest render) needs none
+        self._client_args = dict(endpoint_url=self.endpoint_url, region_name=self.region,
+                                 aws_access_key_id=access_key, config=botocore_config, verify=verify)
+        self._client: Any = None
+        self._client_lock = threading.Lock()
         self._bucket_ready = False
         self._bucket_lock = threading.Lock()
 
@@ -184,6 +179,15 @@ class S3StorageClient(StorageClient):
 
     def __reduce__(self) -> Any:
         raise TypeError("S3StorageClient holds credentials and cannot be pickled; build a new one from s3_config")
+
+    @property
+    def _s3(self) -> Any:
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    self._client = boto3.session.Session().client(
+                        "s3", aws_secret_access_key=self._secret_key.get(), **self._client_args)
+        return self._client
 
     @property
     def boto3_client(self) -> Any:
