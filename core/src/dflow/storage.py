@@ -18,7 +18,56 @@ from typing import Any, Dict, List, Optional
 
 from .errors import StorageError
 
-__all__ = ["StorageClient", "LocalStorageClient", "ArtifactLocation", "SecretRef", "local_path_of"]
+__all__ = ["StorageClient", "LocalStorageClient", "ArtifactLocation", "SecretRef", "Secret", "checked_key",
+           "run_concurrently", "local_path_of"]
+
+
+class Secret:
+    """A credential held by a storage client: never shown by ``repr``, ``str`` or f-strings,
+    and never pickled (a client is rebuilt from its settings where it is needed)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: Any) -> None:
+        self._value = value
+
+    def get(self) -> Any:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "'***'" if self._value else "None"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a storage credential cannot be pickled; build the client again from its settings")
+
+
+def checked_key(key: Any, prefix: bool = False) -> str:
+    """``key`` when it is a relative storage key without ``..`` parts, else a StorageError naming it.
+
+    ``prefix``: a listing prefix, which may be empty.
+    """
+    if not isinstance(key, str) or (not key and not prefix):
+        raise StorageError(f"storage key must be a non-empty string, got {key!r}")
+    if key.startswith("/") or ".." in key.split("/"):
+        raise StorageError(f"storage key {key!r} must be relative and must not contain '..' parts")
+    return key
+
+
+def run_concurrently(jobs: List[Any], max_workers: int, fail: Any, name: str = "dflow-storage") -> None:
+    """Run ``(key, callable)`` jobs on up to ``max_workers`` threads; on the first failure cancel
+    what has not started and raise ``fail(key, exception)`` (a StorageError naming the key)."""
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max(1, int(max_workers)), thread_name_prefix=name) as pool:
+        futures = {pool.submit(fn): key for key, fn in jobs}
+        for future in concurrent.futures.as_completed(futures):
+            exc = future.exception()
+            if exc is not None:
+                for other in futures:
+                    other.cancel()
+                raise fail(futures[future], exc) from exc
 
 
 @dataclasses.dataclass(frozen=True)

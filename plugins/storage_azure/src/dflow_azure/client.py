@@ -10,7 +10,6 @@ no MD5 of a block blob by itself).
 
 from __future__ import annotations
 
-import concurrent.futures
 import hashlib
 import io
 import logging
@@ -28,7 +27,7 @@ from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsE
 from azure.storage.blob import BlobPrefix, BlobServiceClient, ContentSettings, ExponentialRetry
 
 from dflow.errors import StorageError
-from dflow.storage import ArtifactLocation, SecretRef, StorageClient
+from dflow.storage import ArtifactLocation, Secret, SecretRef, StorageClient, checked_key, run_concurrently
 
 __all__ = ["AzureStorageClient"]
 
@@ -37,26 +36,6 @@ logger = logging.getLogger(__name__)
 MiB = 1024 * 1024
 #: the key of the account key in the Kubernetes secret that ``k8s_secret`` names
 SECRET_ACCOUNT_KEY = "accountKey"
-
-
-class _Secret:
-    """A value that never shows itself in ``repr``, ``str`` or f-strings."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: Any) -> None:
-        self._value = value
-
-    def get(self) -> Any:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "'***'" if self._value else "None"
-
-    __str__ = __repr__
-
-    def __reduce__(self) -> Any:
-        raise TypeError("Azure credentials cannot be pickled")
 
 
 class _HashingReader(io.RawIOBase):
@@ -204,7 +183,7 @@ class AzureStorageClient(StorageClient):
         self.cluster_endpoint = cluster_endpoint or None
         self.validate_blocks = bool(validate_blocks)
         self._max_single_put_size = max_single_put_size
-        self._credentials = _Secret((connection_string, credential))
+        self._credentials = Secret((connection_string, credential))
         options: Dict[str, Any] = dict(
             retry_policy=_Backoff(backoff, retry_total=max_attempts - 1),
             connection_timeout=connect_timeout,
@@ -261,11 +240,7 @@ class AzureStorageClient(StorageClient):
         return StorageError(f"cannot {what} key {key!r} in {self._where()}: {detail}")
 
     def _full(self, key: str) -> str:
-        if not isinstance(key, str) or not key:
-            raise StorageError(f"storage key must be a non-empty string, got {key!r}")
-        if key.startswith("/") or ".." in key.split("/"):
-            raise StorageError(f"storage key {key!r} must be relative and must not contain '..' parts")
-        return self.prefix + key
+        return self.prefix + checked_key(key)
 
     def _rel(self, full_key: str) -> str:
         return full_key[len(self.prefix):]
@@ -318,15 +293,8 @@ class AzureStorageClient(StorageClient):
         return full, props, below
 
     def _run(self, what: str, jobs: List[Tuple[str, Any]]) -> None:
-        """Run ``(full key, callable)`` jobs, small ones concurrently; the first failure is raised."""
-        with concurrent.futures.ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="dflow-azure") as pool:
-            futures = {pool.submit(fn): full_key for full_key, fn in jobs}
-            for future in concurrent.futures.as_completed(futures):
-                exc = future.exception()
-                if exc is not None:
-                    for other in futures:
-                        other.cancel()
-                    raise self._error(what, self._rel(futures[future]), exc) from exc
+        """Run ``(full key, callable)`` jobs concurrently; the first failure is raised."""
+        run_concurrently(jobs, self.max_concurrency, lambda k, e: self._error(what, self._rel(k), e), "dflow-azure")
 
     # ------------------------------------------------------------------ StorageClient
 
@@ -412,8 +380,7 @@ class AzureStorageClient(StorageClient):
         A ``prefix`` that is exactly the key of a blob (and does not end in ``/``)
         gives just that key, as :class:`dflow.storage.LocalStorageClient` does.
         """
-        if prefix and (prefix.startswith("/") or ".." in prefix.split("/")):
-            raise StorageError(f"storage key {prefix!r} must be relative and must not contain '..' parts")
+        checked_key(prefix or "", prefix=True)
         full_prefix = self.prefix + (prefix or "")
         result = set()
         for kind, item in self._iter(full_prefix, recursive):

@@ -13,7 +13,6 @@ retry machinery, uploads included.
 from __future__ import annotations
 
 import base64
-import concurrent.futures
 import hashlib
 import logging
 import os
@@ -29,7 +28,7 @@ from google.cloud.storage import transfer_manager
 from google.cloud.storage.retry import DEFAULT_RETRY
 
 from dflow.errors import StorageError
-from dflow.storage import ArtifactLocation, SecretRef, StorageClient
+from dflow.storage import ArtifactLocation, SecretRef, StorageClient, checked_key, run_concurrently
 
 __all__ = ["GCSStorageClient"]
 
@@ -169,11 +168,7 @@ class GCSStorageClient(StorageClient):
         return StorageError(f"cannot {what} key {key!r} in {self._where()}: {detail}")
 
     def _full(self, key: str) -> str:
-        if not isinstance(key, str) or not key:
-            raise StorageError(f"storage key must be a non-empty string, got {key!r}")
-        if key.startswith("/") or ".." in key.split("/"):
-            raise StorageError(f"storage key {key!r} must be relative and must not contain '..' parts")
-        return self.prefix + key
+        return self.prefix + checked_key(key)
 
     def _rel(self, full_key: str) -> str:
         return full_key[len(self.prefix):]
@@ -225,14 +220,7 @@ class GCSStorageClient(StorageClient):
 
     def _run(self, what: str, jobs: List[Tuple[str, Any]]) -> None:
         """Run ``(full key, callable)`` jobs concurrently; the first failure is raised."""
-        with concurrent.futures.ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="dflow-gcs") as pool:
-            futures = {pool.submit(fn): full_key for full_key, fn in jobs}
-            for future in concurrent.futures.as_completed(futures):
-                exc = future.exception()
-                if exc is not None:
-                    for other in futures:
-                        other.cancel()
-                    raise self._error(what, self._rel(futures[future]), exc) from exc
+        run_concurrently(jobs, self.max_concurrency, lambda k, e: self._error(what, self._rel(k), e), "dflow-gcs")
 
     # ------------------------------------------------------------------ StorageClient
 
@@ -313,8 +301,7 @@ class GCSStorageClient(StorageClient):
         A ``prefix`` that is exactly the key of an object (and does not end in
         ``/``) gives just that key, as :class:`dflow.storage.LocalStorageClient` does.
         """
-        if prefix and (prefix.startswith("/") or ".." in prefix.split("/")):
-            raise StorageError(f"storage key {prefix!r} must be relative and must not contain '..' parts")
+        checked_key(prefix or "", prefix=True)
         full_prefix = self.prefix + (prefix or "")
         result = set()
         for kind, item in self._iter(full_prefix, None if recursive else "/"):

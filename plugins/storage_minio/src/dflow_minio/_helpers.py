@@ -25,26 +25,6 @@ STREAM_ERRORS = (
 )
 
 
-class Secret:
-    """A string that never shows itself in ``repr``, ``str`` or f-strings."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: Optional[str]) -> None:
-        self._value = value
-
-    def get(self) -> Optional[str]:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "'***'" if self._value else "None"
-
-    __str__ = __repr__
-
-    def __reduce__(self) -> Any:
-        raise TypeError("the S3 secret key cannot be pickled")
-
-
 def endpoint_url(endpoint: Optional[str], secure: bool) -> Optional[str]:
     if not endpoint:
         return None

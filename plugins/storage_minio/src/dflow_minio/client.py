@@ -24,14 +24,13 @@ from botocore.config import Config
 from s3transfer.utils import ChunksizeAdjuster
 
 from dflow.errors import StorageError
-from dflow.storage import ArtifactLocation, SecretRef, StorageClient
+from dflow.storage import ArtifactLocation, Secret, SecretRef, StorageClient, checked_key
 
 from ._helpers import (
     MD5_RE,
     NOT_FOUND_CODES,
     STREAM_ERRORS,
     KnownObject,
-    Secret,
     as_bool,
     endpoint_url,
     error_code,
@@ -209,11 +208,7 @@ class S3StorageClient(StorageClient):
         return StorageError(f"cannot {what} key {key!r} in {self._where()}: {detail}")
 
     def _full(self, key: str) -> str:
-        if not isinstance(key, str) or not key:
-            raise StorageError(f"storage key must be a non-empty string, got {key!r}")
-        if key.startswith("/") or ".." in key.split("/"):
-            raise StorageError(f"storage key {key!r} must be relative and must not contain '..' parts")
-        return self.prefix + key
+        return self.prefix + checked_key(key)
 
     def _rel(self, full_key: str) -> str:
         return full_key[len(self.prefix) :]

@@ -24,7 +24,7 @@ from typing import Any, Iterator, List, Optional, Tuple
 import oss2
 
 from dflow.errors import StorageError
-from dflow.storage import ArtifactLocation, SecretRef, StorageClient
+from dflow.storage import ArtifactLocation, Secret, SecretRef, StorageClient, checked_key
 
 from .transfer import MultipartUpload, Retrier, stream_md5
 
@@ -44,26 +44,6 @@ SECRET_ACCESS_KEY, SECRET_SECRET_KEY = "accessKey", "secretKey"
 
 _MD5_RE = re.compile(r"^[0-9a-fA-F]{32}$")
 _NOT_FOUND = {"NoSuchKey", "NoSuchBucket", "NotFound"}
-
-
-class _Secret:
-    """A string that never shows itself in ``repr``, ``str`` or f-strings."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: Optional[str]) -> None:
-        self._value = value
-
-    def get(self) -> Optional[str]:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "'***'" if self._value else "None"
-
-    __str__ = __repr__
-
-    def __reduce__(self) -> Any:
-        raise TypeError("the OSS access key secret cannot be pickled")
 
 
 class _RedactAuthorization(logging.Filter):
@@ -154,7 +134,7 @@ class OSSClient(StorageClient):
         self.endpoint = str(endpoint).rstrip("/")
         self.bucket_name = str(bucket_name)
         self.access_key_id = access_key_id
-        self._secret = _Secret(secret)
+        self._secret = Secret(secret)
         self.prefix = prefix or ""
         self.multipart_threshold = max(multipart_threshold, 1)
         self.part_size = part_size
@@ -207,11 +187,7 @@ class OSSClient(StorageClient):
         return StorageError(f"cannot {what} key {key!r} in {self._where()}: {detail}")
 
     def _full(self, key: str) -> str:
-        if not isinstance(key, str) or not key:
-            raise StorageError(f"storage key must be a non-empty string, got {key!r}")
-        if key.startswith("/") or ".." in key.split("/"):
-            raise StorageError(f"storage key {key!r} must be relative and must not contain '..' parts")
-        return self.prefix + key
+        return self.prefix + checked_key(key)
 
     def _rel(self, full_key: str) -> str:
         return full_key[len(self.prefix):]
@@ -386,8 +362,7 @@ class OSSClient(StorageClient):
         A ``prefix`` that is exactly the key of an object (and does not end in
         ``/``) gives just that key, as :class:`dflow.storage.LocalStorageClient` does.
         """
-        if prefix and (prefix.startswith("/") or ".." in prefix.split("/")):
-            raise StorageError(f"storage key {prefix!r} must be relative and must not contain '..' parts")
+        checked_key(prefix or "", prefix=True)
         full_prefix = self.prefix + (prefix or "")
         result = set()
         for kind, item in self._iter(full_prefix, "" if recursive else "/"):
