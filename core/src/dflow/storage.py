@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional
 from .errors import StorageError
 
 __all__ = ["StorageClient", "LocalStorageClient", "ArtifactLocation", "SecretRef", "Secret", "checked_key",
-           "run_concurrently", "local_path_of"]
+           "run_concurrently", "files_to_upload", "local_path_of"]
 
 
 class Secret:
@@ -53,6 +53,19 @@ def checked_key(key: Any, prefix: bool = False) -> str:
     if key.startswith("/") or ".." in key.split("/"):
         raise StorageError(f"storage key {key!r} must be relative and must not contain '..' parts")
     return key
+
+
+def files_to_upload(path: Any, base: str, key: str) -> List[Any]:
+    """``(file, object key)`` pairs for uploading ``path`` under the full key ``base``: the file
+    itself, or every file below the directory (``base/<relative path>``). ``key`` names the
+    upload in the error when ``path`` does not exist."""
+    src = Path(path)
+    if not src.exists():
+        raise StorageError(f"cannot upload {str(src)!r} to key {key!r}: no such file or directory")
+    base = base.rstrip("/")
+    if src.is_dir():
+        return [(p, f"{base}/{p.relative_to(src).as_posix()}") for p in sorted(src.rglob("*")) if p.is_file()]
+    return [(src, base)]
 
 
 def run_concurrently(jobs: List[Any], max_workers: int, fail: Any, name: str = "dflow-storage") -> None:

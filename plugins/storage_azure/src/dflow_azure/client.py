@@ -27,7 +27,15 @@ from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsE
 from azure.storage.blob import BlobPrefix, BlobServiceClient, ContentSettings, ExponentialRetry
 
 from dflow.errors import StorageError
-from dflow.storage import ArtifactLocation, Secret, SecretRef, StorageClient, checked_key, run_concurrently
+from dflow.storage import (
+    ArtifactLocation,
+    Secret,
+    SecretRef,
+    StorageClient,
+    checked_key,
+    files_to_upload,
+    run_concurrently,
+)
 
 __all__ = ["AzureStorageClient"]
 
@@ -301,14 +309,7 @@ class AzureStorageClient(StorageClient):
     def upload(self, key: str, path: str) -> None:
         """Store the file at ``path`` under ``key``, or every file of the directory
         ``path`` under ``key/<relative path>``."""
-        base = self._full(key).rstrip("/")
-        src = Path(path)
-        if not src.exists():
-            raise StorageError(f"cannot upload {str(src)!r} to key {key!r}: no such file or directory")
-        if src.is_dir():
-            files = [(p, f"{base}/{p.relative_to(src).as_posix()}") for p in sorted(src.rglob("*")) if p.is_file()]
-        else:
-            files = [(src, base)]
+        files = files_to_upload(path, self._full(key), key)
         self._ensure_container()
         small = [(f, k) for f, k in files if f.stat().st_size <= self._max_single_put_size]
         self._run("upload", [(k, lambda f=f, k=k: self._put_small(f, k)) for f, k in small])

@@ -28,7 +28,7 @@ from google.cloud.storage import transfer_manager
 from google.cloud.storage.retry import DEFAULT_RETRY
 
 from dflow.errors import StorageError
-from dflow.storage import ArtifactLocation, SecretRef, StorageClient, checked_key, run_concurrently
+from dflow.storage import ArtifactLocation, SecretRef, StorageClient, checked_key, files_to_upload, run_concurrently
 
 __all__ = ["GCSStorageClient"]
 
@@ -227,14 +227,7 @@ class GCSStorageClient(StorageClient):
     def upload(self, key: str, path: str) -> None:
         """Store the file at ``path`` under ``key``, or every file of the directory
         ``path`` under ``key/<relative path>``."""
-        base = self._full(key).rstrip("/")
-        src = Path(path)
-        if not src.exists():
-            raise StorageError(f"cannot upload {str(src)!r} to key {key!r}: no such file or directory")
-        if src.is_dir():
-            files = [(p, f"{base}/{p.relative_to(src).as_posix()}") for p in sorted(src.rglob("*")) if p.is_file()]
-        else:
-            files = [(src, base)]
+        files = files_to_upload(path, self._full(key), key)
         self._ensure_bucket()
         self._run("upload", [(k, lambda f=f, k=k: self._put(f, k)) for f, k in files
                              if f.stat().st_size < self.multipart_threshold])

@@ -24,7 +24,7 @@ from botocore.config import Config
 from s3transfer.utils import ChunksizeAdjuster
 
 from dflow.errors import StorageError
-from dflow.storage import ArtifactLocation, Secret, SecretRef, StorageClient, checked_key
+from dflow.storage import ArtifactLocation, Secret, SecretRef, StorageClient, checked_key, files_to_upload
 
 from ._helpers import (
     MD5_RE,
@@ -288,14 +288,7 @@ class S3StorageClient(StorageClient):
     def upload(self, key: str, path: str) -> None:
         """Store the file at ``path`` under ``key``, or every file of the directory
         ``path`` under ``key/<relative path>``."""
-        base = self._full(key).rstrip("/")
-        src = Path(path)
-        if not src.exists():
-            raise StorageError(f"cannot upload {str(src)!r} to key {key!r}: no such file or directory")
-        if src.is_dir():
-            files = [(p, f"{base}/{p.relative_to(src).as_posix()}") for p in sorted(src.rglob("*")) if p.is_file()]
-        else:
-            files = [(src, base)]
+        files = files_to_upload(path, self._full(key), key)
         self._ensure_bucket()
         threshold = self.transfer_config.multipart_threshold
         osutil = HashingOSUtils()

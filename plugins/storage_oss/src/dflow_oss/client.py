@@ -24,7 +24,7 @@ from typing import Any, Iterator, List, Optional, Tuple
 import oss2
 
 from dflow.errors import StorageError
-from dflow.storage import ArtifactLocation, Secret, SecretRef, StorageClient, checked_key
+from dflow.storage import ArtifactLocation, Secret, SecretRef, StorageClient, checked_key, files_to_upload
 
 from .transfer import MultipartUpload, Retrier, stream_md5
 
@@ -261,14 +261,7 @@ class OSSClient(StorageClient):
     def upload(self, key: str, path: str) -> None:
         """Store the file at ``path`` under ``key``, or every file of the directory
         ``path`` under ``key/<relative path>``."""
-        base = self._full(key).rstrip("/")
-        src = Path(path)
-        if not src.exists():
-            raise StorageError(f"cannot upload {str(src)!r} to key {key!r}: no such file or directory")
-        if src.is_dir():
-            files = [(p, f"{base}/{p.relative_to(src).as_posix()}") for p in sorted(src.rglob("*")) if p.is_file()]
-        else:
-            files = [(src, base)]
+        files = files_to_upload(path, self._full(key), key)
         self._ensure_bucket()
         small = [(f, k) for f, k in files if f.stat().st_size < self.multipart_threshold]
         with self._pool() as pool:
