@@ -49,6 +49,7 @@ class Launchers:
         self.default = ForkLauncher(preload=preload)
         self.default.open(wfdir)  # at once: the server starts while the driver reads the spec
         self._made: Dict[str, StepLauncher] = {}
+        self._recorded: set = set()
 
     def get(self, executor: Optional[Dict[str, Any]]) -> StepLauncher:
         if _factory(executor) is None:
@@ -62,17 +63,29 @@ class Launchers:
         return launcher
 
     def record(self, node_id: str, executor: Optional[Dict[str, Any]], handle: LaunchHandle) -> None:
+        if executor is None:
+            # the fork server's attempts need no record: they end with the server, which ends
+            # when the driver goes away (killed or not)
+            return
         atomic_write(os.path.join(self.records_dir, f"{node_id}.json"),
                      json.dumps({"executor": executor, "handle": handle}))
+        self._recorded.add(node_id)
 
     def forget(self, node_id: str) -> None:
+        if node_id not in self._recorded:
+            return
+        self._recorded.discard(node_id)
         try:
             os.unlink(os.path.join(self.records_dir, f"{node_id}.json"))
         except OSError:
             pass
 
     def kill_all(self) -> None:
-        """Cancel everything still running (the run is being terminated)."""
+        """Cancel everything still running (the run is being terminated); the fork server ends its attempts."""
+        try:
+            self.default.close()
+        except Exception:  # noqa: BLE001 - keep cancelling the others
+            pass
         for _node_id, executor, handle in _records(self.records_dir):
             launcher = self.default if _factory(executor) is None else self._made.get(json.dumps(executor, sort_keys=True))
             try:
