@@ -26,6 +26,12 @@ __all__ = [
     "upload_s3",
     "download_s3",
     "copy_s3",
+    "append_item",
+    "convert_dflow_list",
+    "catalog_of_local_artifact",
+    "assemble_path_object_from_catalog",
+    "assemble_path_object",
+    "remove_empty_dir_tag",
 ]
 
 
@@ -80,6 +86,76 @@ def path_object_of_artifact(art: Any, **kwargs: Any) -> Union[list, dict]:
     from .utils import expand
 
     return expand({str(c["order"]): c["dflow_list_item"] for c in catalog_of_artifact(art, **kwargs)})
+
+
+def append_item(catalog: List[Dict[str, Any]], item: Dict[str, Any]) -> None:
+    """Add ``item`` to ``catalog`` unless an equal item is there; an item of the same ``order``
+    whose path is None takes the new path (and a new None path adds nothing)."""
+    for have in catalog:
+        if have == item:
+            return
+        if have.get("order") == item.get("order"):
+            if have.get("dflow_list_item") is None:
+                have["dflow_list_item"] = item.get("dflow_list_item")
+                return
+            if item.get("dflow_list_item") is None:
+                return
+    catalog.append(item)
+
+
+def convert_dflow_list(dflow_list: List[Dict[str, Any]]) -> List[Any]:
+    """The paths of catalog items in ``order`` (the list is sorted in place, as in the original)."""
+    dflow_list.sort(key=lambda c: c["order"])
+    return [c["dflow_list_item"] for c in dflow_list]
+
+
+def catalog_of_local_artifact(art_path: Union[str, os.PathLike], remove: bool = False) -> List[Dict[str, Any]]:
+    """The catalog of an artifact directory on disk (a downloaded or a step's input artifact),
+    in the original's item form; ``remove`` deletes the catalog files afterwards."""
+    art_path = os.fspath(art_path)
+    catalog: List[Dict[str, Any]] = []
+    if not os.path.isdir(art_path):
+        return catalog
+    for it in read_catalog(art_path) or []:
+        order = it.get("key") if it.get("key") is not None else it.get("index")
+        if order is None:
+            order = it.get("order") or 0
+        append_item(catalog, {"dflow_list_item": it.get("path"), "order": order})
+    if remove:
+        import shutil
+
+        shutil.rmtree(os.path.join(art_path, CATALOG_DIR), ignore_errors=True)
+    return catalog
+
+
+def assemble_path_object_from_catalog(catalog: List[Dict[str, Any]],
+                                      art_path: Optional[Union[str, os.PathLike]] = None) -> Union[list, dict]:
+    """The paths of ``catalog`` shaped as they were uploaded: a list when every order is an
+    index, else nested dicts; joined to ``art_path`` when given."""
+    from .utils import expand
+
+    if not catalog:
+        return []
+
+    def full(p: Any) -> Any:
+        return os.path.join(art_path, p) if art_path is not None and p is not None else p
+
+    if all(isinstance(c["order"], int) for c in catalog):
+        return [full(p) for p in convert_dflow_list(list(catalog))]
+    return expand({str(c["order"]): full(c["dflow_list_item"]) for c in catalog})
+
+
+def assemble_path_object(art_path: Union[str, os.PathLike], remove: bool = False) -> Union[list, dict]:
+    """The path object (list or nested dict of paths) of an artifact directory on disk."""
+    return assemble_path_object_from_catalog(catalog_of_local_artifact(art_path, remove=remove),
+                                             art_path=os.fspath(art_path))
+
+
+def remove_empty_dir_tag(path: Union[str, os.PathLike]) -> None:
+    """Delete the ``.empty_dir`` marker files the original leaves in empty directories of an artifact."""
+    for dirpath, _dirs, files in os.walk(path, followlinks=True):
+        if ".empty_dir" in files:
+            os.remove(os.path.join(dirpath, ".empty_dir"))
 
 
 def copy_artifact(src: Any, dst: Any, sort: bool = False, storage_client: Optional[StorageClient] = None,

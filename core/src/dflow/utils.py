@@ -29,6 +29,13 @@ _LAZY = {
     "path_list_of_artifact": "artifact_utils", "path_object_of_artifact": "artifact_utils",
     "get_key": "artifact_utils", "set_key": "artifact_utils", "upload_s3": "artifact_utils",
     "download_s3": "artifact_utils", "copy_s3": "artifact_utils", "StorageClient": "storage",
+    "append_item": "artifact_utils", "convert_dflow_list": "artifact_utils",
+    "catalog_of_local_artifact": "artifact_utils", "assemble_path_object_from_catalog": "artifact_utils",
+    "assemble_path_object": "artifact_utils", "remove_empty_dir_tag": "artifact_utils",
+    "MinioClient": "plugin:minio",
+    **{n: "_legacy_utils" for n in ("ArtifactStr", "ArtifactPosixPath", "ArtifactWindowsPath", "ArtifactList",
+                                    "ArtifactSet", "ArtifactDict", "artifact_classes", "Variable",
+                                    "evalable_repr", "ProcessPoolExecutor")},
 }
 
 

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-__all__ = ["S3StorageClient"]
+__all__ = ["S3StorageClient", "MinioClient"]
 
 
 def __getattr__(name: str) -> Any:
@@ -11,4 +11,8 @@ def __getattr__(name: str) -> Any:
         from .client import S3StorageClient
 
         return S3StorageClient
+    if name == "MinioClient":
+        from .client import MinioClient
+
+        return MinioClient
     raise AttributeError(f"module 'dflow_minio' has no attribute {name!r}")

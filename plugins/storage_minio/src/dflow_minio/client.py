@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
+import inspect
 import logging
 import threading
 from pathlib import Path, PurePosixPath
@@ -533,3 +534,21 @@ class S3StorageClient(StorageClient):
                     f"cannot delete key {self._rel(errors[0]['Key'])!r} in {self._where()}: "
                     f"{errors[0].get('Code')}: {errors[0].get('Message')}"
                 )
+
+
+class MinioClient(S3StorageClient):
+    """The original dflow's ``MinioClient(endpoint, access_key, secret_key, secure, bucket_name)``:
+    an :class:`S3StorageClient` whose unset options come from ``dflow.s3_config``."""
+
+    def __init__(self, endpoint: Optional[str] = None, access_key: Optional[str] = None,
+                 secret_key: Optional[str] = None, secure: Optional[Union[bool, str]] = None,
+                 bucket_name: Optional[str] = None, **kwargs: Any) -> None:
+        from dflow.config import s3_config
+
+        given = {"endpoint": endpoint, "access_key": access_key, "secret_key": secret_key, "secure": secure,
+                 "bucket_name": bucket_name}
+        options = {k: (v if v is not None else s3_config.get(k)) for k, v in given.items()}
+        options = {k: v for k, v in options.items() if v is not None}
+        known = inspect.signature(S3StorageClient.__init__).parameters
+        options.update({k: v for k, v in kwargs.items() if k in known and k != "self"})
+        super().__init__(**options)
