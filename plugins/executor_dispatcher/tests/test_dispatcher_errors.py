@@ -19,7 +19,6 @@ OPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hpc_ops")
 @pytest.mark.parametrize("kw, match", [
     ({"machine_dict": {"batch_type": "Slurmm"}}, "batch_type 'Slurmm'.*Slurm"),
     ({"machine_dict": {"context_type": "FTPContext"}}, "context_type 'FTPContext'"),
-    ({"host": None}, "needs the cluster's host"),
     ({"remote_root": "relative/dir"}, "remote_root must be an absolute path"),
     ({"resources_dict": {"cpu_per_node": 0}}, "cpu_per_node must be a positive integer"),
     ({"merge_bohrium_job_group": True}, "merge_bohrium_job_group"),
@@ -28,6 +27,18 @@ def test_bad_settings_are_refused_when_the_executor_is_made(kw, match):
     args = {"host": "login.example.org", "queue_name": "cpu", **kw}
     with pytest.raises(ValidationError, match=match):
         DispatcherExecutor(**args)
+
+
+def test_a_missing_host_is_refused_when_a_workflow_uses_the_executor(local_run):
+    ex = DispatcherExecutor(username="foo")  # made from a partial configuration, as dpgen2 does: accepted
+    wf = Workflow("no-host")
+    wf.add(Step("s", PythonOPTemplate(hpc_ops.square, python_packages=[OPS]), parameters={"x": 2}, executor=ex))
+    with pytest.raises(ValidationError, match="needs the cluster's host"):
+        wf.to_dict()
+    with pytest.raises(ValidationError, match="needs the cluster's host"):
+        wf.submit()
+    runs = local_run / "runs"
+    assert not runs.exists() or not any(runs.iterdir()), "a refused workflow left files behind"
 
 
 def test_an_unreachable_cluster_fails_the_step_naming_it_after_the_retries(local_run):

@@ -198,9 +198,6 @@ class DispatcherExecutor(Executor):
             raise ValidationError(
                 f"DispatcherExecutor: context_type {context!r} is not one dpdispatcher knows; use one of "
                 f"{sorted(k for k in BaseContext.subclasses_dict if k[0].isupper())}")
-        if context.lower() in _SSH_CONTEXTS and not (machine.get("remote_profile") or {}).get("hostname"):
-            raise ValidationError("DispatcherExecutor: an SSH context needs the cluster's host: give host=... "
-                                  "(or machine_dict={'remote_profile': {'hostname': ...}})")
         if not str(machine.get("remote_root") or "").startswith("/"):
             raise ValidationError(f"DispatcherExecutor: remote_root must be an absolute path, got "
                                   f"{machine.get('remote_root')!r}")
@@ -214,8 +211,18 @@ class DispatcherExecutor(Executor):
 
     # ------------------------------------------------------------------ the spec
 
+    def _check_host(self) -> None:
+        # checked when a workflow uses the executor, not when it is made: code built on dflow
+        # makes executors from configuration first and fills in the host later (dpgen2 does)
+        machine = self.machine_dict
+        if str(machine.get("context_type")).lower() in _SSH_CONTEXTS and \
+                not (machine.get("remote_profile") or {}).get("hostname"):
+            raise ValidationError("DispatcherExecutor: an SSH context needs the cluster's host: give host=... "
+                                  "(or machine_dict={'remote_profile': {'hostname': ...}})")
+
     def spec_options(self) -> Dict[str, Any]:
         """What the WorkflowSpec records: dpdispatcher's settings with credentials as references."""
+        self._check_host()
         return {
             "machine": copy.deepcopy(self.machine_dict),
             "resources": copy.deepcopy(self.resources_dict),
