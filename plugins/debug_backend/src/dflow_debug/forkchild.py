@@ -245,6 +245,8 @@ def _serve(chan: socket.socket) -> None:  # pragma: no cover - runs in the serve
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _become_subreaper()
+    import faulthandler  # noqa: F401 - every attempt arms it: imported once here, not in each attempt
+
     import dflow.runtime  # noqa: F401 - warm: every attempt starts with the runtime imported
 
     sel = selectors.DefaultSelector()
