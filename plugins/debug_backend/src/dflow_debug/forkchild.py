@@ -8,6 +8,12 @@ local backend's package (``dflow_debug/__init__`` is lazy for that reason).
 Protocol (a Unix socket to the server, frames of a 4-byte length and a pickle):
 driver -> server ``{"id", "job", "log"}``; server -> driver ``{"id", "pid"}`` when the
 attempt started and ``{"id", "code"}`` when it ended (``-N``: ended by signal ``N``).
+
+An attempt of a Python OP writes its exit code on a status pipe of its own just before it
+exits: the server ends its process group and sends the code at once, without waiting for
+the kernel to tear the process down (about a millisecond); the process is reaped, and any
+process that left its session is ended, when it is gone. An attempt that execs a program
+or dies writes nothing, and its end is known from its pidfd as before.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import Any, Dict, Optional, Set, Tuple
 __all__ = ["serve_main", "frame", "FrameReader", "process_start_time", "pid_alive", "kill_group"]
 
 _HEADER = struct.Struct("!I")
+_STATUS = struct.Struct("!i")
 
 
 def process_start_time(pid: int) -> Optional[str]:
@@ -119,7 +126,9 @@ def _run_attempt(job: Dict[str, Any], log_path: str) -> int:  # pragma: no cover
     return 127  # not reached
 
 
-def _attempt(job: Dict[str, Any], log_path: str) -> None:  # pragma: no cover
+def _attempt(job: Dict[str, Any], log_path: str, status_fd: Optional[int] = None) -> None:  # pragma: no cover
+    """Run the job; ``status_fd``: where the exit code is written before the process exits, so
+    the server need not wait for the kernel to tear the process down to know it."""
     code = 1
     try:
         code = _run_attempt(job, log_path)
@@ -134,6 +143,12 @@ def _attempt(job: Dict[str, Any], log_path: str) -> None:  # pragma: no cover
             sys.stderr.flush()
         except Exception:  # noqa: BLE001
             pass
+        if status_fd is not None:
+            try:
+                signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # a server that stopped listening: no signal
+                os.write(status_fd, _STATUS.pack(code if -(1 << 31) <= code < (1 << 31) else 1))
+            except (OSError, ValueError):
+                pass
         os._exit(code)
 
 
@@ -214,11 +229,11 @@ class _Spare:
     attempt runs, they are off the path from a request to the step running.
     """
 
-    def __init__(self, pid: int, pidfd: int, job_fd: int) -> None:
-        self.pid, self.pidfd, self.job_fd = pid, pidfd, job_fd
+    def __init__(self, pid: int, pidfd: int, job_fd: int, status_fd: int) -> None:
+        self.pid, self.pidfd, self.job_fd, self.status_fd = pid, pidfd, job_fd, status_fd
 
 
-def _spare_main(job_fd: int) -> None:  # pragma: no cover - runs in the spare process
+def _spare_main(job_fd: int, status_fd: int) -> None:  # pragma: no cover - runs in the spare process
     os.setpgid(0, 0)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_DFL)
@@ -232,7 +247,7 @@ def _spare_main(job_fd: int) -> None:  # pragma: no cover - runs in the spare pr
     reqs = FrameReader().feed(bytes(data))
     if not reqs:  # the server went away before handing over a job
         os._exit(0)
-    _attempt(reqs[0]["job"], reqs[0]["log"])
+    _attempt(reqs[0]["job"], reqs[0]["log"], status_fd)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -253,28 +268,43 @@ def _serve(chan: socket.socket) -> None:  # pragma: no cover - runs in the serve
     sel.register(chan, selectors.EVENT_READ, None)
     reader = FrameReader()
     running: Dict[int, Tuple[int, int]] = {}  # pidfd -> (pid, request id)
+    statuses: Dict[int, int] = {}  # status pipe -> pidfd of its attempt
+    reported: Set[int] = set()  # request ids whose exit code was sent (from the status pipe)
+
+    def drop_status(pidfd: int) -> None:
+        for fd in [f for f, p in statuses.items() if p == pidfd]:
+            del statuses[fd]
+            sel.unregister(fd)
+            os.close(fd)
+
     spare: Optional[_Spare] = None
 
     def fork_spare() -> _Spare:
         sys.stdout.flush()
         sys.stderr.flush()
         job_r, job_w = os.pipe()
+        status_r, status_w = os.pipe()
         pid = os.fork()
         if pid == 0:
             sel.close()
             for fd in list(running):
                 os.close(fd)
+            for fd in statuses:
+                os.close(fd)
             os.close(job_w)
+            os.close(status_r)
             chan.close()
-            _spare_main(job_r)
+            _spare_main(job_r, status_w)
         os.close(job_r)
+        os.close(status_w)
+        os.set_blocking(status_r, False)
         try:
             os.setpgid(pid, pid)
         except OSError:
             pass
         pidfd = os.pidfd_open(pid)
         sel.register(pidfd, selectors.EVENT_READ, "spare")
-        return _Spare(pid, pidfd, job_w)
+        return _Spare(pid, pidfd, job_w, status_r)
 
     def known() -> Set[int]:
         return {p for p, _ in running.values()} | ({spare.pid} if spare is not None else set())
@@ -300,22 +330,47 @@ def _serve(chan: socket.socket) -> None:  # pragma: no cover - runs in the serve
                     os.close(s.job_fd)
                     running[s.pidfd] = (s.pid, req["id"])
                     sel.modify(s.pidfd, selectors.EVENT_READ, s.pid)
+                    statuses[s.status_fd] = s.pidfd
+                    sel.register(s.status_fd, selectors.EVENT_READ, "status")
                     chan.sendall(frame({"id": req["id"], "pid": s.pid}))
             elif key.data == "spare":  # a spare ended before it got a job (killed from outside)
                 assert spare is not None
                 sel.unregister(spare.pidfd)
                 os.close(spare.pidfd)
                 os.close(spare.job_fd)
+                os.close(spare.status_fd)
                 os.waitpid(spare.pid, 0)
                 spare = None
+            elif key.data == "status":  # an attempt says how it ended, just before it exits
+                pidfd = statuses.get(key.fd)
+                if pidfd is None:  # closed earlier in this batch (its attempt's end came first)
+                    continue
+                try:
+                    data = os.read(key.fd, _STATUS.size)
+                except BlockingIOError:  # a stale event of a reused descriptor
+                    continue
+                except OSError:
+                    data = b""
+                # (end of file without a code: the attempt exec'd a program, or died; its pidfd tells)
+                drop_status(pidfd)
+                if len(data) == _STATUS.size and pidfd in running:
+                    pid, rid = running[pidfd]
+                    # what the attempt left running ends now; the process itself is reaped when it is gone
+                    kill_group(pid)
+                    reported.add(rid)
+                    chan.sendall(frame({"id": rid, "code": _STATUS.unpack(data)[0]}))
             else:
                 pidfd = key.fd
                 pid, rid = running.pop(pidfd)
                 sel.unregister(pidfd)
+                drop_status(pidfd)
                 os.close(pidfd)
                 # the attempt is a zombie until reaped, so its group id cannot be reused yet:
                 # end whatever it left running, then reap it and its escaped orphans
                 kill_group(pid)
                 _, status = os.waitpid(pid, 0)
                 _end_orphans(known())
-                chan.sendall(frame({"id": rid, "code": os.waitstatus_to_exitcode(status)}))
+                if rid in reported:
+                    reported.discard(rid)
+                else:
+                    chan.sendall(frame({"id": rid, "code": os.waitstatus_to_exitcode(status)}))
