@@ -7,6 +7,8 @@
 # Only the processes whose ids start-slurm.sh recorded in DIR/pids are signalled
 # (TERM first, KILL after 10 s), plus the job steps slurmd started for this cluster.
 set -euo pipefail
+# shellcheck source=daemons.sh
+. "$(dirname "$0")/daemons.sh"
 export PATH="$PATH:/usr/sbin:/sbin"
 
 keep=0
@@ -32,33 +34,8 @@ if [ -f "$D/slurm.conf" ] && [ -f "$D/pids" ]; then
     SLURM_CONF="$D/slurm.conf" timeout 10 scancel --quiet --full --partition debug >/dev/null 2>&1 || true
 fi
 
-# the process must still be the daemon we started (pids get reused)
-ours() {
-    local pid="$1"
-    [ -r "/proc/$pid/cmdline" ] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$D"
-}
-
-pids=()
-if [ -f "$D/pids" ]; then
-    # reverse order: sshd, slurmd, slurmctld, munged
-    while read -r _name pid; do
-        [ -n "$pid" ] && pids=("$pid" "${pids[@]}")
-    done <"$D/pids"
-fi
-for pid in "${pids[@]}"; do
-    ours "$pid" || continue
-    kill -TERM "$pid" 2>/dev/null || true
-    deadline=$((SECONDS + 10))
-    while kill -0 "$pid" 2>/dev/null && ours "$pid"; do
-        if [ $SECONDS -ge $deadline ]; then
-            kill -KILL "$pid" 2>/dev/null || true
-            sleep 0.2
-            break
-        fi
-        sleep 0.1
-    done
-done
+# sshd, slurmd, slurmctld, munged: the reverse of their start
+stop_recorded_daemons "$D" "$D"
 # slurmstepd processes of this cluster (they name its spool directory) end with it
 for p in /proc/[0-9]*; do
     pid="${p#/proc/}"

@@ -10,7 +10,9 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from slurm_cluster import cluster_unavailable_reason, remote_dir, running_cluster, skip_or_fail  # noqa: E402
+from slurm_cluster import cluster_unavailable_reason, remote_dir, running_cluster  # noqa: E402
+
+from dflow.testing.services import skip_or_fail  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -43,12 +43,6 @@ def cluster_unavailable_reason() -> Optional[str]:
     return None
 
 
-def skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(reason + " (CI is set, so this is a failure, not a skip)", pytrace=False)
-    pytest.skip(reason)
-
-
 @contextlib.contextmanager
 def running_cluster() -> Iterator[Dict[str, Any]]:
     """The cluster's description (see the module docstring); ``SLURM_CONF`` is set while it runs."""

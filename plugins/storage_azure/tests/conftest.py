@@ -18,8 +18,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from azure_support import skip_or_fail  # noqa: E402
 from azurite_server import Azurite, azurite_binary  # noqa: E402
+
+from dflow.testing.services import skip_or_fail  # noqa: E402
 
 
 @pytest.fixture(scope="session")

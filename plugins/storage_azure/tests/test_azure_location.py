@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from azure_support import schema_errors
 
 from dflow.storage import SecretRef
+from dflow.testing.argo_schema import schema_errors
 from dflow_azure import AzureStorageClient
 
 AZURE_ARTIFACT = "io.argoproj.workflow.v1alpha1.AzureArtifact"

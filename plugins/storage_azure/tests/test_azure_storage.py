@@ -13,10 +13,10 @@ from typing import Any, Dict, Iterator, List
 
 import pytest
 from azure.storage.blob import BlobServiceClient, ContentSettings
-from azure_support import DroppingProxy
 
 from dflow.errors import StorageError
 from dflow.plugins import get_storage_factory
+from dflow.testing.services import DroppingProxy
 from dflow.testing.storage import StorageClientConformance
 from dflow_azure import AzureStorageClient
 

@@ -14,11 +14,10 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("dflow_debug", reason="the local backend (dflow-debug) is not installed")
-from azure_support import files_containing
-
 from dflow import Step, Workflow, config, download_artifact, s3_config, upload_artifact
 from dflow.python import PythonOPTemplate
 from dflow.testing import ops
+from dflow.testing.services import files_containing
 from dflow_azure import AzureStorageClient
 
 

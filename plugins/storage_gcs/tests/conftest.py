@@ -24,7 +24,8 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 from gcs_server import FakeGCS, fake_gcs_binary  # noqa: E402
-from gcs_support import skip_or_fail  # noqa: E402
+
+from dflow.testing.services import skip_or_fail  # noqa: E402
 
 
 @pytest.fixture(scope="session")

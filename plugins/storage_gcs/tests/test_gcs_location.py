@@ -4,9 +4,9 @@ Argo's strict JSON schema, with credentials by secret name only."""
 from __future__ import annotations
 
 import pytest
-from gcs_support import schema_errors
 
 from dflow.storage import ArtifactLocation, SecretRef
+from dflow.testing.argo_schema import schema_errors
 from dflow_gcs import GCSStorageClient
 
 GCS_ARTIFACT = "io.argoproj.workflow.v1alpha1.GCSArtifact"

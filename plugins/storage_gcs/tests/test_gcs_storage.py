@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
 import pytest
-from gcs_support import DroppingProxy
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 from google.cloud.storage import transfer_manager
 
 from dflow.errors import StorageError
 from dflow.plugins import get_storage_factory
+from dflow.testing.services import DroppingProxy
 from dflow.testing.storage import StorageClientConformance
 from dflow_gcs import GCSStorageClient
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("dflow_debug", reason="the local backend (dflow-debug) is not installed")
-from gcs_support import files_containing
 from google.oauth2.credentials import Credentials
 
 from dflow import Step, Workflow, config, download_artifact, s3_config, upload_artifact
 from dflow.python import PythonOPTemplate
 from dflow.testing import ops
+from dflow.testing.services import files_containing
 from dflow_gcs import GCSStorageClient
 
 TOKEN = "ya29.dflow-test-token-" + uuid.uuid4().hex

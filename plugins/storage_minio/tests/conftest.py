@@ -20,6 +20,8 @@ from typing import Any, Dict, Iterator, Optional
 
 import pytest
 
+from dflow.testing.services import skip_or_fail
+
 SCRIPTS = Path(__file__).resolve().parents[3] / "scripts"
 RGW_BINARIES = ("ceph-mon", "ceph-osd", "radosgw", "radosgw-admin", "ceph", "ceph-authtool", "monmaptool")
 
@@ -43,12 +45,6 @@ def _rgw_unavailable_reason_fixture() -> Any:
     return rgw_unavailable_reason
 
 
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(reason + " (CI is set, so this is a failure, not a skip)", pytrace=False)
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[Dict[str, str]]:
     """``{"endpoint", "access_key", "secret_key", "secure"}`` of a running S3."""
@@ -63,7 +59,7 @@ def s3_server() -> Iterator[Dict[str, str]]:
         return
     reason = rgw_unavailable_reason()
     if reason:
-        _skip_or_fail(reason)
+        skip_or_fail(reason)
     workdir = tempfile.mkdtemp(prefix="dflow-rgw-test-")
     proc = subprocess.run(
         [str(SCRIPTS / "start-rgw.sh"), workdir],

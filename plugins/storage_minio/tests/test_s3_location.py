@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from s3_schema import schema_errors
 
 from dflow.plugins import get_storage_factory
 from dflow.storage import ArtifactLocation, SecretRef
+from dflow.testing.argo_schema import schema_errors
 from dflow_minio import S3StorageClient
 
 S3_ARTIFACT = "io.argoproj.workflow.v1alpha1.S3Artifact"

@@ -6,8 +6,6 @@ import hashlib
 import logging
 import os
 import pickle
-import socket
-import threading
 import uuid
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
@@ -18,6 +16,7 @@ from boto3.s3.transfer import TransferConfig
 
 from dflow.errors import StorageError
 from dflow.plugins import get_storage_factory
+from dflow.testing.services import DroppingProxy
 from dflow.testing.storage import StorageClientConformance
 from dflow_minio import S3StorageClient
 from dflow_minio.client import MD5_METADATA_KEY
@@ -286,85 +285,6 @@ def test_endpoint_forms() -> None:
 
 
 # ---------------------------------------------------------------------- retries
-
-
-class DroppingProxy:
-    """A TCP proxy on 127.0.0.1 that closes the first ``drop`` connections at once
-    and forwards the later ones to ``target``."""
-
-    def __init__(self, target: str, drop: int) -> None:
-        host, port = target.split("://")[-1].rstrip("/").rsplit(":", 1)
-        self.target = (host, int(port))
-        self.to_drop = drop
-        self.dropped = 0
-        self.forwarded = 0
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(16)
-        self._sock.settimeout(0.2)
-        self.port = self._sock.getsockname()[1]
-        self._stop = threading.Event()
-        self._threads: List[threading.Thread] = []
-        self._conns: List[socket.socket] = []
-        self._accept = threading.Thread(target=self._serve, daemon=True)
-        self._accept.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            if self.dropped < self.to_drop:
-                self.dropped += 1
-                # read the request so the client has sent it, then hang up without an answer
-                conn.settimeout(2)
-                try:
-                    conn.recv(65536)
-                except OSError:
-                    pass
-                conn.close()
-                continue
-            self.forwarded += 1
-            upstream = socket.create_connection(self.target, timeout=10)
-            self._conns += [conn, upstream]
-            for a, b in ((conn, upstream), (upstream, conn)):
-                t = threading.Thread(target=self._pipe, args=(a, b), daemon=True)
-                t.start()
-                self._threads.append(t)
-
-    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
-        src.settimeout(30)
-        try:
-            while not self._stop.is_set():
-                data = src.recv(1 << 16)
-                if not data:
-                    break
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self._stop.set()
-        self._sock.close()
-        self._accept.join(5)
-        for s in self._conns:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        for t in self._threads:
-            t.join(5)
-        for s in self._conns:
-            s.close()
 
 
 @pytest.fixture

@@ -15,11 +15,10 @@ from typing import Any, Dict
 import pytest
 
 pytest.importorskip("dflow_debug", reason="the local backend (dflow-debug) is not installed")
-from oss_support import files_containing
-
 from dflow import Step, Workflow, config, download_artifact, s3_config, upload_artifact
 from dflow.python import PythonOPTemplate
 from dflow.testing import ops
+from dflow.testing.services import files_containing
 from dflow_oss import OSSClient
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from oss_support import schema_errors
 
 from dflow.storage import ArtifactLocation, SecretRef
+from dflow.testing.argo_schema import schema_errors
 from dflow_oss import OSSClient
 
 OSS_ARTIFACT = "io.argoproj.workflow.v1alpha1.OSSArtifact"

@@ -17,10 +17,10 @@ from typing import Any, Dict, Iterator, List
 
 import oss2
 import pytest
-from oss_support import DroppingProxy
 
 from dflow.errors import StorageError
 from dflow.plugins import get_storage_factory
+from dflow.testing.services import DroppingProxy
 from dflow.testing.storage import StorageClientConformance
 from dflow_oss import OSSClient
 from dflow_oss.client import MD5_KEY

@@ -1,4 +1,8 @@
-"""Helpers of the GCS tests: a connection-dropping TCP proxy and Argo's strict schema."""
+"""Helpers for plugins' tests against real services: skip or fail on a missing service,
+a TCP proxy that drops connections (to test retries), files that hold a secret.
+
+Standard library and pytest only.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from typing import List, Optional
 
 import pytest
 
-from dflow.testing.argo_schema import schema_errors  # noqa: F401 - Argo's strict schema, shipped with core
+__all__ = ["skip_or_fail", "DroppingProxy", "files_containing"]
 
 
 def skip_or_fail(reason: str) -> None:
