@@ -68,11 +68,14 @@ def _items(art: Any, storage_client: Optional[StorageClient]) -> List[Dict[str, 
 
 def catalog_of_artifact(art: Any, storage_client: Optional[StorageClient] = None, **kwargs: Any) -> List[Dict[str, Any]]:
     """The items of an artifact as the original dflow lists them."""
-    out = []
-    for it in _items(art, storage_client):
-        order = it.get("key") if it.get("key") is not None else it.get("index")
-        out.append({"dflow_list_item": it.get("path"), "order": order if order is not None else 0})
-    return out
+    return [_original_item(it) for it in _items(art, storage_client)]
+
+
+def _original_item(it: Dict[str, Any]) -> Dict[str, Any]:
+    """A catalog item of this project as the original dflow gives it: ``order`` is the dict
+    key of an upload, else the list index (0 when neither is known)."""
+    order = it.get("key") if it.get("key") is not None else it.get("index")
+    return {"dflow_list_item": it.get("path"), "order": order if order is not None else 0}
 
 
 def path_list_of_artifact(art: Any, **kwargs: Any) -> List[str]:
@@ -117,10 +120,7 @@ def catalog_of_local_artifact(art_path: Union[str, os.PathLike], remove: bool = 
     if not os.path.isdir(art_path):
         return catalog
     for it in read_catalog(art_path) or []:
-        order = it.get("key") if it.get("key") is not None else it.get("index")
-        if order is None:
-            order = it.get("order") or 0
-        append_item(catalog, {"dflow_list_item": it.get("path"), "order": order})
+        append_item(catalog, _original_item(it))
     if remove:
         import shutil
 
