@@ -328,3 +328,72 @@ def test_parameter_default_of_a_sign_is_used(local_run):
     wf.add(Step(name="s", template=PythonOPTemplate(add)))
     _run(wf)
     assert _out(wf, "s", "y") == 4
+
+
+@OP.function
+def one_round(task: str, round: int) -> {"traj": Artifact(Path), "next": int}:
+    out = Path(task) / "traj"  # every round returns a directory of the same name, as dpgen2's OPs do
+    out.mkdir(parents=True)
+    (out / f"{round}.txt").write_text(f"{task} {round}")
+    return {"traj": out, "next": round + 1}
+
+
+def _rounds(last: int) -> Steps:
+    """A recursive super-OP, as dpgen2's CalyEvoStep: each round writes a file, the output
+    is the next round's output while there is one, else this round's."""
+    from dflow import if_expression
+
+    rounds = Steps(name="rounds", inputs=Inputs(parameters={"task": InputParameter(), "round": InputParameter(value=0)}),
+                   outputs=Outputs(artifacts={"traj": OutputArtifact()}))
+    work = Step(name="work", template=PythonOPTemplate(one_round),
+                parameters={"task": rounds.inputs.parameters["task"], "round": rounds.inputs.parameters["round"]})
+    rounds.add(work)
+    again = Step(name="again", template=rounds,
+                 parameters={"task": rounds.inputs.parameters["task"], "round": work.outputs.parameters["next"]},
+                 when="%s < %d" % (work.outputs.parameters["next"], last))
+    rounds.add(again)
+    rounds.outputs.artifacts["traj"].from_expression = if_expression(
+        _if=work.outputs.parameters["next"] < last, _then=again.outputs.artifacts["traj"],
+        _else=work.outputs.artifacts["traj"])
+    return rounds
+
+
+def test_sliced_output_of_a_recursive_steps_template_stacks_every_round(local_run):
+    wf = Workflow(name="stacked")
+    wf.add(Step(name="s", template=_rounds(3), parameters={"task": ["a", "b"]},
+                slices=Slices(input_parameter=["task"], output_artifact=["traj"])))
+    _run(wf)
+    assert wf.query_status() == "Succeeded"
+    every = [f"{t}/traj/{r}.txt" for t in "ab" for r in range(3)]
+    group = wf.query_step(name="s", type="StepGroup")[0]
+    download_artifact(group.outputs.artifacts["traj"], path="got")
+    assert sorted(str(p.relative_to("got")) for p in Path("got").rglob("*.txt")) == every
+    # as dpgen2 reads it: the first slice's output (dflow stacks every slice's in one place)
+    download_artifact(wf.query_step(name="s")[0].outputs.artifacts["traj"], path="slice")
+    assert sorted(str(p.relative_to("slice")) for p in Path("slice").rglob("*.txt")) == every
+
+
+def test_unsliced_recursive_steps_template_gives_its_last_round(local_run):
+    wf = Workflow(name="last-round")
+    wf.add(Step(name="s", template=_rounds(3), parameters={"task": "a"}))
+    _run(wf)
+    assert wf.query_status() == "Succeeded"
+    download_artifact(wf.query_step(name="s")[0].outputs.artifacts["traj"], path="got")
+    assert sorted(str(p.relative_to("got")) for p in Path("got").rglob("*.txt")) == ["a/traj/2.txt"]
+
+
+def test_a_slice_reads_as_its_fan_outs_whole_stack_as_in_dflow(local_run):
+    """dflow writes the sliced outputs of every slice to one storage place: a slice's output is all of them."""
+    wf = Workflow(name="shared-stack")
+    t = PythonOPTemplate(write_named, slices=Slices(input_parameter=["name"], output_artifact=["out"]))
+    wf.add(Step(name="s", template=t, parameters={"name": ["x", "y", "z"]}))
+    wf.add(Step(name="plain", template=PythonOPTemplate(write_named), parameters={"name": "{{item}}"},
+                with_param=["p", "q"]))
+    _run(wf)
+    first = wf.query_step(name="s")[0]
+    assert first.type == "Pod"
+    download_artifact(first.outputs.artifacts["out"], path="got")
+    assert sorted(p.name for p in Path("got").iterdir() if not p.name.startswith(".")) == ["x", "y", "z"]
+    # a loop without Slices keeps each item's own output
+    download_artifact(wf.query_step(name="plain")[0].outputs.artifacts["out"], path="plain")
+    assert len([p for p in Path("plain").iterdir() if not p.name.startswith(".")]) == 1

@@ -178,3 +178,25 @@ def global_outputs(spec: Any, records: Any) -> GlobalOutputs:
             if a is not None:
                 out.artifacts[global_name] = ArgoArtifact(global_name, a)
     return out
+
+
+def slices_share_stacks(spec: Any, records: Any) -> Dict[str, Dict[str, Any]]:
+    """For each fan-out node of a step whose ``Slices`` name output artifacts: the node id and those
+    outputs as gathered. As in dflow, where the slices of such a step write their sliced outputs
+    to one storage place, each succeeded slice reads as having the whole stack
+    (``query_step(name=...)[0].outputs.artifacts[...]`` holds every slice's files)."""
+    sliced: Dict[Any, set] = {}
+    for t in getattr(spec, "templates", None) or []:
+        for s in [s for g in getattr(t, "steps", None) or [] for s in g] + list(getattr(t, "tasks", None) or []):
+            if s.fanout is not None and s.fanout.gather_artifacts:
+                sliced.setdefault((s.name, s.template), set()).update(s.fanout.gather_artifacts)
+    if not sliced:
+        return {}
+    out: Dict[str, Dict[str, Any]] = {}
+    for r in records:
+        names = sliced.get((r.name, r.template)) if r.type in ("StepGroup", "TaskGroup") else None
+        if names:
+            arts = {n: a for n, a in r.outputs_artifacts.items() if n in names}
+            if arts:
+                out[r.id] = arts
+    return out

@@ -300,14 +300,15 @@ def download_artifact(
 
 def _fetch_into(artifact: Any, staging: str, sub_path: Optional[str], storage_client: Optional[StorageClient]) -> None:
     """Put the files of ``artifact`` (its catalog included) into the empty directory ``staging``."""
-    parts = getattr(getattr(artifact, "_stored", artifact), "parts", None)
+    stored = getattr(artifact, "_stored", artifact)
+    parts = getattr(stored, "parts", None)
     if parts is not None:
         # the stacked output artifact of parallel steps: its parts merged in order
         for i, part in enumerate(parts):  # each part is a StoredArtifact (key, storage, local path)
             part_dir = os.path.join(staging, f".part-{i}")
             os.makedirs(part_dir)
             _fetch_into(part, part_dir, None, storage_client)
-            merge_part(part_dir, staging, i)
+            merge_part(part_dir, staging, i, stacked=bool(getattr(stored, "stacked", False)))
             shutil.rmtree(part_dir, ignore_errors=True)
         return
     local = getattr(artifact, "local_path", None)

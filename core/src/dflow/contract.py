@@ -264,7 +264,7 @@ def _move_tree(src: str, dst: str) -> None:
     os.replace(src, dst)
 
 
-def merge_part(src: str, target: str, index: int) -> None:
+def merge_part(src: str, target: str, index: int, stacked: bool = False) -> None:
     """Move part ``index`` of a gathered artifact (the output of one slice, or of one group of slices) into ``target``.
 
     Parts are merged in order. Each catalog item (a file or a directory a slice returned)
@@ -272,6 +272,10 @@ def merge_part(src: str, target: str, index: int) -> None:
     ``slice-<i>/`` (``i``: the slice the item belongs to), so slices that write the same
     name keep every output. The part's catalog is rewritten to match and stored under a
     name that keeps the order of the parts.
+
+    ``stacked``: the parts are what the steps of a sliced super-OP wrote to one output over
+    its run (every round of a recursion): a directory an earlier part took is merged
+    into, file by file, and only a file an earlier part took goes under ``slice-<i>/``.
     """
     items = read_catalog(src) or []
     for it in items:
@@ -282,6 +286,8 @@ def merge_part(src: str, target: str, index: int) -> None:
         if not os.path.lexists(here):
             continue  # an earlier item of this part already took it (nested items)
         if os.path.lexists(os.path.join(target, p)):
+            if stacked and os.path.isdir(here) and not os.path.islink(here) and os.path.isdir(os.path.join(target, p)):
+                continue  # merged file by file below
             p = slice_dir(it["index"] if it.get("index") is not None else index) + "/" + p
             it["path"] = p
         _move_tree(here, os.path.join(target, p))

@@ -123,7 +123,8 @@ class StoredArtifact(_Model):
     ``local_path`` is set when the files are on the machine that made the record (a
     ``LocalArtifact``, an output of a local run): readers there copy them directly, and a
     cluster backend uploads them. ``parts`` are the outputs of the slices of a fan-out,
-    stacked in order (see :func:`dflow.contract.merge_part`).
+    stacked in order (see :func:`dflow.contract.merge_part`), or with ``stacked`` the
+    outputs of the steps of a sliced super-OP.
     """
 
     key: str
@@ -135,6 +136,8 @@ class StoredArtifact(_Model):
     local_path: Optional[str] = None
     sub_path: Optional[str] = None
     parts: Optional[List["StoredArtifact"]] = None
+    #: the parts are what the steps of a sliced super-OP wrote to one output over its run: directories merge
+    stacked: bool = False
     #: the one object below ``key`` that holds the files as a tarball (``upload_artifact`` to a remote store)
     packed: Optional[str] = None
 

@@ -253,6 +253,7 @@ class Workflow:
         names, keys, phases, ids, types = map(as_list, (name, key, phase, id, type))
         patterns = [re.compile(n) for n in names] if names else None
         declared = self._declared_types()
+        stacks = self._stacks_of_slices(records)
         out = []
         for r in records:
             if types is None and r.type in ("StepGroup", "TaskGroup", "Retry"):
@@ -267,8 +268,20 @@ class Workflow:
                 continue
             if types is not None and r.type not in types:
                 continue
+            stack = stacks.get(r.parent or "") if r.phase == "Succeeded" else None
+            if stack:
+                r = r.model_copy(update={"outputs_artifacts": {**r.outputs_artifacts, **stack}})
             out.append(ArgoStep(r, self, declared.get(r.template or "")))
         return out
+
+    def _stacks_of_slices(self, records: List[Any]) -> Dict[str, Dict[str, Any]]:
+        from .argo_objects import slices_share_stacks
+
+        try:
+            spec = self._loaded_spec()
+        except Exception:  # noqa: BLE001 - a backend without specs: slices read as they are
+            return {}
+        return slices_share_stacks(spec, records)
 
     def _declared_types(self) -> Dict[str, Dict[str, Dict[str, Optional[str]]]]:
         """Per template, the declared types of its input and output parameters (from the spec)."""

@@ -17,7 +17,7 @@ import asyncio
 import os
 import signal
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
 from dflow import expressions as X
 from dflow.backend import ReusedStep, StepRecord
@@ -26,7 +26,7 @@ from dflow.names import check_rendered_key
 from dflow.spec import ScriptTemplateSpec, StepSpec, StoredArtifact, WorkflowSpec
 from dflow.storage import StorageClient
 
-from .fanout import cut_inputs, gather, loop_items, slice_index_of
+from .fanout import NOTHING, cut_inputs, gather, loop_items, slice_index_of, stack_outputs, stacked_of_steps
 from .launchers import Launchers
 from .nodes import NodeBook
 from .refs import PV, Outcome, Scope, StepFailed, item_text, records
@@ -97,7 +97,8 @@ class Engine:
     # ---------------------------------------------------------------- templates
 
     async def run_template(self, tmpl: Any, params: Dict[str, PV], arts: Dict[str, Optional[StoredArtifact]],
-                           rec: StepRecord, path: str) -> Outcome:
+                           rec: StepRecord, path: str, stacked: FrozenSet[str] = NOTHING) -> Outcome:
+        """``stacked``: the output artifacts of a Steps/DAG template that stack (see :mod:`.fanout`)."""
         prev = self.previous.get(rec.id)
         if prev is not None and prev.phase == "Succeeded":
             return Outcome("Succeeded", {k: (v.text, v.type) for k, v in prev.outputs_parameters.items()},
@@ -114,9 +115,9 @@ class Engine:
             if tmpl.kind == "script":
                 outcome = await self.run_pod(tmpl, params, arts, rec, Scope(self, params, {}))
             elif tmpl.kind == "steps":
-                outcome = await self.run_steps(tmpl, params, arts, rec, path)
+                outcome = await self.run_steps(tmpl, params, arts, rec, path, stacked)
             else:
-                outcome = await self.run_dag(tmpl, params, arts, rec, path)
+                outcome = await self.run_dag(tmpl, params, arts, rec, path, stacked)
         except asyncio.CancelledError:
             self.nodes.close(rec, "Failed", "terminated")
             raise
@@ -164,8 +165,11 @@ class Engine:
                     problems.append(f"output artifact {a.name!r}: {e}")
         return params, arts, problems
 
-    def _finish(self, tmpl: Any, scope: Scope, failed: Optional[str]) -> Outcome:
+    def _finish(self, tmpl: Any, scope: Scope, failed: Optional[str], rec: StepRecord, stacked: FrozenSet[str]) -> Outcome:
         p, a, problems = self.template_outputs(tmpl, scope, bool(failed))
+        if stacked:
+            a.update(stack_outputs(tmpl, stacked, scope.steps, f"{self.workflow_id}/{rec.id}", self.stager.storage_name))
+            problems = [m for m in problems if not any(m.startswith(f"output artifact {n!r}") for n in a if a[n] is not None)]
         if failed:
             return Outcome("Failed", p, a, message=failed)
         if problems:
@@ -173,22 +177,25 @@ class Engine:
         return Outcome("Succeeded", p, a)
 
     async def run_steps(self, tmpl: Any, params: Dict[str, PV], arts: Dict[str, Optional[StoredArtifact]],
-                        rec: StepRecord, path: str) -> Outcome:
+                        rec: StepRecord, path: str, stacked: FrozenSet[str]) -> Outcome:
         scope = Scope(self, params, arts)
+        inner = stacked_of_steps(tmpl, stacked) if stacked else {}
         failed: Optional[str] = None
         for group in tmpl.steps:
-            results = await asyncio.gather(*(self.run_step(s, scope, rec, f"{path}/{s.name}", "steps") for s in group))
+            results = await asyncio.gather(*(self.run_step(s, scope, rec, f"{path}/{s.name}", "steps", inner.get(s.name, NOTHING))
+                                             for s in group))
             for s, out in zip(group, results):
                 scope.steps[s.name] = out
                 if not out.ok and not (s.continue_on_failed or s.continue_on_error):
                     failed = failed or f"step {s.name!r} {out.phase.lower()}" + (f": {out.message}" if out.message else "")
             if failed:
                 break
-        return self._finish(tmpl, scope, failed)
+        return self._finish(tmpl, scope, failed, rec, stacked)
 
     async def run_dag(self, tmpl: Any, params: Dict[str, PV], arts: Dict[str, Optional[StoredArtifact]],
-                      rec: StepRecord, path: str) -> Outcome:
+                      rec: StepRecord, path: str, stacked: FrozenSet[str]) -> Outcome:
         scope = Scope(self, params, arts)
+        inner = stacked_of_steps(tmpl, stacked) if stacked else {}
         tasks: Dict[str, StepSpec] = {t.name: t for t in tmpl.tasks}
         pending = dict(tasks)
         running: Dict[asyncio.Task, str] = {}
@@ -209,7 +216,8 @@ class Engine:
                         self.nodes.save(om)
                         scope.steps[name] = Outcome("Omitted", node_id=om.id, message=om.message)
                         continue
-                    running[asyncio.ensure_future(self.run_step(t, scope, rec, f"{path}/{name}", "tasks"))] = name
+                    run = self.run_step(t, scope, rec, f"{path}/{name}", "tasks", inner.get(name, NOTHING))
+                    running[asyncio.ensure_future(run)] = name
             if not running:
                 if pending and not failed:
                     # nothing runs and nothing can start (the compiler refuses cycles): a safety net
@@ -228,11 +236,12 @@ class Engine:
                     failed = failed or f"task {name!r} {out.phase.lower()}" + (f": {out.message}" if out.message else "")
             if failed:
                 pending.clear()
-        return self._finish(tmpl, scope, failed)
+        return self._finish(tmpl, scope, failed, rec, stacked)
 
     # ---------------------------------------------------------------- steps
 
-    async def run_step(self, step: StepSpec, scope: Scope, parent: StepRecord, path: str, kind: str) -> Outcome:
+    async def run_step(self, step: StepSpec, scope: Scope, parent: StepRecord, path: str, kind: str,
+                       stacked: FrozenSet[str] = NOTHING) -> Outcome:
         tmpl = self.templates[step.template]
         try:
             if step.when is not None:
@@ -252,8 +261,10 @@ class Engine:
             self.nodes.close(rec, "Failed", _error_text(e), at_once=True)
             return Outcome("Failed", node_id=rec.id, message=_error_text(e))
         if items is None:
-            return await self.run_instance(step, tmpl, scope, parent, path, step.name)
-        return await self.run_fanout(step, tmpl, scope, parent, path, items, kind)
+            return await self.run_instance(step, tmpl, scope, parent, path, step.name, stacked=stacked)
+        if step.fanout is not None and tmpl.kind != "script":  # slices on a super-OP: its sliced outputs stack
+            stacked = stacked | frozenset(step.fanout.gather_artifacts)
+        return await self.run_fanout(step, tmpl, scope, parent, path, items, kind, stacked)
 
     def resolve_artifact(self, step: StepSpec, name: str, scope: Scope) -> Optional[StoredArtifact]:
         arg = step.artifacts.get(name)
@@ -272,7 +283,7 @@ class Engine:
         return art
 
     async def run_instance(self, step: StepSpec, tmpl: Any, scope: Scope, parent: StepRecord, path: str, display: str,
-                           position: Optional[int] = None) -> Outcome:
+                           position: Optional[int] = None, stacked: FrozenSet[str] = NOTHING) -> Outcome:
         try:
             params: Dict[str, PV] = {}
             for p in tmpl.inputs_parameters:
@@ -317,10 +328,10 @@ class Engine:
             self.nodes.save(rec)
             return Outcome("Succeeded", {k: (v.text, v.type) for k, v in r.outputs_parameters.items()},
                            dict(r.outputs_artifacts), rec.id, "reused")
-        return await self.run_template(tmpl, params, arts, rec, path)
+        return await self.run_template(tmpl, params, arts, rec, path, stacked)
 
     async def run_fanout(self, step: StepSpec, tmpl: Any, scope: Scope, parent: StepRecord, path: str,
-                         items: List[Any], kind: str) -> Outcome:
+                         items: List[Any], kind: str, stacked: FrozenSet[str] = NOTHING) -> Outcome:
         group = self.nodes.node(path, step.name, step.name, "StepGroup" if kind == "steps" else "TaskGroup", tmpl.name, parent)
         group.phase = "Running"
         group.started_at = time.time()
@@ -330,7 +341,7 @@ class Engine:
 
         async def child(i: int, item: Any) -> Outcome:
             display = f"{step.name}({i}:{item_text(item)[:60]})"
-            run = self.run_instance(step, tmpl, scope.with_item(item), group, f"{path}({i})", display, i)
+            run = self.run_instance(step, tmpl, scope.with_item(item), group, f"{path}({i})", display, i, stacked)
             if sem is None:
                 return await run
             async with sem:
@@ -351,7 +362,7 @@ class Engine:
             success = all(r.ok for r in results)
         params, parts = gather(step.fanout, tmpl.outputs_parameters, tmpl.outputs_artifacts, results)
         arts = {name: StoredArtifact(key=f"{self.workflow_id}/{group.id}/{name}", storage=self.stager.storage_name,
-                                     parts=p) for name, p in parts.items()}
+                                     parts=p, stacked=name in stacked) for name, p in parts.items()}
         group.phase = "Succeeded" if success else "Failed"
         failed_count = sum(1 for r in results if not r.ok)
         group.message = None if success and not failed_count else f"{len(ok)}/{n} succeeded"

@@ -5,19 +5,26 @@ The compiler already lowered ``Slices`` into a plain loop and a
 of each slice down to that slice before the slice runs (also when the template's
 ``Slices`` leaves that to the step runtime), so a slice of a 10,000-way fan-out neither
 copies nor parses the other 9,999 slices' inputs.
+
+Slices on a ``Steps``/``DAG`` template (a super-OP) *stack* their sliced output
+artifacts, as in dflow: such an output is what every step it may come from produced
+while the slice ran (both branches of an ``if_expression``, and every level of a
+recursion of the template), not only the branch that was taken. dpgen2's
+``CalyEvoStep`` relies on this: its sliced output holds the files of every round.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional, Tuple
+import re
+from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
 from dflow.contract import SLICE_PARAMETER, decode_value, encode_value, slice_index, slice_item
 from dflow.spec import FanoutSpec, StepSpec, StoredArtifact
 
 from .refs import PV, Outcome, Scope, StepFailed
 
-__all__ = ["loop_items", "cut_inputs", "gather", "slice_index_of"]
+__all__ = ["loop_items", "cut_inputs", "gather", "slice_index_of", "stacked_of_steps", "stack_outputs"]
 
 
 def loop_items(step: StepSpec, scope: Scope, count_items: Any) -> Optional[List[Any]]:
@@ -138,3 +145,45 @@ def gather(fan: Optional[FanoutSpec], outputs_parameters: List[Any], outputs_art
             arts[a.name] = parts  # type: ignore[assignment]
     return params, arts
 
+
+
+# ---------------------------------------------------------------- stacked outputs of sliced super-OPs
+
+NOTHING: FrozenSet[str] = frozenset()
+_PRODUCER = re.compile(r"\b(?:steps|tasks)(?:\['([^']+)'\]|\.([\w-]+))\.outputs\.artifacts(?:\['([^']+)'\]|\.([\w-]+))")
+
+
+def _producers(tmpl: Any, name: str) -> List[Tuple[str, str]]:
+    """The (step, output artifact) pairs that output artifact ``name`` of a Steps/DAG template
+    may come from, in the order the template runs its steps."""
+    out = next((a for a in tmpl.outputs_artifacts if a.name == name), None)
+    if out is None:
+        return []
+    text = f"{out.from_ or ''} {out.from_expression or ''}"
+    found = list(dict.fromkeys((m.group(1) or m.group(2), m.group(3) or m.group(4)) for m in _PRODUCER.finditer(text)))
+    steps = [s for group in tmpl.steps for s in group] if tmpl.kind == "steps" else list(tmpl.tasks)
+    order = {s.name: i for i, s in enumerate(steps)}
+    return sorted(found, key=lambda p: order.get(p[0], len(order)))
+
+
+def stacked_of_steps(tmpl: Any, stacked: FrozenSet[str]) -> Dict[str, FrozenSet[str]]:
+    """Which output artifacts of each step of a Steps/DAG template stack, when the template's outputs ``stacked`` do."""
+    out: Dict[str, set] = {}
+    for name in stacked:
+        for step, art in _producers(tmpl, name):
+            out.setdefault(step, set()).add(art)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def stack_outputs(tmpl: Any, stacked: FrozenSet[str], done: Dict[str, Outcome], key: str,
+                  storage: Optional[str]) -> Dict[str, StoredArtifact]:
+    """The stacked outputs of a Steps/DAG template: for each name, the outputs of every step it may
+    come from that produced it (``done``: the outcomes of the template's steps), as parts in run order."""
+    arts: Dict[str, StoredArtifact] = {}
+    for name in stacked:
+        parts = [done[s].arts[a] for s, a in _producers(tmpl, name) if s in done and done[s].arts.get(a) is not None]
+        if len(parts) == 1:
+            arts[name] = parts[0]
+        elif parts:
+            arts[name] = StoredArtifact(key=f"{key}/{name}", storage=storage, parts=parts, stacked=True)
+    return arts

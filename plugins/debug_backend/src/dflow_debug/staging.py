@@ -127,7 +127,7 @@ class Stager:
             for i, part in enumerate(art.parts):
                 tmp = f"{target}.part{i}"
                 self.fetch(part, tmp)
-                merge_part(tmp, target, i)
+                merge_part(tmp, target, i, stacked=art.stacked)
                 shutil.rmtree(tmp, ignore_errors=True)
             return
         sub = art.sub_path
