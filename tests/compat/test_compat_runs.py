@@ -397,3 +397,28 @@ def test_a_slice_reads_as_its_fan_outs_whole_stack_as_in_dflow(local_run):
     # a loop without Slices keeps each item's own output
     download_artifact(wf.query_step(name="plain")[0].outputs.artifacts["out"], path="plain")
     assert len([p for p in Path("plain").iterdir() if not p.name.startswith(".")]) == 1
+
+
+def test_sliced_output_of_a_dag_template_stacks_both_branches(local_run):
+    from dflow import DAG, Task, if_expression
+
+    dag = DAG(name="two-rounds", inputs=Inputs(parameters={"task": InputParameter()}),
+              outputs=Outputs(artifacts={"traj": OutputArtifact()}))
+    a = Task(name="a", template=PythonOPTemplate(one_round), parameters={"task": dag.inputs.parameters["task"], "round": 0})
+    b = Task(name="b", template=PythonOPTemplate(one_round),
+             parameters={"task": dag.inputs.parameters["task"], "round": a.outputs.parameters["next"]})
+    dag.add([a, b])
+    dag.outputs.artifacts["traj"].from_expression = if_expression(
+        _if=b.outputs.parameters["next"] > 0, _then=b.outputs.artifacts["traj"], _else=a.outputs.artifacts["traj"])
+    wf = Workflow(name="dag-stacked")
+    wf.add(Step(name="s", template=dag, parameters={"task": ["a", "b"]},
+                slices=Slices(input_parameter=["task"], output_artifact=["traj"])))
+    wf.add(Step(name="one", template=dag, parameters={"task": "c"}))
+    _run(wf)
+    assert wf.query_status() == "Succeeded"
+    download_artifact(wf.query_step(name="s", type="StepGroup")[0].outputs.artifacts["traj"], path="got")
+    assert sorted(str(p.relative_to("got")) for p in Path("got").rglob("*.txt")) == [
+        "a/traj/0.txt", "a/traj/1.txt", "b/traj/0.txt", "b/traj/1.txt"]
+    # without Slices the expression chooses, as everywhere
+    download_artifact(wf.query_step(name="one")[0].outputs.artifacts["traj"], path="one")
+    assert sorted(str(p.relative_to("one")) for p in Path("one").rglob("*.txt")) == ["c/traj/1.txt"]
