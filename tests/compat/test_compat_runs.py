@@ -422,3 +422,22 @@ def test_sliced_output_of_a_dag_template_stacks_both_branches(local_run):
     # without Slices the expression chooses, as everywhere
     download_artifact(wf.query_step(name="one")[0].outputs.artifacts["traj"], path="one")
     assert sorted(str(p.relative_to("one")) for p in Path("one").rglob("*.txt")) == ["c/traj/1.txt"]
+
+
+def test_reusing_a_slice_hands_on_its_own_output_not_the_stack(local_run):
+    """dflow's examples/test_loop_slices: a reused slice gives its own file, so the gather has one per slice."""
+    def build(name: str) -> Workflow:
+        wf = Workflow(name=name)
+        t = PythonOPTemplate(write_named, slices=Slices("{{item}}", input_parameter=["name"], output_artifact=["out"]))
+        s = Step(name="s", template=t, parameters={"name": ["x", "y"]}, with_param=argo_range(2), key="w-{{item}}")
+        wf.add(s)
+        wf.add(Step(name="n", template=PythonOPTemplate(count), artifacts={"files": s.outputs.artifacts["out"]}))
+        return wf
+
+    first = _run(build("first"))
+    slice0 = first.query_step(key="w-0")[0]
+    again = build("again")
+    again.submit(reuse_step=[slice0])
+    assert again.query_status() == "Succeeded"
+    assert again.query_step(key="w-0")[0].record.message == "reused"
+    assert _out(again, "n", "n") == 2

@@ -107,6 +107,15 @@ class ArgoStep:
             self.outputs.parameters[k] = ArgoParameter(k, v.text, v.type, outs.get(k))
         for k, a in record.outputs_artifacts.items():
             self.outputs.artifacts[k] = ArgoArtifact(k, a)
+        self._own_artifacts: Dict[str, Any] = {}  # what a reuse takes where the outputs show a fan-out's stack
+
+    def read_as_stack(self, stack: Dict[str, Any]) -> None:
+        """Show the sliced outputs ``stack`` of this slice's fan-out (see :func:`slices_share_stacks`);
+        reusing the step still hands on its own outputs."""
+        for k, a in stack.items():
+            if k in self.outputs.artifacts:
+                self._own_artifacts[k] = self.outputs.artifacts[k]
+            self.outputs.artifacts[k] = ArgoArtifact(k, a)
 
     @property
     def duration(self) -> Optional[float]:
@@ -130,11 +139,12 @@ class ArgoStep:
         if arg.stored is None:
             raise ValueError("modify_output_artifact takes a stored artifact (upload_artifact(...) or a step's output)")
         self.outputs.artifacts[name] = ArgoArtifact(name, arg.stored)
+        self._own_artifacts.pop(name, None)
 
     def reused_outputs(self) -> Dict[str, Any]:
         return {
             "parameters": {k: (p._text, p.type) for k, p in self.outputs.parameters.items()},
-            "artifacts": {k: a._stored for k, a in self.outputs.artifacts.items()},
+            "artifacts": {k: self._own_artifacts.get(k, a)._stored for k, a in self.outputs.artifacts.items()},
         }
 
     def __repr__(self) -> str:

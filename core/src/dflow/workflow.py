@@ -268,10 +268,11 @@ class Workflow:
                 continue
             if types is not None and r.type not in types:
                 continue
+            step = ArgoStep(r, self, declared.get(r.template or ""))
             stack = stacks.get(r.parent or "") if r.phase == "Succeeded" else None
             if stack:
-                r = r.model_copy(update={"outputs_artifacts": {**r.outputs_artifacts, **stack}})
-            out.append(ArgoStep(r, self, declared.get(r.template or "")))
+                step.read_as_stack(stack)
+            out.append(step)
         return out
 
     def _stacks_of_slices(self, records: List[Any]) -> Dict[str, Dict[str, Any]]:
