@@ -466,6 +466,42 @@ def counted_and_returned(tmp: Path) -> Workflow:
     return wf
 
 
+def _gathering_round(name: str) -> Steps:
+    """A Steps template that fans a step out over ``n`` slices and reads back the files they gathered."""
+    st = Steps(name=name)
+    st.inputs.parameters["n"] = InputParameter(type=int)
+    lst = Step("list", T(ops.texts), parameters={"n": st.inputs.parameters["n"]})
+    st.add(lst)
+    w = Step("w", T(ops.write_file, slices=Slices(input_parameter=["text"], output_artifact=["out"])),
+             parameters={"name": "w.txt", "text": lst.outputs.parameters["items"]},
+             with_param=argo_range(argo_len(lst.outputs.parameters["items"])))
+    st.add(w)
+    st.add(Step("r", T(ops.read_files), artifacts={"files": w.outputs.artifacts["out"]}))
+    return st
+
+
+def slices_in_instances(tmp: Path) -> Workflow:
+    """A sliced step inside every instance of a Steps template (a recursion that shrinks, a loop of two
+    instances at once): each instance gathers only its own slices' outputs."""
+    rec = _gathering_round("shrinking")
+    dec = Step("dec", T(ops.add), parameters={"a": rec.inputs.parameters["n"], "b": -1})
+    rec.add(dec)
+    rec.add(Step("again", rec, parameters={"n": dec.outputs.parameters["sum"]},
+                 when="{} > 0".format(dec.outputs.parameters["sum"])))
+    dag = DAG(name="dag-round")
+    dag.inputs.parameters["n"] = InputParameter(type=int)
+    lst = Task("list", T(ops.texts), parameters={"n": dag.inputs.parameters["n"]})
+    w = Task("w", T(ops.write_file, slices=Slices(input_parameter=["text"], output_artifact=["out"])),
+             parameters={"name": "w.txt", "text": lst.outputs.parameters["items"]},
+             with_param=argo_range(argo_len(lst.outputs.parameters["items"])))
+    dag.add([lst, w, Task("r", T(ops.read_files), artifacts={"files": w.outputs.artifacts["out"]})])
+    wf = Workflow("slices-in-instances")
+    wf.add([Step("recurse", rec, parameters={"n": 3}),
+            Step("each", _gathering_round("round"), parameters={"n": "{{item}}"}, with_param=[2, 3]),
+            Step("each-dag", dag, parameters={"n": "{{item}}"}, with_param=[1, 2])])
+    return wf
+
+
 FEATURES: Dict[str, Callable[[Path], Workflow]] = {
     "steps_and_artifacts": steps_and_artifacts,
     "dag": dag,
@@ -481,4 +517,5 @@ FEATURES: Dict[str, Callable[[Path], Workflow]] = {
     "identical_templates": identical_templates,
     "global_outputs": global_outputs,
     "counted_and_returned": counted_and_returned,
+    "slices_in_instances": slices_in_instances,
 }

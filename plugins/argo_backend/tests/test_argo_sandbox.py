@@ -35,11 +35,12 @@ SANDBOXED = [
     "identical_templates",
     "global_outputs",
     "counted_and_returned",
+    "slices_in_instances",
 ]
 
 
 # pods the manifest adds around steps: success checks, slice counts, gathered-artifact prefixes
-ARGO_HELPERS = ("dflow-check-success", "dflow-count-slices", "dflow-gathered-artifact")
+ARGO_HELPERS = ("dflow-check-success", "dflow-count-slices", "dflow-gathered-artifact", "dflow-instance-key")
 
 
 def _decode(text: Any) -> Any:

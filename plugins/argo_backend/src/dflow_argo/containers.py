@@ -27,6 +27,7 @@ from .util import (
     COUNT_TEMPLATE,
     EXPR_PARAM_REF,
     GATHER_TEMPLATE,
+    INSTANCE_TEMPLATE,
     OUTER_IN_EXPR,
     REUSED_TEMPLATE_ANNOTATION,
     STEP_ART_REF,
@@ -148,6 +149,10 @@ class ContainerTemplates:
                     deps = task.get("dependencies")
                     if deps and task["name"] not in checks.values():
                         task["dependencies"] = deps + [checks[d] for d in deps if d in checks]
+            if t.name in self.instanced:
+                for task in tasks:  # every task comes after the pod naming this instance's prefix
+                    task.setdefault("dependencies", [INSTANCE_TEMPLATE])
+                tasks.insert(0, self._instance_key_step())
             body["dag"] = {"tasks": tasks}
         else:
             groups: List[List[Dict[str, Any]]] = []
@@ -162,6 +167,8 @@ class ContainerTemplates:
                 after += [self._gathered_step(s, t.name, n, rewrite) for s in g for n in returned.get(s.name, [])]
                 if after:
                     groups.append(after)
+            if t.name in self.instanced:
+                groups.insert(0, [self._instance_key_step()])
             body["steps"] = groups
         return prune(body)
 
@@ -283,6 +290,21 @@ class ContainerTemplates:
         loop = "{{%s.%s.outputs.parameters.items}}" % (scope, count["name"])
         counted = s.model_copy(update={"with_param": loop, "fanout": fan.model_copy(update={"count_from": None})})
         return counted, count
+
+    def _instance_key_step(self) -> Dict[str, Any]:
+        """The first step of an instance of a template that may run more than once: a pod naming the
+        storage prefix of this instance (its own pod name), under which its fan-outs stack their parts."""
+        if INSTANCE_TEMPLATE not in self.extra:
+            self.extra[INSTANCE_TEMPLATE] = {
+                "name": INSTANCE_TEMPLATE,
+                "outputs": {"parameters": [{"name": "key", "valueFrom": {"path": "/tmp/dflow-instance-key"}}]},
+                "script": {
+                    "image": self.util_image,
+                    "command": ["python3"],
+                    "source": "open('/tmp/dflow-instance-key', 'w').write('{{workflow.name}}/{{pod.name}}')\n",
+                },
+            }
+        return {"name": INSTANCE_TEMPLATE, "template": INSTANCE_TEMPLATE}
 
     def _gathered_step(self, s: StepSpec, parent: str, name: str, rewrite: Any) -> Dict[str, Any]:
         """The step naming the prefix under which fan-out ``s`` stacks the parts of its output ``name``.

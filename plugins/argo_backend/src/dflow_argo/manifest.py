@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import base64
 import zlib
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from dflow.backend import ReusedStep
 from dflow.contract import GROUP_KEY_PARAMETER, KEY_PARAMETER, SLICE_PARAMETER
@@ -44,6 +44,7 @@ from .scripts import ScriptTemplates
 from .util import (
     API_VERSION,
     CHECK_TEMPLATE,
+    INSTANCE_TEMPLATE,
     SPEC_ANNOTATION,
     SPEC_ANNOTATION_LIMIT,
     WRAPPER_ANNOTATION,
@@ -160,9 +161,50 @@ class ManifestCompiler(ScriptTemplates, ContainerTemplates):
                             "or use continue_on_failed"
                         )
                     self.success.add(target.name)
+        self.instanced = self._instanced()
 
-    @staticmethod
-    def _group_key(parent: str, step: str) -> str:
+    def _instanced(self) -> Set[str]:
+        """The Steps/DAG templates that hold a fan-out gathering artifacts and may run more than once in
+        a run (looped, called from several steps, recursive, or inside such a template).
+
+        The slices of a fan-out stack their parts under one storage prefix. A template that
+        runs once can name it from the template and step; one that runs more than once needs
+        a prefix per instance, or the parts of one instance would land among another's (a
+        recursion's rounds, a loop's instances). A pod at its start names one.
+        """
+        calls: Dict[str, List[Tuple[str, bool]]] = {}  # callee -> [(caller, looped)]
+        for t in self.spec.templates:
+            for s in self._steps_of(t):
+                calls.setdefault(s.template, []).append((t.name, self._is_fanout(s)))
+
+        def reaches(start: str, goal: str) -> bool:
+            seen, todo = set(), [start]
+            while todo:
+                n = todo.pop()
+                for s in self._steps_of(self.by_name.get(n)):
+                    if s.template == goal:
+                        return True
+                    if s.template not in seen:
+                        seen.add(s.template)
+                        todo.append(s.template)
+            return False
+
+        multi = {t.name for t in self.spec.templates if reaches(t.name, t.name)}
+        changed = True
+        while changed:
+            changed = False
+            for callee, callers in calls.items():
+                if callee not in multi and (len(callers) > 1 or any(looped or c in multi for c, looped in callers)):
+                    multi.add(callee)
+                    changed = True
+        return {t.name for t in self.spec.templates if t.name in multi and any(
+            s.fanout is not None and s.fanout.gather_artifacts and self._is_fanout(s) for s in self._steps_of(t))}
+
+    def _group_key(self, parent: str, step: str) -> str:
+        """The storage prefix under which the slices of fan-out ``step`` of template ``parent`` stack their parts."""
+        if parent in self.instanced:
+            scope = "tasks" if isinstance(self._template(parent), DAGTemplateSpec) else "steps"
+            return "{{%s.%s.outputs.parameters.key}}/%s" % (scope, INSTANCE_TEMPLATE, step)
         return f"{{{{workflow.name}}}}/{parent}/{step}"
 
     # ---------------------------------------------------------------- top level

@@ -17,6 +17,7 @@ __all__ = [
     "COUNT_TEMPLATE",
     "COUNT_SOURCE",
     "GATHER_TEMPLATE",
+    "INSTANCE_TEMPLATE",
     "SPEC_ANNOTATION_LIMIT",
     "STEP_PARAM_REF",
     "EXPR_PARAM_REF",
@@ -40,6 +41,8 @@ CHECK_TEMPLATE = "dflow-check-success"
 COUNT_TEMPLATE = "dflow-count-slices"
 # the pod that names the prefix a fan-out's slices stack a gathered artifact under
 GATHER_TEMPLATE = "dflow-gathered-artifact"
+# the pod that names the storage prefix of one instance of a Steps/DAG template that may run more than once
+INSTANCE_TEMPLATE = "dflow-instance-key"
 # kubernetes refuses annotations above 256 kB in total; keep room for the user's own
 SPEC_ANNOTATION_LIMIT = 200_000
 

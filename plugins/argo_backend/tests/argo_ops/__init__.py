@@ -47,6 +47,11 @@ def make_list(n: int) -> {"items": List[int]}:
 
 
 @OP.function
+def texts(n: int) -> {"items": List[str]}:
+    return {"items": [f"n{n}-{i}" for i in range(n)]}
+
+
+@OP.function
 def write_file(name: str, text: str) -> {"out": Artifact(Path)}:
     Path(name).write_text(text)
     return {"out": Path(name)}
