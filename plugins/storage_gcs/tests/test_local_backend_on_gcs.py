@@ -16,10 +16,8 @@ import pytest
 pytest.importorskip("dflow_debug", reason="the local backend (dflow-debug) is not installed")
 from google.oauth2.credentials import Credentials
 
-from dflow import Step, Workflow, config, download_artifact, s3_config, upload_artifact
-from dflow.python import PythonOPTemplate
-from dflow.testing import ops
-from dflow.testing.services import files_containing
+from dflow import config, s3_config
+from dflow.testing.storage import check_local_run_in_store
 from dflow_gcs import GCSStorageClient
 
 TOKEN = "ya29.dflow-test-token-" + uuid.uuid4().hex
@@ -44,27 +42,5 @@ def on_gcs(gcs_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_workflow_artifacts_live_in_gcs(on_gcs: GCSStorageClient, tmp_path: Path) -> None:
-    Path("seed.txt").write_text("seed")
-    art = upload_artifact("seed.txt")
-    assert on_gcs.list(art.key + "/", recursive=True) == [f"{art.key}/dflow-archive.tgz"]
-    wf = Workflow("on-gcs")
-    first = Step("first", PythonOPTemplate(ops.Concat), parameters={"suffix": "-1"}, artifacts={"inp": art})
-    second = Step("second", PythonOPTemplate(ops.Concat), parameters={"suffix": "-2"},
-                  artifacts={"inp": first.outputs.artifacts["out"]})
-    wf.add(first)
-    wf.add(second)
-    wf.submit()
-    assert wf.wait() == "Succeeded", wf.query().message
-    step = wf.query_step(name="second")[0]
-    assert step.outputs.parameters["text"].value == "seed-1-2"
-    out = step.outputs.artifacts["out"]
-    assert out.storage == "gcs"
-    keys = on_gcs.list(f"{wf.id}/", recursive=True)
-    assert keys, "no object of the run is in the bucket"
-    assert all(on_gcs.gcs_bucket.get_blob("runs/" + k) is not None for k in keys)
-    paths = download_artifact(out, path=tmp_path / "dl")
-    assert [Path(p).read_text() for p in paths] == ["seed-1-2"]
-    workdir = tmp_path / wf.id
-    assert len([p for p in workdir.rglob("*") if p.is_file()]) > 10, "the workflow directory is not where expected"
-    leaks = files_containing(tmp_path, [TOKEN])
-    assert leaks == [], f"the OAuth token was written to {leaks}"
+    check_local_run_in_store(on_gcs, "gcs", tmp_path, lambda k: on_gcs.gcs_bucket.get_blob("runs/" + k) is not None,
+                             [TOKEN])

@@ -15,10 +15,8 @@ from typing import Any, Dict
 import pytest
 
 pytest.importorskip("dflow_debug", reason="the local backend (dflow-debug) is not installed")
-from dflow import Step, Workflow, config, download_artifact, s3_config, upload_artifact
-from dflow.python import PythonOPTemplate
-from dflow.testing import ops
-from dflow.testing.services import files_containing
+from dflow import config, s3_config
+from dflow.testing.storage import check_local_run_in_store
 from dflow_oss import OSSClient
 
 
@@ -40,30 +38,7 @@ def on_oss(oss_server: Dict[str, Any], tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_workflow_artifacts_live_in_oss(on_oss: OSSClient, oss_server: Dict[str, Any], tmp_path: Path) -> None:
-    Path("seed.txt").write_text("seed")
-    art = upload_artifact("seed.txt")
-    assert on_oss.list(art.key + "/", recursive=True) == [f"{art.key}/dflow-archive.tgz"]
-    wf = Workflow("on-oss")
-    first = Step("first", PythonOPTemplate(ops.Concat), parameters={"suffix": "-1"}, artifacts={"inp": art})
-    second = Step("second", PythonOPTemplate(ops.Concat), parameters={"suffix": "-2"},
-                  artifacts={"inp": first.outputs.artifacts["out"]})
-    wf.add(first)
-    wf.add(second)
-    wf.submit()
-    assert wf.wait() == "Succeeded", wf.query().message
-    step = wf.query_step(name="second")[0]
-    assert step.outputs.parameters["text"].value == "seed-1-2"
-    out = step.outputs.artifacts["out"]
-    assert out.storage == "oss"
-    keys = on_oss.list(f"{wf.id}/", recursive=True)
-    assert keys, "no object of the run is in the bucket"
-    # the objects are under s3_config["prefix"] in the bucket itself
-    raw = on_oss.oss2_bucket
-    for k in keys:
-        raw.head_object("runs/" + k)  # raises NoSuchKey when absent
-    paths = download_artifact(out, path=tmp_path / "dl")
-    assert [Path(p).read_text() for p in paths] == ["seed-1-2"]
-    workdir = tmp_path / wf.id
-    assert len([p for p in workdir.rglob("*") if p.is_file()]) > 10, "the workflow directory is not where expected"
-    leaks = files_containing(tmp_path, [oss_server["access_key_secret"]])
-    assert leaks == [], f"the OSS secret was written to {leaks}"
+    def stored(key: str) -> bool:  # the objects are under s3_config["prefix"] in the bucket itself
+        return on_oss.oss2_bucket.head_object("runs/" + key) is not None  # raises NoSuchKey when absent
+
+    check_local_run_in_store(on_oss, "oss", tmp_path, stored, [oss_server["access_key_secret"]])

@@ -17,6 +17,9 @@ fixture::
 
 Every test works below its own key prefix (the ``ns`` fixture), so a suite can
 share one bucket between tests and between runs.
+
+:func:`check_local_run_in_store` runs a small workflow on the local backend with the
+plugin's store configured and checks that the run's artifacts live there.
 """
 
 from __future__ import annotations
@@ -25,16 +28,59 @@ import hashlib
 import os
 import uuid
 from pathlib import Path
-from typing import Dict, List
+from typing import Callable, Dict, List
 
 import pytest
 
 from ..errors import StorageError
 from ..storage import StorageClient
 
-__all__ = ["StorageClientConformance"]
+__all__ = ["StorageClientConformance", "check_local_run_in_store"]
 
 MiB = 1024 * 1024
+
+
+def check_local_run_in_store(client: StorageClient, storage: str, work: Path, stored: Callable[[str], bool],
+                             secrets: List[str]) -> None:
+    """Run two chained steps on the local backend with ``client``'s store configured, and check where
+    their artifacts went.
+
+    The caller has configured the store (``s3_config``), the local backend (``config["mode"] =
+    "debug"``, ``debug_workdir = work``) and made ``work`` the current directory. Checked: the
+    upload is one archive object in the store; the steps pass files through it (the outputs
+    record ``storage``); every object the run lists is where the store itself has it
+    (``stored(key)``, e.g. below the configured prefix); the output downloads back; the run's
+    records are under ``work``; and no file there holds any of ``secrets``.
+    """
+    from .. import Step, Workflow, download_artifact, upload_artifact
+    from ..python import PythonOPTemplate
+    from . import ops
+    from .services import files_containing
+
+    Path("seed.txt").write_text("seed")
+    art = upload_artifact("seed.txt")
+    assert client.list(art.key + "/", recursive=True) == [f"{art.key}/dflow-archive.tgz"]
+    wf = Workflow(f"on-{storage}")
+    first = Step("first", PythonOPTemplate(ops.Concat), parameters={"suffix": "-1"}, artifacts={"inp": art})
+    second = Step("second", PythonOPTemplate(ops.Concat), parameters={"suffix": "-2"},
+                  artifacts={"inp": first.outputs.artifacts["out"]})
+    wf.add(first)
+    wf.add(second)
+    wf.submit()
+    assert wf.wait() == "Succeeded", wf.query().message
+    step = wf.query_step(name="second")[0]
+    assert step.outputs.parameters["text"].value == "seed-1-2"
+    out = step.outputs.artifacts["out"]
+    assert out.storage == storage
+    keys = client.list(f"{wf.id}/", recursive=True)
+    assert keys, f"no object of the run is in the {storage} store"
+    missing = [k for k in keys if not stored(k)]
+    assert missing == [], f"the store lists {missing} but does not hold them where expected"
+    paths = download_artifact(out, path=work / "dl")
+    assert [Path(p).read_text() for p in paths] == ["seed-1-2"]
+    assert len([p for p in (work / wf.id).rglob("*") if p.is_file()]) > 10, "the workflow directory is not where expected"
+    leaks = files_containing(work, secrets)
+    assert leaks == [], f"a credential was written to {leaks}"
 
 
 def _write(path: Path, data: bytes) -> Path:
