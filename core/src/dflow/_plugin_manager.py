@@ -154,11 +154,12 @@ def _allowed(name: str) -> bool:
     return name in {a.strip() for a in allow.split(",") if a.strip()}
 
 
-def _entry_points(group: str) -> List[md.EntryPoint]:
+def _entry_points(groups: List[str]) -> Dict[str, List[md.EntryPoint]]:
+    """The entry points of each of ``groups``, from one scan of the installed distributions."""
     eps = md.entry_points()
     if hasattr(eps, "select"):
-        return list(eps.select(group=group))
-    return list(eps.get(group, []))  # pragma: no cover - Python 3.9
+        return {g: list(eps.select(group=g)) for g in groups}
+    return {g: list(eps.get(g, [])) for g in groups}  # pragma: no cover - Python 3.9
 
 
 def _dist_of(ep: md.EntryPoint) -> Tuple[Optional[str], Optional[str]]:
@@ -204,8 +205,9 @@ def get_plugin_manager() -> pluggy.PluginManager:
             return _manager
         pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         pm.add_hookspecs(hookspecs)
+        found = _entry_points(list(ROLE_GROUPS.values()))
         for role, group in ROLE_GROUPS.items():
-            for ep in _entry_points(group):
+            for ep in found[group]:
                 if not _allowed(ep.name):
                     continue
                 plugin_name = f"{group}:{ep.name}"
