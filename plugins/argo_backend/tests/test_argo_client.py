@@ -371,3 +371,27 @@ def test_retry_and_deadline_messages_in_records():
     slow = recs["wf-2"]
     assert (slow.type, slow.attempts, slow.progress) == ("Pod", 2, "2/4")
     assert slow.message.startswith("timed out after 1s") and deadline in slow.message
+
+
+def test_the_instance_key_pod_is_not_a_step():
+    """The pod a multi-instance template starts with (naming its storage prefix) is plumbing, as wrappers are."""
+    from dflow_argo.backend import nodes_to_records
+
+    def node(nid, display, type_, template, **kw):
+        return {"id": nid, "name": f"wf.{display}", "displayName": display, "type": type_, "phase": "Succeeded",
+                "templateName": template, "startedAt": "2026-01-01T00:00:00Z",
+                "finishedAt": "2026-01-01T00:01:00Z", **kw}
+
+    nodes = {
+        "wf": node("wf", "wf", "Steps", "main", children=["wf-1"]),
+        "wf-1": node("wf-1", "[0]", "StepGroup", "main", children=["wf-2"]),
+        "wf-2": node("wf-2", "dflow-instance-key", "Pod", "dflow-instance-key", children=["wf-3"]),
+        "wf-3": node("wf-3", "[1]", "StepGroup", "main", children=["wf-4"]),
+        "wf-4": node("wf-4", "work", "Pod", "work"),
+    }
+    wf = {"metadata": {"name": "wf"}, "spec": {"entrypoint": "main", "templates": []},
+          "status": {"phase": "Succeeded", "nodes": nodes}}
+    recs = nodes_to_records(wf)
+    assert "dflow-instance-key" not in [r.template for r in recs]
+    assert "work" in [r.display_name for r in recs]
+    assert all("wf-2" not in r.children for r in recs)

@@ -23,7 +23,7 @@ from dflow.spec import StoredArtifact, WorkflowSpec
 from .client import ArgoClient
 from .manifest import SPEC_ANNOTATION, WRAPPER_ANNOTATION, ManifestCompiler, decode_spec_annotation
 from .package import Upload, make_tarball
-from .util import REUSED_TEMPLATE_ANNOTATION
+from .util import INSTANCE_TEMPLATE, REUSED_TEMPLATE_ANNOTATION
 
 __all__ = ["ArgoBackend", "nodes_to_records"]
 
@@ -392,6 +392,13 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
                 if other.parent == rid:
                     other.parent = r.parent
             del records[rid]
+    # nor is the pod naming the storage prefix of an instance of a template (see ManifestCompiler._instanced)
+    keys = {rid for rid, r in records.items() if r.template == INSTANCE_TEMPLATE}
+    for rid in keys:
+        del records[rid]
+    for r in records.values():
+        if keys & set(r.children):
+            r.children = [c for c in r.children if c not in keys]
     ordered = sorted(records.values(), key=lambda r: (r.started_at or float("inf"), r.id))
     return ordered
 
