@@ -495,10 +495,19 @@ def slices_in_instances(tmp: Path) -> Workflow:
              parameters={"name": "w.txt", "text": lst.outputs.parameters["items"]},
              with_param=argo_range(argo_len(lst.outputs.parameters["items"])))
     dag.add([lst, w, Task("r", T(ops.read_files), artifacts={"files": w.outputs.artifacts["out"]})])
+    # a recursion whose rounds call a template holding the fan-out (as dpgen2's loop calls its block)
+    outer = Steps(name="outer-loop")
+    outer.inputs.parameters["n"] = InputParameter(type=int)
+    outer.add(Step("block", _gathering_round("block"), parameters={"n": outer.inputs.parameters["n"]}))
+    odec = Step("dec", T(ops.add), parameters={"a": outer.inputs.parameters["n"], "b": -1})
+    outer.add(odec)
+    outer.add(Step("next", outer, parameters={"n": odec.outputs.parameters["sum"]},
+                   when="{} > 0".format(odec.outputs.parameters["sum"])))
     wf = Workflow("slices-in-instances")
     wf.add([Step("recurse", rec, parameters={"n": 3}),
             Step("each", _gathering_round("round"), parameters={"n": "{{item}}"}, with_param=[2, 3]),
-            Step("each-dag", dag, parameters={"n": "{{item}}"}, with_param=[1, 2])])
+            Step("each-dag", dag, parameters={"n": "{{item}}"}, with_param=[1, 2]),
+            Step("nested", outer, parameters={"n": 3})])
     return wf
 
 
