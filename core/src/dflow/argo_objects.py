@@ -29,8 +29,16 @@ class ArgoParameter:
         self._text = text
         self.type = type_name
         allow = is_pickled(type_name) and declared is not None and declared == str(type_name)[len("pickle:"):]
-        # a value with no recorded type (a shell script's output) is its text, as in dflow
-        self.value = text if text is None or type_name is None else decode_value(text, type_name, allow_pickle=allow)
+        # a value with no recorded type (a shell script's output) is its text, as in dflow; a backend that
+        # records no types (Argo) gives an output of a Steps/DAG template the type the spec implies for it
+        kind = type_name if type_name is not None or declared is None or is_pickled(declared) else declared
+        self.value = text
+        if text is not None and kind is not None:
+            try:
+                self.value = decode_value(text, kind, allow_pickle=allow)
+            except ValueError:
+                if type_name is not None:
+                    raise
 
     def __repr__(self) -> str:
         return f"ArgoParameter({self.name!r}, value={self.value!r})"

@@ -308,7 +308,9 @@ class Workflow:
                 refs = _STEP_OUTPUT_IN_EXPR.findall(text.split("?", 1)[1] if "?" in text else text)
             steps = {s.name: s for g in getattr(t, "steps", []) for s in g}
             steps.update({s.name: s for s in getattr(t, "tasks", [])})
-            types = {output_type(steps[a].template, b, depth + 1) for a, b in refs if a in steps}
+            # a fan-out's output is the list of its items' values
+            types = {"list" if steps[a].with_param is not None or steps[a].with_sequence is not None
+                     else output_type(steps[a].template, b, depth + 1) for a, b in refs if a in steps}
             types.discard(None)
             return types.pop() if len(types) == 1 else None
 

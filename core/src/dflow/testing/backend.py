@@ -245,6 +245,27 @@ class BackendConformance:
         wf.add(after)
         self.run(wf)
         assert self.one(wf, name="after").outputs.parameters["n"].value == 101
+        skipped = self.one(wf, name="s")
+        assert skipped.phase == "Skipped" and skipped.outputs.parameters["n"].value == 100
+
+    def test_outputs_of_steps_and_dags_keep_their_types(self) -> None:
+        """An untyped output of a Steps/DAG template that hands on a step's output reads with that
+        output's type (a fan-out's as the list of its items'), on every backend."""
+        dag = DAG("d")
+        dag.outputs.parameters["n"] = OutputParameter()
+        a = Task("a", PythonOPTemplate(ops.AddOne), parameters={"n": 1})
+        dag.add(a)
+        dag.outputs.parameters["n"].value_from_parameter = a.outputs.parameters["n"]
+        fan = Steps("fan")
+        fan.outputs.parameters["ys"] = OutputParameter()
+        sq = Step("sq", PythonOPTemplate(ops.Square), parameters={"x": "{{item}}"}, with_param=[1, 2, 3])
+        fan.add(sq)
+        fan.outputs.parameters["ys"].value_from_parameter = sq.outputs.parameters["y"]
+        wf = Workflow("typed-outputs")
+        wf.add([Step("in-dag", dag), Step("in-fan", fan)])
+        self.run(wf)
+        assert self.one(wf, name="in-dag").outputs.parameters["n"].value == 2
+        assert sorted(self.one(wf, name="in-fan").outputs.parameters["ys"].value) == [1, 4, 9]
 
     # ------------------------------------------------------------------ faults
 

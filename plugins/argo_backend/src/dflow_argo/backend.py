@@ -291,6 +291,9 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
         for t in (wf.get("spec") or {}).get("templates") or []
         if t.get("activeDeadlineSeconds") is not None
     }
+    # a step skipped by its ``when`` has the declared defaults of its outputs, as on the local backend
+    defaults = {t.name: {p.name: ParameterValue(text=p.default, type=p.type) for p in t.outputs_parameters
+                         if p.default is not None} for t in (spec.templates if spec is not None else [])}
     records: Dict[str, StepRecord] = {}
     for nid, n in nodes.items():
         template = n.get("templateName")
@@ -331,7 +334,8 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
             progress=progress,
             inputs_parameters=_params(inputs, in_types.get(template or "", {})),
             inputs_artifacts=_artifacts((n.get("inputs") or {}).get("artifacts") or []),
-            outputs_parameters=_params(outputs.get("parameters") or [], out_types.get(template or "", {})),
+            outputs_parameters=(_params(outputs.get("parameters") or [], out_types.get(template or "", {}))
+                                or (dict(defaults.get(template or "", {})) if ntype == "Skipped" else {})),
             outputs_artifacts=_artifacts(outputs.get("artifacts") or []),
         )
     # synthetic groups for fan-outs inside Steps (a DAG has TaskGroup nodes of its own)
