@@ -373,12 +373,13 @@ def test_retry_and_deadline_messages_in_records():
     assert slow.message.startswith("timed out after 1s") and deadline in slow.message
 
 
-def test_the_instance_key_pod_is_not_a_step():
-    """The pod a multi-instance template starts with (naming its storage prefix) is plumbing, as wrappers are."""
+def test_plumbing_pods_are_not_steps():
+    """The pods the manifest adds as plumbing (an instance's storage prefix, a gathered artifact's prefix, a
+    slice count) are not steps once they succeeded, as parallelism wrappers are not; a failed one stays."""
     from dflow_argo.backend import nodes_to_records
 
-    def node(nid, display, type_, template, **kw):
-        return {"id": nid, "name": f"wf.{display}", "displayName": display, "type": type_, "phase": "Succeeded",
+    def node(nid, display, type_, template, phase="Succeeded", **kw):
+        return {"id": nid, "name": f"wf.{display}", "displayName": display, "type": type_, "phase": phase,
                 "templateName": template, "startedAt": "2026-01-01T00:00:00Z",
                 "finishedAt": "2026-01-01T00:01:00Z", **kw}
 
@@ -386,12 +387,15 @@ def test_the_instance_key_pod_is_not_a_step():
         "wf": node("wf", "wf", "Steps", "main", children=["wf-1"]),
         "wf-1": node("wf-1", "[0]", "StepGroup", "main", children=["wf-2"]),
         "wf-2": node("wf-2", "dflow-instance-key", "Pod", "dflow-instance-key", children=["wf-3"]),
-        "wf-3": node("wf-3", "[1]", "StepGroup", "main", children=["wf-4"]),
+        "wf-3": node("wf-3", "[1]", "StepGroup", "main", children=["wf-4", "wf-5", "wf-6"]),
         "wf-4": node("wf-4", "work", "Pod", "work"),
+        "wf-5": node("wf-5", "work-gathered-out", "Pod", "dflow-gathered-artifact"),
+        "wf-6": node("wf-6", "other-count-slices", "Pod", "dflow-count-slices", phase="Failed"),
     }
     wf = {"metadata": {"name": "wf"}, "spec": {"entrypoint": "main", "templates": []},
-          "status": {"phase": "Succeeded", "nodes": nodes}}
+          "status": {"phase": "Failed", "nodes": nodes}}
     recs = nodes_to_records(wf)
-    assert "dflow-instance-key" not in [r.template for r in recs]
-    assert "work" in [r.display_name for r in recs]
-    assert all("wf-2" not in r.children for r in recs)
+    shown = [r.display_name for r in recs]
+    assert "dflow-instance-key" not in shown and "work-gathered-out" not in shown
+    assert "work" in shown and "other-count-slices" in shown  # the failed one says why the run failed
+    assert all("wf-2" not in r.children and "wf-5" not in r.children for r in recs)

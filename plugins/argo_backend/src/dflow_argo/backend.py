@@ -23,7 +23,7 @@ from dflow.spec import StoredArtifact, WorkflowSpec
 from .client import ArgoClient
 from .manifest import SPEC_ANNOTATION, WRAPPER_ANNOTATION, ManifestCompiler, decode_spec_annotation
 from .package import Upload, make_tarball
-from .util import INSTANCE_TEMPLATE, REUSED_TEMPLATE_ANNOTATION
+from .util import COUNT_TEMPLATE, GATHER_TEMPLATE, INSTANCE_TEMPLATE, REUSED_TEMPLATE_ANNOTATION
 
 __all__ = ["ArgoBackend", "nodes_to_records"]
 
@@ -396,8 +396,10 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
                 if other.parent == rid:
                     other.parent = r.parent
             del records[rid]
-    # nor is the pod naming the storage prefix of an instance of a template (see ManifestCompiler._instanced)
-    keys = {rid for rid, r in records.items() if r.template == INSTANCE_TEMPLATE}
+    # nor are the pods the manifest adds as plumbing (naming an instance's storage prefix or a gathered
+    # artifact's, counting slices), once they succeeded: one that failed stays, to say why the run failed
+    plumbing = (INSTANCE_TEMPLATE, GATHER_TEMPLATE, COUNT_TEMPLATE)
+    keys = {rid for rid, r in records.items() if r.template in plumbing and r.phase == "Succeeded"}
     for rid in keys:
         del records[rid]
     for r in records.values():
