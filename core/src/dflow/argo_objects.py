@@ -31,7 +31,9 @@ class ArgoParameter:
         allow = is_pickled(type_name) and declared is not None and declared == str(type_name)[len("pickle:"):]
         # a value with no recorded type (a shell script's output) is its text, as in dflow; a backend that
         # records no types (Argo) gives an output of a Steps/DAG template the type the spec implies for it
-        kind = type_name if type_name is not None or declared is None or is_pickled(declared) else declared
+        kind = type_name
+        if kind is None and declared is not None and not is_pickled(declared):
+            kind = declared
         self.value = text
         if text is not None and kind is not None:
             try:
@@ -205,7 +207,7 @@ def slices_share_stacks(spec: Any, records: Any) -> Dict[str, Dict[str, Any]]:
     (``query_step(name=...)[0].outputs.artifacts[...]`` holds every slice's files)."""
     sliced: Dict[Any, set] = {}
     for t in getattr(spec, "templates", None) or []:
-        for s in [s for g in getattr(t, "steps", None) or [] for s in g] + list(getattr(t, "tasks", None) or []):
+        for s in t.all_steps():
             if s.fanout is not None and s.fanout.gather_artifacts:
                 sliced.setdefault((s.name, s.template), set()).update(s.fanout.gather_artifacts)
     if not sliced:

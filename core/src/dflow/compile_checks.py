@@ -134,8 +134,7 @@ def check_unique_keys(templates: List[Any]) -> None:
     """Two steps with the same literal key would write one step directory and one reuse record."""
     seen: Dict[str, str] = {}
     for t in templates:
-        steps = t.tasks if t.kind == "dag" else [s for g in t.steps for s in g] if t.kind == "steps" else []
-        for s in steps:
+        for s in t.all_steps():
             if s.key is None or "{{" in s.key:
                 continue
             where = f"step {s.name!r} of {t.name!r}"

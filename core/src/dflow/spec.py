@@ -309,6 +309,10 @@ class _TemplateBase(_Model):
     def input_artifact(self, name: str) -> Optional[InputArtifactSpec]:
         return next((a for a in self.inputs_artifacts if a.name == name), None)
 
+    def all_steps(self) -> List["StepSpec"]:
+        """The steps of a Steps template (group after group) or the tasks of a DAG; none for a script."""
+        return []
+
 
 class ScriptTemplateSpec(_TemplateBase):
     """A container step: a script run by ``command`` in ``image``.
@@ -335,12 +339,18 @@ class StepsTemplateSpec(_TemplateBase):
     kind: Literal["steps"] = "steps"
     steps: List[List[StepSpec]] = Field(default_factory=list)
 
+    def all_steps(self) -> List[StepSpec]:
+        return [s for group in self.steps for s in group]
+
 
 class DAGTemplateSpec(_TemplateBase):
     """A ``DAG`` template: tasks run as soon as their dependencies finished."""
 
     kind: Literal["dag"] = "dag"
     tasks: List[StepSpec] = Field(default_factory=list)
+
+    def all_steps(self) -> List[StepSpec]:
+        return list(self.tasks)
 
 
 TemplateSpec = Annotated[

@@ -275,20 +275,23 @@ class Workflow:
             out.append(step)
         return out
 
+    def _spec_if_any(self) -> Optional["WorkflowSpec"]:
+        """The run's spec, or None for a backend that keeps none (values then stay as recorded)."""
+        try:
+            return self._loaded_spec()
+        except Exception:  # noqa: BLE001
+            return None
+
     def _stacks_of_slices(self, records: List[Any]) -> Dict[str, Dict[str, Any]]:
         from .argo_objects import slices_share_stacks
 
-        try:
-            spec = self._loaded_spec()
-        except Exception:  # noqa: BLE001 - a backend without specs: slices read as they are
-            return {}
-        return slices_share_stacks(spec, records)
+        spec = self._spec_if_any()
+        return slices_share_stacks(spec, records) if spec is not None else {}
 
     def _declared_types(self) -> Dict[str, Dict[str, Dict[str, Optional[str]]]]:
         """Per template, the declared types of its input and output parameters (from the spec)."""
-        try:
-            spec = self._loaded_spec()
-        except Exception:  # noqa: BLE001 - a backend without specs: values stay undecoded wrappers
+        spec = self._spec_if_any()
+        if spec is None:
             return {}
         by_name = {t.name: t for t in spec.templates}
 
@@ -306,8 +309,7 @@ class Workflow:
             else:  # an expression choosing among step outputs (if_expression): their common type
                 text = p.value_from_expression or ""
                 refs = _STEP_OUTPUT_IN_EXPR.findall(text.split("?", 1)[1] if "?" in text else text)
-            steps = {s.name: s for g in getattr(t, "steps", []) for s in g}
-            steps.update({s.name: s for s in getattr(t, "tasks", [])})
+            steps = {s.name: s for s in t.all_steps()}
             # a fan-out's output is the list of its items' values
             types = {"list" if steps[a].with_param is not None or steps[a].with_sequence is not None
                      else output_type(steps[a].template, b, depth + 1) for a, b in refs if a in steps}

@@ -8,11 +8,12 @@ the ``ImportError`` names the distribution to install.
 
 from __future__ import annotations
 
+import importlib
 import importlib.abc
 import importlib.util
 import sys
 import types
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from .._plugin_manager import (
     KNOWN_DISTRIBUTIONS,
@@ -42,7 +43,30 @@ __all__ = [
     "get_executor",
     "ExecutorRegistration",
     "CommandRegistration",
+    "lazy",
 ]
+
+
+def lazy(target: str, **attributes: Any) -> Callable[..., Any]:
+    """A callable standing for ``"module:name"`` that imports it on its first call and calls it.
+
+    Every ``dflow`` process loads every installed plugin, so a plugin registers its heavy
+    parts (a backend class, a launcher, a render) this way and they are imported only when
+    used. ``attributes`` are set on the callable (e.g. a backend factory's ``default_storage``).
+    """
+    module, _, name = target.partition(":")
+    found: list = []
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if not found:
+            found.append(getattr(importlib.import_module(module), name))
+        return found[0](*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"{target}, imported on first use"
+    for k, v in attributes.items():
+        setattr(call, k, v)
+    return call
 
 
 class _LegacyFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):

@@ -238,7 +238,7 @@ def _types(
     for t in spec.templates if spec is not None else []:
         ins[t.name] = {p.name: p.type for p in t.inputs_parameters}
         outs[t.name] = {p.name: p.type for p in t.outputs_parameters}
-        for s in [x for g in getattr(t, "steps", []) for x in g] + list(getattr(t, "tasks", [])):
+        for s in t.all_steps():
             if s.fanout is not None:
                 gathered[s.template] = s.fanout
     return ins, outs, gathered

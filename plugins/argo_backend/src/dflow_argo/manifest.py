@@ -34,7 +34,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 from dflow.backend import ReusedStep
 from dflow.contract import GROUP_KEY_PARAMETER, KEY_PARAMETER, SLICE_PARAMETER
 from dflow.errors import ValidationError
-from dflow.spec import DAGTemplateSpec, ScriptTemplateSpec, StepSpec, StepsTemplateSpec, WorkflowSpec
+from dflow.spec import DAGTemplateSpec, ScriptTemplateSpec, StepSpec, WorkflowSpec
 from dflow.storage import StorageClient
 
 from .containers import ContainerTemplates
@@ -122,11 +122,7 @@ class ManifestCompiler(ScriptTemplates, ContainerTemplates):
 
     @staticmethod
     def _steps_of(t: Any) -> List[StepSpec]:
-        if isinstance(t, StepsTemplateSpec):
-            return [s for g in t.steps for s in g]
-        if isinstance(t, DAGTemplateSpec):
-            return list(t.tasks)
-        return []
+        return t.all_steps() if t is not None else []
 
     @staticmethod
     def _is_fanout(step: StepSpec) -> bool:

@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
-from dflow.plugins import hookimpl
+from dflow.plugins import hookimpl, lazy
 
-
-def argo_backend() -> Any:
-    """A new :class:`~dflow_argo.backend.ArgoBackend`, imported on first use: every ``dflow`` process loads
-    the installed plugins, and the Argo backend's modules cost a local run ~0.1 s it does not need."""
-    from .backend import ArgoBackend
-
-    return ArgoBackend()
-
-
-argo_backend.default_storage = "s3"  # type: ignore[attr-defined] # as the class says; core reads it from the factory
+# imported on first use: the Argo backend's modules cost a run on another backend ~0.1 s it does not need
+# (``default_storage`` as the class says: core reads it from the factory)
+argo_backend = lazy("dflow_argo.backend:ArgoBackend", default_storage="s3")
 
 
 @hookimpl

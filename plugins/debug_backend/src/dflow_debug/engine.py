@@ -134,7 +134,9 @@ class Engine:
         outcome.node_id = rec.id
         return outcome
 
-    def template_outputs(self, tmpl: Any, scope: Scope, failed: bool) -> Tuple[Dict[str, PV], Dict[str, Optional[StoredArtifact]], List[str]]:
+    def template_outputs(self, tmpl: Any, scope: Scope, failed: bool, given: Any = ()
+                         ) -> Tuple[Dict[str, PV], Dict[str, Optional[StoredArtifact]], List[str]]:
+        """The template's outputs from its steps' (``given``: output artifacts already worked out)."""
         params: Dict[str, PV] = {}
         arts: Dict[str, Optional[StoredArtifact]] = {}
         problems: List[str] = []
@@ -154,6 +156,8 @@ class Engine:
                 elif not failed:
                     problems.append(f"output parameter {p.name!r}: {e}")
         for a in tmpl.outputs_artifacts:
+            if a.name in given:
+                continue
             try:
                 if a.from_:
                     arts[a.name] = scope.artifact(a.from_)
@@ -166,10 +170,10 @@ class Engine:
         return params, arts, problems
 
     def _finish(self, tmpl: Any, scope: Scope, failed: Optional[str], rec: StepRecord, stacked: FrozenSet[str]) -> Outcome:
-        p, a, problems = self.template_outputs(tmpl, scope, bool(failed))
-        if stacked:
-            a.update(stack_outputs(tmpl, stacked, scope.steps, f"{self.workflow_id}/{rec.id}", self.stager.storage_name))
-            problems = [m for m in problems if not any(m.startswith(f"output artifact {n!r}") for n in a if a[n] is not None)]
+        stack = stack_outputs(tmpl, stacked, scope.steps, f"{self.workflow_id}/{rec.id}", self.stager.storage_name) \
+            if stacked else {}
+        p, a, problems = self.template_outputs(tmpl, scope, bool(failed), stack)
+        a.update(stack)
         if failed:
             return Outcome("Failed", p, a, message=failed)
         if problems:

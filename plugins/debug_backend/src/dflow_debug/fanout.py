@@ -16,9 +16,9 @@ recursion of the template), not only the branch that was taken. dpgen2's
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
+from dflow import expressions as X
 from dflow.contract import SLICE_PARAMETER, decode_value, encode_value, slice_index, slice_item
 from dflow.spec import FanoutSpec, StepSpec, StoredArtifact
 
@@ -150,7 +150,6 @@ def gather(fan: Optional[FanoutSpec], outputs_parameters: List[Any], outputs_art
 # ---------------------------------------------------------------- stacked outputs of sliced super-OPs
 
 NOTHING: FrozenSet[str] = frozenset()
-_PRODUCER = re.compile(r"\b(?:steps|tasks)(?:\['([^']+)'\]|\.([\w-]+))\.outputs\.artifacts(?:\['([^']+)'\]|\.([\w-]+))")
 
 
 def _producers(tmpl: Any, name: str) -> List[Tuple[str, str]]:
@@ -159,10 +158,11 @@ def _producers(tmpl: Any, name: str) -> List[Tuple[str, str]]:
     out = next((a for a in tmpl.outputs_artifacts if a.name == name), None)
     if out is None:
         return []
-    text = f"{out.from_ or ''} {out.from_expression or ''}"
-    found = list(dict.fromkeys((m.group(1) or m.group(2), m.group(3) or m.group(4)) for m in _PRODUCER.finditer(text)))
-    steps = [s for group in tmpl.steps for s in group] if tmpl.kind == "steps" else list(tmpl.tasks)
-    order = {s.name: i for i, s in enumerate(steps)}
+    refs = X.find_refs(out.from_ or "") + X.find_refs("{{=%s}}" % out.from_expression if out.from_expression else "")
+    parts = [r.split(".") for r in refs]
+    found = list(dict.fromkeys((p[1], p[4]) for p in parts
+                               if len(p) == 5 and p[0] in ("steps", "tasks") and p[2:4] == ["outputs", "artifacts"]))
+    order = {s.name: i for i, s in enumerate(tmpl.all_steps())}
     return sorted(found, key=lambda p: order.get(p[0], len(order)))
 
 

@@ -10,26 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from dflow.plugins import hookimpl
+from dflow.plugins import hookimpl, lazy
 
 from .executor import DispatcherExecutor
 
 __all__ = ["register_executors", "register_legacy_modules"]
 
-
-def dispatcher_launcher(options: Any) -> Any:
-    """The local engine's launcher of dispatcher steps, imported when a step runs through it (every
-    ``dflow`` process loads the installed plugins)."""
-    from .launcher import DispatcherLauncher
-
-    return DispatcherLauncher(options)
-
-
-def dispatcher_render(template: Any, options: Any) -> Any:
-    """The Argo pod of a dispatcher step (imported when a manifest is rendered)."""
-    from .render import render_for_argo
-
-    return render_for_argo(template, options)
+# imported when a step runs through them (every ``dflow`` process loads the installed plugins)
+dispatcher_launcher = lazy("dflow_dispatcher.launcher:DispatcherLauncher")
+dispatcher_render = lazy("dflow_dispatcher.render:render_for_argo")
 
 
 @hookimpl

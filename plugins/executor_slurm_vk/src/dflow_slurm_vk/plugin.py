@@ -8,33 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from dflow.plugins import hookimpl
+from dflow.plugins import hookimpl, lazy
 
 from .executors import SlurmJobTemplate, SlurmRemoteExecutor
 
 __all__ = ["register_executors", "register_legacy_modules"]
 
-
-def sbatch_launcher(options: Any) -> Any:
-    """The local engine's launcher of Slurm steps, imported when a step runs through it (every ``dflow``
-    process loads the installed plugins)."""
-    from .sbatch import SbatchLauncher
-
-    return SbatchLauncher(options)
-
-
-def wlm_render(template: Any, options: Any) -> Any:
-    """The wlm-operator pattern of a ``SlurmJobTemplate`` step on Argo (imported when a manifest is rendered)."""
-    from .render import render_wlm
-
-    return render_wlm(template, options)
-
-
-def remote_render(template: Any, options: Any) -> Any:
-    """The pod that submits a ``SlurmRemoteExecutor`` step over SSH on Argo."""
-    from .render import render_remote
-
-    return render_remote(template, options)
+# imported when a step runs through them (every ``dflow`` process loads the installed plugins)
+sbatch_launcher = lazy("dflow_slurm_vk.sbatch:SbatchLauncher")
+wlm_render = lazy("dflow_slurm_vk.render:render_wlm")
+remote_render = lazy("dflow_slurm_vk.render:render_remote")
 
 
 @hookimpl
