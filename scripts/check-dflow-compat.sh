@@ -5,14 +5,18 @@
 #   scripts/check-dflow-compat.sh DFLOW_DIR DPGEN2_DIR [--with-original] [--manifests] [--only SUITES]
 #
 # DFLOW_DIR and DPGEN2_DIR are checkouts of deepmodeling/dflow and deepmodeling/dpgen2;
-# they are copied, never changed. Suites: dflow-tests, dflow-examples, dpgen2 (default:
-# all three, e.g. --only dflow-tests,dpgen2).
+# they are copied, never changed. Suites: dflow-tests, dflow-examples, dpgen2 and
+# examples-on-argo (default: all four, e.g. --only dflow-tests,dpgen2).
 #
 # - dflow's tests and examples run with the project's .venv (made by `make setup`).
 # - dpgen2 runs in its own venv (the project installed editable, dpgen2 without its
 #   dependencies, then every dependency of dpgen2 except pydflow), so the dflow it
 #   imports is this project's. Its command is the one of dpgen2's CI:
 #   SKIP_UT_WITH_DFLOW=0 DFLOW_DEBUG=1 python -m unittest -v
+# - examples-on-argo runs the same examples on this project's Argo backend against the
+#   stand-in Argo Server of its tests (plugins/argo_backend/tests/fake_argo_server.py:
+#   Argo's schema checked, every pod's script run in a sandbox), with each example's own
+#   assertions: a cluster must give the answers a local run gives. (This project only.)
 # - --with-original also runs the same suites on the original dflow (pydflow built
 #   from DFLOW_DIR, in venvs of its own), for the baseline.
 # - --manifests: on this project, every Workflow.submit() of the suites first renders
@@ -32,7 +36,7 @@ DPGEN2_DIR=$(cd "$2" && pwd) || usage
 shift 2
 WITH_ORIGINAL=0
 MANIFESTS=0
-ONLY="dflow-tests,dflow-examples,dpgen2"
+ONLY="dflow-tests,dflow-examples,dpgen2,examples-on-argo"
 while [ $# -gt 0 ]; do
   case "$1" in
     --with-original) WITH_ORIGINAL=1 ;;
@@ -264,16 +268,9 @@ run_dflow_examples() {
   start=$SECONDS
   local e t0 rc extra
   read -r -a extra <<< "$(suite_env "$who" dflow-examples)"
-  for e in $EXAMPLES; do
-    mkdir -p "$base/$e"; cp "$DFLOW_DIR/examples/$e.py" "$base/$e/"
-    t0=$SECONDS
-    (cd "$base/$e" && env "${extra[@]}" PATH="$(dirname "$py"):$PATH" DFLOW_MODE=debug \
-      timeout "$EXAMPLE_TIMEOUT" "$py" "$e.py") > "$base/$e/out.log" 2>&1
-    rc=$?
-    if [ $rc -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
-    printf '%-26s %-4s %4ss  %s\n' "$e" "$([ $rc -eq 0 ] && echo ok || echo FAIL)" $((SECONDS - t0)) \
-      "$([ $rc -eq 0 ] || grep -E '^[A-Za-z_.]*(Error|Exception)\b' "$base/$e/out.log" | tail -1 | cut -c1-160)" >> "$log"
-  done
+  run_scripts "$base" "$log" env "${extra[@]}" PATH="$(dirname "$py"):$PATH" DFLOW_MODE=debug \
+    timeout "$EXAMPLE_TIMEOUT" "$py"
+  passed=$SCRIPTS_PASSED; failed=$SCRIPTS_FAILED
   for e in $PYTEST_EXAMPLES; do
     mkdir -p "$base/$e"; cp "$DFLOW_DIR/examples/$e.py" "$base/$e/"
     (cd "$base/$e" && env "${extra[@]}" PATH="$(dirname "$py"):$PATH" DFLOW_MODE=debug \
@@ -289,6 +286,34 @@ run_dflow_examples() {
   done
   record "$who" dflow-examples "$passed" "$failed" $((passed + failed)) $((SECONDS - start))
   manifest_summary "$who" dflow-examples
+}
+
+# run_scripts BASE LOG COMMAND...: each example of $EXAMPLES as `COMMAND X.py`, in BASE/X/work
+# (its output in BASE/X/out.log, where a cluster of its own may go too: $SCRIPT_DIR);
+# one line per script in LOG; the counts in SCRIPTS_PASSED and SCRIPTS_FAILED
+run_scripts() {
+  local base=$1 log=$2 e t0 rc; shift 2
+  SCRIPTS_PASSED=0; SCRIPTS_FAILED=0
+  for e in $EXAMPLES; do
+    mkdir -p "$base/$e/work"; cp "$DFLOW_DIR/examples/$e.py" "$base/$e/work/"
+    t0=$SECONDS
+    (cd "$base/$e/work" && SCRIPT_DIR="$base/$e" "$@" "$e.py") > "$base/$e/out.log" 2>&1
+    rc=$?
+    if [ $rc -eq 0 ]; then SCRIPTS_PASSED=$((SCRIPTS_PASSED + 1)); else SCRIPTS_FAILED=$((SCRIPTS_FAILED + 1)); fi
+    printf '%-26s %-4s %4ss  %s\n' "$e" "$([ $rc -eq 0 ] && echo ok || echo FAIL)" $((SECONDS - t0)) \
+      "$([ $rc -eq 0 ] || grep -E '^[A-Za-z_.]*(Error|Exception)\b|refused' "$base/$e/out.log" | tail -1 | cut -c1-160)" >> "$log"
+  done
+}
+
+run_examples_on_argo() {  # this project's Argo backend, on the stand-in Argo Server of its tests
+  local py=$1 base="$WORK/run-project/examples-on-argo" log="$LOGS/project-examples-on-argo.log" start
+  rm -rf "$base"; mkdir -p "$base"; : > "$log"
+  start=$SECONDS
+  # the stand-in's sitecustomize puts its cluster under $DFLOW_EXAMPLE_CLUSTER (set per script below)
+  run_scripts "$base" "$log" bash -c 'DFLOW_EXAMPLE_CLUSTER="$SCRIPT_DIR/cluster" exec "$@"' _ \
+    env -u DFLOW_MODE PYTHONPATH="$ROOT/plugins/argo_backend/tests/examples_on_argo" timeout "$EXAMPLE_TIMEOUT" "$py"
+  record project examples-on-argo "$SCRIPTS_PASSED" "$SCRIPTS_FAILED" $((SCRIPTS_PASSED + SCRIPTS_FAILED)) \
+    $((SECONDS - start))
 }
 
 run_dpgen2() {
@@ -352,6 +377,8 @@ while IFS= read -r line; do
   SUMMARY+=("project   names: $line")
 done < <(grep -E 'importable|resolve' "$LOGS/project-public-names.log")
 run_all project "$PROJECT_PY"
+case ",$ONLY," in *,examples-on-argo,*) note "== project: dflow examples on the stand-in Argo Server"
+  run_examples_on_argo "$PROJECT_PY" ;; esac
 if [ "$WITH_ORIGINAL" = 1 ]; then
   ORIGINAL_PY=$(original_python) || exit 1
   run_all original "$ORIGINAL_PY"

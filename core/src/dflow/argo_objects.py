@@ -6,7 +6,7 @@ import datetime
 from typing import Any, Dict, Optional
 
 from .backend import StepRecord, WorkflowRecord
-from .contract import decode_value, encode_value, is_pickled
+from .contract import PICKLE_TYPE_PREFIX, decode_value, encode_value, in_pickle_wrapper, is_pickled, json_holds
 from .spec import StoredArtifact
 
 __all__ = ["ArgoStep", "ArgoParameter", "ArgoArtifact", "ArgoWorkflow", "GlobalOutputs", "global_outputs"]
@@ -29,6 +29,11 @@ class ArgoParameter:
         self._text = text
         self.type = type_name
         allow = is_pickled(type_name) and declared is not None and declared == str(type_name)[len("pickle:"):]
+        named = type_name or declared
+        if not is_pickled(named) and named and not json_holds(named) and in_pickle_wrapper(text):
+            # a backend that records only declared types (Argo): a pickled value of a type JSON cannot hold
+            # is read as the step runtime reads it (see dflow.stepio.parameter_value)
+            type_name, allow = PICKLE_TYPE_PREFIX + named, True
         # a value with no recorded type (a shell script's output) is its text, as in dflow; a backend that
         # records no types (Argo) gives an output of a Steps/DAG template the type the spec implies for it
         kind = type_name

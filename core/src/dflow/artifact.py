@@ -282,7 +282,7 @@ def download_artifact(
     target = os.path.abspath(os.fspath(path))
     os.makedirs(target, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target, prefix=".dflow-download-") as staging:
-        _fetch_into(artifact, staging, sub_path, storage_client)
+        _fetch_into(artifact, staging, sub_path, storage_client, extract)
         items = read_catalog(staging) if not sub_path else []
         names = sorted(n for n in os.listdir(staging) if n != CATALOG_DIR)
         for name in names:
@@ -298,7 +298,31 @@ def download_artifact(
     return [os.path.join(target, n) for n in names]
 
 
-def _fetch_into(artifact: Any, staging: str, sub_path: Optional[str], storage_client: Optional[StorageClient]) -> None:
+def _unpack_tarball(tarball: str, staging: str, key: str) -> None:
+    """Replace the tarball Argo made of an output (its default archive, a ``.tgz`` key) by what it holds.
+
+    As Argo does when a step reads it, a single top-level entry is the artifact itself: a
+    directory's contents land in ``staging``, a file keeps its name.
+    """
+    unpacked = tempfile.mkdtemp(dir=staging, prefix=".unpack-")
+    try:
+        with tarfile.open(tarball) as tf:
+            safe_extract(tf, unpacked)
+    except (tarfile.TarError, UnsafeArchiveError) as e:
+        raise StorageError(f"artifact {key!r}: not a tarball dflow can unpack: {e}") from None
+    finally:
+        os.unlink(tarball)
+    entries = os.listdir(unpacked)
+    root = unpacked
+    if len(entries) == 1 and os.path.isdir(os.path.join(unpacked, entries[0])):
+        root = os.path.join(unpacked, entries[0])
+    for name in os.listdir(root):
+        os.replace(os.path.join(root, name), os.path.join(staging, name))
+    shutil.rmtree(unpacked)
+
+
+def _fetch_into(artifact: Any, staging: str, sub_path: Optional[str], storage_client: Optional[StorageClient],
+                extract: bool = True) -> None:
     """Put the files of ``artifact`` (its catalog included) into the empty directory ``staging``."""
     stored = getattr(artifact, "_stored", artifact)
     parts = getattr(stored, "parts", None)
@@ -307,7 +331,7 @@ def _fetch_into(artifact: Any, staging: str, sub_path: Optional[str], storage_cl
         for i, part in enumerate(parts):  # each part is a StoredArtifact (key, storage, local path)
             part_dir = os.path.join(staging, f".part-{i}")
             os.makedirs(part_dir)
-            _fetch_into(part, part_dir, None, storage_client)
+            _fetch_into(part, part_dir, None, storage_client, extract)
             merge_part(part_dir, staging, i, stacked=bool(getattr(stored, "stacked", False)))
             shutil.rmtree(part_dir, ignore_errors=True)
         return
@@ -326,7 +350,10 @@ def _fetch_into(artifact: Any, staging: str, sub_path: Optional[str], storage_cl
     if sub_path:
         key = f"{key}/{sub_path}"
     if _is_file_key(client, key):
-        client.download(key, os.path.join(staging, os.path.basename(key)))
+        dst = os.path.join(staging, os.path.basename(key))
+        client.download(key, dst)
+        if extract and key.endswith(".tgz"):
+            _unpack_tarball(dst, staging, key)
     else:
         download_tree(client, key, staging)
         merge_stacked(staging)  # a gathered artifact stored as parts under one prefix

@@ -91,7 +91,8 @@ def container_task(payload: Dict[str, Any], root: str = "") -> Dict[str, Any]:
     for i, (name, tp) in enumerate(payload["parameters"]):
         text = os.environ.get("DFLOW_P%d" % i)
         if text is not None:
-            params[name] = {"text": text, "type": tp}
+            # Argo carries a parameter's text, not its writer's record of the type: ``tp`` is declared
+            params[name] = {"text": text, "type": tp, "declared_only": True}
     slices = payload.get("slices")
     slice_index = None
     raw = os.environ.get("DFLOW_SLICE", "")
@@ -109,7 +110,7 @@ def container_task(payload: Dict[str, Any], root: str = "") -> Dict[str, Any]:
         for name in slices.get("input_parameter") or []:
             if name in params:
                 text, tp = slice_parameter(params[name]["text"], params[name]["type"], slice_index)
-                params[name] = {"text": text, "type": tp}
+                params[name] = {"text": text, "type": tp, "declared_only": True}
         for name in slices.get("input_artifact") or []:
             d = arts.get(name, {}).get("path")
             if d and os.path.isdir(d):

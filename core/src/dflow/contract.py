@@ -39,6 +39,8 @@ __all__ = [
     "TASK_ENV",
     "PYTHON_OP_SCRIPT",
     "PICKLE_TYPE_PREFIX",
+    "in_pickle_wrapper",
+    "json_holds",
     "JSON_TYPE_NAMES",
     "encode_value",
     "decode_value",
@@ -135,6 +137,30 @@ def encode_value(value: Any) -> Tuple[str, str]:
 def is_pickled(type_name: Optional[str]) -> bool:
     """Whether the writer of a value recorded it as pickled."""
     return bool(type_name) and str(type_name).startswith(PICKLE_TYPE_PREFIX)
+
+
+def json_holds(type_name: Optional[str]) -> bool:
+    """Whether values of a declared type (its name as ``SignField.type`` gives it) have a JSON form."""
+    name = str(type_name or "Any").strip()
+    if name.startswith("Optional[") and name.endswith("]"):
+        name = name[len("Optional["):-1]
+    return name.split("[", 1)[0] in JSON_TYPE_NAMES | {"str", "Any", "List", "Dict", "None", "Path", "Union"}
+
+
+def in_pickle_wrapper(text: Optional[str]) -> bool:
+    """Whether ``text`` has the form :func:`encode_value` gives a pickled value (and nothing else).
+
+    For a backend that carries parameters as text only (Argo): there the wrapper is the only
+    record a value was pickled, and a reader accepts it only where JSON cannot hold the type
+    asked for (see :func:`dflow.stepio.parameter_value`).
+    """
+    if not text or not text.startswith("{"):
+        return False
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(obj, dict) and set(obj) == {_PICKLE_KEY} and isinstance(obj[_PICKLE_KEY], str)
 
 
 def decode_value(text: Optional[str], type_name: Optional[str] = None, allow_pickle: bool = False) -> Any:

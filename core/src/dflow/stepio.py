@@ -18,11 +18,12 @@ from typing import Any, Dict, List, Optional, Union
 
 from dflow.contract import (
     CATALOG_DIR,
-    JSON_TYPE_NAMES,
     PICKLE_TYPE_PREFIX,
     decode_value,
     encode_value,
+    in_pickle_wrapper,
     is_pickled,
+    json_holds,
     merge_stacked,
     read_catalog,
     slice_dir,
@@ -128,7 +129,7 @@ def _wants_pickle(tp: Any, recorded: Optional[str] = None) -> bool:
     base = name.split("[", 1)[0]
     if recorded is not None and is_pickled(recorded) and recorded[len("pickle:"):] in (name, base.lower()):
         return True
-    return base not in JSON_TYPE_NAMES | {"str", "Any", "List", "Dict", "None", "Path", "Union"}
+    return not json_holds(name)
 
 
 def parameter_value(entry: Any, tp: Any, sliced: bool) -> Any:
@@ -136,16 +137,25 @@ def parameter_value(entry: Any, tp: Any, sliced: bool) -> Any:
 
     ``sliced``: a list of slices (each element decoded for ``tp``). A pickled value is
     unpickled only when its writer recorded it as pickled and ``tp`` asks for a type JSON
-    cannot hold.
+    cannot hold. An entry marked ``declared_only`` (its ``type`` is what the template
+    declares: a container backend carries the text alone) counts a value in the pickle
+    wrapper as recorded pickled when ``tp`` asks for a type JSON cannot hold.
     """
     from dflow.python.typecheck import check_type
 
+    carried = False
     if isinstance(entry, dict):
         text, tname = entry.get("text"), entry.get("type")
+        carried = bool(entry.get("declared_only"))
         if "value" in entry and text is None:
             return entry["value"]
     else:
         text, tname = entry, None
+    if carried and not is_pickled(tname) and not sliced and in_pickle_wrapper(text) and _wants_pickle(tp):
+        # a backend that carries text only (Argo) keeps no writer's record: the wrapper is the record,
+        # taken only where the sign asks for a type JSON cannot hold (a JSON value never satisfies it)
+        tname = PICKLE_TYPE_PREFIX + str(tname or "object")
+        return decode_value(text, tname, allow_pickle=True)
     allow = is_pickled(tname) and _wants_pickle(tp, tname)
     if sliced:
         return decode_value(text, None if tname == "str" else tname, allow_pickle=allow)

@@ -39,6 +39,7 @@ import signal
 import subprocess
 import sys
 import tarfile
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -171,6 +172,14 @@ class Sandbox:
     def store(self, src: Path, key: str, merge: bool = False) -> None:
         with self.lock:  # pods of a fan-out may write under one key at the same time
             self._store(src, key, merge)
+
+    def store_tarball(self, src: Path, key: str) -> None:
+        """What Argo stores for an output with its default archive: one tarball, its root the path's name."""
+        with tempfile.TemporaryDirectory() as tmp:
+            tarball = Path(tmp) / "out.tgz"
+            with tarfile.open(tarball, "w:gz") as tf:
+                tf.add(str(src), arcname=src.name)
+            self.store(tarball, key)
 
     def _store(self, src: Path, key: str, merge: bool) -> None:
         dst = self._path(key)
@@ -489,12 +498,14 @@ class Sandbox:
                 if a.get("optional"):
                     continue
                 return 1, f"output artifact {a['name']}: {a['path']} was not written"
+            tarred = "archive" not in a  # Argo's default archive: the path, tarred and gzipped, in one object
             if self.location_ref(a) is not None:
                 key = self.location_ref(a, resolve)
-                self.store(src, key, merge=True)
+                self.store_tarball(src, key) if tarred else self.store(src, key, merge=True)
             else:
                 key = f"{self.name}/{pod.name}/{a['name']}"
-                self.store(src, key)
+                self.store_tarball(src, key + ".tgz") if tarred else self.store(src, key)
+                key += ".tgz" if tarred else ""
             node.artifacts[a["name"]] = key
         return 0, ""
 

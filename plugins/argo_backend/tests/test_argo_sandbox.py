@@ -58,6 +58,12 @@ def _files(root: Path) -> List[str]:
 
     from dflow.contract import merge_stacked
 
+    if root.is_file() and root.name.endswith(".tgz"):  # Argo's default archive: read what it holds
+        import tarfile
+
+        with tempfile.TemporaryDirectory() as tmp, tarfile.open(root) as tf:
+            tf.extractall(tmp)
+            return sorted(p.read_text() for p in Path(tmp).rglob("*") if p.is_file() and ".dflow" not in p.parts)
     if root.is_file():
         return [root.read_text()]
     with tempfile.TemporaryDirectory() as tmp:

@@ -47,6 +47,7 @@ from dflow import (
 from dflow.python import PythonOPTemplate, Slices
 
 from . import ops
+from .dataflow import DataFlowChecks
 
 __all__ = ["BackendConformance"]
 
@@ -75,7 +76,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
-class BackendConformance:
+class BackendConformance(DataFlowChecks):
     """Subclass with ``__test__ = True`` and ``mode = "<backend>"``."""
 
     __test__ = False

@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 from typing import List
 
-from dflow.python import OP, OPIO, Artifact, FatalError, OPIOSign, TransientError
+from dflow.python import OP, OPIO, Artifact, BigParameter, FatalError, OPIOSign, TransientError
 
 __all__ = [
     "AddOne", "Square", "WriteFile", "Concat", "Sleep", "FlakyOP", "FailFatal", "FailIfOdd", "ProgressOP",
-    "Record", "SameNameWriter", "Crash", "Sum",
+    "Record", "SameNameWriter", "Crash", "Sum", "Box", "DoubleBox",
 ]
 
 
@@ -198,3 +198,26 @@ def SpawnAndSleep(marker: str) -> {"done": bool}:  # noqa: N802
         f.write(str(child.pid))
     time.sleep(300)
     return {"done": True}
+
+
+class Box:
+    """A value JSON has no form for: it travels pickled."""
+
+    def __init__(self, msg: str) -> None:
+        self.msg = msg
+
+
+class DoubleBox(OP):
+    """Takes a :class:`Box` and returns one with its message twice."""
+
+    @classmethod
+    def get_input_sign(cls) -> OPIOSign:
+        return OPIOSign({"box": BigParameter(Box)})
+
+    @classmethod
+    def get_output_sign(cls) -> OPIOSign:
+        return OPIOSign({"box": BigParameter(Box)})
+
+    @OP.exec_sign_check
+    def execute(self, op_in: OPIO) -> OPIO:
+        return OPIO({"box": Box(op_in["box"].msg * 2)})

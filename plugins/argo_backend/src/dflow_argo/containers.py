@@ -118,6 +118,15 @@ class ContainerTemplates:
             if a.optional:
                 art["optional"] = True
             out_arts.append(art)
+        # the prefix of a gathered artifact that a step here reads, or the template returns, must exist
+        # even when no slice ran (an empty fan-out reads as an empty artifact): a pod after the fan-out
+        # names it with a marker file
+        marked: Dict[str, List[str]] = {k: list(v) for k, v in returned.items()}
+        for s in steps:
+            for a in s.artifacts.values():
+                m = STEP_ART_REF.match(a.ref or "")
+                if m and m.group(3) in gathered.get(m.group(2), []) and m.group(3) not in marked.get(m.group(2), []):
+                    marked.setdefault(m.group(2), []).append(m.group(3))
         body: Dict[str, Any] = {
             "name": t.name,
             "metadata": prune({"annotations": dict(t.annotations), "labels": dict(t.labels)}),
@@ -128,6 +137,7 @@ class ContainerTemplates:
         if is_dag:
             tasks: List[Dict[str, Any]] = []
             checks: Dict[str, str] = {}
+            markers: Dict[str, List[str]] = {}
             for s in t.tasks:
                 s, count = self._counted(s, t.name, scope, rewrite, gathered)
                 if count is not None:
@@ -140,15 +150,18 @@ class ContainerTemplates:
                     check["dependencies"] = [s.name]
                     tasks.append(check)
                     checks[s.name] = check["name"]
-                for name in returned.get(s.name, []):
+                for name in marked.get(s.name, []):
                     g = self._gathered_step(s, t.name, name, rewrite)
                     g["dependencies"] = [s.name]
                     tasks.append(g)
-            if checks:
+                    markers.setdefault(s.name, []).append(g["name"])
+            if checks or markers:
+                helpers = set(checks.values()) | {n for names in markers.values() for n in names}
                 for task in tasks:
                     deps = task.get("dependencies")
-                    if deps and task["name"] not in checks.values():
-                        task["dependencies"] = deps + [checks[d] for d in deps if d in checks]
+                    if deps and task["name"] not in helpers:
+                        task["dependencies"] = (deps + [checks[d] for d in deps if d in checks]
+                                                + [n for d in deps for n in markers.get(d, [])])
             if t.name in self.instanced:
                 for task in tasks:  # every task comes after the pod naming this instance's prefix
                     task.setdefault("dependencies", [INSTANCE_TEMPLATE])
@@ -164,7 +177,7 @@ class ContainerTemplates:
                 g = [s for s, _ in counted]
                 groups.append([self._step(s, t.name, scope, rewrite, gathered) for s in g])
                 after = [self._check_step(s, scope) for s in g if self._needs_check(s)]
-                after += [self._gathered_step(s, t.name, n, rewrite) for s in g for n in returned.get(s.name, [])]
+                after += [self._gathered_step(s, t.name, n, rewrite) for s in g for n in marked.get(s.name, [])]
                 if after:
                     groups.append(after)
             if t.name in self.instanced:

@@ -111,11 +111,6 @@ def _run_attempt(job: Dict[str, Any], log_path: str) -> int:  # pragma: no cover
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.close(devnull)
-    _own_std_streams()
-    _fault_handler_to_log()
     os.environ.update(job.get("env") or {})
     os.chdir(job["cwd"])
     if job.get("task") is not None:
@@ -237,6 +232,14 @@ def _spare_main(job_fd: int, status_fd: int) -> None:  # pragma: no cover - runs
     os.setpgid(0, 0)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_DFL)
+    # what does not depend on the job is done before it arrives: the standard streams and
+    # the fault handler are bound to fds 1 and 2, which the attempt points at its log
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    _own_std_streams()
+    _fault_handler_to_log()
     data = bytearray()
     while True:
         chunk = os.read(job_fd, 1 << 16)

@@ -1,0 +1,60 @@
+"""Data-flow promises of the backend conformance suite that a cluster once broke.
+
+Mixed into :class:`dflow.testing.backend.BackendConformance` (every backend runs them).
+Each was found by running the original dflow's examples on the Argo backend: a local
+run gave the answer, a cluster run did not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dflow
+from dflow.python import PythonOPTemplate, Slices
+
+from . import ops
+
+__all__ = ["DataFlowChecks"]
+
+
+class DataFlowChecks:
+    """Tests using the helpers of :class:`~dflow.testing.backend.BackendConformance` (``run``, ``one``, ``tmp``)."""
+
+    def test_objects_pass_through_a_steps_template(self) -> None:
+        """A value JSON cannot hold (pickled) given to a Steps template, handed from pod to pod, and queried."""
+        inner = dflow.Steps("boxes")
+        inner.inputs.parameters["box"] = dflow.InputParameter()
+        inner.outputs.parameters["box"] = dflow.OutputParameter()
+        first = dflow.Step("first", PythonOPTemplate(ops.DoubleBox), parameters={"box": inner.inputs.parameters["box"]})
+        second = dflow.Step("second", PythonOPTemplate(ops.DoubleBox), parameters={"box": first.outputs.parameters["box"]})
+        inner.add(first)
+        inner.add(second)
+        inner.outputs.parameters["box"].value_from_parameter = second.outputs.parameters["box"]
+        wf = dflow.Workflow("boxes")
+        wf.add(dflow.Step("outer", inner, parameters={"box": ops.Box("hi")}))
+        self.run(wf)  # type: ignore[attr-defined]
+        assert self.one(wf, name="first").outputs.parameters["box"].value.msg == "hihi"  # type: ignore[attr-defined]
+        assert self.one(wf, name="second").outputs.parameters["box"].value.msg == "hi" * 4  # type: ignore[attr-defined]
+
+    def test_an_empty_fanout_gives_an_empty_artifact(self) -> None:
+        """A fan-out of no slices: a step reading its gathered artifact gets an empty list, not a failure."""
+        w = dflow.Step("w", PythonOPTemplate(ops.SameNameWriter, slices=Slices(input_parameter=["x"], output_artifact=["out"])),
+                 parameters={"x": []}, with_param=dflow.argo_range(0))
+        r = dflow.Step("r", PythonOPTemplate(ops.ReadAll), artifacts={"files": w.outputs.artifacts["out"]})
+        wf = dflow.Workflow("empty-fanout")
+        wf.add(w)
+        wf.add(r)
+        self.run(wf)  # type: ignore[attr-defined]
+        assert self.one(wf, name="r").outputs.parameters["texts"].value == []  # type: ignore[attr-defined]
+
+    def test_a_script_output_file_keeps_its_name(self) -> None:
+        """A script's output artifact that is one file downloads as that file, under its own name."""
+        t = dflow.ShellOPTemplate(name="hello", image="alpine:3.15", script="echo Hello > /tmp/bar.txt")
+        t.outputs.artifacts = {"bar": dflow.OutputArtifact(path="/tmp/bar.txt")}
+        wf = dflow.Workflow("file-name")
+        wf.add(dflow.Step("hello", t))
+        self.run(wf)  # type: ignore[attr-defined]
+        paths = dflow.download_artifact(self.one(wf, name="hello").outputs.artifacts["bar"],  # type: ignore[attr-defined]
+                                  path=self.tmp / "dl")  # type: ignore[attr-defined]
+        assert [Path(p).name for p in paths] == ["bar.txt"]
+        assert (self.tmp / "dl" / "bar.txt").read_text() == "Hello\n"  # type: ignore[attr-defined]
