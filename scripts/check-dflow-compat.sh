@@ -5,8 +5,8 @@
 #   scripts/check-dflow-compat.sh DFLOW_DIR DPGEN2_DIR [--with-original] [--manifests] [--only SUITES]
 #
 # DFLOW_DIR and DPGEN2_DIR are checkouts of deepmodeling/dflow and deepmodeling/dpgen2;
-# they are copied, never changed. Suites: dflow-tests, dflow-examples, dpgen2 and
-# examples-on-argo (default: all four, e.g. --only dflow-tests,dpgen2).
+# they are copied, never changed. Suites: dflow-tests, dflow-examples, dpgen2,
+# examples-on-argo and dpgen2-on-argo (default: all five, e.g. --only dflow-tests,dpgen2).
 #
 # - dflow's tests and examples run with the project's .venv (made by `make setup`).
 # - dpgen2 runs in its own venv (the project installed editable, dpgen2 without its
@@ -16,7 +16,9 @@
 # - examples-on-argo runs the same examples on this project's Argo backend against the
 #   stand-in Argo Server of its tests (plugins/argo_backend/tests/fake_argo_server.py:
 #   Argo's schema checked, every pod's script run in a sandbox), with each example's own
-#   assertions: a cluster must give the answers a local run gives. (This project only.)
+#   assertions: a cluster must give the answers a local run gives; dpgen2-on-argo runs
+#   dpgen2's suite the same way (every workflow it submits runs on the stand-in).
+#   (This project only.)
 # - --with-original also runs the same suites on the original dflow (pydflow built
 #   from DFLOW_DIR, in venvs of its own), for the baseline.
 # - --manifests: on this project, every Workflow.submit() of the suites first renders
@@ -29,14 +31,14 @@
 # left in $COMPAT_WORKDIR/logs. The exit code is 0 when the script ran, whatever the counts.
 set -uo pipefail
 
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 2; }
 [ $# -ge 2 ] || usage
 DFLOW_DIR=$(cd "$1" && pwd) || usage
 DPGEN2_DIR=$(cd "$2" && pwd) || usage
 shift 2
 WITH_ORIGINAL=0
 MANIFESTS=0
-ONLY="dflow-tests,dflow-examples,dpgen2,examples-on-argo"
+ONLY="dflow-tests,dflow-examples,dpgen2,examples-on-argo,dpgen2-on-argo"
 while [ $# -gt 0 ]; do
   case "$1" in
     --with-original) WITH_ORIGINAL=1 ;;
@@ -316,10 +318,16 @@ run_examples_on_argo() {  # this project's Argo backend, on the stand-in Argo Se
     $((SECONDS - start))
 }
 
-run_dpgen2() {
-  local py=$1 who=$2 src="$WORK/dpgen2-src-$2" log="$LOGS/$2-dpgen2.log" start
-  start=$SECONDS
+run_dpgen2() {  # run_dpgen2 PYTHON WHO [argo]: "argo" runs every workflow on the stand-in Argo Server
+  local py=$1 who=$2 suite=dpgen2 src="$WORK/dpgen2-src-$2" start
   local extra; read -r -a extra <<< "$(suite_env "$who" dpgen2)"
+  if [ "${3:-}" = argo ]; then
+    suite=dpgen2-on-argo
+    extra+=(PYTHONPATH="$ROOT/plugins/argo_backend/tests/examples_on_argo" DFLOW_EXAMPLE_CLUSTER="$WORK/run-$who/dpgen2-cluster")
+    rm -rf "$WORK/run-$who/dpgen2-cluster"
+  fi
+  local log="$LOGS/$who-$suite.log"
+  start=$SECONDS
   (cd "$src" && env "${extra[@]}" PATH="$(dirname "$py"):$PATH" SKIP_UT_WITH_DFLOW=0 DFLOW_DEBUG=1 timeout 7200 \
     "$py" -m unittest -v) > "$log" 2>&1
   # "Ran N tests" counts a module that failed to import as one test: say how many did
@@ -348,9 +356,9 @@ print(total - bad, bad, total, import_errors)
 EOF
 )
   local c; read -r -a c <<< "$counts"
-  record "$who" dpgen2 "${c[0]}" "${c[1]}" "${c[2]}" $((SECONDS - start))
-  [ "${c[3]:-0}" -gt 0 ] && SUMMARY+=("          (${c[3]} of the dpgen2 failures are modules that did not import: each hides its tests)")
-  manifest_summary "$who" dpgen2
+  record "$who" "$suite" "${c[0]}" "${c[1]}" "${c[2]}" $((SECONDS - start))
+  [ "${c[3]:-0}" -gt 0 ] && SUMMARY+=("          (${c[3]} of the $suite failures are modules that did not import: each hides its tests)")
+  [ "$suite" = dpgen2 ] && manifest_summary "$who" dpgen2
   return 0
 }
 
@@ -379,6 +387,8 @@ done < <(grep -E 'importable|resolve' "$LOGS/project-public-names.log")
 run_all project "$PROJECT_PY"
 case ",$ONLY," in *,examples-on-argo,*) note "== project: dflow examples on the stand-in Argo Server"
   run_examples_on_argo "$PROJECT_PY" ;; esac
+case ",$ONLY," in *,dpgen2-on-argo,*) note "== project: dpgen2 on the stand-in Argo Server"
+  if dpy=$(dpgen2_python project); then run_dpgen2 "$dpy" project argo; fi ;; esac
 if [ "$WITH_ORIGINAL" = 1 ]; then
   ORIGINAL_PY=$(original_python) || exit 1
   run_all original "$ORIGINAL_PY"

@@ -165,18 +165,24 @@ def test_encode_decode_roundtrip():
     assert decode_value("not json", None) == "not json"
 
 
-def test_text_only_backends_read_the_pickle_wrapper_only_for_types_json_cannot_hold():
+def test_text_only_backends_read_the_pickle_wrapper_as_the_record():
     """Argo carries a parameter's text without its writer's type record (the entry says ``declared_only``):
-    the wrapper then counts as pickled where the sign asks for a type JSON has no form for, never for a dict."""
-    from typing import Dict, Optional
+    the wrapper then counts as pickled (a set, a dict holding objects), except for signs of text or anything."""
+    from typing import Any, Dict, Optional
 
     from dflow.stepio import parameter_value
 
     text, _ = encode_value({1, 2})
     assert parameter_value({"text": text, "type": "set", "declared_only": True}, set, False) == {1, 2}
     assert parameter_value({"text": text, "type": "Optional[set]", "declared_only": True}, Optional[set], False) == {1, 2}
-    # a dict sign: the wrapper is a JSON dict like any other, and nothing is unpickled
-    assert parameter_value({"text": text, "type": "dict", "declared_only": True}, Dict[str, str], False) == json.loads(text)
+    holder, tname = encode_value({"inputs": {3, 4}})  # dpgen2's fp config: a dict holding objects
+    assert tname == "pickle:dict"
+    entry = {"text": holder, "type": "dict", "declared_only": True}
+    assert parameter_value(entry, dict, False) == {"inputs": {3, 4}}
+    assert parameter_value(entry, Dict[str, Any], False) == {"inputs": {3, 4}}
+    # a sign of text or of anything: the text, or the wrapper as JSON; nothing is unpickled
+    assert parameter_value({"text": text, "type": "str", "declared_only": True}, str, False) == text
+    assert parameter_value({"text": text, "type": "Any", "declared_only": True}, Any, False) == json.loads(text)
     # with the writer's record missing and no declared_only mark (a local run), the old rule holds
     assert parameter_value({"text": text, "type": "set"}, set, False) == json.loads(text)
 

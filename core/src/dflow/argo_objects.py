@@ -6,7 +6,14 @@ import datetime
 from typing import Any, Dict, Optional
 
 from .backend import StepRecord, WorkflowRecord
-from .contract import PICKLE_TYPE_PREFIX, decode_value, encode_value, in_pickle_wrapper, is_pickled, json_holds
+from .contract import (
+    PICKLE_TYPE_PREFIX,
+    decode_value,
+    encode_value,
+    in_pickle_wrapper,
+    is_pickled,
+    takes_pickle_wrapper,
+)
 from .spec import StoredArtifact
 
 __all__ = ["ArgoStep", "ArgoParameter", "ArgoArtifact", "ArgoWorkflow", "GlobalOutputs", "global_outputs"]
@@ -24,15 +31,17 @@ class ArgoParameter:
     otherwise ``.value`` is its JSON wrapper, a plain dict, and no code runs.
     """
 
-    def __init__(self, name: str, text: Optional[str], type_name: Optional[str], declared: Optional[str] = None) -> None:
+    def __init__(self, name: str, text: Optional[str], type_name: Optional[str], declared: Optional[str] = None,
+                 text_only: bool = False) -> None:
+        """``text_only``: the backend records declared types, not the writer's (Argo)."""
         self.name = name
         self._text = text
         self.type = type_name
         allow = is_pickled(type_name) and declared is not None and declared == str(type_name)[len("pickle:"):]
         named = type_name or declared
-        if not is_pickled(named) and named and not json_holds(named) and in_pickle_wrapper(text):
-            # a backend that records only declared types (Argo): a pickled value of a type JSON cannot hold
-            # is read as the step runtime reads it (see dflow.stepio.parameter_value)
+        if text_only and not is_pickled(named) and named and takes_pickle_wrapper(named) and in_pickle_wrapper(text):
+            # a backend that records only declared types (Argo): a pickled value is read as the step
+            # runtime reads it (see dflow.stepio.parameter_value)
             type_name, allow = PICKLE_TYPE_PREFIX + named, True
         # a value with no recorded type (a shell script's output) is its text, as in dflow; a backend that
         # records no types (Argo) gives an output of a Steps/DAG template the type the spec implies for it
@@ -93,8 +102,9 @@ class ArgoStep:
     """One step of a workflow, as ``query_step`` returns it."""
 
     def __init__(self, record: StepRecord, workflow: Any = None,
-                 declared: Optional[Dict[str, Dict[str, Optional[str]]]] = None) -> None:
-        """``declared``: ``{"inputs": {name: type}, "outputs": {name: type}}`` of the step's template."""
+                 declared: Optional[Dict[str, Dict[str, Optional[str]]]] = None, text_only: bool = False) -> None:
+        """``declared``: ``{"inputs": {name: type}, "outputs": {name: type}}`` of the step's template;
+        ``text_only``: the backend's records hold declared types, not the writer's (see ``ArgoParameter``)."""
         self.record = record
         self.workflow = workflow
         self.id = record.id
@@ -115,11 +125,11 @@ class ArgoStep:
         ins = (declared or {}).get("inputs") or {}
         outs = (declared or {}).get("outputs") or {}
         for k, v in record.inputs_parameters.items():
-            self.inputs.parameters[k] = ArgoParameter(k, v.text, v.type, ins.get(k))
+            self.inputs.parameters[k] = ArgoParameter(k, v.text, v.type, ins.get(k), text_only)
         for k, a in record.inputs_artifacts.items():
             self.inputs.artifacts[k] = ArgoArtifact(k, a)
         for k, v in record.outputs_parameters.items():
-            self.outputs.parameters[k] = ArgoParameter(k, v.text, v.type, outs.get(k))
+            self.outputs.parameters[k] = ArgoParameter(k, v.text, v.type, outs.get(k), text_only)
         for k, a in record.outputs_artifacts.items():
             self.outputs.artifacts[k] = ArgoArtifact(k, a)
         self._own_artifacts: Dict[str, Any] = {}  # what a reuse takes where the outputs show a fan-out's stack

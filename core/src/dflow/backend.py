@@ -88,6 +88,9 @@ class Backend(abc.ABC):
     #: the storage client (by registered name) artifacts go through when ``s3_config``
     #: names none: a cluster backend uses the cluster's artifact repository
     default_storage: str = "s3"
+    #: whether a parameter's record carries its writer's type (``pickle:X`` for a pickled value); a
+    #: backend that carries parameters as text only (Argo) records the declared types instead
+    records_writer_types: bool = True
 
     @abc.abstractmethod
     def submit(self, spec: WorkflowSpec, *, reuse: Optional[List[ReusedStep]] = None, detach: bool = False) -> str:

@@ -41,6 +41,7 @@ __all__ = [
     "PICKLE_TYPE_PREFIX",
     "in_pickle_wrapper",
     "json_holds",
+    "takes_pickle_wrapper",
     "JSON_TYPE_NAMES",
     "encode_value",
     "decode_value",
@@ -147,12 +148,21 @@ def json_holds(type_name: Optional[str]) -> bool:
     return name.split("[", 1)[0] in JSON_TYPE_NAMES | {"str", "Any", "List", "Dict", "None", "Path", "Union"}
 
 
+def takes_pickle_wrapper(type_name: Optional[str]) -> bool:
+    """Whether a parameter declared with this type reads a value in the pickle wrapper as pickled when no
+    writer's record says so (a backend that carries text only): any type but text, ``Any`` or a path."""
+    name = str(type_name or "Any").strip()
+    if name.startswith("Optional[") and name.endswith("]"):
+        name = name[len("Optional["):-1]
+    return name.split("[", 1)[0] not in ("str", "Any", "None", "NoneType", "Path")
+
+
 def in_pickle_wrapper(text: Optional[str]) -> bool:
     """Whether ``text`` has the form :func:`encode_value` gives a pickled value (and nothing else).
 
     For a backend that carries parameters as text only (Argo): there the wrapper is the only
-    record a value was pickled, and a reader accepts it only where JSON cannot hold the type
-    asked for (see :func:`dflow.stepio.parameter_value`).
+    record a value was pickled (see :func:`takes_pickle_wrapper` and
+    :func:`dflow.stepio.parameter_value`).
     """
     if not text or not text.startswith("{"):
         return False
@@ -342,10 +352,10 @@ def merge_stacked(directory: str) -> bool:
     every backend.
     """
     try:
-        parts = sorted((int(n[len(PART_PREFIX):]), n) for n in os.listdir(directory)
-                       if n.startswith(PART_PREFIX) and n[len(PART_PREFIX):].isdigit())
+        names = os.listdir(directory)
     except OSError:
         return False
+    parts = sorted((i, n) for i, n in ((_part_index(n), n) for n in names) if i is not None)
     marker = os.path.join(directory, GATHERED_MARKER)
     if os.path.isfile(marker) and not os.path.islink(marker):
         os.unlink(marker)
@@ -354,6 +364,17 @@ def merge_stacked(directory: str) -> bool:
         merge_part(src, directory, index)
         shutil.rmtree(src, ignore_errors=True)
     return bool(parts)
+
+
+def _part_index(name: str) -> Optional[int]:
+    """The slice of a part folder: its name is the prefix and the step's ``dflow_slice`` text, which
+    on Argo is the Slices expression with ``{{item}}`` filled in (``int('0003')``), read as a pod reads it."""
+    if not name.startswith(PART_PREFIX):
+        return None
+    try:
+        return slice_index(name[len(PART_PREFIX):])
+    except ValueError:
+        return None
 
 
 def slice_item(items: List[Dict[str, Any]], index: int) -> Optional[Dict[str, Any]]:

@@ -27,6 +27,7 @@ from dflow.contract import (
     merge_stacked,
     read_catalog,
     slice_dir,
+    takes_pickle_wrapper,
     write_catalog,
 )
 
@@ -118,6 +119,12 @@ def artifact_value(path: Optional[str], tp: Any, optional: bool = False) -> Any:
 # --------------------------------------------------------------------------- parameters in
 
 
+def _sign_name(tp: Any) -> str:
+    from dflow.python.typecheck import type_name
+
+    return type_name(tp)
+
+
 def _wants_pickle(tp: Any, recorded: Optional[str] = None) -> bool:
     """Whether a sign type asks for a value JSON cannot hold (so a pickled value may be read):
     a type JSON has no form for, or the very type the writer recorded for its pickle (a
@@ -139,7 +146,7 @@ def parameter_value(entry: Any, tp: Any, sliced: bool) -> Any:
     unpickled only when its writer recorded it as pickled and ``tp`` asks for a type JSON
     cannot hold. An entry marked ``declared_only`` (its ``type`` is what the template
     declares: a container backend carries the text alone) counts a value in the pickle
-    wrapper as recorded pickled when ``tp`` asks for a type JSON cannot hold.
+    wrapper as recorded pickled unless ``tp`` asks for text, a path or anything.
     """
     from dflow.python.typecheck import check_type
 
@@ -151,9 +158,9 @@ def parameter_value(entry: Any, tp: Any, sliced: bool) -> Any:
             return entry["value"]
     else:
         text, tname = entry, None
-    if carried and not is_pickled(tname) and not sliced and in_pickle_wrapper(text) and _wants_pickle(tp):
-        # a backend that carries text only (Argo) keeps no writer's record: the wrapper is the record,
-        # taken only where the sign asks for a type JSON cannot hold (a JSON value never satisfies it)
+    if carried and not is_pickled(tname) and not sliced and in_pickle_wrapper(text) and takes_pickle_wrapper(_sign_name(tp)):
+        # a backend that carries text only (Argo) keeps no writer's record: the wrapper is the record (a
+        # dict holding objects is pickled too), except where the sign asks for text, a path or anything
         tname = PICKLE_TYPE_PREFIX + str(tname or "object")
         return decode_value(text, tname, allow_pickle=True)
     allow = is_pickled(tname) and _wants_pickle(tp, tname)

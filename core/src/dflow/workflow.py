@@ -24,6 +24,7 @@ __all__ = ["Workflow", "query_workflows", "get_backend_for_mode", "backend_facto
 
 
 _STEP_OUTPUT_IN_EXPR = re.compile(r"\b(?:steps|tasks)\[\s*'([^']+)'\s*\]\.outputs\.parameters\[\s*'([^']+)'\s*\]")
+_INPUT_REF = re.compile(r"^\{\{\s*inputs\.parameters\.([^.{}\s]+)\s*\}\}$")
 _STEP_OUTPUT = re.compile(r"^\{\{\s*(?:steps|tasks)\.([^.{}\s]+)\.outputs\.parameters\.([^.{}\s]+)\s*\}\}$")
 
 
@@ -268,7 +269,7 @@ class Workflow:
                 continue
             if types is not None and r.type not in types:
                 continue
-            step = ArgoStep(r, self, declared.get(r.template or ""))
+            step = ArgoStep(r, self, declared.get(r.template or ""), not getattr(self.backend, "records_writer_types", True))
             stack = stacks.get(r.parent or "") if r.phase == "Succeeded" else None
             if stack:
                 step.read_as_stack(stack)
@@ -294,15 +295,50 @@ class Workflow:
         if spec is None:
             return {}
         by_name = {t.name: t for t in spec.templates}
+        callers: Dict[str, List[Any]] = {}  # template -> (calling template, step) of every step that runs it
+        for t in spec.templates:
+            for s in (t.all_steps() if hasattr(t, "all_steps") else []):
+                callers.setdefault(s.template, []).append((t, s))
 
-        def output_type(template: str, name: str, depth: int = 0) -> Optional[str]:
-            # an untyped output of a Steps/DAG template that hands on a step's output has that output's type
-            t = by_name.get(template)
-            p = next((p for p in getattr(t, "outputs_parameters", []) if p.name == name), None)
+        def passed_type(caller: Any, s: Any, name: str, depth: int) -> Optional[str]:
+            # the type of what a step gives a parameter: a literal's, or the type of what it refers to
+            if name in s.parameter_types:
+                return s.parameter_types[name]
+            ref = (s.parameters.get(name) or "").strip()
+            m = _INPUT_REF.match(ref)
+            if m:
+                return input_type(caller.name, m.group(1), depth + 1)
+            m = _STEP_OUTPUT.match(ref)
+            steps = {x.name: x for x in caller.all_steps()}
+            if m and m.group(1) in steps and steps[m.group(1)].with_param is None \
+                    and steps[m.group(1)].with_sequence is None:
+                return output_type(steps[m.group(1)].template, m.group(2), depth + 1)
+            return None
+
+        def param_of(template: str, kind: str, name: str) -> Any:
+            return next((p for p in getattr(by_name.get(template), kind, []) if p.name == name), None)
+
+        def input_type(template: str, name: str, depth: int = 0) -> Optional[str]:
+            # an untyped input has the type every caller gives it (when they agree)
+            p = param_of(template, "inputs_parameters", name)
             if p is None or depth > 50:
                 return None
             if p.type:
                 return p.type
+            given = {passed_type(c, s, name, depth) for c, s in callers.get(template, [])}
+            return given.pop() if len(given) == 1 else None
+
+        def output_type(template: str, name: str, depth: int = 0) -> Optional[str]:
+            # an untyped output of a Steps/DAG template that hands on a step's output (or one of its own
+            # inputs) has that output's (input's) type
+            t = by_name.get(template)
+            p = param_of(template, "outputs_parameters", name)
+            if p is None or depth > 50:
+                return None
+            if p.type:
+                return p.type
+            if p.value_from_parameter and _INPUT_REF.match(p.value_from_parameter.strip()):
+                return input_type(template, _INPUT_REF.match(p.value_from_parameter.strip()).group(1), depth + 1)
             if p.value_from_parameter:
                 m = _STEP_OUTPUT.match(p.value_from_parameter.strip())
                 refs = [m.groups()] if m else []
@@ -316,7 +352,7 @@ class Workflow:
             types.discard(None)
             return types.pop() if len(types) == 1 else None
 
-        return {t.name: {"inputs": {p.name: p.type for p in t.inputs_parameters},
+        return {t.name: {"inputs": {p.name: input_type(t.name, p.name) for p in t.inputs_parameters},
                          "outputs": {p.name: output_type(t.name, p.name) for p in t.outputs_parameters}}
                 for t in spec.templates}
 

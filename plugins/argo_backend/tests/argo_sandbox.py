@@ -395,6 +395,8 @@ class Sandbox:
                 declared.append(a["path"])
                 if key is not None:
                     self.fetch(key, pod / a["path"].lstrip("/"))
+                elif not a.get("optional") and not any(k in a for k in ("s3", "oss", "gcs", "azure", "raw")):
+                    raise PodFailed(f"input artifact {a['name']!r} was not supplied")  # Argo refuses it so
         except PodFailed as e:
             return 1, str(e)
 
@@ -565,13 +567,16 @@ class Sandbox:
             }
             arts: Dict[str, Optional[str]] = {}
             for a in step.get("arguments", {}).get("artifacts", []):
-                if "from" in a:
+                whole = re.fullmatch(r"\{\{\s*([^{}]+?)\s*\}\}", a.get("from") or "")
+                if whole and whole.group(1).startswith("inputs.artifacts.") and resolve(whole.group(1)) is None:
+                    key = None  # an optional input this template was not given: the callee gets none either
+                elif "from" in a:
                     key = X.substitute(a["from"], resolve)
                 elif "fromExpression" in a:
                     key = X.to_text(X.eval_expr(a["fromExpression"], resolve))
                 else:
                     key = self.location_ref(a, resolve)
-                if a.get("subPath"):
+                if a.get("subPath") and key is not None:
                     key = key.rstrip("/") + "/" + a["subPath"]
                 arts[a["name"]] = key
             self.run_template(self.templates[step["template"]], params, arts, node, path)

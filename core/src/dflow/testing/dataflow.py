@@ -36,6 +36,46 @@ class DataFlowChecks:
         assert self.one(wf, name="first").outputs.parameters["box"].value.msg == "hihi"  # type: ignore[attr-defined]
         assert self.one(wf, name="second").outputs.parameters["box"].value.msg == "hi" * 4  # type: ignore[attr-defined]
 
+    def test_a_dict_holding_objects_and_an_untyped_input_pass_through_a_steps_template(self) -> None:
+        """dpgen2's configs: a dict holding objects reaches a ``dict`` sign whole; a template's untyped output
+        that hands on its untyped input queries as what the caller gave (a dict)."""
+        inner = dflow.Steps("configs")
+        inner.inputs.parameters["boxes"] = dflow.InputParameter()
+        inner.inputs.parameters["conf"] = dflow.InputParameter()
+        inner.outputs.parameters["conf"] = dflow.OutputParameter()
+        inner.outputs.parameters["conf"].value_from_parameter = inner.inputs.parameters["conf"]
+        inner.add(dflow.Step("msgs", PythonOPTemplate(ops.BoxMessages), parameters={"boxes": inner.inputs.parameters["boxes"]}))
+        wf = dflow.Workflow("configs")
+        wf.add(dflow.Step("outer", inner, parameters={"boxes": {"b": ops.Box("two"), "a": ops.Box("one")},
+                                                      "conf": {"seed": 1, "data": []}}))
+        self.run(wf)  # type: ignore[attr-defined]
+        assert self.one(wf, name="msgs").outputs.parameters["msgs"].value == ["one", "two"]  # type: ignore[attr-defined]
+        assert self.one(wf, name="outer").outputs.parameters["conf"].value == {"seed": 1, "data": []}  # type: ignore[attr-defined]
+
+    def test_an_optional_artifact_not_given_passes_on_as_none(self) -> None:
+        """A Steps template's optional input artifact that its caller does not give: the step inside that
+        takes it (optional there too) runs without it."""
+        inner = dflow.Steps("maybe")
+        inner.inputs.artifacts["f"] = dflow.InputArtifact(optional=True)
+        inner.add(dflow.Step("has", PythonOPTemplate(ops.HasFile), artifacts={"f": inner.inputs.artifacts["f"]}))
+        wf = dflow.Workflow("maybe")
+        wf.add(dflow.Step("outer", inner, artifacts={"f": None}))
+        self.run(wf)  # type: ignore[attr-defined]
+        assert self.one(wf, name="has").outputs.parameters["given"].value is False  # type: ignore[attr-defined]
+
+    def test_slices_given_as_an_expression_gather_in_order(self) -> None:
+        """``Slices("int('{{item}}')")`` over a formatted sequence (dpgen2's form): the gathered artifact holds
+        every slice's file, in slice order."""
+        w = dflow.Step("w", PythonOPTemplate(ops.SameNameWriter, slices=Slices("int('{{item}}')", input_parameter=["x"],
+                                                                                output_artifact=["out"])),
+                       parameters={"x": [5, 6, 7]}, with_sequence=dflow.argo_sequence(3, format="%04d"))
+        r = dflow.Step("r", PythonOPTemplate(ops.ReadAll), artifacts={"files": w.outputs.artifacts["out"]})
+        wf = dflow.Workflow("expr-slices")
+        wf.add(w)
+        wf.add(r)
+        self.run(wf)  # type: ignore[attr-defined]
+        assert self.one(wf, name="r").outputs.parameters["texts"].value == ["5", "6", "7"]  # type: ignore[attr-defined]
+
     def test_an_empty_fanout_gives_an_empty_artifact(self) -> None:
         """A fan-out of no slices: a step reading its gathered artifact gets an empty list, not a failure."""
         w = dflow.Step("w", PythonOPTemplate(ops.SameNameWriter, slices=Slices(input_parameter=["x"], output_artifact=["out"])),

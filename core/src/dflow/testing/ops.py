@@ -16,7 +16,7 @@ from dflow.python import OP, OPIO, Artifact, BigParameter, FatalError, OPIOSign,
 
 __all__ = [
     "AddOne", "Square", "WriteFile", "Concat", "Sleep", "FlakyOP", "FailFatal", "FailIfOdd", "ProgressOP",
-    "Record", "SameNameWriter", "Crash", "Sum", "Box", "DoubleBox",
+    "Record", "SameNameWriter", "Crash", "Sum", "Box", "DoubleBox", "BoxMessages", "HasFile",
 ]
 
 
@@ -221,3 +221,25 @@ class DoubleBox(OP):
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
         return OPIO({"box": Box(op_in["box"].msg * 2)})
+
+
+@OP.function
+def BoxMessages(boxes: dict) -> {"msgs": List[str]}:  # noqa: N802
+    """A dict holding objects (pickled as a whole): the messages of its boxes, by key."""
+    return {"msgs": [boxes[k].msg for k in sorted(boxes)]}
+
+
+class HasFile(OP):
+    """Whether an optional artifact was given."""
+
+    @classmethod
+    def get_input_sign(cls) -> OPIOSign:
+        return OPIOSign({"f": Artifact(Path, optional=True)})
+
+    @classmethod
+    def get_output_sign(cls) -> OPIOSign:
+        return OPIOSign({"given": bool})
+
+    @OP.exec_sign_check
+    def execute(self, op_in: OPIO) -> OPIO:
+        return OPIO({"given": op_in["f"] is not None})

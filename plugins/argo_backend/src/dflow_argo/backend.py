@@ -47,6 +47,7 @@ class ArgoBackend(Backend):
     """Argo Workflows through Argo Server. Construction never touches the network."""
 
     name = "argo"
+    records_writer_types = False  # Argo carries a parameter's text only: the records hold declared types
 
     def __init__(
         self,
