@@ -347,6 +347,19 @@ def _fetch_into(artifact: Any, staging: str, sub_path: Optional[str], storage_cl
     if not key:
         raise ValidationError(f"download_artifact: {artifact!r} is not an artifact (it has no key or local path)")
     client = storage_client or _client_for(artifact)
+    if sub_path and extract and key.endswith(".tgz") and _is_file_key(client, key):
+        # a part of an output Argo stored as one tarball: unpack the whole, then take the part
+        with tempfile.TemporaryDirectory(dir=staging, prefix=".whole-") as whole:
+            _fetch_into(artifact, whole, None, storage_client, extract)
+            src = os.path.join(whole, sub_path)
+            if not os.path.exists(src):
+                raise StorageError(f"artifact {key!r} has no {sub_path!r}")
+            if os.path.isdir(src):
+                for name in os.listdir(src):
+                    os.replace(os.path.join(src, name), os.path.join(staging, name))
+            else:
+                os.replace(src, os.path.join(staging, os.path.basename(src)))
+        return
     if sub_path:
         key = f"{key}/{sub_path}"
     if _is_file_key(client, key):

@@ -98,3 +98,17 @@ class DataFlowChecks:
                                   path=self.tmp / "dl")  # type: ignore[attr-defined]
         assert [Path(p).name for p in paths] == ["bar.txt"]
         assert (self.tmp / "dl" / "bar.txt").read_text() == "Hello\n"  # type: ignore[attr-defined]
+
+    def test_a_part_of_a_script_output_directory_downloads_alone(self) -> None:
+        """``download_artifact(..., sub_path=...)`` of a script's output directory gives that part only."""
+        t = dflow.ShellOPTemplate(name="tree", image="alpine:3.15",
+                                  script="mkdir -p /tmp/out/a /tmp/out/b && echo A > /tmp/out/a/x.txt && echo B > /tmp/out/b/y.txt")
+        t.outputs.artifacts = {"out": dflow.OutputArtifact(path="/tmp/out")}
+        wf = dflow.Workflow("sub-path")
+        wf.add(dflow.Step("tree", t))
+        self.run(wf)  # type: ignore[attr-defined]
+        art = self.one(wf, name="tree").outputs.artifacts["out"]  # type: ignore[attr-defined]
+        paths = dflow.download_artifact(art, sub_path="a", path=self.tmp / "a")  # type: ignore[attr-defined]
+        assert [Path(p).name for p in paths] == ["x.txt"] and Path(paths[0]).read_text() == "A\n"
+        whole = dflow.download_artifact(art, path=self.tmp / "whole")  # type: ignore[attr-defined]
+        assert sorted(Path(p).name for p in whole) == ["a", "b"]
