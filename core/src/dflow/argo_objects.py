@@ -6,14 +6,7 @@ import datetime
 from typing import Any, Dict, Optional
 
 from .backend import StepRecord, WorkflowRecord
-from .contract import (
-    PICKLE_TYPE_PREFIX,
-    decode_value,
-    encode_value,
-    in_pickle_wrapper,
-    is_pickled,
-    takes_pickle_wrapper,
-)
+from .contract import carried_pickle_type, decode_value, encode_value, is_pickled
 from .spec import StoredArtifact
 
 __all__ = ["ArgoStep", "ArgoParameter", "ArgoArtifact", "ArgoWorkflow", "GlobalOutputs", "global_outputs"]
@@ -38,11 +31,9 @@ class ArgoParameter:
         self._text = text
         self.type = type_name
         allow = is_pickled(type_name) and declared is not None and declared == str(type_name)[len("pickle:"):]
-        named = type_name or declared
-        if text_only and not is_pickled(named) and named and takes_pickle_wrapper(named) and in_pickle_wrapper(text):
-            # a backend that records only declared types (Argo): a pickled value is read as the step
-            # runtime reads it (see dflow.stepio.parameter_value)
-            type_name, allow = PICKLE_TYPE_PREFIX + named, True
+        carried = carried_pickle_type(text, type_name or declared) if text_only else None
+        if carried is not None:  # a backend that records only declared types (Argo), as the step runtime reads it
+            type_name, allow = carried, True
         # a value with no recorded type (a shell script's output) is its text, as in dflow; a backend that
         # records no types (Argo) gives an output of a Steps/DAG template the type the spec implies for it
         kind = type_name

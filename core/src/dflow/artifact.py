@@ -298,8 +298,9 @@ def download_artifact(
     return [os.path.join(target, n) for n in names]
 
 
-def _unpack_tarball(tarball: str, staging: str, key: str) -> None:
-    """Replace the tarball Argo made of an output (its default archive, a ``.tgz`` key) by what it holds.
+def _unpack_tarball(tarball: str, staging: str, key: str, sub_path: Optional[str] = None) -> None:
+    """Replace the tarball Argo made of an output (its default archive, a ``.tgz`` key) by what it holds
+    (``sub_path``: only that part of it).
 
     As Argo does when a step reads it, a single top-level entry is the artifact itself: a
     directory's contents land in ``staging``, a file keeps its name.
@@ -316,8 +317,17 @@ def _unpack_tarball(tarball: str, staging: str, key: str) -> None:
     root = unpacked
     if len(entries) == 1 and os.path.isdir(os.path.join(unpacked, entries[0])):
         root = os.path.join(unpacked, entries[0])
-    for name in os.listdir(root):
-        os.replace(os.path.join(root, name), os.path.join(staging, name))
+    if sub_path:
+        holds = sorted(os.listdir(root))
+        root = os.path.join(root, sub_path)
+        if not os.path.exists(root):
+            shutil.rmtree(unpacked)
+            raise StorageError(f"artifact {key!r} has no {sub_path!r}; give sub_path one of {holds}")
+    if os.path.isdir(root):
+        for name in os.listdir(root):
+            os.replace(os.path.join(root, name), os.path.join(staging, name))
+    else:
+        os.replace(root, os.path.join(staging, os.path.basename(root)))
     shutil.rmtree(unpacked)
 
 
@@ -347,26 +357,16 @@ def _fetch_into(artifact: Any, staging: str, sub_path: Optional[str], storage_cl
     if not key:
         raise ValidationError(f"download_artifact: {artifact!r} is not an artifact (it has no key or local path)")
     client = storage_client or _client_for(artifact)
-    if sub_path and extract and key.endswith(".tgz") and _is_file_key(client, key):
-        # a part of an output Argo stored as one tarball: unpack the whole, then take the part
-        with tempfile.TemporaryDirectory(dir=staging, prefix=".whole-") as whole:
-            _fetch_into(artifact, whole, None, storage_client, extract)
-            src = os.path.join(whole, sub_path)
-            if not os.path.exists(src):
-                raise StorageError(f"artifact {key!r} has no {sub_path!r}")
-            if os.path.isdir(src):
-                for name in os.listdir(src):
-                    os.replace(os.path.join(src, name), os.path.join(staging, name))
-            else:
-                os.replace(src, os.path.join(staging, os.path.basename(src)))
+    if extract and key.endswith(".tgz") and _is_file_key(client, key):
+        # an output Argo stored as one tarball (a part of it, for a sub-path): unpacked
+        dst = os.path.join(staging, os.path.basename(key))
+        client.download(key, dst)
+        _unpack_tarball(dst, staging, key, sub_path)
         return
     if sub_path:
         key = f"{key}/{sub_path}"
     if _is_file_key(client, key):
-        dst = os.path.join(staging, os.path.basename(key))
-        client.download(key, dst)
-        if extract and key.endswith(".tgz"):
-            _unpack_tarball(dst, staging, key)
+        client.download(key, os.path.join(staging, os.path.basename(key)))
     else:
         download_tree(client, key, staging)
         merge_stacked(staging)  # a gathered artifact stored as parts under one prefix

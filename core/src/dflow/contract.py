@@ -41,7 +41,7 @@ __all__ = [
     "PICKLE_TYPE_PREFIX",
     "in_pickle_wrapper",
     "json_holds",
-    "takes_pickle_wrapper",
+    "carried_pickle_type",
     "JSON_TYPE_NAMES",
     "encode_value",
     "decode_value",
@@ -140,29 +140,35 @@ def is_pickled(type_name: Optional[str]) -> bool:
     return bool(type_name) and str(type_name).startswith(PICKLE_TYPE_PREFIX)
 
 
+def _type_base(type_name: Optional[str]) -> str:
+    """``List`` of ``Optional[List[int]]``: a declared type's name without ``Optional`` and arguments."""
+    name = str(type_name or "Any").strip()
+    if name.startswith("Optional[") and name.endswith("]"):
+        name = name[len("Optional["):-1]
+    return name.split("[", 1)[0]
+
+
 def json_holds(type_name: Optional[str]) -> bool:
     """Whether values of a declared type (its name as ``SignField.type`` gives it) have a JSON form."""
-    name = str(type_name or "Any").strip()
-    if name.startswith("Optional[") and name.endswith("]"):
-        name = name[len("Optional["):-1]
-    return name.split("[", 1)[0] in JSON_TYPE_NAMES | {"str", "Any", "List", "Dict", "None", "Path", "Union"}
+    return _type_base(type_name) in JSON_TYPE_NAMES | {"str", "Any", "List", "Dict", "None", "Path", "Union"}
 
 
-def takes_pickle_wrapper(type_name: Optional[str]) -> bool:
-    """Whether a parameter declared with this type reads a value in the pickle wrapper as pickled when no
-    writer's record says so (a backend that carries text only): any type but text, ``Any`` or a path."""
-    name = str(type_name or "Any").strip()
-    if name.startswith("Optional[") and name.endswith("]"):
-        name = name[len("Optional["):-1]
-    return name.split("[", 1)[0] not in ("str", "Any", "None", "NoneType", "Path")
+def carried_pickle_type(text: Optional[str], type_name: Optional[str]) -> Optional[str]:
+    """On a backend that carries parameters as text only (Argo), the ``pickle:<type>`` record of a value
+    declared ``type_name``, or None. There the wrapper itself is the record that a value was pickled,
+    for any declared type but text, a path or anything (``Any``); a recorded pickle stays as it is."""
+    if not type_name or is_pickled(type_name) or not in_pickle_wrapper(text):
+        return None
+    if _type_base(type_name) in ("str", "Any", "None", "NoneType", "Path"):
+        return None
+    return PICKLE_TYPE_PREFIX + type_name
 
 
 def in_pickle_wrapper(text: Optional[str]) -> bool:
     """Whether ``text`` has the form :func:`encode_value` gives a pickled value (and nothing else).
 
     For a backend that carries parameters as text only (Argo): there the wrapper is the only
-    record a value was pickled (see :func:`takes_pickle_wrapper` and
-    :func:`dflow.stepio.parameter_value`).
+    record a value was pickled (see :func:`carried_pickle_type`).
     """
     if not text or not text.startswith("{"):
         return False

@@ -19,15 +19,14 @@ from typing import Any, Dict, List, Optional, Union
 from dflow.contract import (
     CATALOG_DIR,
     PICKLE_TYPE_PREFIX,
+    carried_pickle_type,
     decode_value,
     encode_value,
-    in_pickle_wrapper,
     is_pickled,
     json_holds,
     merge_stacked,
     read_catalog,
     slice_dir,
-    takes_pickle_wrapper,
     write_catalog,
 )
 
@@ -119,12 +118,6 @@ def artifact_value(path: Optional[str], tp: Any, optional: bool = False) -> Any:
 # --------------------------------------------------------------------------- parameters in
 
 
-def _sign_name(tp: Any) -> str:
-    from dflow.python.typecheck import type_name
-
-    return type_name(tp)
-
-
 def _wants_pickle(tp: Any, recorded: Optional[str] = None) -> bool:
     """Whether a sign type asks for a value JSON cannot hold (so a pickled value may be read):
     a type JSON has no form for, or the very type the writer recorded for its pickle (a
@@ -148,21 +141,17 @@ def parameter_value(entry: Any, tp: Any, sliced: bool) -> Any:
     declares: a container backend carries the text alone) counts a value in the pickle
     wrapper as recorded pickled unless ``tp`` asks for text, a path or anything.
     """
-    from dflow.python.typecheck import check_type
+    from dflow.python.typecheck import check_type, type_name
 
-    carried = False
     if isinstance(entry, dict):
         text, tname = entry.get("text"), entry.get("type")
-        carried = bool(entry.get("declared_only"))
         if "value" in entry and text is None:
             return entry["value"]
+        carried = carried_pickle_type(text, type_name(tp)) if entry.get("declared_only") and not sliced else None
+        if carried is not None:  # a backend that carries text only (Argo): the wrapper is the record
+            return decode_value(text, carried, allow_pickle=True)
     else:
         text, tname = entry, None
-    if carried and not is_pickled(tname) and not sliced and in_pickle_wrapper(text) and takes_pickle_wrapper(_sign_name(tp)):
-        # a backend that carries text only (Argo) keeps no writer's record: the wrapper is the record (a
-        # dict holding objects is pickled too), except where the sign asks for text, a path or anything
-        tname = PICKLE_TYPE_PREFIX + str(tname or "object")
-        return decode_value(text, tname, allow_pickle=True)
     allow = is_pickled(tname) and _wants_pickle(tp, tname)
     if sliced:
         return decode_value(text, None if tname == "str" else tname, allow_pickle=allow)

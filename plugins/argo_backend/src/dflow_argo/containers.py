@@ -41,6 +41,12 @@ from .util import (
 __all__ = ["ContainerTemplates"]
 
 
+def _gathered_ref(ref: Optional[str], gathered: Dict[str, List[str]]) -> Optional[Tuple[str, str]]:
+    """(fan-out step, artifact) when ``ref`` names a gathered output artifact of a fan-out here."""
+    m = STEP_ART_REF.match(ref or "")
+    return (m.group(2), m.group(3)) if m and m.group(3) in gathered.get(m.group(2), []) else None
+
+
 def _gathered_name(step: str, artifact: str) -> str:
     return f"{step}-gathered-{artifact}"
 
@@ -103,12 +109,12 @@ class ContainerTemplates:
         out_arts = []
         for a in t.outputs_artifacts:
             art: Dict[str, Any] = {"name": a.name}
-            m = STEP_ART_REF.match(a.from_ or "")
-            if m and m.group(3) in gathered.get(m.group(2), []):
-                returned.setdefault(m.group(2), [])
-                if m.group(3) not in returned[m.group(2)]:
-                    returned[m.group(2)].append(m.group(3))
-                art["from"] = "{{%s.%s.outputs.artifacts.gathered}}" % (scope, _gathered_name(m.group(2), m.group(3)))
+            g = _gathered_ref(a.from_, gathered)
+            if g:
+                returned.setdefault(g[0], [])
+                if g[1] not in returned[g[0]]:
+                    returned[g[0]].append(g[1])
+                art["from"] = "{{%s.%s.outputs.artifacts.gathered}}" % (scope, _gathered_name(*g))
             elif a.from_ is not None:
                 art["from"] = a.from_
             elif a.from_expression is not None:
@@ -124,9 +130,9 @@ class ContainerTemplates:
         marked: Dict[str, List[str]] = {k: list(v) for k, v in returned.items()}
         for s in steps:
             for a in s.artifacts.values():
-                m = STEP_ART_REF.match(a.ref or "")
-                if m and m.group(3) in gathered.get(m.group(2), []) and m.group(3) not in marked.get(m.group(2), []):
-                    marked.setdefault(m.group(2), []).append(m.group(3))
+                g = _gathered_ref(a.ref, gathered)
+                if g and g[1] not in marked.get(g[0], []):
+                    marked.setdefault(g[0], []).append(g[1])
         body: Dict[str, Any] = {
             "name": t.name,
             "metadata": prune({"annotations": dict(t.annotations), "labels": dict(t.labels)}),
@@ -290,9 +296,9 @@ class ContainerTemplates:
         else:
             a = s.artifacts[name]
             gkey = None
-            m = STEP_ART_REF.match(a.ref or "")
-            if m and m.group(3) in gathered.get(m.group(2), []):
-                gkey = f"{self._group_key(parent, m.group(2))}/{m.group(3)}"
+            g = _gathered_ref(a.ref, gathered)
+            if g:
+                gkey = f"{self._group_key(parent, g[0])}/{g[1]}"
             arts.append(self._artifact_argument("in", a, gkey))
         count = prune({
             "name": f"{s.name}-count-slices",
@@ -393,9 +399,9 @@ class ContainerTemplates:
         arts = []
         for k, a in s.artifacts.items():
             gkey = None
-            m = STEP_ART_REF.match(a.ref or "")
-            if m and m.group(3) in gathered.get(m.group(2), []):
-                gkey = f"{self._group_key(parent, m.group(2))}/{m.group(3)}"
+            g = _gathered_ref(a.ref, gathered)
+            if g:
+                gkey = f"{self._group_key(parent, g[0])}/{g[1]}"
             arts.append(self._artifact_argument(k, a, gkey))
         if reused is not None:
             template_name = self._reuse_template(target, reused)
