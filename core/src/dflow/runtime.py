@@ -27,7 +27,7 @@ import json
 import os
 import sys
 import traceback
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from dflow.contract import (
     EXIT_FATAL,
@@ -284,6 +284,23 @@ def _read_inputs(task: Dict[str, Any], in_sign: Any, slicing: bool, sl_in_p: Any
     return values
 
 
+def _item_container(field: Any) -> Any:
+    """For the sign of a sliced input artifact: ``list`` (``set``, ...) when the OP takes its slice's item
+    in a collection (``Artifact(List[Path])``: ``[item]``, as when the backend cut the artifact to the
+    item, and as in dflow); None when it takes the item itself."""
+    from dflow.python.opio import Artifact
+    from dflow.python.typecheck import unwrap_optional
+
+    if not isinstance(field, Artifact):
+        return None
+    tp, _ = unwrap_optional(_field_type(field))
+    if getattr(tp, "__origin__", None) is Union:
+        forms = [a for a in tp.__args__ if getattr(a, "__name__", "") not in ("HDF5Datasets", "HDF5Dataset")]
+        tp = forms[0] if forms else tp
+    origin = getattr(tp, "__origin__", None)
+    return origin if origin in (list, set, frozenset, tuple) else None
+
+
 def _plan_runs(values: Dict[str, Any], in_sign: Any, slices: Optional[Dict[str, Any]], slicing: bool,
                slice_index: Optional[int], sl_in: Any) -> List[Tuple[Optional[int], Dict[str, Any]]]:
     """Which slices this step runs, each with its own inputs."""
@@ -301,6 +318,7 @@ def _plan_runs(values: Dict[str, Any], in_sign: Any, slices: Optional[Dict[str, 
         indices = list(range(start, min(start + int(group), n)))
     else:
         indices = [int(slice_index)]
+    containers = {k: _item_container(in_sign.get(k)) for k in sl_in if hasattr(in_sign, "get")}
     runs = []
     for i in indices:
         one = dict(values)
@@ -311,6 +329,8 @@ def _plan_runs(values: Dict[str, Any], in_sign: Any, slices: Optional[Dict[str, 
                 except (IndexError, KeyError, TypeError):
                     raise IndexError("slice %d of input %r is out of range (it has %s)" % (
                         i, k, len(one[k]) if hasattr(one[k], "__len__") else "no items")) from None
+                if containers.get(k) is not None and one[k] is not None:
+                    one[k] = containers[k]([one[k]])
         runs.append((i, one))
     return runs
 

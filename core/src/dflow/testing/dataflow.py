@@ -112,3 +112,22 @@ class DataFlowChecks:
         assert [Path(p).name for p in paths] == ["x.txt"] and Path(paths[0]).read_text() == "A\n"
         whole = dflow.download_artifact(art, path=self.tmp / "whole")  # type: ignore[attr-defined]
         assert sorted(Path(p).name for p in whole) == ["a", "b"]
+
+    def test_a_sliced_list_artifact_reaches_each_slice_as_a_list_of_its_item(self) -> None:
+        """dpgen2's ``run-caly-model-devi``: slices of a list of directories, taken by an ``Artifact(List[Path])``
+        sign, give each slice ``[its item]`` (as dflow does), alone or in groups of slices."""
+        wf = dflow.Workflow("list-item")
+        make = dflow.Step("make", PythonOPTemplate(ops.MakeDirs), parameters={"names": ["a", "b", "c"]})
+        wf.add(make)
+        fans = []
+        for name, group in (("each", None), ("grouped", 2)):
+            sl = Slices(input_artifact=["dirs"], output_parameter=["names"], group_size=group)
+            fans.append(dflow.Step(name, PythonOPTemplate(ops.ItemNames, slices=sl),
+                                   artifacts={"dirs": make.outputs.artifacts["dirs"]}, with_param=dflow.argo_range(3)))
+        wf.add(fans)
+        wf.add([dflow.Step(f"{f.name}-seen", PythonOPTemplate(ops.Same), parameters={"values": f.outputs.parameters["names"]})
+                for f in fans])
+        self.run(wf)  # type: ignore[attr-defined]
+        for f in fans:
+            seen = self.one(wf, name=f"{f.name}-seen").outputs.parameters["values"].value  # type: ignore[attr-defined]
+            assert seen == [["a"], ["b"], ["c"]], (f.name, seen)

@@ -243,3 +243,26 @@ class HasFile(OP):
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
         return OPIO({"given": op_in["f"] is not None})
+
+
+@OP.function
+def MakeDirs(names: List[str]) -> {"dirs": Artifact(List[Path])}:  # noqa: N802
+    """A list of directories, one per name, each holding a file (dpgen2's ``grouped_traj_list``)."""
+    out = []
+    for n in names:
+        Path(n).mkdir()
+        (Path(n) / "f.txt").write_text(n)
+        out.append(Path(n))
+    return {"dirs": out}
+
+
+@OP.function
+def ItemNames(dirs: Artifact(List[Path])) -> {"names": List[str]}:  # noqa: N802
+    """The names of the paths it is given, as a list (sliced: its slice's item, in a list)."""
+    return {"names": [p.name for p in dirs]}
+
+
+@OP.function
+def Same(values: list) -> {"values": list}:  # noqa: N802
+    """Hands its list on (to read a gathered parameter the same way on every backend)."""
+    return {"values": values}
