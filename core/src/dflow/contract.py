@@ -53,6 +53,7 @@ __all__ = [
     "sorted_items",
     "slice_dir",
     "PART_PREFIX",
+    "STACK_PREFIX",
     "GATHERED_MARKER",
     "SOURCE_MODULE_NAME",
     "unpickle",
@@ -291,6 +292,9 @@ def slice_dir(index: int) -> str:
 
 #: a gathered artifact stored as one prefix holds each pod's output under ``.dflow-part-<n>``
 PART_PREFIX = ".dflow-part-"
+#: the same for the stacked outputs of a sliced super-OP: each part (a slice, or what one step of
+#: its template wrote, in run order) is itself merged first, then merged in as ``merge_part(stacked=True)``
+STACK_PREFIX = ".dflow-stack-"
 #: an empty file a container backend may put beside the parts, so the prefix exists with no slice
 GATHERED_MARKER = ".dflow-gathered"
 
@@ -351,7 +355,7 @@ def merge_part(src: str, target: str, index: int, stacked: bool = False) -> None
 
 
 def merge_stacked(directory: str) -> bool:
-    """Merge the ``.dflow-part-<n>`` folders of a gathered artifact into ``directory`` itself.
+    """Merge the ``.dflow-part-<n>`` (and ``.dflow-stack-<n>``) folders of a gathered artifact into ``directory``.
 
     Returns whether there was anything to merge. The result is the same as the local
     engine's merge of the slices' outputs, so a gathered artifact looks the same on
@@ -365,9 +369,19 @@ def merge_stacked(directory: str) -> bool:
     marker = os.path.join(directory, GATHERED_MARKER)
     if os.path.isfile(marker) and not os.path.islink(marker):
         os.unlink(marker)
+    rank = 0
     for index, name in parts:
         src = os.path.join(directory, name)
-        merge_part(src, directory, index)
+        stacked = name.startswith(STACK_PREFIX)
+        if stacked:
+            # a part of a stack may be a stack itself (a recursion's next round); as the local engine
+            # merges the parts that exist, a part is numbered by its place among those that hold something
+            merge_stacked(src)
+            if not os.listdir(src):
+                shutil.rmtree(src, ignore_errors=True)
+                continue
+            index, rank = rank, rank + 1
+        merge_part(src, directory, index, stacked=stacked)
         shutil.rmtree(src, ignore_errors=True)
     return bool(parts)
 
@@ -375,10 +389,11 @@ def merge_stacked(directory: str) -> bool:
 def _part_index(name: str) -> Optional[int]:
     """The slice of a part folder: its name is the prefix and the step's ``dflow_slice`` text, which
     on Argo is the Slices expression with ``{{item}}`` filled in (``int('0003')``), read as a pod reads it."""
-    if not name.startswith(PART_PREFIX):
+    prefix = next((p for p in (PART_PREFIX, STACK_PREFIX) if name.startswith(p)), None)
+    if prefix is None:
         return None
     try:
-        return slice_index(name[len(PART_PREFIX):])
+        return slice_index(name[len(prefix):])
     except ValueError:
         return None
 

@@ -318,12 +318,17 @@ def _plan_runs(values: Dict[str, Any], in_sign: Any, slices: Optional[Dict[str, 
         indices = list(range(start, min(start + int(group), n)))
     else:
         indices = [int(slice_index)]
+    from dflow.python.opio import Artifact
+
     containers = {k: _item_container(in_sign.get(k)) for k in sl_in if hasattr(in_sign, "get")}
     runs = []
     for i in indices:
         one = dict(values)
         for k in sl_in:
             if k in one and one[k] is not None:
+                if isinstance(in_sign.get(k), Artifact) and isinstance(one[k], list) and i >= len(one[k]):
+                    one[k] = None  # as in dflow (and as the engine cuts it): a slice past the items gets no artifact
+                    continue
                 try:
                     one[k] = one[k][i]
                 except (IndexError, KeyError, TypeError):

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
+from . import expressions as X
 from . import spec as S
 from .contract import SLICE_PARAMETER
 from .errors import ValidationError
 
-__all__ = ["lower_slices", "list_expression"]
+__all__ = ["lower_slices", "list_expression", "stack_producers", "stacked_of_steps"]
 
 _INPUT_REF = re.compile(r"^\{\{\s*inputs\.parameters\.([^.{}\s]+)\s*\}\}$")
 _OUTPUT_REF = re.compile(r"^\{\{\s*(steps|tasks)\.([^.{}\s]+)\.outputs\.parameters\.([^.{}\s]+)\s*\}\}$")
@@ -138,3 +139,28 @@ def lower_slices(
         with_param, seq = _group_loop(where, with_param, seq, int(fanout.group_size))
     return with_param, seq, fanout
 
+
+# ---------------------------------------------------------------- stacked outputs of sliced super-OPs
+
+
+def stack_producers(tmpl: Any, name: str) -> List[Tuple[str, str]]:
+    """The (step, output artifact) pairs that output artifact ``name`` of a Steps/DAG template
+    may come from, in the order the template runs its steps."""
+    out = next((a for a in tmpl.outputs_artifacts if a.name == name), None)
+    if out is None:
+        return []
+    refs = X.find_refs(out.from_ or "") + X.find_refs("{{=%s}}" % out.from_expression if out.from_expression else "")
+    parts = [r.split(".") for r in refs]
+    found = list(dict.fromkeys((p[1], p[4]) for p in parts
+                               if len(p) == 5 and p[0] in ("steps", "tasks") and p[2:4] == ["outputs", "artifacts"]))
+    order = {s.name: i for i, s in enumerate(tmpl.all_steps())}
+    return sorted(found, key=lambda p: order.get(p[0], len(order)))
+
+
+def stacked_of_steps(tmpl: Any, stacked: FrozenSet[str]) -> Dict[str, FrozenSet[str]]:
+    """Which output artifacts of each step of a Steps/DAG template stack, when the template's outputs ``stacked`` do."""
+    out: Dict[str, set] = {}
+    for name in stacked:
+        for step, art in stack_producers(tmpl, name):
+            out.setdefault(step, set()).add(art)
+    return {k: frozenset(v) for k, v in out.items()}

@@ -625,3 +625,72 @@ def test_a_workflow_renders_for_argo_while_the_local_backend_is_selected(tmp_pat
     (arg,) = steps_of(m)["r"]["arguments"]["artifacts"]
     assert set(arg) == {"name", "s3"} and set(arg["s3"]) == {"key"}
     assert arg["s3"]["key"].startswith("dflow/packages/")  # the local copy, uploaded by submit
+
+
+def _rounds_template():
+    """A recursive Steps template whose output may come from its pod or from its next round."""
+    import argo_ops as ops
+    from feature_workflows import T
+
+    from dflow import InputParameter, OutputArtifact, Steps, if_expression
+
+    rounds = Steps("rounds")
+    rounds.inputs.parameters["name"] = InputParameter()
+    rounds.inputs.parameters["n"] = InputParameter(value=0)
+    rounds.outputs.artifacts["out"] = OutputArtifact()
+    w = Step("w", T(ops.write_file), parameters={"name": rounds.inputs.parameters["name"], "text": "x"})
+    rounds.add(w)
+    again = Step("again", rounds, parameters={"name": rounds.inputs.parameters["name"], "n": 1},
+                 when="%s < 1" % rounds.inputs.parameters["n"])
+    rounds.add(again)
+    rounds.outputs.artifacts["out"].from_expression = if_expression(
+        _if=rounds.inputs.parameters["n"] < 1, _then=again.outputs.artifacts["out"], _else=w.outputs.artifacts["out"])
+    return rounds
+
+
+def test_a_sliced_super_op_renders_a_wrapper_that_cuts_and_stacks(tmp_path):
+    """Slices on a recursive Steps template: the step calls a wrapper (cut pod, stacking variant, a pod naming
+    the slice's stack); in the variant the pod writes under its place in the stack and the recursion calls the
+    variant again one level down. The manifest validates, and each new template says what it stands for."""
+    from dflow.python import Slices
+    from dflow_argo.superops import PLUMBING_ANNOTATION, STANDS_FOR_ANNOTATION
+
+    wf = Workflow("sliced-super-op")
+    wf.add(Step("s", _rounds_template(), parameters={"name": ["a", "b"]},
+                slices=Slices(input_parameter=["name"], output_artifact=["out"])))
+    m = ArgoBackend().render(wf.compile())
+    assert schema_errors(m) == []
+    ts = templates(m)
+    wrapper = ts[steps_of(m)["s"]["template"]]
+    assert wrapper["metadata"]["annotations"][STANDS_FOR_ANNOTATION] == "rounds"
+    cut, run, mark = (g[0] for g in wrapper["steps"])
+    assert PLUMBING_ANNOTATION in ts[cut["template"]]["metadata"]["annotations"]
+    variant = ts[run["template"]]
+    assert variant["metadata"]["annotations"][STANDS_FOR_ANNOTATION] == "rounds"
+    assert params(run)["dflow_stack_out"] == "{{inputs.parameters.dflow_group_key}}/out/.dflow-stack-{{inputs.parameters.dflow_slice}}"
+    inner = {s["name"]: s for g in variant["steps"] for s in g}
+    assert inner["again"]["template"] == variant["name"]  # the recursion stacks too
+    assert params(inner["again"])["dflow_stack_out"] == "{{inputs.parameters.dflow_stack_out}}/.dflow-stack-1"
+    pod = ts[inner["w"]["template"]]
+    assert pod["metadata"]["annotations"][STANDS_FOR_ANNOTATION] == "write-file"
+    out = next(a for a in pod["outputs"]["artifacts"] if a["name"] == "out")
+    assert out["archive"] == {"none": {}} and "{{inputs.parameters.dflow_stack_out}}" in json.dumps(out)
+    assert mark["arguments"]["parameters"][0]["value"] == params(run)["dflow_stack_out"]
+
+
+def test_a_looped_super_op_feeding_a_sliced_output_is_refused_by_name(tmp_path):
+    """What the stacking cannot follow on Argo is refused when the workflow is rendered, naming the step."""
+    from dflow import DAG, InputParameter, OutputArtifact, Task, argo_range
+    from dflow.errors import ValidationError
+    from dflow.python import Slices
+
+    outer = DAG("outer")
+    outer.outputs.artifacts["out"] = OutputArtifact()
+    loop = Task("loop", _rounds_template(), parameters={"name": "{{item}}"}, with_param=argo_range(2))
+    outer.add(loop)
+    outer.outputs.artifacts["out"]._from = loop.outputs.artifacts["out"]
+    outer.inputs.parameters["k"] = InputParameter()
+    wf = Workflow("looped")
+    wf.add(Step("s", outer, parameters={"k": [1, 2]}, slices=Slices(input_parameter=["k"], output_artifact=["out"])))
+    with pytest.raises(ValidationError, match="step 'loop' of 'outer': a looped or sliced steps template"):
+        ArgoBackend().render(wf.compile())

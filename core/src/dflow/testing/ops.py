@@ -266,3 +266,21 @@ def ItemNames(dirs: Artifact(List[Path])) -> {"names": List[str]}:  # noqa: N802
 def Same(values: list) -> {"values": list}:  # noqa: N802
     """Hands its list on (to read a gathered parameter the same way on every backend)."""
     return {"values": values}
+
+
+@OP.function
+def OneRound(task: str, round: int, seed: Artifact(Path, optional=True)) -> {"traj": Artifact(Path), "next": int}:  # noqa: N802
+    """One round of a recursive super-OP (dpgen2's CalyEvoStep): writes ``<task>/traj/<round>.txt``, holding
+    the seed file's text when given; every round returns a directory of the same name."""
+    out = Path(task) / "traj"
+    out.mkdir(parents=True)
+    (out / f"{round}.txt").write_text(f"{task} {round} {seed.read_text() if seed is not None else ''}".strip())
+    return {"traj": out, "next": round + 1}
+
+
+@OP.function
+def Seeds(names: List[str]) -> {"files": Artifact(List[Path])}:  # noqa: N802
+    """One file per name, as a list artifact."""
+    for n in names:
+        Path(f"{n}.seed").write_text(f"seed-{n}")
+    return {"files": [Path(f"{n}.seed") for n in names]}

@@ -15,7 +15,7 @@ import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from dflow.backend import Backend, ParameterValue, ReusedStep, StepRecord, WorkflowRecord
-from dflow.contract import KEY_PARAMETER, PART_PREFIX, RESERVED_PARAMETERS, decode_value, encode_value
+from dflow.contract import KEY_PARAMETER, PART_PREFIX, RESERVED_PARAMETERS, STACK_PREFIX, decode_value, encode_value
 from dflow.errors import BackendError, ValidationError
 from dflow.settings import config, s3_config
 from dflow.spec import StoredArtifact, WorkflowSpec
@@ -23,6 +23,7 @@ from dflow.spec import StoredArtifact, WorkflowSpec
 from .client import ArgoClient
 from .manifest import SPEC_ANNOTATION, WRAPPER_ANNOTATION, ManifestCompiler, decode_spec_annotation
 from .package import Upload, make_tarball
+from .superops import PLUMBING_ANNOTATION, RUN_STEP, STANDS_FOR_ANNOTATION
 from .util import COUNT_TEMPLATE, GATHER_TEMPLATE, INSTANCE_TEMPLATE, REUSED_TEMPLATE_ANNOTATION
 
 __all__ = ["ArgoBackend", "nodes_to_records"]
@@ -278,11 +279,19 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
     """
     nodes: Dict[str, Dict[str, Any]] = (wf.get("status") or {}).get("nodes") or {}
     in_types, out_types, slices = _types(spec)
-    # a reuse template hands back the outputs of the template it stands for: read them with its types
+    # a reuse template hands back the outputs of the template it stands for: read them with its types;
+    # a template the compiler made in place of another (a sliced super-OP's) is recorded as that one
+    stands_for: Dict[str, str] = {}
+    plumbing_templates = {INSTANCE_TEMPLATE, GATHER_TEMPLATE, COUNT_TEMPLATE}
     for t in (wf.get("spec") or {}).get("templates") or []:
-        of = ((t.get("metadata") or {}).get("annotations") or {}).get(REUSED_TEMPLATE_ANNOTATION)
+        notes = (t.get("metadata") or {}).get("annotations") or {}
+        of = notes.get(REUSED_TEMPLATE_ANNOTATION)
         if of:
             in_types[t["name"]], out_types[t["name"]] = in_types.get(of, {}), out_types.get(of, {})
+        if notes.get(STANDS_FOR_ANNOTATION):
+            stands_for[t["name"]] = notes[STANDS_FOR_ANNOTATION]
+        if notes.get(PLUMBING_ANNOTATION):
+            plumbing_templates.add(t["name"])
     parent_of: Dict[str, str] = {}
     for nid, n in nodes.items():
         for c in n.get("children") or []:
@@ -298,6 +307,7 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
     records: Dict[str, StepRecord] = {}
     for nid, n in nodes.items():
         template = n.get("templateName")
+        template = stands_for.get(template or "", template)
         ntype = n.get("type", "Pod")
         parent = parent_of.get(nid)
         if ntype == "Retry":
@@ -382,7 +392,7 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
             for name in {k for c in children for k in c.outputs_artifacts}:
                 prefixes = {c.outputs_artifacts[name].key.rsplit("/", 1)[0] for c in children
                             if name in c.outputs_artifacts and
-                            c.outputs_artifacts[name].key.rsplit("/", 1)[-1].startswith(PART_PREFIX)}
+                            c.outputs_artifacts[name].key.rsplit("/", 1)[-1].startswith((PART_PREFIX, STACK_PREFIX))}
                 if len(prefixes) == 1:
                     group.outputs_artifacts[name] = StoredArtifact(key=prefixes.pop())
     # a wrapper the manifest added around a step (parallelism) is not a step of its own
@@ -392,15 +402,16 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
         if WRAPPER_ANNOTATION in ((t.get("metadata") or {}).get("annotations") or {})
     }
     for rid, r in list(records.items()):
-        if r.template in wrappers and r.type in ("Steps", "DAG"):
+        # the node of a slice wrapper's step that runs the instance: the wrapper's node is the instance
+        in_wrapper = r.name == RUN_STEP and r.type in ("Steps", "DAG") and r.template in stands_for.values()
+        if in_wrapper or (r.template in wrappers and r.type in ("Steps", "DAG")):
             for other in records.values():
                 if other.parent == rid:
                     other.parent = r.parent
             del records[rid]
     # nor are the pods the manifest adds as plumbing (naming an instance's storage prefix or a gathered
     # artifact's, counting slices), once they succeeded: one that failed stays, to say why the run failed
-    plumbing = (INSTANCE_TEMPLATE, GATHER_TEMPLATE, COUNT_TEMPLATE)
-    keys = {rid for rid, r in records.items() if r.template in plumbing and r.phase == "Succeeded"}
+    keys = {rid for rid, r in records.items() if r.template in plumbing_templates and r.phase == "Succeeded"}
     for rid in keys:
         del records[rid]
     for r in records.values():

@@ -266,7 +266,7 @@ class ContainerTemplates:
         the fan-out then loops over.
         """
         fan = s.fanout
-        if fan is None or fan.count_from is None or not isinstance(self._template(s.template), ScriptTemplateSpec):
+        if fan is None or fan.count_from is None:
             return s, None
         kind, name = fan.count_from.split(".", 1)
         if COUNT_TEMPLATE not in self.extra:
@@ -332,6 +332,14 @@ class ContainerTemplates:
         marker file, so the prefix exists when no slice ran); a reader fetches every part
         under it and merges them, as it does for a gathered input.
         """
+        return prune({
+            "name": _gathered_name(s.name, name),
+            "template": self._gather_template(),
+            "arguments": {"parameters": [{"name": "key", "value": f"{self._group_key(parent, s.name)}/{name}"}]},
+            "when": rewrite(s.when),
+        })
+
+    def _gather_template(self) -> str:
         if GATHER_TEMPLATE not in self.extra:
             self.extra[GATHER_TEMPLATE] = {
                 "name": GATHER_TEMPLATE,
@@ -349,12 +357,7 @@ class ContainerTemplates:
                               f"open(os.path.join('/tmp/dflow-gathered', {GATHERED_MARKER!r}), 'w').close()\n",
                 },
             }
-        return prune({
-            "name": _gathered_name(s.name, name),
-            "template": GATHER_TEMPLATE,
-            "arguments": {"parameters": [{"name": "key", "value": f"{self._group_key(parent, s.name)}/{name}"}]},
-            "when": rewrite(s.when),
-        })
+        return GATHER_TEMPLATE
 
     def _artifact_argument(self, name: str, a: ArtifactArgument, gathered_key: Optional[str]) -> Dict[str, Any]:
         if a.stored is not None:
@@ -387,11 +390,10 @@ class ContainerTemplates:
                 params.append({"name": k, "value": rewrite(v)})
         fanout = s.with_param is not None or s.with_sequence is not None
         if s.fanout is not None and not isinstance(target, ScriptTemplateSpec):
-            raise ValidationError(
-                f"step {s.name!r}: Slices on the {target.kind} template {target.name!r} (a super-OP) run on the local "
-                "backend; on Argo put the Slices on the Python OP steps inside it, or fan the template out with "
-                "with_param=... and pass each instance its item"
-            )
+            # slices on a Steps/DAG template (a super-OP): a wrapper cuts each instance's inputs and stacks
+            # its sliced outputs (see .superops); the slice index is the item, as in dflow
+            template_name = self._slice_wrapper(s, parent, target)
+            params.append({"name": SLICE_PARAMETER, "value": "{{item}}"})
         if s.fanout is not None and s.fanout.gather_artifacts and fanout:
             params.append({"name": GROUP_KEY_PARAMETER, "value": self._group_key(parent, s.name)})
         if s.key is not None:

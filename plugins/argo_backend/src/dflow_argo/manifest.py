@@ -41,6 +41,7 @@ from .containers import ContainerTemplates
 from .locations import Locations
 from .package import Upload
 from .scripts import ScriptTemplates
+from .superops import SuperOPSlices
 from .util import (
     API_VERSION,
     CHECK_TEMPLATE,
@@ -69,7 +70,7 @@ def decode_spec_annotation(text: str) -> WorkflowSpec:
     return WorkflowSpec.from_json(zlib.decompress(base64.b64decode(text)).decode("utf-8"))
 
 
-class ManifestCompiler(ScriptTemplates, ContainerTemplates):
+class ManifestCompiler(ScriptTemplates, ContainerTemplates, SuperOPSlices):
     """Turns one WorkflowSpec into an Argo Workflow manifest.
 
     ``reuse`` (steps of an earlier run, by key) replaces every step whose key is a

@@ -18,8 +18,8 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
-from dflow import expressions as X
 from dflow.contract import SLICE_PARAMETER, decode_value, encode_value, slice_index, slice_item
+from dflow.slicing import stack_producers, stacked_of_steps
 from dflow.spec import FanoutSpec, StepSpec, StoredArtifact
 
 from .refs import PV, Outcome, Scope, StepFailed
@@ -152,36 +152,13 @@ def gather(fan: Optional[FanoutSpec], outputs_parameters: List[Any], outputs_art
 NOTHING: FrozenSet[str] = frozenset()
 
 
-def _producers(tmpl: Any, name: str) -> List[Tuple[str, str]]:
-    """The (step, output artifact) pairs that output artifact ``name`` of a Steps/DAG template
-    may come from, in the order the template runs its steps."""
-    out = next((a for a in tmpl.outputs_artifacts if a.name == name), None)
-    if out is None:
-        return []
-    refs = X.find_refs(out.from_ or "") + X.find_refs("{{=%s}}" % out.from_expression if out.from_expression else "")
-    parts = [r.split(".") for r in refs]
-    found = list(dict.fromkeys((p[1], p[4]) for p in parts
-                               if len(p) == 5 and p[0] in ("steps", "tasks") and p[2:4] == ["outputs", "artifacts"]))
-    order = {s.name: i for i, s in enumerate(tmpl.all_steps())}
-    return sorted(found, key=lambda p: order.get(p[0], len(order)))
-
-
-def stacked_of_steps(tmpl: Any, stacked: FrozenSet[str]) -> Dict[str, FrozenSet[str]]:
-    """Which output artifacts of each step of a Steps/DAG template stack, when the template's outputs ``stacked`` do."""
-    out: Dict[str, set] = {}
-    for name in stacked:
-        for step, art in _producers(tmpl, name):
-            out.setdefault(step, set()).add(art)
-    return {k: frozenset(v) for k, v in out.items()}
-
-
 def stack_outputs(tmpl: Any, stacked: FrozenSet[str], done: Dict[str, Outcome], key: str,
                   storage: Optional[str]) -> Dict[str, StoredArtifact]:
     """The stacked outputs of a Steps/DAG template: for each name, the outputs of every step it may
     come from that produced it (``done``: the outcomes of the template's steps), as parts in run order."""
     arts: Dict[str, StoredArtifact] = {}
     for name in stacked:
-        parts = [done[s].arts[a] for s, a in _producers(tmpl, name) if s in done and done[s].arts.get(a) is not None]
+        parts = [done[s].arts[a] for s, a in stack_producers(tmpl, name) if s in done and done[s].arts.get(a) is not None]
         if len(parts) == 1:
             arts[name] = parts[0]
         elif parts:
