@@ -108,11 +108,11 @@ def main() -> int:
         return 0
     import logging
 
+    work = Path(tempfile.mkdtemp(prefix="dflow-bench-hpc-"))
+    os.chdir(work)  # first: dpdispatcher opens its log file in the working directory when it is imported
     import dpdispatcher  # noqa: F401 - its logger is configured when it is imported; quiet it after
 
     logging.getLogger("dpdispatcher").setLevel(logging.WARNING)
-    work = Path(tempfile.mkdtemp(prefix="dflow-bench-hpc-"))
-    os.chdir(work)
     config.update(mode="debug", debug_workdir=str(work / "runs"), detach=False)
     results: Dict[str, Any] = {}
     try:
