@@ -694,3 +694,24 @@ def test_a_looped_super_op_feeding_a_sliced_output_is_refused_by_name(tmp_path):
     wf.add(Step("s", outer, parameters={"k": [1, 2]}, slices=Slices(input_parameter=["k"], output_artifact=["out"])))
     with pytest.raises(ValidationError, match="step 'loop' of 'outer': a looped or sliced steps template"):
         ArgoBackend().render(wf.compile())
+
+
+def test_step_names_made_from_artifact_names_are_valid_argo_names(tmp_path):
+    """Argo allows only alpha-numerics and '-' in step names; an artifact name may hold '_' (dpgen2's
+    ``traj_results``): the pod naming a gathered artifact's prefix gets a fitting name, distinct per artifact."""
+    import argo_ops as ops
+    from feature_workflows import T
+
+    from dflow.python import Slices
+
+    wf = Workflow("names")
+    w = Step("w", T(ops.write_file, slices=Slices(input_parameter=["name"], output_artifact=["out"])),
+             parameters={"name": ["a", "b"], "text": "x"})
+    wf.add(w)
+    wf.add(Step("r", T(ops.read_files), artifacts={"files": w.outputs.artifacts["out"]}))
+    m = ArgoBackend().render(wf.compile())
+    assert schema_errors(m) == []
+    from dflow_argo.util import step_name_part
+
+    assert step_name_part("traj_results") != step_name_part("traj-results")
+    assert step_name_part("traj_results").startswith("traj-results-") and step_name_part("out") == "out"

@@ -13,6 +13,7 @@ import copy
 import functools
 import json
 import os
+import re
 from typing import Any, Dict, List
 
 __all__ = ["SCHEMA_PATH", "WORKFLOW_DEF", "strict_validator", "schema_errors"]
@@ -54,9 +55,42 @@ def strict_validator(definition: str = WORKFLOW_DEF) -> Any:
 
 
 def schema_errors(obj: Dict[str, Any], definition: str = WORKFLOW_DEF) -> List[str]:
-    """Every violation of the strict schema, as ``path: message`` lines (empty when valid)."""
+    """Every violation of the strict schema, as ``path: message`` lines (empty when valid); for a
+    Workflow also of the names Argo's controller checks and the schema does not (:func:`name_errors`)."""
     v = strict_validator(definition)
-    return [
+    errors = [
         f"{'/'.join(str(p) for p in e.absolute_path)}: {e.message}"[:400]
         for e in sorted(v.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path)))
     ]
+    return errors + (name_errors(obj) if definition == WORKFLOW_DEF else [])
+
+
+_FIELD_NAME = re.compile(r"^[a-zA-Z0-9][-a-zA-Z0-9]*$")  # templates, steps, DAG tasks (at most 128 characters)
+_IO_NAME = re.compile(r"^[-a-zA-Z0-9_]+$")  # parameters and artifacts
+
+
+def name_errors(wf: Dict[str, Any]) -> List[str]:
+    """Names Argo refuses when it validates a Workflow (its ``workflowFieldNameFmt`` and parameter/artifact
+    name rules), which the JSON schema does not say."""
+    out: List[str] = []
+
+    def field(path: str, name: Any) -> None:
+        if not isinstance(name, str) or not _FIELD_NAME.match(name) or len(name) > 128:
+            out.append(f"{path}: {name!r} is not a valid Argo name (alpha-numerics and '-', at most 128)")
+
+    def io(path: str, block: Any) -> None:
+        for kind in ("parameters", "artifacts"):
+            for i, item in enumerate((block or {}).get(kind) or []):
+                if not _IO_NAME.match(str(item.get("name", ""))):
+                    out.append(f"{path}/{kind}/{i}: {item.get('name')!r} is not a valid parameter/artifact name")
+
+    for ti, t in enumerate(((wf.get("spec") or {}).get("templates")) or []):
+        where = f"spec/templates/{ti}"
+        field(where + "/name", t.get("name"))
+        io(where + "/inputs", t.get("inputs"))
+        io(where + "/outputs", t.get("outputs"))
+        steps = [s for group in t.get("steps") or [] for s in group] + list((t.get("dag") or {}).get("tasks") or [])
+        for si, s in enumerate(steps):
+            field(f"{where}/steps/{si}/name", s.get("name"))
+            io(f"{where}/steps/{si}/arguments", s.get("arguments"))
+    return out

@@ -140,7 +140,7 @@ class DataFlowChecks:
         rounds.inputs.parameters["task"] = dflow.InputParameter()
         rounds.inputs.parameters["round"] = dflow.InputParameter(value=0)
         rounds.inputs.artifacts["seed"] = dflow.InputArtifact(optional=True)
-        rounds.outputs.artifacts["traj"] = dflow.OutputArtifact()
+        rounds.outputs.artifacts["traj_all"] = dflow.OutputArtifact()
         work = dflow.Step("work", PythonOPTemplate(ops.OneRound),
                           parameters={"task": rounds.inputs.parameters["task"], "round": rounds.inputs.parameters["round"]},
                           artifacts={"seed": rounds.inputs.artifacts["seed"]})
@@ -149,26 +149,26 @@ class DataFlowChecks:
                                                          "round": work.outputs.parameters["next"]},
                            artifacts={"seed": None}, when="%s < 3" % work.outputs.parameters["next"])
         rounds.add(again)
-        rounds.outputs.artifacts["traj"].from_expression = dflow.if_expression(
-            _if=work.outputs.parameters["next"] < 3, _then=again.outputs.artifacts["traj"],
-            _else=work.outputs.artifacts["traj"])
+        rounds.outputs.artifacts["traj_all"].from_expression = dflow.if_expression(
+            _if=work.outputs.parameters["next"] < 3, _then=again.outputs.artifacts["traj_all"],
+            _else=work.outputs.artifacts["traj_dir"])
         wf = dflow.Workflow("stacked-rounds")
         seeds = dflow.Step("seeds", PythonOPTemplate(ops.Seeds), parameters={"names": ["a", "b"]})
         wf.add(seeds)
         wf.add(dflow.Step("s", rounds, parameters={"task": ["a", "b"]}, artifacts={"seed": seeds.outputs.artifacts["files"]},
-                          slices=Slices(input_parameter=["task"], input_artifact=["seed"], output_artifact=["traj"]),
+                          slices=Slices(input_parameter=["task"], input_artifact=["seed"], output_artifact=["traj_all"]),
                           with_param=dflow.argo_range(2)))
         self.run(wf)  # type: ignore[attr-defined]
         every = [f"{t}/traj/{r}.txt" for t in "ab" for r in range(3)]
         group = self.one(wf, name="s", type="StepGroup")  # type: ignore[attr-defined]
         got = self.tmp / "group"  # type: ignore[attr-defined]
-        dflow.download_artifact(group.outputs.artifacts["traj"], path=got)
+        dflow.download_artifact(group.outputs.artifacts["traj_all"], path=got)
         assert sorted(str(p.relative_to(got)) for p in got.rglob("*.txt")) == every
         assert (got / "a" / "traj" / "0.txt").read_text() == "a 0 seed-a"
         assert (got / "b" / "traj" / "0.txt").read_text() == "b 0 seed-b"
         assert (got / "b" / "traj" / "1.txt").read_text() == "b 1"
         one = self.tmp / "slice"  # type: ignore[attr-defined]
-        dflow.download_artifact(wf.query_step(name="s")[0].outputs.artifacts["traj"], path=one)
+        dflow.download_artifact(wf.query_step(name="s")[0].outputs.artifacts["traj_all"], path=one)
         assert sorted(str(p.relative_to(one)) for p in one.rglob("*.txt")) == every
 
     def test_a_sliced_dag_template_stacks_a_pod_and_a_fanout_inside_it(self) -> None:
@@ -178,29 +178,29 @@ class DataFlowChecks:
         dag = dflow.DAG("branches")
         dag.inputs.parameters["task"] = dflow.InputParameter()
         dag.inputs.artifacts["seeds"] = dflow.InputArtifact()
-        dag.outputs.artifacts["traj"] = dflow.OutputArtifact()
+        dag.outputs.artifacts["traj_all"] = dflow.OutputArtifact()
         a = dflow.Task("a", PythonOPTemplate(ops.OneRound), parameters={"task": dag.inputs.parameters["task"], "round": 0})
         b = dflow.Task("b", PythonOPTemplate(ops.OneRound, slices=Slices(input_parameter=["round"], input_artifact=["seed"],
-                                                                         output_artifact=["traj"])),
+                                                                         output_artifact=["traj_dir"])),
                        parameters={"task": dag.inputs.parameters["task"], "round": [1, 2]},
                        artifacts={"seed": dag.inputs.artifacts["seeds"]})  # one item: slice 1 gets none
         dag.add([a, b])
-        dag.outputs.artifacts["traj"].from_expression = dflow.if_expression(
-            _if=a.outputs.parameters["next"] > 0, _then=a.outputs.artifacts["traj"], _else=b.outputs.artifacts["traj"])
+        dag.outputs.artifacts["traj_all"].from_expression = dflow.if_expression(
+            _if=a.outputs.parameters["next"] > 0, _then=a.outputs.artifacts["traj_dir"], _else=b.outputs.artifacts["traj_dir"])
         wf = dflow.Workflow("stacked-dag")
         seeds = dflow.Step("seeds", PythonOPTemplate(ops.Seeds), parameters={"names": ["x"]})
         wf.add(seeds)
         wf.add(dflow.Step("s", dag, parameters={"task": ["a", "b"]}, artifacts={"seeds": seeds.outputs.artifacts["files"]},
-                          slices=Slices(input_parameter=["task"], output_artifact=["traj"])))
+                          slices=Slices(input_parameter=["task"], output_artifact=["traj_all"])))
         wf.add(dflow.Step("one", dag, parameters={"task": "c"}, artifacts={"seeds": seeds.outputs.artifacts["files"]}))
         self.run(wf)  # type: ignore[attr-defined]
         got = self.tmp / "s"  # type: ignore[attr-defined]
-        dflow.download_artifact(self.one(wf, name="s", type="StepGroup").outputs.artifacts["traj"], path=got)  # type: ignore[attr-defined]
+        dflow.download_artifact(self.one(wf, name="s", type="StepGroup").outputs.artifacts["traj_all"], path=got)  # type: ignore[attr-defined]
         assert sorted(str(p.relative_to(got)) for p in got.rglob("*.txt")) == [
             f"{t}/traj/{r}.txt" for t in "ab" for r in range(3)]
         assert (got / "b" / "traj" / "1.txt").read_text() == "b 1 seed-x"
         assert (got / "b" / "traj" / "2.txt").read_text() == "b 2"
         one = self.tmp / "one"  # type: ignore[attr-defined]
-        dflow.download_artifact(self.one(wf, name="one").outputs.artifacts["traj"], path=one)  # type: ignore[attr-defined]
+        dflow.download_artifact(self.one(wf, name="one").outputs.artifacts["traj_all"], path=one)  # type: ignore[attr-defined]
         assert sorted(str(p.relative_to(one)) for p in one.rglob("*.txt")) == ["c/traj/0.txt"]
 

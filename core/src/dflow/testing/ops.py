@@ -269,13 +269,13 @@ def Same(values: list) -> {"values": list}:  # noqa: N802
 
 
 @OP.function
-def OneRound(task: str, round: int, seed: Artifact(Path, optional=True)) -> {"traj": Artifact(Path), "next": int}:  # noqa: N802
+def OneRound(task: str, round: int, seed: Artifact(Path, optional=True)) -> {"traj_dir": Artifact(Path), "next": int}:  # noqa: N802,E501
     """One round of a recursive super-OP (dpgen2's CalyEvoStep): writes ``<task>/traj/<round>.txt``, holding
     the seed file's text when given; every round returns a directory of the same name."""
     out = Path(task) / "traj"
     out.mkdir(parents=True)
     (out / f"{round}.txt").write_text(f"{task} {round} {seed.read_text() if seed is not None else ''}".strip())
-    return {"traj": out, "next": round + 1}
+    return {"traj_dir": out, "next": round + 1}
 
 
 @OP.function

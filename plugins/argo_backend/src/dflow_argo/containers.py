@@ -36,6 +36,7 @@ from .util import (
     input_parameter,
     or_default,
     prune,
+    step_name_part,
 )
 
 __all__ = ["ContainerTemplates"]
@@ -48,7 +49,7 @@ def _gathered_ref(ref: Optional[str], gathered: Dict[str, List[str]]) -> Optiona
 
 
 def _gathered_name(step: str, artifact: str) -> str:
-    return f"{step}-gathered-{artifact}"
+    return f"{step}-gathered-{step_name_part(artifact)}"
 
 
 class ContainerTemplates:

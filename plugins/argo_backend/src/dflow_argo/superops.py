@@ -34,7 +34,7 @@ from dflow.errors import ValidationError
 from dflow.slicing import stack_producers, stacked_of_steps
 from dflow.spec import ScriptTemplateSpec, StepSpec
 
-from .util import prune
+from .util import prune, step_name_part
 
 __all__ = ["SuperOPSlices", "STANDS_FOR_ANNOTATION", "PLUMBING_ANNOTATION", "RUN_STEP", "stack_parameter"]
 
@@ -149,7 +149,7 @@ class SuperOPSlices:
                 key = "{{inputs.parameters.%s}}/%s/%s{{inputs.parameters.%s}}" % (
                     GROUP_KEY_PARAMETER, x, STACK_PREFIX, SLICE_PARAMETER)
                 params.append({"name": stack_parameter(x), "value": key})
-                marks.append({"name": f"dflow-stack-{x}", "template": self._gather_template(),
+                marks.append({"name": f"dflow-stack-{step_name_part(x)}", "template": self._gather_template(),
                               "arguments": {"parameters": [{"name": "key", "value": key}]}})
         steps.append([{"name": RUN_STEP, "template": callee,
                        "arguments": prune({"parameters": params, "artifacts": [prune(a) for a in arts]})}])
@@ -168,7 +168,8 @@ class SuperOPSlices:
         out_arts = []
         for a in target.outputs_artifacts:
             if a.name in stacked:
-                out_arts.append({"name": a.name, "from": "{{steps.dflow-stack-%s.outputs.artifacts.gathered}}" % a.name})
+                out_arts.append({"name": a.name,
+                                 "from": "{{steps.dflow-stack-%s.outputs.artifacts.gathered}}" % step_name_part(a.name)})
             else:
                 out_arts.append({"name": a.name, "from": "{{steps.%s.outputs.artifacts.%s}}" % (RUN_STEP, a.name),
                                  "optional": True})

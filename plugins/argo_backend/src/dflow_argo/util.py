@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any, Dict, Optional
 
@@ -26,6 +27,7 @@ __all__ = [
     "STEP_ART_REF",
     "archive_field",
     "prune",
+    "step_name_part",
     "or_default",
     "input_parameter",
 ]
@@ -85,6 +87,15 @@ def archive_field(archive: Optional[str]) -> Optional[Dict[str, Any]]:
     if archive == "zip":
         return {"zip": {}}
     raise ValidationError(f"artifact archive {archive!r} is not supported by Argo; use 'tar' or None")
+
+
+def step_name_part(name: str) -> str:
+    """A parameter or artifact name made fit for a step or template name, which Argo allows only
+    alpha-numerics and '-' (an artifact may have '_'): changed names get a digest, so two stay two."""
+    fit = re.sub(r"[^-a-zA-Z0-9]", "-", name)
+    if fit == name:
+        return name
+    return f"{fit}-{hashlib.sha1(name.encode()).hexdigest()[:6]}"
 
 
 def prune(d: Dict[str, Any]) -> Dict[str, Any]:
