@@ -167,8 +167,11 @@ class DataFlowChecks:
         assert (got / "a" / "traj" / "0.txt").read_text() == "a 0 seed-a"
         assert (got / "b" / "traj" / "0.txt").read_text() == "b 0 seed-b"
         assert (got / "b" / "traj" / "1.txt").read_text() == "b 1"
+        instances = wf.query_step(name="s")
+        assert sorted(i.inputs.parameters["task"].value for i in instances) == ["a", "b"]  # each its own slice
+        first = instances[0]
         one = self.tmp / "slice"  # type: ignore[attr-defined]
-        dflow.download_artifact(wf.query_step(name="s")[0].outputs.artifacts["traj_all"], path=one)
+        dflow.download_artifact(first.outputs.artifacts["traj_all"], path=one)
         assert sorted(str(p.relative_to(one)) for p in one.rglob("*.txt")) == every
 
     def test_a_sliced_dag_template_stacks_a_pod_and_a_fanout_inside_it(self) -> None:

@@ -23,7 +23,7 @@ from dflow.spec import StoredArtifact, WorkflowSpec
 from .client import ArgoClient
 from .manifest import SPEC_ANNOTATION, WRAPPER_ANNOTATION, ManifestCompiler, decode_spec_annotation
 from .package import Upload, make_tarball
-from .superops import PLUMBING_ANNOTATION, RUN_STEP, STANDS_FOR_ANNOTATION
+from .superops import CUT_STEP, PLUMBING_ANNOTATION, RUN_STEP, STANDS_FOR_ANNOTATION
 from .util import COUNT_TEMPLATE, GATHER_TEMPLATE, INSTANCE_TEMPLATE, REUSED_TEMPLATE_ANNOTATION
 
 __all__ = ["ArgoBackend", "nodes_to_records"]
@@ -318,6 +318,9 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
         m = _LOOP_CHILD.match(display)
         step_name = m.group(1) if m else display
         inputs = (n.get("inputs") or {}).get("parameters") or []
+        cut = _cut_of(nodes, n)
+        if cut:  # an instance of a sliced super-OP got its slice of the inputs from its cutting pod
+            inputs = [cut.get(p.get("name"), p) for p in inputs]
         key = next((p.get("value") for p in inputs if p.get("name") == KEY_PARAMETER and p.get("value")), None)
         outputs = n.get("outputs") or {}
         message, progress = n.get("message"), n.get("progress")
@@ -419,6 +422,20 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
             r.children = [c for c in r.children if c not in keys]
     ordered = sorted(records.values(), key=lambda r: (r.started_at or float("inf"), r.id))
     return ordered
+
+
+def _cut_of(nodes: Dict[str, Dict[str, Any]], n: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """The output parameters, by name, of the pod that cut the inputs of ``n``'s instance of a sliced
+    super-OP (``dflow-cut``, the first step of its wrapper); empty for any other node."""
+    if n.get("type") not in ("Steps", "DAG"):
+        return {}
+    for group in n.get("children") or []:
+        for c in (nodes.get(group) or {}).get("children") or []:
+            node = nodes.get(c) or {}
+            if node.get("displayName") == CUT_STEP:
+                return {p.get("name"): p for p in ((node.get("outputs") or {}).get("parameters") or [])}
+        break  # the cutting pod runs first, or not at all
+    return {}
 
 
 def _gather(children: List[StepRecord], fanout: Any) -> Dict[str, ParameterValue]:

@@ -36,7 +36,7 @@ from dflow.spec import ScriptTemplateSpec, StepSpec
 
 from .util import prune, step_name_part
 
-__all__ = ["SuperOPSlices", "STANDS_FOR_ANNOTATION", "PLUMBING_ANNOTATION", "RUN_STEP", "stack_parameter"]
+__all__ = ["SuperOPSlices", "STANDS_FOR_ANNOTATION", "PLUMBING_ANNOTATION", "RUN_STEP", "CUT_STEP", "stack_parameter"]
 
 #: on a template the compiler made in place of another: the template it stands for in the records
 STANDS_FOR_ANNOTATION = "workflows.dflow.io/stands-for"
@@ -44,6 +44,8 @@ STANDS_FOR_ANNOTATION = "workflows.dflow.io/stands-for"
 PLUMBING_ANNOTATION = "workflows.dflow.io/plumbing"
 #: the step of a slice wrapper that runs the instance (its node is the instance's, not a step of its own)
 RUN_STEP = "dflow-instance"
+#: the step of a slice wrapper that cuts the instance's inputs (its outputs are the instance's inputs)
+CUT_STEP = "dflow-cut"
 _LOCATION_KINDS = ("s3", "oss", "gcs", "azure", "hdfs", "http", "git", "artifactory", "raw", "archive")
 
 # the cutting pod: each sliced parameter's item and each sliced artifact's catalog item
@@ -126,7 +128,7 @@ class SuperOPSlices:
         if cut_params or cut_arts:
             cut = self._cut_template(name, cut_params, cut_arts)
             steps.append([prune({
-                "name": "dflow-cut",
+                "name": CUT_STEP,
                 "template": cut,
                 "arguments": prune({
                     "parameters": [{"name": SLICE_PARAMETER, "value": "{{inputs.parameters.%s}}" % SLICE_PARAMETER}]
@@ -135,11 +137,12 @@ class SuperOPSlices:
                 }),
             })])
         for p in target.inputs_parameters:
-            value = ("{{steps.dflow-cut.outputs.parameters.%s}}" if p in cut_params else "{{inputs.parameters.%s}}") % p.name
+            cut_here = p in cut_params
+            value = f"{{{{steps.{CUT_STEP}.outputs.parameters.{p.name}}}}}" if cut_here else f"{{{{inputs.parameters.{p.name}}}}}"
             params.append({"name": p.name, "value": value})
         for a in target.inputs_artifacts:
-            ref = "{{steps.dflow-cut.outputs.artifacts.%s}}" if a.name in cut_arts else "{{inputs.artifacts.%s}}"
-            arts.append({"name": a.name, "from": ref % a.name, "optional": True if a.optional else None})
+            ref = f"steps.{CUT_STEP}.outputs.artifacts.{a.name}" if a.name in cut_arts else f"inputs.artifacts.{a.name}"
+            arts.append({"name": a.name, "from": "{{%s}}" % ref, "optional": True if a.optional else None})
         stacked = frozenset(fan.gather_artifacts)
         callee = target.name
         marks = []
