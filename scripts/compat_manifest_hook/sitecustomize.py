@@ -1,9 +1,11 @@
-"""Render the Argo manifest of every workflow just before it is submitted.
+"""Render (and validate) the Argo manifest of every workflow just before it is submitted.
 
 Used by ``scripts/check-dflow-compat.sh --manifests``: this folder is put first on
 ``PYTHONPATH`` of the suites' processes, so Python imports this module at start-up.
 When ``DFLOW_COMPAT_MANIFEST_LOG`` names a file, ``Workflow.submit`` first calls
-``wf.to_dict()`` (the offline Argo render) and appends one JSON line per workflow to
+``wf.to_dict()`` (the offline Argo render), checks the manifest against Argo's v4.1.2
+Workflow schema made strict and against the names Argo's controller accepts
+(``dflow.testing.argo_schema.schema_errors``), and appends one JSON line per workflow to
 that file: ``{"workflow", "ok", "templates"}`` or ``{"workflow", "ok": false, "error"}``.
 The run itself goes on unchanged whatever the render did.
 """
@@ -17,6 +19,7 @@ _LOG = os.environ.get("DFLOW_COMPAT_MANIFEST_LOG")
 def _install(log: str) -> None:
     try:
         from dflow import workflow
+        from dflow.testing.argo_schema import schema_errors
     except Exception:  # noqa: BLE001 - a process without dflow: nothing to hook
         return
     submit = workflow.Workflow.submit
@@ -25,7 +28,11 @@ def _install(log: str) -> None:
         entry = {"workflow": getattr(self, "name", "?")}
         try:
             manifest = self.to_dict()
-            entry.update(ok=True, templates=len(manifest.get("spec", {}).get("templates", [])))
+            errors = schema_errors(manifest)
+            if errors:
+                entry.update(ok=False, error="invalid manifest: " + "; ".join(errors[:3])[:400])
+            else:
+                entry.update(ok=True, templates=len(manifest.get("spec", {}).get("templates", [])))
         except Exception as exc:  # noqa: BLE001 - recorded; the run goes on
             entry.update(ok=False, error=f"{type(exc).__name__}: {exc}"[:400])
         with open(log, "a") as f:
