@@ -12,7 +12,7 @@ import os
 import re
 import tempfile
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from dflow.backend import Backend, ParameterValue, ReusedStep, StepRecord, WorkflowRecord
 from dflow.contract import KEY_PARAMETER, PART_PREFIX, RESERVED_PARAMETERS, STACK_PREFIX, decode_value, encode_value
@@ -23,7 +23,7 @@ from dflow.spec import StoredArtifact, WorkflowSpec
 from .client import ArgoClient
 from .manifest import SPEC_ANNOTATION, WRAPPER_ANNOTATION, ManifestCompiler, decode_spec_annotation
 from .package import Upload, make_tarball
-from .superops import CUT_STEP, PLUMBING_ANNOTATION, RUN_STEP, STANDS_FOR_ANNOTATION
+from .superops import CUT_STEP, PLUMBING_ANNOTATION, RUN_STEP, SLICE_WRAPPER_ANNOTATION, STANDS_FOR_ANNOTATION
 from .util import COUNT_TEMPLATE, GATHER_TEMPLATE, INSTANCE_TEMPLATE, REUSED_TEMPLATE_ANNOTATION
 
 __all__ = ["ArgoBackend", "nodes_to_records"]
@@ -283,6 +283,7 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
     # a template the compiler made in place of another (a sliced super-OP's) is recorded as that one
     stands_for: Dict[str, str] = {}
     plumbing_templates = {INSTANCE_TEMPLATE, GATHER_TEMPLATE, COUNT_TEMPLATE}
+    slice_wrappers: Set[str] = set()
     for t in (wf.get("spec") or {}).get("templates") or []:
         notes = (t.get("metadata") or {}).get("annotations") or {}
         of = notes.get(REUSED_TEMPLATE_ANNOTATION)
@@ -292,6 +293,8 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
             stands_for[t["name"]] = notes[STANDS_FOR_ANNOTATION]
         if notes.get(PLUMBING_ANNOTATION):
             plumbing_templates.add(t["name"])
+        if notes.get(SLICE_WRAPPER_ANNOTATION):
+            slice_wrappers.add(t["name"])
     parent_of: Dict[str, str] = {}
     for nid, n in nodes.items():
         for c in n.get("children") or []:
@@ -318,7 +321,7 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
         m = _LOOP_CHILD.match(display)
         step_name = m.group(1) if m else display
         inputs = (n.get("inputs") or {}).get("parameters") or []
-        cut = _cut_of(nodes, n)
+        cut = _cut_of(nodes, n) if n.get("templateName") in slice_wrappers else {}
         if cut:  # an instance of a sliced super-OP got its slice of the inputs from its cutting pod
             inputs = [cut.get(p.get("name"), p) for p in inputs]
         key = next((p.get("value") for p in inputs if p.get("name") == KEY_PARAMETER and p.get("value")), None)
@@ -406,7 +409,8 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
     }
     for rid, r in list(records.items()):
         # the node of a slice wrapper's step that runs the instance: the wrapper's node is the instance
-        in_wrapper = r.name == RUN_STEP and r.type in ("Steps", "DAG") and r.template in stands_for.values()
+        wrapper = nodes.get(parent_of.get(r.parent or "", "")) or {}
+        in_wrapper = r.name == RUN_STEP and wrapper.get("templateName") in slice_wrappers
         if in_wrapper or (r.template in wrappers and r.type in ("Steps", "DAG")):
             for other in records.values():
                 if other.parent == rid:
@@ -427,8 +431,6 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
 def _cut_of(nodes: Dict[str, Dict[str, Any]], n: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
     """The output parameters, by name, of the pod that cut the inputs of ``n``'s instance of a sliced
     super-OP (``dflow-cut``, the first step of its wrapper); empty for any other node."""
-    if n.get("type") not in ("Steps", "DAG"):
-        return {}
     for group in n.get("children") or []:
         for c in (nodes.get(group) or {}).get("children") or []:
             node = nodes.get(c) or {}

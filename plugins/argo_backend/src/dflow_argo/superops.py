@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from typing import Any, Dict, FrozenSet, List, Tuple
 
 from dflow.contract import GROUP_KEY_PARAMETER, KEY_PARAMETER, SLICE_PARAMETER, STACK_PREFIX
@@ -36,10 +37,13 @@ from dflow.spec import ScriptTemplateSpec, StepSpec
 
 from .util import prune, step_name_part
 
-__all__ = ["SuperOPSlices", "STANDS_FOR_ANNOTATION", "PLUMBING_ANNOTATION", "RUN_STEP", "CUT_STEP", "stack_parameter"]
+__all__ = ["SuperOPSlices", "STANDS_FOR_ANNOTATION", "SLICE_WRAPPER_ANNOTATION", "PLUMBING_ANNOTATION", "RUN_STEP",
+           "CUT_STEP", "stack_parameter"]
 
 #: on a template the compiler made in place of another: the template it stands for in the records
 STANDS_FOR_ANNOTATION = "workflows.dflow.io/stands-for"
+#: on the wrapper a sliced super-OP's step calls (the step's name): its first step cuts the instance's inputs
+SLICE_WRAPPER_ANNOTATION = "workflows.dflow.io/slice-wrapper"
 #: on a template of the compiler's own plumbing: its pods are not steps of the run once they succeed
 PLUMBING_ANNOTATION = "workflows.dflow.io/plumbing"
 #: the step of a slice wrapper that runs the instance (its node is the instance's, not a step of its own)
@@ -178,7 +182,7 @@ class SuperOPSlices:
                                  "optional": True})
         self.extra[name] = prune({
             "name": name,
-            "metadata": {"annotations": {STANDS_FOR_ANNOTATION: target.name}},
+            "metadata": {"annotations": {STANDS_FOR_ANNOTATION: target.name, SLICE_WRAPPER_ANNOTATION: s.name}},
             "inputs": prune({"parameters": in_params,
                              "artifacts": [prune({"name": a.name, "optional": True if a.optional else None})
                                            for a in target.inputs_artifacts]}),
@@ -254,7 +258,8 @@ class SuperOPSlices:
         if text_moves:  # what the template reads of a moved fan-out output reads it where it now is
             text = json.dumps(body)
             for old, new in text_moves:
-                text = text.replace(json.dumps(old)[1:-1], json.dumps(new)[1:-1])
+                # the prefix itself, or a path below it: not another output whose name begins the same
+                text = re.sub(re.escape(json.dumps(old)[1:-1]) + r'(?=["/])', lambda _m, n=new: json.dumps(n)[1:-1], text)
             body = json.loads(text)
         self.extra[name] = body
         return name
