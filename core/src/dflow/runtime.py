@@ -27,7 +27,7 @@ import json
 import os
 import sys
 import traceback
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple
 
 from dflow.contract import (
     EXIT_FATAL,
@@ -285,19 +285,12 @@ def _read_inputs(task: Dict[str, Any], in_sign: Any, slicing: bool, sl_in_p: Any
 
 
 def _item_container(field: Any) -> Any:
-    """For the sign of a sliced input artifact: ``list`` (``set``, ...) when the OP takes its slice's item
+    """For the sign (an ``Artifact``) of a sliced input artifact: ``list`` (``set``, ...) when the OP takes its slice's item
     in a collection (``Artifact(List[Path])``: ``[item]``, as when the backend cut the artifact to the
     item, and as in dflow); None when it takes the item itself."""
-    from dflow.python.opio import Artifact
-    from dflow.python.typecheck import unwrap_optional
+    from dflow.python.typecheck import artifact_form
 
-    if not isinstance(field, Artifact):
-        return None
-    tp, _ = unwrap_optional(_field_type(field))
-    if getattr(tp, "__origin__", None) is Union:
-        forms = [a for a in tp.__args__ if getattr(a, "__name__", "") not in ("HDF5Datasets", "HDF5Dataset")]
-        tp = forms[0] if forms else tp
-    origin = getattr(tp, "__origin__", None)
+    origin = getattr(artifact_form(_field_type(field))[0], "__origin__", None)
     return origin if origin in (list, set, frozenset, tuple) else None
 
 
@@ -320,13 +313,15 @@ def _plan_runs(values: Dict[str, Any], in_sign: Any, slices: Optional[Dict[str, 
         indices = [int(slice_index)]
     from dflow.python.opio import Artifact
 
-    containers = {k: _item_container(in_sign.get(k)) for k in sl_in if hasattr(in_sign, "get")}
+    # the sliced artifacts, each with the collection its sign takes the slice's item in (None: the item itself)
+    containers = {k: _item_container(in_sign.get(k)) for k in sl_in
+                  if hasattr(in_sign, "get") and isinstance(in_sign.get(k), Artifact)}
     runs = []
     for i in indices:
         one = dict(values)
         for k in sl_in:
             if k in one and one[k] is not None:
-                if isinstance(in_sign.get(k), Artifact) and isinstance(one[k], list) and i >= len(one[k]):
+                if k in containers and isinstance(one[k], list) and i >= len(one[k]):
                     one[k] = None  # as in dflow (and as the engine cuts it): a slice past the items gets no artifact
                     continue
                 try:

@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import sys
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional
 
 from dflow.contract import (
     CATALOG_DIR,
@@ -64,14 +64,10 @@ def artifact_value(path: Optional[str], tp: Any, optional: bool = False) -> Any:
     """
     import pathlib
 
-    from dflow.python.typecheck import artifact_item_type, is_nested_dict_type, unwrap_optional
+    from dflow.python.typecheck import artifact_form, artifact_item_type, is_nested_dict_type
 
-    tp, opt = unwrap_optional(tp)
+    tp, opt = artifact_form(tp)  # Union[List[Path], HDF5Datasets]: the first form that is made of paths
     optional = optional or opt
-    if getattr(tp, "__origin__", None) is Union:
-        # Union[List[Path], HDF5Datasets]: files arrive in the first form that is made of paths
-        forms = [a for a in tp.__args__ if getattr(a, "__name__", "") not in ("HDF5Datasets", "HDF5Dataset")]
-        tp = forms[0] if forms else tp
     if path is None or (optional and not os.path.exists(path)):
         return None
     is_dir = os.path.isdir(path)

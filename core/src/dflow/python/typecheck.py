@@ -72,15 +72,23 @@ def is_nested_dict_type(tp: Any) -> bool:
     return tp is NestedDict or isinstance(tp, _NestedDictAlias)
 
 
+def artifact_form(tp: Any) -> Tuple[Any, bool]:
+    """The form an artifact of sign type ``tp`` arrives in, and whether it may be absent:
+    ``Optional[X]`` and ``Union[X, HDF5Datasets]`` arrive as ``X`` (the first form made of paths)."""
+    tp, optional = unwrap_optional(tp)
+    if _is_union(tp):
+        rest = [a for a in _args(tp) if getattr(a, "__name__", "") not in ("HDF5Datasets", "HDF5Dataset")
+                and a is not _NoneType]
+        tp = rest[0] if rest else pathlib.Path
+    return tp, optional
+
+
 def artifact_item_type(tp: Any) -> Any:
     """The type of one item of an artifact sign: ``Path`` or ``str`` (``List[str]`` -> ``str``).
 
     ``Union[X, HDF5Datasets]`` and ``Optional[X]`` count as ``X``.
     """
-    tp, _ = unwrap_optional(tp)
-    if _is_union(tp):
-        rest = [a for a in _args(tp) if getattr(a, "__name__", "") != "HDF5Datasets" and a is not _NoneType]
-        tp = rest[0] if rest else pathlib.Path
+    tp, _ = artifact_form(tp)
     if isinstance(tp, _NestedDictAlias):
         return tp.__args__[0]
     args = _args(tp)

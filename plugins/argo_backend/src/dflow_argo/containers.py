@@ -299,7 +299,7 @@ class ContainerTemplates:
             gkey = None
             g = _gathered_ref(a.ref, gathered)
             if g:
-                gkey = f"{self._group_key(parent, g[0])}/{g[1]}"
+                gkey = self._gathered_key(parent, *g)
             arts.append(self._artifact_argument("in", a, gkey))
         count = prune({
             "name": f"{s.name}-count-slices",
@@ -336,9 +336,13 @@ class ContainerTemplates:
         return prune({
             "name": _gathered_name(s.name, name),
             "template": self._gather_template(),
-            "arguments": {"parameters": [{"name": "key", "value": f"{self._group_key(parent, s.name)}/{name}"}]},
+            "arguments": {"parameters": [{"name": "key", "value": self._gathered_key(parent, s.name, name)}]},
             "when": rewrite(s.when),
         })
+
+    def _gathered_key(self, parent: str, step: str, artifact: str) -> str:
+        """The storage prefix under which fan-out ``step`` of template ``parent`` stacks its output ``artifact``."""
+        return f"{self._group_key(parent, step)}/{artifact}"
 
     def _gather_template(self) -> str:
         if GATHER_TEMPLATE not in self.extra:
@@ -404,7 +408,7 @@ class ContainerTemplates:
             gkey = None
             g = _gathered_ref(a.ref, gathered)
             if g:
-                gkey = f"{self._group_key(parent, g[0])}/{g[1]}"
+                gkey = self._gathered_key(parent, *g)
             arts.append(self._artifact_argument(k, a, gkey))
         if reused is not None:
             template_name = self._reuse_template(target, reused)

@@ -63,7 +63,11 @@ plan = json.loads(os.environ["DFLOW_CUT"])
 out = root + "/dflow-cut/out"
 os.makedirs(out + "/parameters", exist_ok=True)
 for i, p in enumerate(plan["parameters"]):
-    text, _ = slice_parameter(os.environ["DFLOW_P%d" % i], p["type"], index)
+    try:
+        text, _ = slice_parameter(os.environ["DFLOW_P%d" % i], p["type"], index)
+    except (IndexError, ValueError) as e:
+        sys.exit("sliced input parameter %r of %s: %s; give it a list with an item for every slice"
+                 % (p["name"], os.environ.get("DFLOW_STEP", "the step"), e))
     with open(out + "/parameters/" + p["name"], "w") as f:
         f.write(text)
 for name in plan["artifacts"]:
@@ -130,7 +134,7 @@ class SuperOPSlices:
         # an artifact the step does not give reaches no slice: nothing to cut
         cut_arts = [a.name for a in target.inputs_artifacts if a.name in fan.input_artifacts and a.name in given]
         if cut_params or cut_arts:
-            cut = self._cut_template(name, cut_params, cut_arts)
+            cut = self._cut_template(name, s.name, cut_params, cut_arts)
             steps.append([prune({
                 "name": CUT_STEP,
                 "template": cut,
@@ -191,7 +195,7 @@ class SuperOPSlices:
         })
         return name
 
-    def _cut_template(self, wrapper: str, cut_params: List[Any], cut_arts: List[str]) -> str:
+    def _cut_template(self, wrapper: str, step: str, cut_params: List[Any], cut_arts: List[str]) -> str:
         name = f"dflow-cut-slice-{_digest(wrapper)}"
         plan = {"parameters": [{"name": p.name, "type": p.type} for p in cut_params], "artifacts": cut_arts}
         self.extra[name] = {
@@ -214,6 +218,7 @@ class SuperOPSlices:
                 "command": ["python3"],
                 "source": CUT_SOURCE,
                 "env": [{"name": "DFLOW_SLICE", "value": "{{inputs.parameters.%s}}" % SLICE_PARAMETER},
+                        {"name": "DFLOW_STEP", "value": repr(step)},
                         {"name": "DFLOW_CUT", "value": json.dumps(plan)}]
                 + [{"name": f"DFLOW_P{i}", "value": "{{inputs.parameters.p%d}}" % i} for i in range(len(cut_params))],
             },
@@ -300,5 +305,5 @@ class SuperOPSlices:
                         key += "/%s{{inputs.parameters.%s}}" % (STACK_PREFIX, SLICE_PARAMETER)
                     _relocate(art, key, self.locations.location(key))
             self.extra[name] = body
-        moves = [(f"{self._group_key(parent.name, st.name)}/{a}", keys[a]) for a in keys] if gathered else []
+        moves = [(self._gathered_key(parent.name, st.name, a), keys[a]) for a in keys] if gathered else []
         return name, moves
