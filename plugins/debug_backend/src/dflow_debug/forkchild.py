@@ -5,9 +5,13 @@ imports only the standard library and core's step runtime: whatever it imports, 
 attempt's fork copies, and a smaller server forks faster. Nothing here imports the
 local backend's package (``dflow_debug/__init__`` is lazy for that reason).
 
-Protocol (a Unix socket to the server, frames of a 4-byte length and a pickle):
-driver -> server ``{"id", "job", "log"}``; server -> driver ``{"id", "pid"}`` when the
-attempt started and ``{"id", "code"}`` when it ended (``-N``: ended by signal ``N``).
+Protocol (a Unix socket to the server): driver -> server a request, a 12-byte header
+(the payload's length, the request id) and a payload, the pickle of ``{"job", "log"}``;
+server -> driver fixed records of a kind, the request id and a value: ``p`` with the pid
+when the attempt started, ``c`` with the exit code when it ended (``-N``: ended by signal
+``N``). The server never unpickles a payload, it hands the bytes to the attempt: whatever
+the server allocates while attempts run lands on pages it shares with them, and each such
+page costs a copy (a fault) in the server.
 
 An attempt of a Python OP writes its exit code on a status pipe of its own just before it
 exits: the server ends its process group and sends the code at once, without waiting for
@@ -26,12 +30,14 @@ import socket
 import struct
 import sys
 import traceback
-from typing import Any, Dict, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
-__all__ = ["serve_main", "frame", "FrameReader", "process_start_time", "pid_alive", "kill_group"]
+__all__ = ["serve_main", "request", "ReplyReader", "STARTED", "ENDED", "process_start_time", "pid_alive", "kill_group"]
 
-_HEADER = struct.Struct("!I")
+_REQUEST = struct.Struct("!IQ")  # payload length, request id
+_REPLY = struct.Struct("!cQq")  # b"p" (started: the pid) or b"c" (ended: the exit code), request id, value
 _STATUS = struct.Struct("!i")
+STARTED, ENDED = b"p", b"c"
 
 
 def process_start_time(pid: int) -> Optional[str]:
@@ -64,25 +70,23 @@ def kill_group(pid: int) -> None:
         pass
 
 
-def frame(obj: Any) -> bytes:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    return _HEADER.pack(len(data)) + data
+def request(rid: int, job: Dict[str, Any], log_path: str) -> bytes:
+    """A request for an attempt, as the driver sends it."""
+    data = pickle.dumps({"job": job, "log": log_path}, protocol=pickle.HIGHEST_PROTOCOL)
+    return _REQUEST.pack(len(data), rid) + data
 
 
-class FrameReader:
+class ReplyReader:
+    """The driver's side: ``(kind, request id, value)`` records out of the server's stream."""
+
     def __init__(self) -> None:
-        self.buf = bytearray()
+        self.buf = b""
 
-    def feed(self, data: bytes) -> list:
-        self.buf += data
-        out = []
-        while len(self.buf) >= 4:
-            (n,) = _HEADER.unpack_from(self.buf)
-            if len(self.buf) < 4 + n:
-                break
-            out.append(pickle.loads(bytes(self.buf[4:4 + n])))
-            del self.buf[:4 + n]
-        return out
+    def feed(self, data: bytes) -> List[Tuple[bytes, int, int]]:
+        buf = self.buf + data if self.buf else data
+        n = len(buf) - len(buf) % _REPLY.size
+        self.buf = buf[n:]
+        return list(_REPLY.iter_unpack(buf[:n]))
 
 
 # ---------------------------------------------------------------- inside an attempt's process
@@ -247,13 +251,13 @@ def _spare_main(job_fd: int, status_fd: int) -> None:  # pragma: no cover - runs
             break
         data += chunk
     os.close(job_fd)
-    reqs = FrameReader().feed(bytes(data))
-    if not reqs:  # the server went away before handing over a job
+    if not data:  # the server went away before handing over a job
         os._exit(0)
-    _attempt(reqs[0]["job"], reqs[0]["log"], status_fd)
+    req = pickle.loads(data)
+    _attempt(req["job"], req["log"], status_fd)
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: Any) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
@@ -269,7 +273,7 @@ def _serve(chan: socket.socket) -> None:  # pragma: no cover - runs in the serve
 
     sel = selectors.DefaultSelector()
     sel.register(chan, selectors.EVENT_READ, None)
-    reader = FrameReader()
+    buf = bytearray()
     running: Dict[int, Tuple[int, int]] = {}  # pidfd -> (pid, request id)
     statuses: Dict[int, int] = {}  # status pipe -> pidfd of its attempt
     reported: Set[int] = set()  # request ids whose exit code was sent (from the status pipe)
@@ -325,17 +329,24 @@ def _serve(chan: socket.socket) -> None:  # pragma: no cover - runs in the serve
                         kill_group(spare.pid)
                     _end_orphans(set())
                     os._exit(0)
-                for req in reader.feed(data):
+                buf += data
+                while len(buf) >= _REQUEST.size:
+                    size, rid = _REQUEST.unpack_from(buf)
+                    end = _REQUEST.size + size
+                    if len(buf) < end:
+                        break
                     if spare is None:
                         spare = fork_spare()
                     s, spare = spare, None
-                    _write_all(s.job_fd, frame(req))  # the spare reads while the pipe fills
+                    with memoryview(buf) as view:  # the payload as it came: the spare reads while the pipe fills
+                        _write_all(s.job_fd, view[_REQUEST.size:end])
+                    del buf[:end]
                     os.close(s.job_fd)
-                    running[s.pidfd] = (s.pid, req["id"])
+                    running[s.pidfd] = (s.pid, rid)
                     sel.modify(s.pidfd, selectors.EVENT_READ, s.pid)
                     statuses[s.status_fd] = s.pidfd
                     sel.register(s.status_fd, selectors.EVENT_READ, "status")
-                    chan.sendall(frame({"id": req["id"], "pid": s.pid}))
+                    chan.sendall(_REPLY.pack(STARTED, rid, s.pid))
             elif key.data == "spare":  # a spare ended before it got a job (killed from outside)
                 assert spare is not None
                 sel.unregister(spare.pidfd)
@@ -361,7 +372,7 @@ def _serve(chan: socket.socket) -> None:  # pragma: no cover - runs in the serve
                     # what the attempt left running ends now; the process itself is reaped when it is gone
                     kill_group(pid)
                     reported.add(rid)
-                    chan.sendall(frame({"id": rid, "code": _STATUS.unpack(data)[0]}))
+                    chan.sendall(_REPLY.pack(ENDED, rid, _STATUS.unpack(data)[0]))
             else:
                 pidfd = key.fd
                 pid, rid = running.pop(pidfd)
@@ -376,4 +387,4 @@ def _serve(chan: socket.socket) -> None:  # pragma: no cover - runs in the serve
                 if rid in reported:
                     reported.discard(rid)
                 else:
-                    chan.sendall(frame({"id": rid, "code": os.waitstatus_to_exitcode(status)}))
+                    chan.sendall(_REPLY.pack(ENDED, rid, os.waitstatus_to_exitcode(status)))

@@ -38,7 +38,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from dflow.launcher import LaunchHandle, PreparedStep, StepLauncher
 
-from .forkchild import FrameReader, frame, kill_group, pid_alive, process_start_time
+from .forkchild import STARTED, ReplyReader, kill_group, pid_alive, process_start_time, request
 
 __all__ = ["ForkLauncher", "process_start_time", "pid_alive", "kill_group"]
 
@@ -103,7 +103,7 @@ class ForkLauncher(StepLauncher):
             self._reader.join(timeout=5)
 
     def _read(self) -> None:
-        reader = FrameReader()
+        reader = ReplyReader()
         chan = self._chan
         assert chan is not None
         while True:
@@ -119,12 +119,11 @@ class ForkLauncher(StepLauncher):
                     if not fut.done():
                         fut.set_exception(err)
                 return
-            for msg in reader.feed(data):
+            for kind, rid, value in reader.feed(data):
                 with self._lock:
-                    table = self._started if "pid" in msg else self._ended
-                    fut = table.pop(msg["id"], None)
+                    fut = (self._started if kind == STARTED else self._ended).pop(rid, None)
                 if fut is not None and not fut.done():
-                    fut.set_result(msg["pid"] if "pid" in msg else msg["code"])
+                    fut.set_result(value)
 
     def _request(self, step: PreparedStep) -> Tuple[concurrent.futures.Future, concurrent.futures.Future]:
         if self._chan is None:
@@ -139,7 +138,7 @@ class ForkLauncher(StepLauncher):
         job = {"cwd": step.cwd, "env": dict(step.env), "command": list(step.command),
                "task": step.task if step.inline else None}
         assert self._chan is not None
-        self._chan.sendall(frame({"id": rid, "job": job, "log": step.log_path}))
+        self._chan.sendall(request(rid, job, step.log_path))
         return started, ended
 
     @staticmethod
