@@ -26,9 +26,15 @@ __all__ = [
     "to_text",
     "parse",
     "FUNCTIONS",
+    "INPUT_PARAMETER_REF",
+    "STEP_OUTPUT_PARAMETER_REF",
 ]
 
 _TEMPLATE_RE = re.compile(r"\{\{(.*?)\}\}", re.S)
+# a parameter text that is one whole reference: ``{{inputs.parameters.<name>}}``, and
+# ``{{steps.<step>.outputs.parameters.<name>}}`` (or ``tasks``; groups: kind, step, name)
+INPUT_PARAMETER_REF = re.compile(r"^\{\{\s*inputs\.parameters\.([^.{}\s]+)\s*\}\}$")
+STEP_OUTPUT_PARAMETER_REF = re.compile(r"^\{\{\s*(steps|tasks)\.([^.{}\s]+)\.outputs\.parameters\.([^.{}\s]+)\s*\}\}$")
 
 Variables = Union[None, Callable[[str], Any], Dict[str, Any]]
 

@@ -20,8 +20,8 @@ from .errors import ValidationError
 
 __all__ = ["lower_slices", "list_expression", "stack_producers", "stacked_of_steps"]
 
-_INPUT_REF = re.compile(r"^\{\{\s*inputs\.parameters\.([^.{}\s]+)\s*\}\}$")
-_OUTPUT_REF = re.compile(r"^\{\{\s*(steps|tasks)\.([^.{}\s]+)\.outputs\.parameters\.([^.{}\s]+)\s*\}\}$")
+_INPUT_REF = X.INPUT_PARAMETER_REF
+_OUTPUT_REF = X.STEP_OUTPUT_PARAMETER_REF
 _WORKFLOW_REF = re.compile(r"^\{\{\s*workflow\.parameters\.([^.{}\s]+)\s*\}\}$")
 
 

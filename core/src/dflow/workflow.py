@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
 from .dag import DAG
 from .errors import ValidationError, WorkflowFailedError
+from .expressions import INPUT_PARAMETER_REF, STEP_OUTPUT_PARAMETER_REF
 from .names import check_template_name
 from .settings import config
 from .step import Step
@@ -24,8 +25,8 @@ __all__ = ["Workflow", "query_workflows", "get_backend_for_mode", "backend_facto
 
 
 _STEP_OUTPUT_IN_EXPR = re.compile(r"\b(?:steps|tasks)\[\s*'([^']+)'\s*\]\.outputs\.parameters\[\s*'([^']+)'\s*\]")
-_INPUT_REF = re.compile(r"^\{\{\s*inputs\.parameters\.([^.{}\s]+)\s*\}\}$")
-_STEP_OUTPUT = re.compile(r"^\{\{\s*(?:steps|tasks)\.([^.{}\s]+)\.outputs\.parameters\.([^.{}\s]+)\s*\}\}$")
+_INPUT_REF = INPUT_PARAMETER_REF
+_STEP_OUTPUT = STEP_OUTPUT_PARAMETER_REF  # groups: kind, step, name
 
 
 def backend_factory_for_mode(mode: Optional[str] = None) -> Any:
@@ -310,9 +311,9 @@ class Workflow:
                 return input_type(caller.name, m.group(1), depth + 1)
             m = _STEP_OUTPUT.match(ref)
             steps = {x.name: x for x in caller.all_steps()}
-            if m and m.group(1) in steps and steps[m.group(1)].with_param is None \
-                    and steps[m.group(1)].with_sequence is None:
-                return output_type(steps[m.group(1)].template, m.group(2), depth + 1)
+            if m and m.group(2) in steps and steps[m.group(2)].with_param is None \
+                    and steps[m.group(2)].with_sequence is None:
+                return output_type(steps[m.group(2)].template, m.group(3), depth + 1)
             return None
 
         def param_of(template: str, kind: str, name: str) -> Any:
@@ -341,7 +342,7 @@ class Workflow:
                 return input_type(template, _INPUT_REF.match(p.value_from_parameter.strip()).group(1), depth + 1)
             if p.value_from_parameter:
                 m = _STEP_OUTPUT.match(p.value_from_parameter.strip())
-                refs = [m.groups()] if m else []
+                refs = [m.group(2, 3)] if m else []
             else:  # an expression choosing among step outputs (if_expression): their common type
                 text = p.value_from_expression or ""
                 refs = _STEP_OUTPUT_IN_EXPR.findall(text.split("?", 1)[1] if "?" in text else text)

@@ -407,14 +407,18 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
         for t in (wf.get("spec") or {}).get("templates") or []
         if WRAPPER_ANNOTATION in ((t.get("metadata") or {}).get("annotations") or {})
     }
+    kids: Dict[Optional[str], List[StepRecord]] = {}
+    for r in records.values():
+        kids.setdefault(r.parent, []).append(r)
     for rid, r in list(records.items()):
         # the node of a slice wrapper's step that runs the instance: the wrapper's node is the instance
         wrapper = nodes.get(parent_of.get(r.parent or "", "")) or {}
         in_wrapper = r.name == RUN_STEP and wrapper.get("templateName") in slice_wrappers
         if in_wrapper or (r.template in wrappers and r.type in ("Steps", "DAG")):
-            for other in records.values():
-                if other.parent == rid:
-                    other.parent = r.parent
+            moved = kids.pop(rid, [])
+            for other in moved:
+                other.parent = r.parent
+            kids.setdefault(r.parent, []).extend(moved)
             del records[rid]
     # nor are the pods the manifest adds as plumbing (naming an instance's storage prefix or a gathered
     # artifact's, counting slices), once they succeeded: one that failed stays, to say why the run failed

@@ -1,29 +1,40 @@
-"""The fork server's own process: it forks every attempt of a step on the driver's request.
+"""The fork server's own processes: they fork every attempt of a step on the driver's request.
 
 Loaded by a fresh interpreter (see :class:`dflow_debug.forkserver.ForkLauncher`), so it
 imports only the standard library and core's step runtime: whatever it imports, every
 attempt's fork copies, and a smaller server forks faster. Nothing here imports the
 local backend's package (``dflow_debug/__init__`` is lazy for that reason).
 
-Protocol (a Unix socket to the server): driver -> server a request, a 12-byte header
-(the payload's length, the request id) and a payload, the pickle of ``{"job", "log"}``;
-server -> driver fixed records of a kind, the request id and a value: ``p`` with the pid
-when the attempt started, ``c`` with the exit code when it ended (``-N``: ended by signal
-``N``). The server never unpickles a payload, it hands the bytes to the attempt: whatever
-the server allocates while attempts run lands on pages it shares with them, and each such
-page costs a copy (a fault) in the server.
+The server is two processes. The *manager* talks to the driver, hands each attempt its
+job and reports how it ended. The *zygote*, its child, loads the step runtime and the
+run's OPs, freezes them, and then only forks spares (attempts waiting for a job) and
+reaps them. A process that forks shares every page with its children, and each page it
+writes afterwards costs it a copy (a fault): so the process that forks does as little as
+it can, and the process that works never forks an attempt.
 
-An attempt of a Python OP writes its exit code on a status pipe of its own just before it
-exits: the server ends its process group and sends the code at once, without waiting for
-the kernel to tear the process down (about a millisecond); the process is reaped, and any
-process that left its session is ended, when it is gone. An attempt that execs a program
-or dies writes nothing, and its end is known from its pidfd as before.
+Protocol (a Unix socket to the manager): driver -> manager a request, a 12-byte header
+(the payload's length, the request id) and a payload, the pickle of ``{"job", "log"}``;
+manager -> driver fixed records of a kind, the request id and a value: ``p`` with the pid
+when the attempt started, ``c`` with the exit code when it ended (``-N``: ended by signal
+``N``). The manager never unpickles a payload: it writes the bytes to the spare's job
+pipe. Manager -> zygote: a message carrying a new spare's two pipe ends (its job, its
+status); zygote -> manager: ``f`` with the spare's pid when forked, ``r`` with its exit
+code when reaped.
+
+An attempt of a Python OP writes its exit code on its status pipe just before it exits:
+the manager sends the code at once, without waiting for the kernel to tear the process
+down (about a millisecond). The zygote reaps every attempt when it is gone, ending its
+process group first (a leader not yet reaped keeps its group id from being reused), so
+nothing the attempt started outlives it; any process that left the attempt's session is
+re-parented to the manager (a child subreaper), which ends it. An attempt that execs a
+program or dies writes nothing, and the zygote's report gives its end.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import select
 import selectors
 import signal
 import socket
@@ -40,12 +51,21 @@ _STATUS = struct.Struct("!i")
 STARTED, ENDED = b"p", b"c"
 
 
+def _stat_fields(pid: int) -> List[str]:
+    """The fields of ``/proc/<pid>/stat`` after the command name (read once per attempt: plain
+    system calls, not a text file object)."""
+    fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        data = os.read(fd, 4096)
+    finally:
+        os.close(fd)
+    return data.rsplit(b")", 1)[1].decode().split()
+
+
 def process_start_time(pid: int) -> Optional[str]:
     """The kernel's start time of ``pid`` (to tell a live process from a reused pid)."""
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            data = f.read()
-        return data.rsplit(")", 1)[1].split()[19]
+        return _stat_fields(pid)[19]
     except (OSError, IndexError):
         return None
 
@@ -54,9 +74,8 @@ def pid_alive(pid: Optional[int], start_time: Optional[str]) -> bool:
     if not pid:
         return False
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
+        fields = _stat_fields(pid)
+    except (OSError, IndexError):
         return False
     if fields[0] == "Z":
         return False
@@ -205,31 +224,144 @@ def _preload(ops: Any) -> None:  # pragma: no cover - runs in the server process
 
 
 def serve_main(settings: Dict[str, Any]) -> None:  # pragma: no cover - the server process's entry
-    """Run the fork server on the socket ``settings["fd"]`` (a fresh interpreter started by ``ForkLauncher.open``)."""
-    import gc
+    """Run the fork server on the socket ``settings["fd"]`` (a fresh interpreter started by ``ForkLauncher.open``).
 
+    The server is two processes. The *zygote*, forked first, loads the step runtime and the
+    run's OPs, freezes them and then only forks attempts and reaps them: a process that forks
+    shares every page with its children, and each page it writes afterwards costs it a copy,
+    so the process that forks does as little as it can. The *manager* (this process) talks to
+    the driver, hands each attempt its job and reports how it ended; it never forks an
+    attempt, so its own work costs no copies.
+    """
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
     os.close(devnull)
-    _preload(settings.get("preload"))
-    gc.collect()
-    gc.freeze()
+    chan = socket.socket(fileno=int(settings["fd"]))
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _become_subreaper()  # a process that left an attempt's session is re-parented here (not inherited by the zygote)
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    zygote = os.fork()
+    if zygote == 0:
+        chan.close()
+        ours.close()
+        try:
+            _zygote(theirs, settings.get("preload"))
+        finally:
+            os._exit(0)
+    theirs.close()
     try:
-        _serve(socket.socket(fileno=int(settings["fd"])))
+        _Manager(chan, ours, zygote).serve()
     finally:
         os._exit(0)
 
 
+# ---------------------------------------------------------------- the zygote
+
+_ZYGOTE = struct.Struct("!cqq")  # FORKED (pid, 0) or REAPED (pid, exit code), zygote -> manager
+FORKED, REAPED = b"f", b"r"
+
+
+def _zygote(ctl: socket.socket, preload: Any) -> None:  # pragma: no cover - runs in the zygote
+    """Fork a spare for each request of the manager (which sends the spare's two pipe ends), and
+    reap every attempt: end its process group first (an unreaped leader keeps the group id from
+    being reused), then tell the manager how it ended."""
+    import faulthandler  # noqa: F401 - every attempt arms it: imported once here, not in each attempt
+    import gc
+
+    import dflow.runtime  # noqa: F401 - warm: every attempt starts with the runtime imported
+
+    _preload(preload)
+    gc.collect()
+    gc.freeze()  # no attempt's garbage collector copies what the zygote holds
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, _ignore)
+    live: Set[int] = set()
+    waiting = [ctl, wake_r]
+    while True:
+        ready = select.select(waiting, [], [])[0]
+        if wake_r in ready:
+            try:
+                while os.read(wake_r, 256):
+                    pass
+            except BlockingIOError:
+                pass
+            while live:
+                try:
+                    info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+                except ChildProcessError:
+                    break
+                if info is None:
+                    break
+                kill_group(info.si_pid)  # what the attempt left running ends with it
+                _, status = os.waitpid(info.si_pid, 0)
+                live.discard(info.si_pid)
+                _tell(ctl, live, REAPED, info.si_pid, os.waitstatus_to_exitcode(status))
+        if ctl in ready:
+            try:
+                msg, fds, _flags, _addr = socket.recv_fds(ctl, 16, 2, socket.MSG_CMSG_CLOEXEC)
+            except OSError:
+                msg, fds = b"", []
+            if not msg or len(fds) != 2:  # the manager is gone
+                _zygote_exit(live)
+            pid = os.fork()
+            if pid == 0:
+                signal.set_wakeup_fd(-1)
+                ctl.close()
+                os.close(wake_r)
+                os.close(wake_w)
+                _spare_main(fds[0], fds[1])
+            try:
+                os.setpgid(pid, pid)  # (the spare does it too: whichever runs first)
+            except OSError:
+                pass
+            os.close(fds[0])
+            os.close(fds[1])
+            live.add(pid)
+            _tell(ctl, live, FORKED, pid, 0)
+
+
+def _ignore(_signum: int, _frame: Any) -> None:  # pragma: no cover - the zygote's SIGCHLD: the wakeup fd tells
+    return None
+
+
+def _tell(ctl: socket.socket, live: Set[int], kind: bytes, pid: int, value: int) -> None:  # pragma: no cover
+    try:
+        ctl.send(_ZYGOTE.pack(kind, pid, value))
+    except OSError:  # the manager is gone
+        _zygote_exit(live)
+
+
+def _zygote_exit(live: Set[int]) -> None:  # pragma: no cover - runs in the zygote
+    for pid in live:
+        kill_group(pid)
+    os._exit(0)
+
+
+# ---------------------------------------------------------------- the manager
+
+
 class _Spare:
-    """An attempt's process forked ahead of time, waiting for its job on a pipe.
+    """An attempt's process forked ahead of time (by the zygote), waiting for its job on a pipe.
 
     Forking and resetting a process take a millisecond or two; done while the previous
-    attempt runs, they are off the path from a request to the step running.
+    attempt runs, they are off the path from a request to the step running. The manager
+    asks for a spare with the two pipes' ends, so it can hand over a job before the zygote
+    has answered with the spare's pid.
     """
 
-    def __init__(self, pid: int, pidfd: int, job_fd: int, status_fd: int) -> None:
-        self.pid, self.pidfd, self.job_fd, self.status_fd = pid, pidfd, job_fd, status_fd
+    __slots__ = ("job_fd", "status_fd", "pid", "rid", "reported")
+
+    def __init__(self, job_fd: int, status_fd: int) -> None:
+        self.job_fd: Optional[int] = job_fd
+        self.status_fd: Optional[int] = status_fd
+        self.pid: Optional[int] = None
+        self.rid: Optional[int] = None  # the request it runs, once it has one
+        self.reported = False  # its exit code was sent (from its status pipe)
 
 
 def _spare_main(job_fd: int, status_fd: int) -> None:  # pragma: no cover - runs in the spare process
@@ -263,128 +395,121 @@ def _write_all(fd: int, data: Any) -> None:
         view = view[os.write(fd, view):]
 
 
-def _serve(chan: socket.socket) -> None:  # pragma: no cover - runs in the server process
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _become_subreaper()
-    import faulthandler  # noqa: F401 - every attempt arms it: imported once here, not in each attempt
+class _Manager:  # pragma: no cover - runs in the server process
+    def __init__(self, chan: socket.socket, zygote_ctl: socket.socket, zygote_pid: int) -> None:
+        self.chan, self.ctl, self.zygote = chan, zygote_ctl, zygote_pid
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(chan, selectors.EVENT_READ, "driver")
+        self.sel.register(zygote_ctl, selectors.EVENT_READ, "zygote")
+        self.unforked: List[_Spare] = []  # asked of the zygote, in order, its pid not known yet
+        self.spare: Optional[_Spare] = None  # the one the next request gets
+        self.by_pid: Dict[int, _Spare] = {}
+        self.by_status: Dict[int, _Spare] = {}
+        self.buf = bytearray()
 
-    import dflow.runtime  # noqa: F401 - warm: every attempt starts with the runtime imported
-
-    sel = selectors.DefaultSelector()
-    sel.register(chan, selectors.EVENT_READ, None)
-    buf = bytearray()
-    running: Dict[int, Tuple[int, int]] = {}  # pidfd -> (pid, request id)
-    statuses: Dict[int, int] = {}  # status pipe -> pidfd of its attempt
-    reported: Set[int] = set()  # request ids whose exit code was sent (from the status pipe)
-
-    def drop_status(pidfd: int) -> None:
-        for fd in [f for f, p in statuses.items() if p == pidfd]:
-            del statuses[fd]
-            sel.unregister(fd)
-            os.close(fd)
-
-    spare: Optional[_Spare] = None
-
-    def fork_spare() -> _Spare:
-        sys.stdout.flush()
-        sys.stderr.flush()
+    def ask_spare(self) -> None:
         job_r, job_w = os.pipe()
         status_r, status_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            sel.close()
-            for fd in list(running):
-                os.close(fd)
-            for fd in statuses:
-                os.close(fd)
-            os.close(job_w)
-            os.close(status_r)
-            chan.close()
-            _spare_main(job_r, status_w)
-        os.close(job_r)
-        os.close(status_w)
-        os.set_blocking(status_r, False)
         try:
-            os.setpgid(pid, pid)
-        except OSError:
-            pass
-        pidfd = os.pidfd_open(pid)
-        sel.register(pidfd, selectors.EVENT_READ, "spare")
-        return _Spare(pid, pidfd, job_w, status_r)
+            socket.send_fds(self.ctl, [b"s"], [job_r, status_w])
+        finally:
+            os.close(job_r)
+            os.close(status_w)
+        os.set_blocking(status_r, False)
+        self.spare = _Spare(job_w, status_r)
+        self.unforked.append(self.spare)
 
-    def known() -> Set[int]:
-        return {p for p, _ in running.values()} | ({spare.pid} if spare is not None else set())
-
-    while True:
-        if spare is None:
-            spare = fork_spare()
-        for key, _ in sel.select():
-            if key.data is None:
-                data = chan.recv(1 << 20)
-                if not data:  # the driver is gone: end every process it started
-                    for pid, _rid in running.values():
-                        kill_group(pid)
-                    if spare is not None:
-                        kill_group(spare.pid)
-                    _end_orphans(set())
-                    os._exit(0)
-                buf += data
-                while len(buf) >= _REQUEST.size:
-                    size, rid = _REQUEST.unpack_from(buf)
-                    end = _REQUEST.size + size
-                    if len(buf) < end:
-                        break
-                    if spare is None:
-                        spare = fork_spare()
-                    s, spare = spare, None
-                    with memoryview(buf) as view:  # the payload as it came: the spare reads while the pipe fills
-                        _write_all(s.job_fd, view[_REQUEST.size:end])
-                    del buf[:end]
-                    os.close(s.job_fd)
-                    running[s.pidfd] = (s.pid, rid)
-                    sel.modify(s.pidfd, selectors.EVENT_READ, s.pid)
-                    statuses[s.status_fd] = s.pidfd
-                    sel.register(s.status_fd, selectors.EVENT_READ, "status")
-                    chan.sendall(_REPLY.pack(STARTED, rid, s.pid))
-            elif key.data == "spare":  # a spare ended before it got a job (killed from outside)
-                assert spare is not None
-                sel.unregister(spare.pidfd)
-                os.close(spare.pidfd)
-                os.close(spare.job_fd)
-                os.close(spare.status_fd)
-                os.waitpid(spare.pid, 0)
-                spare = None
-            elif key.data == "status":  # an attempt says how it ended, just before it exits
-                pidfd = statuses.get(key.fd)
-                if pidfd is None:  # closed earlier in this batch (its attempt's end came first)
-                    continue
-                try:
-                    data = os.read(key.fd, _STATUS.size)
-                except BlockingIOError:  # a stale event of a reused descriptor
-                    continue
-                except OSError:
-                    data = b""
-                # (end of file without a code: the attempt exec'd a program, or died; its pidfd tells)
-                drop_status(pidfd)
-                if len(data) == _STATUS.size and pidfd in running:
-                    pid, rid = running[pidfd]
-                    # what the attempt left running ends now; the process itself is reaped when it is gone
-                    kill_group(pid)
-                    reported.add(rid)
-                    chan.sendall(_REPLY.pack(ENDED, rid, _STATUS.unpack(data)[0]))
-            else:
-                pidfd = key.fd
-                pid, rid = running.pop(pidfd)
-                sel.unregister(pidfd)
-                drop_status(pidfd)
-                os.close(pidfd)
-                # the attempt is a zombie until reaped, so its group id cannot be reused yet:
-                # end whatever it left running, then reap it and its escaped orphans
-                kill_group(pid)
-                _, status = os.waitpid(pid, 0)
-                _end_orphans(known())
-                if rid in reported:
-                    reported.discard(rid)
+    def serve(self) -> None:
+        self.ask_spare()
+        while True:
+            for key, _ in self.sel.select():
+                if key.data == "driver":
+                    self.on_driver()
+                elif key.data == "zygote":
+                    self.on_zygote()
                 else:
-                    chan.sendall(_REPLY.pack(ENDED, rid, os.waitstatus_to_exitcode(status)))
+                    self.on_status(key.data)
+
+    def shut_down(self) -> None:
+        """The driver is gone: end every process it started, then exit."""
+        self.ctl.close()  # the zygote ends every attempt and exits
+        try:
+            os.waitpid(self.zygote, 0)
+        except ChildProcessError:
+            pass
+        _end_orphans(set())
+        os._exit(0)
+
+    def on_driver(self) -> None:
+        data = self.chan.recv(1 << 20)
+        if not data:
+            self.shut_down()
+        buf = self.buf
+        buf += data
+        while len(buf) >= _REQUEST.size:
+            size, rid = _REQUEST.unpack_from(buf)
+            end = _REQUEST.size + size
+            if len(buf) < end:
+                break
+            s = self.spare
+            assert s is not None and s.job_fd is not None
+            self.ask_spare()
+            with memoryview(buf) as view:  # the payload as it came: the spare reads while the pipe fills
+                _write_all(s.job_fd, view[_REQUEST.size:end])
+            del buf[:end]
+            os.close(s.job_fd)
+            s.job_fd, s.rid = None, rid
+            self.by_status[s.status_fd] = s
+            self.sel.register(s.status_fd, selectors.EVENT_READ, s)
+            if s.pid is not None:
+                self.chan.sendall(_REPLY.pack(STARTED, rid, s.pid))
+
+    def drop_status(self, s: _Spare) -> None:
+        if s.status_fd is not None:
+            if s.status_fd in self.by_status:
+                del self.by_status[s.status_fd]
+                self.sel.unregister(s.status_fd)
+            os.close(s.status_fd)
+            s.status_fd = None
+
+    def on_status(self, s: _Spare) -> None:
+        """An attempt says how it ended, just before it exits (end of file without a code: it
+        exec'd a program, or died; the zygote's report tells)."""
+        if s.status_fd is None:  # closed earlier in this batch of events (the zygote's report came first)
+            return
+        try:
+            data = os.read(s.status_fd, _STATUS.size)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        self.drop_status(s)
+        if len(data) == _STATUS.size and s.rid is not None and not s.reported:
+            s.reported = True
+            self.chan.sendall(_REPLY.pack(ENDED, s.rid, _STATUS.unpack(data)[0]))
+
+    def on_zygote(self) -> None:
+        data = self.ctl.recv(64)
+        if not data:  # the zygote died: nothing can run any more
+            self.chan.close()
+            _end_orphans(set())
+            os._exit(1)
+        kind, pid, value = _ZYGOTE.unpack(data)
+        if kind == FORKED:
+            s = self.unforked.pop(0)
+            s.pid = pid
+            self.by_pid[pid] = s
+            if s.rid is not None:  # its job was handed over before the zygote answered
+                self.chan.sendall(_REPLY.pack(STARTED, s.rid, pid))
+            return
+        s = self.by_pid.pop(pid)
+        if s.rid is None:  # the spare ended before it got a job (killed from outside)
+            os.close(s.job_fd)
+            self.drop_status(s)
+            if s is self.spare:
+                self.ask_spare()
+            return
+        self.drop_status(s)
+        if not s.reported:
+            self.chan.sendall(_REPLY.pack(ENDED, s.rid, value))
+        _end_orphans({self.zygote})

@@ -13,14 +13,15 @@ starts with its OP loaded, without an interpreter start. A Python OP whose scrip
 executor changed runs the step runtime right in the forked child; anything else
 ``exec``s its command.
 
-Nothing a step starts outlives it: each attempt leads its own process group, and the
-server is a *child subreaper* (``PR_SET_CHILD_SUBREAPER``), so a process that left the
-step's session (``setsid``, ``start_new_session=True``) is re-parented to the server
-when its parents end; whenever an attempt ends, the server ends every such orphan. When
-the driver goes away, the server ends everything it started and exits.
+Nothing a step starts outlives it: each attempt leads its own process group, ended when
+the attempt ends, and the server is a *child subreaper* (``PR_SET_CHILD_SUBREAPER``), so
+a process that left the step's session (``setsid``, ``start_new_session=True``) is
+re-parented to the server when its parents end; whenever an attempt ends, the server ends
+every such orphan. When the driver goes away, the server ends everything it started and
+exits.
 
-This module is the driver's side; the server's process runs :mod:`dflow_debug.forkchild`
-(which holds the protocol).
+This module is the driver's side; the server's processes (a manager, and a zygote that
+does the forking) run :mod:`dflow_debug.forkchild`, which holds the protocol.
 """
 
 from __future__ import annotations
@@ -59,8 +60,10 @@ class ForkLauncher(StepLauncher):
         self._next = 0
         self._started: Dict[int, concurrent.futures.Future] = {}
         self._ended: Dict[int, concurrent.futures.Future] = {}
-        self._ends: Dict[int, concurrent.futures.Future] = {}  # pid -> exit code (sync API)
+        self._ends: Dict[int, Any] = {}  # pid -> exit code (sync API)
         self._reader: Optional[threading.Thread] = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None  # the loop that reads the replies (async API)
+        self._replies = ReplyReader()
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -77,13 +80,19 @@ class ForkLauncher(StepLauncher):
         theirs.close()
         self.server_pid = self._server.pid
         self._chan = mine
-        self._reader = threading.Thread(target=self._read, name="dflow-fork-server", daemon=True)
-        self._reader.start()
+        # the replies are read by the event loop of the first run() (no thread between the server
+        # and the engine), or by a thread of their own when the synchronous API comes first
 
     def close(self) -> None:
         """Stop the fork server (it ends any attempt still running)."""
         if self._chan is None:
             return
+        if self._loop is not None:
+            try:
+                self._loop.remove_reader(self._chan.fileno())
+            except (RuntimeError, ValueError):  # the loop is closed already
+                pass
+            self._fail_all()  # (a reader thread fails them when it sees the socket close)
         try:
             self._chan.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -101,9 +110,29 @@ class ForkLauncher(StepLauncher):
                 self._server.wait()
         if self._reader is not None:
             self._reader.join(timeout=5)
+        self._loop, self._reader, self._replies = None, None, ReplyReader()
+
+    def _fail_all(self) -> None:
+        err = RuntimeError("the fork server of the local engine died")
+        with self._lock:
+            futures = list(self._started.values()) + list(self._ended.values())
+            self._started.clear()
+            self._ended.clear()
+        for fut in futures:
+            if not fut.done():
+                fut.set_exception(err)
+                if isinstance(fut, asyncio.Future):
+                    fut.exception()  # whoever awaits it gets the error; no one else is told it went unread
+
+    def _deliver(self, data: bytes) -> None:
+        for kind, rid, value in self._replies.feed(data):
+            with self._lock:
+                fut = (self._started if kind == STARTED else self._ended).pop(rid, None)
+            if fut is not None and not fut.done():
+                fut.set_result(value)
 
     def _read(self) -> None:
-        reader = ReplyReader()
+        """The reader thread (synchronous API)."""
         chan = self._chan
         assert chan is not None
         while True:
@@ -112,24 +141,58 @@ class ForkLauncher(StepLauncher):
             except OSError:
                 data = b""
             if not data:
-                err = RuntimeError("the fork server of the local engine died")
-                with self._lock:
-                    futures = list(self._started.values()) + list(self._ended.values())
-                for fut in futures:
-                    if not fut.done():
-                        fut.set_exception(err)
+                self._fail_all()
                 return
-            for kind, rid, value in reader.feed(data):
-                with self._lock:
-                    fut = (self._started if kind == STARTED else self._ended).pop(rid, None)
-                if fut is not None and not fut.done():
-                    fut.set_result(value)
+            self._deliver(data)
 
-    def _request(self, step: PreparedStep) -> Tuple[concurrent.futures.Future, concurrent.futures.Future]:
+    def _on_readable(self) -> None:
+        """The event loop's reader (asynchronous API): called when a reply has come."""
+        chan = self._chan
+        try:
+            data = chan.recv(1 << 16) if chan is not None else b""
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            if self._loop is not None and chan is not None:
+                self._loop.remove_reader(chan.fileno())
+            self._fail_all()
+            return
+        self._deliver(data)
+
+    def _reading_by(self, loop: Optional[asyncio.AbstractEventLoop]) -> None:
+        """Make sure the replies are read: by ``loop`` (async API), or by a thread (``loop`` None,
+        the synchronous API). Once a thread reads them, it does for both APIs."""
         if self._chan is None:
             self.open()
-        started: concurrent.futures.Future = concurrent.futures.Future()
-        ended: concurrent.futures.Future = concurrent.futures.Future()
+        assert self._chan is not None
+        if self._reader is not None or (loop is not None and loop is self._loop):
+            return
+        if self._loop is not None:  # read by another loop (a new asyncio.run()), or the sync API now
+            if self._started or self._ended:
+                raise RuntimeError("the fork launcher has attempts running under another event loop")
+            try:
+                self._loop.remove_reader(self._chan.fileno())
+            except (RuntimeError, ValueError):  # that loop is closed: its registration went with it
+                pass
+            self._loop = None
+        if loop is None:
+            self._reader = threading.Thread(target=self._read, name="dflow-fork-server", daemon=True)
+            self._reader.start()
+        else:
+            self._loop = loop
+            loop.add_reader(self._chan.fileno(), self._on_readable)
+
+    def _request(self, step: PreparedStep) -> Tuple[Any, Any]:
+        """Send the request; the futures of its start (the pid) and end (the exit code): asyncio
+        futures when the event loop reads the replies, else concurrent ones."""
+        if self._loop is not None:
+            started: Any = self._loop.create_future()
+            ended: Any = self._loop.create_future()
+        else:
+            started = concurrent.futures.Future()
+            ended = concurrent.futures.Future()
         with self._lock:
             self._next += 1
             rid = self._next
@@ -148,6 +211,7 @@ class ForkLauncher(StepLauncher):
     # ---------------------------------------------------------------- the seam
 
     def launch(self, step: PreparedStep) -> LaunchHandle:
+        self._reading_by(None)
         started, ended = self._request(step)
         pid = started.result()
         self._ends[pid] = ended
@@ -171,12 +235,15 @@ class ForkLauncher(StepLauncher):
 
     async def run(self, step: PreparedStep, report: Any = None) -> Tuple[int, bool]:
         """One attempt, waited for by events (no polling)."""
+        self._reading_by(asyncio.get_running_loop())
         started, ended = self._request(step)
-        pid = await asyncio.wrap_future(started)
+        if self._loop is None:  # read by a thread: its futures are concurrent ones
+            started, ended = asyncio.wrap_future(started), asyncio.wrap_future(ended)
+        pid = await started
         handle = self._handle(pid)
         if report is not None:
             report(handle, {})
-        done = asyncio.wrap_future(ended)
+        done = ended
         timed_out = False
         try:
             if step.timeout is not None:
