@@ -20,8 +20,6 @@ from .errors import ValidationError
 
 __all__ = ["lower_slices", "list_expression", "stack_producers", "stacked_of_steps"]
 
-_INPUT_REF = X.INPUT_PARAMETER_REF
-_OUTPUT_REF = X.STEP_OUTPUT_PARAMETER_REF
 _WORKFLOW_REF = re.compile(r"^\{\{\s*workflow\.parameters\.([^.{}\s]+)\s*\}\}$")
 
 
@@ -30,10 +28,10 @@ def list_expression(text: str) -> Optional[str]:
     t = text.strip()
     if t.startswith("{{=") and t.endswith("}}") and t.count("{{") == 1:
         return f"sprig.fromJson({t[3:-2]})"
-    m = _INPUT_REF.match(t)
+    m = X.INPUT_PARAMETER_REF.match(t)
     if m:
         return f"sprig.fromJson(inputs.parameters['{m.group(1)}'])"
-    m = _OUTPUT_REF.match(t)
+    m = X.STEP_OUTPUT_PARAMETER_REF.match(t)
     if m:
         return "sprig.fromJson({}['{}'].outputs.parameters['{}'])".format(*m.group(1, 2, 3))
     m = _WORKFLOW_REF.match(t)

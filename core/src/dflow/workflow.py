@@ -25,8 +25,6 @@ __all__ = ["Workflow", "query_workflows", "get_backend_for_mode", "backend_facto
 
 
 _STEP_OUTPUT_IN_EXPR = re.compile(r"\b(?:steps|tasks)\[\s*'([^']+)'\s*\]\.outputs\.parameters\[\s*'([^']+)'\s*\]")
-_INPUT_REF = INPUT_PARAMETER_REF
-_STEP_OUTPUT = STEP_OUTPUT_PARAMETER_REF  # groups: kind, step, name
 
 
 def backend_factory_for_mode(mode: Optional[str] = None) -> Any:
@@ -306,10 +304,10 @@ class Workflow:
             if name in s.parameter_types:
                 return s.parameter_types[name]
             ref = (s.parameters.get(name) or "").strip()
-            m = _INPUT_REF.match(ref)
+            m = INPUT_PARAMETER_REF.match(ref)
             if m:
                 return input_type(caller.name, m.group(1), depth + 1)
-            m = _STEP_OUTPUT.match(ref)
+            m = STEP_OUTPUT_PARAMETER_REF.match(ref)
             steps = {x.name: x for x in caller.all_steps()}
             if m and m.group(2) in steps and steps[m.group(2)].with_param is None \
                     and steps[m.group(2)].with_sequence is None:
@@ -338,10 +336,11 @@ class Workflow:
                 return None
             if p.type:
                 return p.type
-            if p.value_from_parameter and _INPUT_REF.match(p.value_from_parameter.strip()):
-                return input_type(template, _INPUT_REF.match(p.value_from_parameter.strip()).group(1), depth + 1)
+            own_input = INPUT_PARAMETER_REF.match(p.value_from_parameter.strip()) if p.value_from_parameter else None
+            if own_input:
+                return input_type(template, own_input.group(1), depth + 1)
             if p.value_from_parameter:
-                m = _STEP_OUTPUT.match(p.value_from_parameter.strip())
+                m = STEP_OUTPUT_PARAMETER_REF.match(p.value_from_parameter.strip())
                 refs = [m.group(2, 3)] if m else []
             else:  # an expression choosing among step outputs (if_expression): their common type
                 text = p.value_from_expression or ""

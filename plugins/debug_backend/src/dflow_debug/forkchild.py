@@ -224,15 +224,8 @@ def _preload(ops: Any) -> None:  # pragma: no cover - runs in the server process
 
 
 def serve_main(settings: Dict[str, Any]) -> None:  # pragma: no cover - the server process's entry
-    """Run the fork server on the socket ``settings["fd"]`` (a fresh interpreter started by ``ForkLauncher.open``).
-
-    The server is two processes. The *zygote*, forked first, loads the step runtime and the
-    run's OPs, freezes them and then only forks attempts and reaps them: a process that forks
-    shares every page with its children, and each page it writes afterwards costs it a copy,
-    so the process that forks does as little as it can. The *manager* (this process) talks to
-    the driver, hands each attempt its job and reports how it ended; it never forks an
-    attempt, so its own work costs no copies.
-    """
+    """Run the fork server on the socket ``settings["fd"]`` (a fresh interpreter started by
+    ``ForkLauncher.open``): this process becomes the manager, and forks the zygote first."""
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
@@ -404,7 +397,6 @@ class _Manager:  # pragma: no cover - runs in the server process
         self.unforked: List[_Spare] = []  # asked of the zygote, in order, its pid not known yet
         self.spare: Optional[_Spare] = None  # the one the next request gets
         self.by_pid: Dict[int, _Spare] = {}
-        self.by_status: Dict[int, _Spare] = {}
         self.buf = bytearray()
 
     def ask_spare(self) -> None:
@@ -459,15 +451,13 @@ class _Manager:  # pragma: no cover - runs in the server process
             del buf[:end]
             os.close(s.job_fd)
             s.job_fd, s.rid = None, rid
-            self.by_status[s.status_fd] = s
             self.sel.register(s.status_fd, selectors.EVENT_READ, s)
             if s.pid is not None:
                 self.chan.sendall(_REPLY.pack(STARTED, rid, s.pid))
 
     def drop_status(self, s: _Spare) -> None:
         if s.status_fd is not None:
-            if s.status_fd in self.by_status:
-                del self.by_status[s.status_fd]
+            if s.rid is not None:  # its status pipe is watched from the moment it got its job
                 self.sel.unregister(s.status_fd)
             os.close(s.status_fd)
             s.status_fd = None

@@ -58,8 +58,10 @@ class ForkLauncher(StepLauncher):
         self.server_pid: Optional[int] = None
         self._lock = threading.Lock()
         self._next = 0
-        self._started: Dict[int, concurrent.futures.Future] = {}
-        self._ended: Dict[int, concurrent.futures.Future] = {}
+        # request id -> the future of its start (the pid) and of its end (the exit code): asyncio
+        # futures when an event loop reads the replies, concurrent ones when a thread does
+        self._started: Dict[int, Any] = {}
+        self._ended: Dict[int, Any] = {}
         self._ends: Dict[int, Any] = {}  # pid -> exit code (sync API)
         self._reader: Optional[threading.Thread] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None  # the loop that reads the replies (async API)
@@ -131,35 +133,32 @@ class ForkLauncher(StepLauncher):
             if fut is not None and not fut.done():
                 fut.set_result(value)
 
+    def _receive(self, chan: socket.socket) -> bool:
+        """Read what the server sent and settle the futures it answers; False at its end."""
+        try:
+            data = chan.recv(1 << 16)
+        except BlockingIOError:  # nothing after all (a spurious wake-up)
+            return True
+        except OSError:
+            data = b""
+        if not data:
+            self._fail_all()
+            return False
+        self._deliver(data)
+        return True
+
     def _read(self) -> None:
         """The reader thread (synchronous API)."""
         chan = self._chan
         assert chan is not None
-        while True:
-            try:
-                data = chan.recv(1 << 16)
-            except OSError:
-                data = b""
-            if not data:
-                self._fail_all()
-                return
-            self._deliver(data)
+        while self._receive(chan):
+            pass
 
     def _on_readable(self) -> None:
         """The event loop's reader (asynchronous API): called when a reply has come."""
         chan = self._chan
-        try:
-            data = chan.recv(1 << 16) if chan is not None else b""
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        if not data:
-            if self._loop is not None and chan is not None:
-                self._loop.remove_reader(chan.fileno())
-            self._fail_all()
-            return
-        self._deliver(data)
+        if chan is not None and not self._receive(chan) and self._loop is not None:
+            self._loop.remove_reader(chan.fileno())
 
     def _reading_by(self, loop: Optional[asyncio.AbstractEventLoop]) -> None:
         """Make sure the replies are read: by ``loop`` (async API), or by a thread (``loop`` None,
@@ -171,7 +170,8 @@ class ForkLauncher(StepLauncher):
             return
         if self._loop is not None:  # read by another loop (a new asyncio.run()), or the sync API now
             if self._started or self._ended:
-                raise RuntimeError("the fork launcher has attempts running under another event loop")
+                raise RuntimeError("this fork launcher has attempts running under another event loop: wait for "
+                                   "them there, or run every attempt of one launcher in the same loop")
             try:
                 self._loop.remove_reader(self._chan.fileno())
             except (RuntimeError, ValueError):  # that loop is closed: its registration went with it
@@ -243,18 +243,17 @@ class ForkLauncher(StepLauncher):
         handle = self._handle(pid)
         if report is not None:
             report(handle, {})
-        done = ended
         timed_out = False
         try:
             if step.timeout is not None:
                 try:
-                    code = await asyncio.wait_for(asyncio.shield(done), step.timeout)
+                    code = await asyncio.wait_for(asyncio.shield(ended), step.timeout)
                 except asyncio.TimeoutError:
                     timed_out = True
                     kill_group(pid)
-                    code = await done
+                    code = await ended
             else:
-                code = await done
+                code = await ended
         except asyncio.CancelledError:
             kill_group(pid)
             raise
