@@ -271,3 +271,77 @@ def test_loading_every_installed_plugin_imports_no_sdk():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_submit_wraps_compiling_and_submitting_in_the_backends_submitting():
+    """A backend may start what its run needs while the workflow compiles (``Backend.submitting``):
+    entered before compiling, left after ``submit`` returned, and left too when compiling fails."""
+    import contextlib
+
+    from dflow import Step, Workflow
+    from dflow.backend import Backend
+    from dflow.python import OP, PythonOPTemplate
+
+    calls = []
+
+    class Recording(Backend):
+        name = "recording"
+
+        @contextlib.contextmanager
+        def submitting(self, *, detach=False):
+            calls.append(("enter", detach))
+            try:
+                yield
+            finally:
+                calls.append(("leave", detach))
+
+        def submit(self, spec, *, reuse=None, detach=False):
+            calls.append(("submit", spec.name))
+            return "recorded-1"
+
+        def get_workflow(self, workflow_id):
+            raise NotImplementedError
+
+        def get_spec(self, workflow_id):
+            raise NotImplementedError
+
+        def list_steps(self, workflow_id):
+            raise NotImplementedError
+
+        def terminate(self, workflow_id):
+            raise NotImplementedError
+
+        def list_workflows(self):
+            raise NotImplementedError
+
+    @OP.function
+    def noop() -> {"x": int}:
+        return {"x": 1}
+
+    wf = Workflow("wrapped")
+    wf.add(Step("s", PythonOPTemplate(noop)))
+    wf._backend = Recording()
+    compiled = Workflow.compile
+
+    def compile_noting(self):
+        calls.append(("compile", None))
+        return compiled(self)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Workflow, "compile", compile_noting)
+        wf.submit(detach=True)
+    assert calls == [("enter", True), ("compile", None), ("submit", "wrapped"), ("leave", True)]
+
+    calls.clear()
+    wf2 = Workflow("fails")
+    wf2.add(Step("s", PythonOPTemplate(noop)))
+    wf2._backend = Recording()
+
+    def compile_failing(self):
+        raise ValueError("no")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Workflow, "compile", compile_failing)
+        with pytest.raises(ValueError):
+            wf2.submit(detach=True)
+    assert calls == [("enter", True), ("leave", True)]

@@ -8,7 +8,8 @@ these through ``Workflow.query_status`` and ``Workflow.query_step``.
 from __future__ import annotations
 
 import abc
-from typing import Any, Dict, List, Optional
+import contextlib
+from typing import Any, ContextManager, Dict, List, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -91,6 +92,12 @@ class Backend(abc.ABC):
     #: whether a parameter's record carries its writer's type (``pickle:X`` for a pickled value); a
     #: backend that carries parameters as text only (Argo) records the declared types instead
     records_writer_types: bool = True
+
+    def submitting(self, *, detach: bool = False) -> ContextManager[Any]:
+        """Entered by ``Workflow.submit()`` before the workflow compiles and left after :meth:`submit`
+        returned (or compiling failed): a backend may start meanwhile what its run will need, and
+        must release it on leaving. The default does nothing."""
+        return contextlib.nullcontext()
 
     @abc.abstractmethod
     def submit(self, spec: WorkflowSpec, *, reuse: Optional[List[ReusedStep]] = None, detach: bool = False) -> str:

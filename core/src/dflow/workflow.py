@@ -186,13 +186,14 @@ class Workflow:
             raise runtime.StopSourceExec()
         if self.id is not None and self._spec is not None and self.steps is None and self.dag is None:
             raise ValidationError(f"workflow {self.id!r} was loaded by id; use resubmit() or retry() to run it again")
-        spec = self.compile()
         backend = self.backend
-        reuse = [_reused(s) for s in (reuse_step or [])]
         if detach is None:
             detach = bool(config.get("detach"))
-        self._spec = spec
-        self.id = backend.submit(spec, reuse=reuse, detach=detach)
+        with backend.submitting(detach=detach):  # (the local backend starts its fork server meanwhile)
+            spec = self.compile()
+            reuse = [_reused(s) for s in (reuse_step or [])]
+            self._spec = spec
+            self.id = backend.submit(spec, reuse=reuse, detach=detach)
         from .plugins import get_plugin_manager
 
         get_plugin_manager().hook.workflow_submitted(workflow_id=self.id, backend=backend.name)

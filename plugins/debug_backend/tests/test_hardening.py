@@ -60,15 +60,6 @@ def take_big(blob: str, i: int) -> {"size": int}:
     return {"size": len(blob) + i}
 
 
-@pytest.fixture
-def local(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setitem(config, "mode", "debug")
-    monkeypatch.setitem(config, "debug_workdir", str(tmp_path))
-    monkeypatch.setitem(config, "detach", False)
-    return tmp_path
-
-
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:

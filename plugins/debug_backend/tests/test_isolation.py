@@ -73,14 +73,10 @@ def mylib_importable() -> {"importable": bool}:
 
 
 @pytest.fixture
-def local(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setitem(config, "mode", "debug")
-    monkeypatch.setitem(config, "debug_workdir", str(tmp_path))
-    monkeypatch.setitem(config, "detach", False)
+def local(local, monkeypatch):
     # one worker: the steps run one after another, as they would in one warm process
     monkeypatch.setitem(config, "debug_workers", 1)
-    return tmp_path
+    return local
 
 
 def test_a_step_sees_nothing_an_earlier_step_left_behind(local):

@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
 import signal
 import string
 import sys
+import threading
 import time
 import traceback
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 from dflow.backend import Backend, ReusedStep, StepRecord, WorkflowRecord
 from dflow.errors import BackendError, ValidationError, WorkflowNotFoundError
 from dflow.settings import config, s3_config
 from dflow.spec import WorkflowSpec
 
-from .forkserver import pid_alive, process_start_time
-from .launchers import cancel_leftovers
+from .forkserver import ForkLauncher, pid_alive, process_start_time
+from .launchers import cancel_leftovers, preload_ops
 from .state import SUSPENDED, atomic_write, read_json, read_nodes, read_text
 
 __all__ = ["LocalBackend"]
@@ -52,6 +54,7 @@ class LocalBackend(Backend):
 
     def __init__(self, workdir: Optional[str] = None) -> None:
         self._workdir = workdir
+        self._submitting = threading.local()  # .launcher: the fork server started for the submit under way
 
     @property
     def workdir(self) -> str:
@@ -70,8 +73,30 @@ class LocalBackend(Backend):
 
     # ---------------------------------------------------------------- submit
 
+    @contextlib.contextmanager
+    def submitting(self, *, detach: bool = False) -> Iterator[None]:
+        """Start the fork server while the workflow compiles: its interpreter's start and the
+        runtime's import are then off the path to the first step. The driver that ``submit``
+        forks takes it over; this process collects its exit at the end. (A detached run's driver
+        starts its own: the server must not depend on this process or its session.)"""
+        if detach:
+            yield
+            return
+        launcher = ForkLauncher()
+        launcher.open()
+        self._submitting.launcher = launcher
+        try:
+            yield
+        finally:
+            self._submitting.launcher = None
+            launcher.close()  # (nothing to do once a driver took it over)
+            launcher.reap()
+
     def submit(self, spec: WorkflowSpec, *, reuse: Optional[List[ReusedStep]] = None, detach: bool = False) -> str:
         self._check_runnable(spec)
+        launcher = None if detach else getattr(self._submitting, "launcher", None)
+        if launcher is not None:
+            launcher.load(preload_ops(spec))  # the server loads the OPs while the run's files are written
         workflow_id = _new_id(spec.name, self.workdir) if spec.generate_name else spec.name
         wfdir = os.path.join(self.workdir, workflow_id)
         os.makedirs(wfdir, exist_ok=False)
@@ -83,7 +108,7 @@ class LocalBackend(Backend):
         record = {"id": workflow_id, "name": spec.name, "phase": "Pending", "created_at": time.time(), "settings": settings}
         atomic_write(os.path.join(wfdir, "workflow.json"), json.dumps(record))
         atomic_write(os.path.join(wfdir, "status"), "Pending")
-        self._start_driver(wfdir, workflow_id, detach, resume=False)
+        self._start_driver(wfdir, workflow_id, detach, resume=False, launcher=launcher)
         return workflow_id
 
     def _check_runnable(self, spec: WorkflowSpec) -> None:
@@ -94,7 +119,9 @@ class LocalBackend(Backend):
                     "Run this workflow with config['mode'] = 'default' on a cluster"
                 )
 
-    def _start_driver(self, wfdir: str, workflow_id: str, detach: bool, resume: bool) -> None:
+    def _start_driver(self, wfdir: str, workflow_id: str, detach: bool, resume: bool,
+                      launcher: Optional[ForkLauncher] = None) -> None:
+        """Fork the driver; ``launcher``: a fork server started for it already, which it takes over."""
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
         pid = os.fork()
@@ -108,12 +135,14 @@ class LocalBackend(Backend):
                     devnull = os.open(os.devnull, os.O_RDWR)
                     for fd in (0, 1, 2):
                         os.dup2(devnull, fd)
-                code = _driver_main(wfdir, workflow_id, resume)
+                code = _driver_main(wfdir, workflow_id, resume, launcher.taken_over() if launcher else None)
             except BaseException:  # noqa: BLE001
                 traceback.print_exc()
                 code = 1
             finally:
                 os._exit(code)
+        if launcher is not None:
+            launcher.hand_over()  # the server now ends when the driver does
         if detach:
             os.waitpid(pid, 0)
             deadline = time.monotonic() + 10
@@ -254,7 +283,7 @@ class LocalBackend(Backend):
         shutil.rmtree(self.wfdir(workflow_id))
 
 
-def _driver_main(wfdir: str, workflow_id: str, resume: bool) -> int:
+def _driver_main(wfdir: str, workflow_id: str, resume: bool, launcher: Optional[ForkLauncher] = None) -> int:
     """The driver process: run the engine and record the end state."""
     from dflow.artifact import get_storage_client
 
@@ -271,7 +300,7 @@ def _driver_main(wfdir: str, workflow_id: str, resume: bool) -> int:
     previous = read_nodes(os.path.join(wfdir, "nodes.jsonl")) if resume else {}
     name = settings.get("storage_name") or "local"
     client = get_storage_client(None if name == "custom" else name, root=settings.get("storage_root") or os.path.dirname(wfdir))
-    engine = Engine(wfdir, spec, workflow_id, settings, reuse, previous, client, name)
+    engine = Engine(wfdir, spec, workflow_id, settings, reuse, previous, client, name, launcher)
     try:
         phase, message = asyncio.run(engine.run())
     except BaseException as e:  # noqa: BLE001

@@ -27,7 +27,8 @@ from dflow.spec import ScriptTemplateSpec, StepSpec, StoredArtifact, WorkflowSpe
 from dflow.storage import StorageClient
 
 from .fanout import NOTHING, cut_inputs, gather, loop_items, slice_index_of, stack_outputs, stacked_of_steps
-from .launchers import Launchers
+from .forkserver import ForkLauncher
+from .launchers import Launchers, preload_ops
 from .nodes import NodeBook
 from .refs import PV, Outcome, Scope, StepFailed, item_text, records
 from .staging import Stager
@@ -44,7 +45,8 @@ class Engine:
 
     def __init__(self, wfdir: str, spec: WorkflowSpec, workflow_id: str, settings: Dict[str, Any],
                  reuse: List[ReusedStep], previous: Dict[str, StepRecord], client: StorageClient,
-                 storage_name: str) -> None:
+                 storage_name: str, launcher: Optional[ForkLauncher] = None) -> None:
+        """``launcher``: the fork server started while the workflow compiled, if one was."""
         self.wfdir = wfdir
         self.spec = spec
         self.workflow_id = workflow_id
@@ -53,7 +55,7 @@ class Engine:
         self.previous = {k: v for k, v in previous.items() if v.phase in ("Succeeded", "Skipped")}
         self.nodes = NodeBook(wfdir, workflow_id, previous)
         self.stager = Stager(wfdir, workflow_id, client, storage_name)
-        self.launchers = Launchers(wfdir, _preload(spec))
+        self.launchers = Launchers(wfdir, preload_ops(spec), launcher)
         self.slots = asyncio.Semaphore(max(1, int(settings.get("workers") or os.cpu_count() or 2)))
         self._own_slots: Dict[int, asyncio.Semaphore] = {}
         self.presliced: Dict[str, int] = {}  # nodes whose sliced inputs the engine cut to their own slice
@@ -456,18 +458,6 @@ class Engine:
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _preload(spec: WorkflowSpec) -> List[Dict[str, Any]]:
-    """The OPs the fork server may load once: those that need no ``python_packages`` (those stay
-    visible only to the steps that ask for them)."""
-    out = []
-    for t in spec.templates:
-        op = getattr(t, "python_op", None)
-        if op is not None and not op.python_packages:
-            out.append({"module": op.module, "qualname": op.qualname, "source": op.source,
-                        "source_file": op.source_file})
-    return out
 
 
 def _node_type(tmpl: Any) -> str:

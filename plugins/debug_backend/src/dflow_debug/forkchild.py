@@ -12,8 +12,10 @@ reaps them. A process that forks shares every page with its children, and each p
 writes afterwards costs it a copy (a fault): so the process that forks does as little as
 it can, and the process that works never forks an attempt.
 
-Protocol (a Unix socket to the manager): driver -> manager a request, a 12-byte header
-(the payload's length, the request id) and a payload, the pickle of ``{"job", "log"}``;
+Protocol (a Unix socket to the manager): driver -> manager first the run's OPs to load (a
+message of request id 0, the pickle of their list), then for each attempt a request, a
+12-byte header (the payload's length, the request id) and a payload, the pickle of
+``{"job", "log"}``;
 manager -> driver fixed records of a kind, the request id and a value: ``p`` with the pid
 when the attempt started, ``c`` with the exit code when it ended (``-N``: ended by signal
 ``N``). The manager never unpickles a payload: it writes the bytes to the spare's job
@@ -43,7 +45,7 @@ import sys
 import traceback
 from typing import Any, Dict, List, Optional, Set, Tuple
 
-__all__ = ["serve_main", "request", "ReplyReader", "STARTED", "ENDED", "process_start_time", "pid_alive", "kill_group"]
+__all__ = ["serve_main", "request", "preload_message", "ReplyReader", "STARTED", "ENDED", "process_start_time", "pid_alive", "kill_group"]
 
 _REQUEST = struct.Struct("!IQ")  # payload length, request id
 _REPLY = struct.Struct("!cQq")  # b"p" (started: the pid) or b"c" (ended: the exit code), request id, value
@@ -93,6 +95,12 @@ def request(rid: int, job: Dict[str, Any], log_path: str) -> bytes:
     """A request for an attempt, as the driver sends it."""
     data = pickle.dumps({"job": job, "log": log_path}, protocol=pickle.HIGHEST_PROTOCOL)
     return _REQUEST.pack(len(data), rid) + data
+
+
+def preload_message(ops: List[Dict[str, Any]]) -> bytes:
+    """The first message to the server: the OPs of the run, which the zygote loads before it forks."""
+    data = pickle.dumps(list(ops), protocol=pickle.HIGHEST_PROTOCOL)
+    return _REQUEST.pack(len(data), 0) + data
 
 
 class ReplyReader:
@@ -223,9 +231,28 @@ def _preload(ops: Any) -> None:  # pragma: no cover - runs in the server process
             pass
 
 
+def _receive_preload(chan: socket.socket) -> Tuple[Optional[List[Any]], bytearray]:
+    """The driver's first message (the run's OPs), and what came after it; None if the driver went away first."""
+    buf = bytearray()
+    while True:
+        if len(buf) >= _REQUEST.size:
+            size, _rid = _REQUEST.unpack_from(buf)
+            end = _REQUEST.size + size
+            if len(buf) >= end:
+                return pickle.loads(bytes(buf[_REQUEST.size:end])), buf[end:]
+        try:
+            data = chan.recv(1 << 20)
+        except OSError:
+            data = b""
+        if not data:
+            return None, buf
+        buf += data
+
+
 def serve_main(settings: Dict[str, Any]) -> None:  # pragma: no cover - the server process's entry
     """Run the fork server on the socket ``settings["fd"]`` (a fresh interpreter started by
-    ``ForkLauncher.open``): this process becomes the manager, and forks the zygote first."""
+    ``ForkLauncher.open``, maybe while the workflow still compiles): this process loads the
+    step runtime, waits for the run's OPs, forks the zygote with them and becomes the manager."""
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
@@ -234,18 +261,25 @@ def serve_main(settings: Dict[str, Any]) -> None:  # pragma: no cover - the serv
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _become_subreaper()  # a process that left an attempt's session is re-parented here (not inherited by the zygote)
+    import faulthandler  # noqa: F401 - every attempt arms it: imported once here, not in each attempt
+
+    import dflow.runtime  # noqa: F401 - warm (before the OPs are known): every attempt starts with it imported
+
+    preload, pending = _receive_preload(chan)
+    if preload is None:  # the driver went away before its run started
+        os._exit(0)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     zygote = os.fork()
     if zygote == 0:
         chan.close()
         ours.close()
         try:
-            _zygote(theirs, settings.get("preload"))
+            _zygote(theirs, preload)
         finally:
             os._exit(0)
     theirs.close()
     try:
-        _Manager(chan, ours, zygote).serve()
+        _Manager(chan, ours, zygote, pending).serve()
     finally:
         os._exit(0)
 
@@ -260,10 +294,7 @@ def _zygote(ctl: socket.socket, preload: Any) -> None:  # pragma: no cover - run
     """Fork a spare for each request of the manager (which sends the spare's two pipe ends), and
     reap every attempt: end its process group first (an unreaped leader keeps the group id from
     being reused), then tell the manager how it ended."""
-    import faulthandler  # noqa: F401 - every attempt arms it: imported once here, not in each attempt
     import gc
-
-    import dflow.runtime  # noqa: F401 - warm: every attempt starts with the runtime imported
 
     _preload(preload)
     gc.collect()
@@ -389,7 +420,7 @@ def _write_all(fd: int, data: Any) -> None:
 
 
 class _Manager:  # pragma: no cover - runs in the server process
-    def __init__(self, chan: socket.socket, zygote_ctl: socket.socket, zygote_pid: int) -> None:
+    def __init__(self, chan: socket.socket, zygote_ctl: socket.socket, zygote_pid: int, pending: bytearray) -> None:
         self.chan, self.ctl, self.zygote = chan, zygote_ctl, zygote_pid
         self.sel = selectors.DefaultSelector()
         self.sel.register(chan, selectors.EVENT_READ, "driver")
@@ -397,7 +428,7 @@ class _Manager:  # pragma: no cover - runs in the server process
         self.unforked: List[_Spare] = []  # asked of the zygote, in order, its pid not known yet
         self.spare: Optional[_Spare] = None  # the one the next request gets
         self.by_pid: Dict[int, _Spare] = {}
-        self.buf = bytearray()
+        self.buf = pending  # requests that came with the run's OPs
 
     def ask_spare(self) -> None:
         job_r, job_w = os.pipe()
@@ -413,6 +444,8 @@ class _Manager:  # pragma: no cover - runs in the server process
 
     def serve(self) -> None:
         self.ask_spare()
+        if self.buf:
+            self.take_requests()
         while True:
             for key, _ in self.sel.select():
                 if key.data == "driver":
@@ -436,8 +469,12 @@ class _Manager:  # pragma: no cover - runs in the server process
         data = self.chan.recv(1 << 20)
         if not data:
             self.shut_down()
+        self.buf += data
+        self.take_requests()
+
+    def take_requests(self) -> None:
+        """Hand each whole request received to the spare, and ask the zygote for the next spare."""
         buf = self.buf
-        buf += data
         while len(buf) >= _REQUEST.size:
             size, rid = _REQUEST.unpack_from(buf)
             end = _REQUEST.size + size

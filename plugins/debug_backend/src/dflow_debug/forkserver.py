@@ -20,6 +20,11 @@ re-parented to the server when its parents end; whenever an attempt ends, the se
 every such orphan. When the driver goes away, the server ends everything it started and
 exits.
 
+The server can start before the run's OPs are known: ``Workflow.submit()`` starts it
+while the workflow compiles (see ``LocalBackend.submitting``), hands it the OPs once the
+spec is made, and the driver it forks then takes it over. The interpreter's start and the
+runtime's import are then off the path to the first step.
+
 This module is the driver's side; the server's processes (a manager, and a zygote that
 does the forking) run :mod:`dflow_debug.forkchild`, which holds the protocol.
 """
@@ -39,7 +44,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from dflow.launcher import LaunchHandle, PreparedStep, StepLauncher
 
-from .forkchild import STARTED, ReplyReader, kill_group, pid_alive, process_start_time, request
+from .forkchild import STARTED, ReplyReader, kill_group, pid_alive, preload_message, process_start_time, request
 
 __all__ = ["ForkLauncher", "process_start_time", "pid_alive", "kill_group"]
 
@@ -50,11 +55,14 @@ class ForkLauncher(StepLauncher):
     poll_interval = 0.05
 
     def __init__(self, options: Optional[Dict[str, Any]] = None, preload: Optional[List[Dict[str, Any]]] = None) -> None:
-        """``preload``: the OPs of the run (the task's ``op`` dicts) for the server to load once."""
+        """``preload``: the OPs of the run (the task's ``op`` dicts) for the server to load once; None:
+        not known yet (given later with :meth:`load`, or none when the first attempt is asked for)."""
         self.options = dict(options or {})
-        self.preload = list(preload or [])
+        self.preload = None if preload is None else list(preload)
+        self._preload_sent = False
         self._chan: Optional[socket.socket] = None
         self._server: Optional[subprocess.Popen] = None
+        self._own_server = True  # the server is this process's child (not one a parent process started)
         self.server_pid: Optional[int] = None
         self._lock = threading.Lock()
         self._next = 0
@@ -73,7 +81,7 @@ class ForkLauncher(StepLauncher):
         if self._chan is not None:
             return
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        settings = {"fd": theirs.fileno(), "path": list(sys.path), "preload": self.preload}
+        settings = {"fd": theirs.fileno(), "path": list(sys.path)}
         bootstrap = ("import json, os, sys; s = json.loads(os.environ.pop('DFLOW_FORK_SERVER')); "
                      "sys.path[:] = s['path']; from dflow_debug.forkchild import serve_main; serve_main(s)")
         env = {**os.environ, "DFLOW_FORK_SERVER": json.dumps(settings)}
@@ -82,8 +90,47 @@ class ForkLauncher(StepLauncher):
         theirs.close()
         self.server_pid = self._server.pid
         self._chan = mine
+        if self.preload is not None:
+            self.load(self.preload)
         # the replies are read by the event loop of the first run() (no thread between the server
         # and the engine), or by a thread of their own when the synchronous API comes first
+
+    def load(self, ops: List[Dict[str, Any]]) -> None:
+        """Give the server the run's OPs, which it loads once before it forks the first attempt
+        (once per server: later calls do nothing)."""
+        if self._preload_sent:
+            return
+        if self._chan is None:
+            self.preload = list(ops)
+            self.open()
+            return
+        self.preload = list(ops)
+        self._preload_sent = True
+        self._chan.sendall(preload_message(self.preload))
+
+    def hand_over(self) -> None:
+        """In the process that started the server, after forking the process that takes it over
+        (the driver): let go of the channel, so the server ends when that process does."""
+        if self._chan is not None:
+            self._chan.close()
+            self._chan = None
+
+    def reap(self) -> None:
+        """After :meth:`hand_over`, once the process that took the server over has ended: wait for
+        the server's own end (it ends with its channel) and collect its exit."""
+        if self._server is not None:
+            try:
+                self._server.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # pragma: no cover - a server that does not stop
+                self._server.kill()
+                self._server.wait()
+            self._server = None
+
+    def taken_over(self) -> "ForkLauncher":
+        """In the forked process that takes the server over: this launcher, now its own (the
+        server stays the child of the process that started it, which collects its exit)."""
+        self._own_server = False
+        return self
 
     def close(self) -> None:
         """Stop the fork server (it ends any attempt still running)."""
@@ -95,23 +142,27 @@ class ForkLauncher(StepLauncher):
             except (RuntimeError, ValueError):  # the loop is closed already
                 pass
             self._fail_all()  # (a reader thread fails them when it sees the socket close)
+        chan, self._chan = self._chan, None
         try:
-            self._chan.shutdown(socket.SHUT_RDWR)
+            chan.shutdown(socket.SHUT_WR)  # the server ends everything it started, then exits
         except OSError:
             pass
-        try:
-            self._chan.close()
-        except OSError:
-            pass
-        self._chan = None
-        if self._server is not None:
+        if self._reader is not None:  # it reads to the server's end
+            self._reader.join(timeout=30)
+            ended = not self._reader.is_alive()
+        else:
+            ended = _read_to_end(chan, timeout=30)
+        if not ended and self.server_pid:  # pragma: no cover - a server that does not stop
             try:
-                self._server.wait(timeout=30)
-            except subprocess.TimeoutExpired:  # pragma: no cover - a server that does not stop
-                self._server.kill()
-                self._server.wait()
-        if self._reader is not None:
-            self._reader.join(timeout=5)
+                os.kill(self.server_pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            chan.close()
+        except OSError:
+            pass
+        if self._server is not None and self._own_server:
+            self.reap()
         self._loop, self._reader, self._replies = None, None, ReplyReader()
 
     def _fail_all(self) -> None:
@@ -201,6 +252,8 @@ class ForkLauncher(StepLauncher):
         job = {"cwd": step.cwd, "env": dict(step.env), "command": list(step.command),
                "task": step.task if step.inline else None}
         assert self._chan is not None
+        if not self._preload_sent:  # no OPs were given: the server loads none
+            self.load([])
         self._chan.sendall(request(rid, job, step.log_path))
         return started, ended
 
@@ -259,3 +312,16 @@ class ForkLauncher(StepLauncher):
             raise
         return code, timed_out
 
+
+def _read_to_end(chan: socket.socket, timeout: float) -> bool:
+    """Read (and drop) what the server still sends, until its end closes the channel; False if
+    it has not ended within ``timeout`` seconds."""
+    chan.settimeout(timeout)
+    try:
+        while chan.recv(1 << 16):
+            pass
+    except socket.timeout:
+        return False
+    except OSError:  # the channel broke: the server is gone
+        pass
+    return True

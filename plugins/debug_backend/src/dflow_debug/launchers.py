@@ -19,7 +19,7 @@ from dflow.launcher import LaunchHandle, StepLauncher
 from .forkserver import ForkLauncher
 from .state import atomic_write
 
-__all__ = ["Launchers", "cancel_leftovers", "launcher_for"]
+__all__ = ["Launchers", "cancel_leftovers", "launcher_for", "preload_ops"]
 
 
 def _factory(executor: Optional[Dict[str, Any]]) -> Optional[Any]:
@@ -38,16 +38,31 @@ def launcher_for(executor: Optional[Dict[str, Any]]) -> StepLauncher:
     return factory(dict((executor or {}).get("options") or {}))
 
 
+def preload_ops(spec: Any) -> List[Dict[str, Any]]:
+    """The OPs of ``spec`` the fork server may load once: those that need no ``python_packages``
+    (those stay visible only to the steps that ask for them)."""
+    out = []
+    for t in spec.templates:
+        op = getattr(t, "python_op", None)
+        if op is not None and not op.python_packages:
+            out.append({"module": op.module, "qualname": op.qualname, "source": op.source,
+                        "source_file": op.source_file})
+    return out
+
+
 class Launchers:
     """The launchers of one run: opened on first use, closed at the end of the run."""
 
-    def __init__(self, wfdir: str, preload: Optional[List[Dict[str, Any]]] = None) -> None:
-        """``preload``: the OPs the fork server loads once for every attempt (see :class:`ForkLauncher`)."""
+    def __init__(self, wfdir: str, preload: Optional[List[Dict[str, Any]]] = None,
+                 default: Optional[ForkLauncher] = None) -> None:
+        """``preload``: the OPs the fork server loads once for every attempt (see :class:`ForkLauncher`);
+        ``default``: a fork server started already (while the workflow compiled), else one starts now."""
         self.wfdir = wfdir
         self.records_dir = os.path.join(wfdir, ".launched")
         os.makedirs(self.records_dir, exist_ok=True)
-        self.default = ForkLauncher(preload=preload)
+        self.default = default if default is not None else ForkLauncher(preload=preload)
         self.default.open(wfdir)  # at once: the server starts while the driver reads the spec
+        self.default.load(preload or [])
         self._made: Dict[str, StepLauncher] = {}
         self._recorded: set = set()
 
