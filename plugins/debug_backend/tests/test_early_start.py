@@ -9,6 +9,7 @@ and look at the real processes.
 from __future__ import annotations
 
 import os
+import time
 from typing import List
 
 import pytest
@@ -76,3 +77,51 @@ def test_a_detached_run_starts_its_own_server(local, monkeypatch):
     [step] = wf.query_step(name="where")
     _zygote, _manager, starter = step.outputs.parameters["up"].value
     assert starter != os.getpid()  # its driver's: the server must not depend on this process's session
+
+
+@OP.function
+def wait_for(path: str) -> {"waited": int}:
+    """Blocks until ``path`` exists (at most a minute)."""
+    import time
+
+    for _ in range(1200):
+        if os.path.exists(path):
+            return {"waited": 1}
+        time.sleep(0.05)
+    return {"waited": 0}
+
+
+def test_runs_submitted_from_two_threads_end_independently(local):
+    """The submitting process keeps its copy of its fork server's channel until its driver has
+    ended, so a driver forked meanwhile by another thread holds a copy too: the first run's server
+    must still end when that run does (the channel is shut down, not just closed), not when the
+    second run does."""
+    import threading
+
+    results = {}
+
+    def run(name: str, release: str) -> None:
+        wf = Workflow(name)
+        wf.add(Step("wait", PythonOPTemplate(wait_for), parameters={"path": str(local / release)}))
+        wf.submit()
+        results[name] = wf.query_status()
+
+    first = threading.Thread(target=run, args=("first", "release-first"))
+    first.start()
+    deadline = 600
+    while deadline and not list(local.glob("first-*/nodes.jsonl")):  # the first run is under way
+        time.sleep(0.05)
+        deadline -= 1
+    second = threading.Thread(target=run, args=("second", "release-second"))
+    second.start()  # its driver is forked while the first run's server is up
+    while deadline and not list(local.glob("second-*/nodes.jsonl")):
+        time.sleep(0.05)
+        deadline -= 1
+    (local / "release-first").touch()
+    first.join(timeout=20)  # the second run still waits: the first must end all the same
+    ended_first = not first.is_alive()
+    (local / "release-second").touch()
+    second.join(timeout=60)
+    first.join(timeout=60)
+    assert ended_first, "the first run's submit waited for the second run to end"
+    assert results == {"first": "Succeeded", "second": "Succeeded"}

@@ -77,8 +77,10 @@ class LocalBackend(Backend):
     def submitting(self, *, detach: bool = False) -> Iterator[None]:
         """Start the fork server while the workflow compiles: its interpreter's start and the
         runtime's import are then off the path to the first step. The driver that ``submit``
-        forks takes it over; this process collects its exit at the end. (A detached run's driver
-        starts its own: the server must not depend on this process or its session.)"""
+        forks takes it over; this process leaves it alone until the driver has ended, then ends
+        it (a shutdown of the channel reaches it even if a fork made meanwhile by another thread
+        holds a copy) and collects its exit. (A detached run's driver starts its own: the server
+        must not depend on this process or its session.)"""
         if detach:
             yield
             return
@@ -89,8 +91,7 @@ class LocalBackend(Backend):
             yield
         finally:
             self._submitting.launcher = None
-            launcher.close()  # (nothing to do once a driver took it over)
-            launcher.reap()
+            launcher.close()
 
     def submit(self, spec: WorkflowSpec, *, reuse: Optional[List[ReusedStep]] = None, detach: bool = False) -> str:
         self._check_runnable(spec)
@@ -141,8 +142,6 @@ class LocalBackend(Backend):
                 code = 1
             finally:
                 os._exit(code)
-        if launcher is not None:
-            launcher.hand_over()  # the server now ends when the driver does
         if detach:
             os.waitpid(pid, 0)
             deadline = time.monotonic() + 10

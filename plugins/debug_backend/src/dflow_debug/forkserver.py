@@ -40,6 +40,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from dflow.launcher import LaunchHandle, PreparedStep, StepLauncher
@@ -108,27 +109,10 @@ class ForkLauncher(StepLauncher):
         self._preload_sent = True
         self._chan.sendall(preload_message(self.preload))
 
-    def hand_over(self) -> None:
-        """In the process that started the server, after forking the process that takes it over
-        (the driver): let go of the channel, so the server ends when that process does."""
-        if self._chan is not None:
-            self._chan.close()
-            self._chan = None
-
-    def reap(self) -> None:
-        """After :meth:`hand_over`, once the process that took the server over has ended: wait for
-        the server's own end (it ends with its channel) and collect its exit."""
-        if self._server is not None:
-            try:
-                self._server.wait(timeout=30)
-            except subprocess.TimeoutExpired:  # pragma: no cover - a server that does not stop
-                self._server.kill()
-                self._server.wait()
-            self._server = None
-
     def taken_over(self) -> "ForkLauncher":
-        """In the forked process that takes the server over: this launcher, now its own (the
-        server stays the child of the process that started it, which collects its exit)."""
+        """In a forked process that takes the server over (the driver): this launcher, now its own.
+        The server stays the child of the process that started it, which leaves the channel alone
+        until that process has ended, then calls :meth:`close` to collect the server's exit."""
         self._own_server = False
         return self
 
@@ -151,7 +135,7 @@ class ForkLauncher(StepLauncher):
             self._reader.join(timeout=30)
             ended = not self._reader.is_alive()
         else:
-            ended = _read_to_end(chan, timeout=30)
+            ended = _read_to_end(chan, self.server_pid, timeout=30)
         if not ended and self.server_pid:  # pragma: no cover - a server that does not stop
             try:
                 os.kill(self.server_pid, signal.SIGKILL)
@@ -162,7 +146,11 @@ class ForkLauncher(StepLauncher):
         except OSError:
             pass
         if self._server is not None and self._own_server:
-            self.reap()
+            try:
+                self._server.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # pragma: no cover - a server that does not stop
+                self._server.kill()
+                self._server.wait()
         self._loop, self._reader, self._replies = None, None, ReplyReader()
 
     def _fail_all(self) -> None:
@@ -313,15 +301,19 @@ class ForkLauncher(StepLauncher):
         return code, timed_out
 
 
-def _read_to_end(chan: socket.socket, timeout: float) -> bool:
-    """Read (and drop) what the server still sends, until its end closes the channel; False if
-    it has not ended within ``timeout`` seconds."""
-    chan.settimeout(timeout)
-    try:
-        while chan.recv(1 << 16):
-            pass
-    except socket.timeout:
-        return False
-    except OSError:  # the channel broke: the server is gone
-        pass
-    return True
+def _read_to_end(chan: socket.socket, server_pid: Optional[int], timeout: float) -> bool:
+    """Read (and drop) what the server still sends, until it has ended: its end of the channel
+    closes (or, should another process hold a copy of that end, the server is gone); False if it
+    has not ended within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    chan.settimeout(0.05)
+    while time.monotonic() < deadline:
+        try:
+            if not chan.recv(1 << 16):
+                return True
+        except socket.timeout:
+            if server_pid and not pid_alive(server_pid, None):
+                return True
+        except OSError:  # the channel broke: the server is gone
+            return True
+    return False
