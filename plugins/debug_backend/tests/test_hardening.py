@@ -56,6 +56,16 @@ def echo_n(n: int) -> {"n": int}:
 
 
 @OP.function
+def crash_in_native_code(note: str) -> {"n": int}:
+    """Prints a line, then dies of a segmentation fault in C (no Python exception to catch)."""
+    import ctypes
+
+    print(note)
+    ctypes.string_at(0)
+    return {"n": 0}
+
+
+@OP.function
 def take_big(blob: str, i: int) -> {"size": int}:
     return {"size": len(blob) + i}
 
@@ -220,3 +230,14 @@ def test_a_big_parameter_is_recorded_once(local):
     assert group.outputs.parameters["size"].value == [len(blob) + i for i in range(50)]
     pods = again.query_step(name="s", type="Pod")
     assert len(pods) == 50 and all(p.inputs.parameters["blob"].value == blob for p in pods)
+
+
+def test_a_crash_in_native_code_leaves_its_python_stack_in_the_step_log(local):
+    wf = Workflow("crash")
+    wf.add(Step("dies", PythonOPTemplate(crash_in_native_code), parameters={"note": "printed before the crash"}))
+    wf.submit()
+    assert wf.query_status() == "Failed"
+    [step] = wf.query_step(name="dies")
+    log = Path(step.record.log_path).read_text()
+    assert "printed before the crash" in log  # what the step printed first is in its log
+    assert "Segmentation fault" in log and "crash_in_native_code" in log  # and so is the fault handler's dump

@@ -120,16 +120,16 @@ class ReplyReader:
 
 
 def _own_std_streams() -> None:
-    # the submitting process may have replaced sys.stdout/sys.stderr (pytest's capture,
-    # a notebook's stream): a step writes to its own fds 1 and 2, which point at its log
+    # a step writes to its own fds 1 and 2, which point at its log, line by line (made once
+    # in the zygote, which never writes to them: an attempt inherits them, unwritten)
     sys.stdout = open(1, "w", buffering=1, closefd=False, errors="backslashreplace")
     sys.stderr = open(2, "w", buffering=1, closefd=False, errors="backslashreplace")
     sys.__stdout__, sys.__stderr__ = sys.stdout, sys.stderr
 
 
 def _fault_handler_to_log() -> None:
-    # a crash (segfault) dumps the Python stack into the step's log (fd 2), not into
-    # whatever stream the submitting process had armed faulthandler on
+    # a crash (segfault) dumps the Python stack into the step's log (fd 2; armed once in the
+    # zygote, as the attempts inherit signal handlers and the alternate signal stack)
     import faulthandler
 
     if faulthandler.is_enabled():
@@ -297,6 +297,8 @@ def _zygote(ctl: socket.socket, preload: Any) -> None:  # pragma: no cover - run
     import gc
 
     _preload(preload)
+    _own_std_streams()  # (after the OPs' modules: one of them may have replaced sys.stdout)
+    _fault_handler_to_log()
     gc.collect()
     gc.freeze()  # no attempt's garbage collector copies what the zygote holds
     wake_r, wake_w = os.pipe()
@@ -392,14 +394,12 @@ def _spare_main(job_fd: int, status_fd: int) -> None:  # pragma: no cover - runs
     os.setpgid(0, 0)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_DFL)
-    # what does not depend on the job is done before it arrives: the standard streams and
-    # the fault handler are bound to fds 1 and 2, which the attempt points at its log
+    # what does not depend on the job is done before it arrives (the standard streams and the
+    # fault handler, bound to fds 1 and 2, which the attempt points at its log, come from the zygote)
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(devnull, 2)
     os.close(devnull)
-    _own_std_streams()
-    _fault_handler_to_log()
     data = bytearray()
     while True:
         chunk = os.read(job_fd, 1 << 16)
