@@ -36,7 +36,6 @@ driver launched, with a new launcher made from the same options.
 from __future__ import annotations
 
 import abc
-import asyncio
 import dataclasses
 import json
 import os
@@ -268,6 +267,8 @@ class StepLauncher(abc.ABC):
 
         A cancelled task (the run is terminated) cancels the launched step first.
         """
+        import asyncio  # (here: a process that only submits a run need not import it)
+
         handle = await asyncio.to_thread(self.launch, step)
         status = self.describe(handle)
         if report is not None:

@@ -125,3 +125,32 @@ def test_runs_submitted_from_two_threads_end_independently(local):
     first.join(timeout=60)
     assert ended_first, "the first run's submit waited for the second run to end"
     assert results == {"first": "Succeeded", "second": "Succeeded"}
+
+
+def test_the_submitting_process_leaves_the_event_loop_to_the_driver(tmp_path):
+    """Everything the submitting process imports delays the fork server's start and the first
+    step: a local run's asyncio is imported by the driver, after the fork, not before it."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = tmp_path / "wf.py"
+    script.write_text(textwrap.dedent('''
+        import sys
+        from dflow import Step, Workflow, config
+        from dflow.python import OP, PythonOPTemplate
+
+        @OP.function
+        def one() -> {"x": int}:
+            return {"x": 1}
+
+        config["mode"] = "debug"
+        config["debug_workdir"] = sys.argv[1]
+        wf = Workflow("light")
+        wf.add(Step("one", PythonOPTemplate(one)))
+        wf.submit()
+        print(wf.query_status(), "asyncio" in sys.modules)
+    '''))
+    out = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["Succeeded", "False"], out.stdout + out.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -300,6 +299,8 @@ def _driver_main(wfdir: str, workflow_id: str, resume: bool, launcher: Optional[
     name = settings.get("storage_name") or "local"
     client = get_storage_client(None if name == "custom" else name, root=settings.get("storage_root") or os.path.dirname(wfdir))
     engine = Engine(wfdir, spec, workflow_id, settings, reuse, previous, client, name, launcher)
+    import asyncio  # (here, in the driver: the submitting process need not import it)
+
     try:
         phase, message = asyncio.run(engine.run())
     except BaseException as e:  # noqa: BLE001

@@ -31,8 +31,6 @@ does the forking) run :mod:`dflow_debug.forkchild`, which holds the protocol.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import json
 import os
 import signal
@@ -41,11 +39,14 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from dflow.launcher import LaunchHandle, PreparedStep, StepLauncher
 
 from .forkchild import STARTED, ReplyReader, kill_group, pid_alive, preload_message, process_start_time, request
+
+if TYPE_CHECKING:  # asyncio is imported where it is used: the process that submits a run starts the
+    import asyncio  # server (see LocalBackend.submitting) and need not import it
 
 __all__ = ["ForkLauncher", "process_start_time", "pid_alive", "kill_group"]
 
@@ -159,10 +160,11 @@ class ForkLauncher(StepLauncher):
             futures = list(self._started.values()) + list(self._ended.values())
             self._started.clear()
             self._ended.clear()
+        asyncio = sys.modules.get("asyncio")  # (no event loop, no asyncio futures: then not imported)
         for fut in futures:
             if not fut.done():
                 fut.set_exception(err)
-                if isinstance(fut, asyncio.Future):
+                if asyncio is not None and isinstance(fut, asyncio.Future):
                     fut.exception()  # whoever awaits it gets the error; no one else is told it went unread
 
     def _deliver(self, data: bytes) -> None:
@@ -230,6 +232,8 @@ class ForkLauncher(StepLauncher):
             started: Any = self._loop.create_future()
             ended: Any = self._loop.create_future()
         else:
+            import concurrent.futures
+
             started = concurrent.futures.Future()
             ended = concurrent.futures.Future()
         with self._lock:
@@ -276,6 +280,8 @@ class ForkLauncher(StepLauncher):
 
     async def run(self, step: PreparedStep, report: Any = None) -> Tuple[int, bool]:
         """One attempt, waited for by events (no polling)."""
+        import asyncio
+
         self._reading_by(asyncio.get_running_loop())
         started, ended = self._request(step)
         if self._loop is None:  # read by a thread: its futures are concurrent ones
