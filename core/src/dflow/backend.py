@@ -1,85 +1,38 @@
 """What a backend implements, and the records it returns.
 
 A backend receives a :class:`~dflow.spec.WorkflowSpec` and runs it; it reports
-back with :class:`WorkflowRecord` and :class:`StepRecord` objects. Users see
-these through ``Workflow.query_status`` and ``Workflow.query_step``.
+back with :class:`WorkflowRecord` and :class:`StepRecord` objects (defined in
+:mod:`dflow.records`, and importable from here too). Users see these through
+``Workflow.query_status`` and ``Workflow.query_step``.
+
+This module imports neither pydantic nor the spec: every dflow process loads every
+backend plugin, and the local backend starts its fork server as soon as its backend
+object exists (see ``Backend.submitting``).
 """
 
 from __future__ import annotations
 
 import abc
 import contextlib
-from typing import Any, ContextManager, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, ContextManager, Dict, List, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from .spec import StoredArtifact, WorkflowSpec
+if TYPE_CHECKING:
+    from .records import ParameterValue, ReusedStep, StepRecord, WorkflowRecord  # noqa: F401
+    from .spec import WorkflowSpec
 
 __all__ = ["Backend", "StepRecord", "WorkflowRecord", "ReusedStep", "ParameterValue", "PHASES"]
 
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Error", "Skipped", "Omitted")
 
-
-class ParameterValue(BaseModel):
-    """A parameter's value as it travels: its text and the type name its writer gave it (see dflow.contract)."""
-
-    model_config = ConfigDict(extra="forbid")
-    text: Optional[str] = None
-    type: Optional[str] = None
+_RECORDS = ("StepRecord", "WorkflowRecord", "ReusedStep", "ParameterValue")
 
 
-class StepRecord(BaseModel):
-    """One node of a running or finished workflow."""
+def __getattr__(name: str) -> Any:
+    if name in _RECORDS:
+        from . import records
 
-    model_config = ConfigDict(extra="forbid")
-    id: str
-    name: str
-    display_name: str
-    template: Optional[str] = None
-    type: str  # Pod, Steps, DAG, StepGroup, TaskGroup, Skipped, Retry
-    phase: str
-    key: Optional[str] = None
-    parent: Optional[str] = None
-    children: List[str] = Field(default_factory=list)
-    started_at: Optional[float] = None
-    finished_at: Optional[float] = None
-    message: Optional[str] = None
-    attempts: int = 0
-    progress: Optional[str] = None
-    inputs_parameters: Dict[str, ParameterValue] = Field(default_factory=dict)
-    inputs_artifacts: Dict[str, StoredArtifact] = Field(default_factory=dict)
-    outputs_parameters: Dict[str, ParameterValue] = Field(default_factory=dict)
-    outputs_artifacts: Dict[str, StoredArtifact] = Field(default_factory=dict)
-    workdir: Optional[str] = None
-    log_path: Optional[str] = None
-    #: where and how the step runs when an executor launched it: ``{"executor": "dispatcher",
-    #: "job": "1234", "state": "RUNNING", "where": "user@host:/path"}`` (what the launcher describes)
-    launch: Optional[Dict[str, str]] = None
-
-
-class WorkflowRecord(BaseModel):
-    """A workflow as the backend knows it."""
-
-    model_config = ConfigDict(extra="forbid")
-    id: str
-    name: str
-    phase: str
-    message: Optional[str] = None
-    created_at: Optional[float] = None
-    started_at: Optional[float] = None
-    finished_at: Optional[float] = None
-    backend: str
-    location: Optional[str] = None
-    progress: Optional[str] = None
-
-
-class ReusedStep(BaseModel):
-    """Outputs of an earlier step, to be taken instead of running a step with the same key."""
-
-    model_config = ConfigDict(extra="forbid")
-    key: str
-    outputs_parameters: Dict[str, ParameterValue] = Field(default_factory=dict)
-    outputs_artifacts: Dict[str, StoredArtifact] = Field(default_factory=dict)
+        return getattr(records, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Backend(abc.ABC):

@@ -154,3 +154,24 @@ def test_the_submitting_process_leaves_the_event_loop_to_the_driver(tmp_path):
     out = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["Succeeded", "False"], out.stdout + out.stderr
+
+
+def test_the_local_backend_exists_before_pydantic_is_imported():
+    """The fork server starts from the backend object (``submitting``), before the workflow compiles:
+    loading the plugins and making that object must not import pydantic and the spec (about 55 ms)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from dflow import config\n"
+        "from dflow.workflow import get_backend_for_mode\n"
+        "config['mode'] = 'debug'\n"
+        "backend = get_backend_for_mode()\n"
+        "print(type(backend).__name__, sorted(m for m in ('pydantic', 'dflow.spec') if m in sys.modules))\n"
+        "from dflow.backend import StepRecord, WorkflowRecord\n"  # the records still import from here
+        "print(StepRecord.__name__, WorkflowRecord.__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["LocalBackend []", "StepRecord WorkflowRecord"], out.stdout

@@ -12,16 +12,20 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Dict, Iterator, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional
 
-from dflow.backend import Backend, ReusedStep, StepRecord, WorkflowRecord
+from dflow.backend import Backend
 from dflow.errors import BackendError, ValidationError, WorkflowNotFoundError
 from dflow.settings import config, s3_config
-from dflow.spec import WorkflowSpec
 
 from .forkserver import ForkLauncher, pid_alive, process_start_time
 from .launchers import cancel_leftovers, preload_ops
 from .state import SUSPENDED, atomic_write, read_json, read_nodes, read_text
+
+if TYPE_CHECKING:  # the records and the spec (pydantic) are imported where they are used: loading
+    # this backend, and starting its fork server, must not wait for them
+    from dflow.backend import ReusedStep, StepRecord, WorkflowRecord
+    from dflow.spec import WorkflowSpec
 
 __all__ = ["LocalBackend"]
 
@@ -175,6 +179,8 @@ class LocalBackend(Backend):
                 message = f"the driver process died; resume the run with Workflow(id={workflow_id!r}).resume() or `dflow resume {workflow_id}`"
         if phase == "Running" and os.path.exists(os.path.join(self.workdir, workflow_id, SUSPENDED)):
             message = "suspended: no new step starts until it is resumed"
+        from dflow.backend import WorkflowRecord
+
         return WorkflowRecord(
             id=workflow_id, name=rec.get("name", workflow_id), phase=phase, message=message,
             created_at=rec.get("created_at"), started_at=rec.get("started_at"), finished_at=rec.get("finished_at"),
@@ -185,6 +191,8 @@ class LocalBackend(Backend):
         text = read_text(os.path.join(self.wfdir(workflow_id), "spec.json"))
         if text is None:
             raise WorkflowNotFoundError(f"workflow {workflow_id!r} has no spec.json")
+        from dflow.spec import WorkflowSpec
+
         return WorkflowSpec.from_json(text)
 
     def list_steps(self, workflow_id: str) -> List[StepRecord]:
@@ -284,6 +292,8 @@ class LocalBackend(Backend):
 def _driver_main(wfdir: str, workflow_id: str, resume: bool, launcher: Optional[ForkLauncher] = None) -> int:
     """The driver process: run the engine and record the end state."""
     from dflow.artifact import get_storage_client
+    from dflow.backend import ReusedStep
+    from dflow.spec import WorkflowSpec
 
     from .engine import Engine
 

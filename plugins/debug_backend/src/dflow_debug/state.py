@@ -27,9 +27,10 @@ import hashlib
 import json
 import os
 import tempfile
-from typing import Any, Dict, Iterator, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional
 
-from dflow.backend import StepRecord
+if TYPE_CHECKING:  # (a pydantic model: imported where records are read)
+    from dflow.backend import StepRecord
 
 __all__ = ["atomic_write", "read_json", "NodeLog", "read_nodes", "STATE_NAMES", "INLINE_LIMIT", "SUSPENDED"]
 
@@ -145,6 +146,8 @@ def read_nodes(path: str) -> Dict[str, StepRecord]:
         if end < 0:
             continue
         lines.setdefault(line[7:end], []).append(line)
+    from dflow.backend import StepRecord
+
     out: Dict[str, StepRecord] = {}
     values: Dict[str, Optional[str]] = {}
     values_dir = os.path.join(os.path.dirname(path), "values")
