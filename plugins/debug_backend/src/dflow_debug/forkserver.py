@@ -56,11 +56,9 @@ class ForkLauncher(StepLauncher):
 
     poll_interval = 0.05
 
-    def __init__(self, options: Optional[Dict[str, Any]] = None, preload: Optional[List[Dict[str, Any]]] = None) -> None:
-        """``preload``: the OPs of the run (the task's ``op`` dicts) for the server to load once; None:
-        not known yet (given later with :meth:`load`, or none when the first attempt is asked for)."""
+    def __init__(self, options: Optional[Dict[str, Any]] = None) -> None:
+        """The run's OPs come with :meth:`load` (none, if the first attempt is asked for first)."""
         self.options = dict(options or {})
-        self.preload = None if preload is None else list(preload)
         self._preload_sent = False
         self._chan: Optional[socket.socket] = None
         self._server: Optional[subprocess.Popen] = None
@@ -92,23 +90,18 @@ class ForkLauncher(StepLauncher):
         theirs.close()
         self.server_pid = self._server.pid
         self._chan = mine
-        if self.preload is not None:
-            self.load(self.preload)
         # the replies are read by the event loop of the first run() (no thread between the server
         # and the engine), or by a thread of their own when the synchronous API comes first
 
     def load(self, ops: List[Dict[str, Any]]) -> None:
-        """Give the server the run's OPs, which it loads once before it forks the first attempt
-        (once per server: later calls do nothing)."""
+        """Give the server the run's OPs (the tasks' ``op`` dicts), which it loads once before it
+        forks the first attempt (once per server: later calls do nothing)."""
         if self._preload_sent:
             return
-        if self._chan is None:
-            self.preload = list(ops)
-            self.open()
-            return
-        self.preload = list(ops)
+        self.open()
+        assert self._chan is not None
         self._preload_sent = True
-        self._chan.sendall(preload_message(self.preload))
+        self._chan.sendall(preload_message(ops))
 
     def taken_over(self) -> "ForkLauncher":
         """In a forked process that takes the server over (the driver): this launcher, now its own.

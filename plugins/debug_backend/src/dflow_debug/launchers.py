@@ -60,9 +60,8 @@ class Launchers:
         self.wfdir = wfdir
         self.records_dir = os.path.join(wfdir, ".launched")
         os.makedirs(self.records_dir, exist_ok=True)
-        self.default = default if default is not None else ForkLauncher(preload=preload)
-        self.default.open(wfdir)  # at once: the server starts while the driver reads the spec
-        self.default.load(preload or [])
+        self.default = default if default is not None else ForkLauncher()
+        self.default.load(preload or [])  # at once (a server not started yet starts now): it loads them while the run begins
         self._made: Dict[str, StepLauncher] = {}
         self._recorded: set = set()
 
