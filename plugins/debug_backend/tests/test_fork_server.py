@@ -132,3 +132,18 @@ def test_the_driver_going_away_ends_every_process_of_the_server(tmp_path: Path) 
     fl.close()  # as when the driver's end of the socket closes
     for pid in (handle["pid"], background, zygote, manager):
         assert _gone(pid), f"process {pid} outlived the driver"
+
+
+def test_a_closed_launcher_starts_a_new_server_when_used_again(tmp_path: Path) -> None:
+    """``kill_all`` closes the fork server; a launcher used after that starts a new one, which
+    gets its own first message (the run's OPs) and runs the attempt."""
+    fl = ForkLauncher()
+    try:
+        fl.load([])
+        assert _run(fl, prepare_script_step(tmp_path / "a", "exit 0")) == 0
+        first = fl.server_pid
+        fl.close()
+        assert _run(fl, prepare_script_step(tmp_path / "b", "exit 3")) == 3
+        assert fl.server_pid != first
+    finally:
+        fl.close()

@@ -121,6 +121,7 @@ class ForkLauncher(StepLauncher):
                 pass
             self._fail_all()  # (a reader thread fails them when it sees the socket close)
         chan, self._chan = self._chan, None
+        self._preload_sent = False  # (a server started again gets its own first message)
         try:
             chan.shutdown(socket.SHUT_WR)  # the server ends everything it started, then exits
         except OSError:
