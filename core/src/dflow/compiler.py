@@ -390,6 +390,8 @@ class _Compiler:
             # slices on a Steps/DAG template (a super-OP): each instance gets its own item of the sliced inputs
             with_param, seq, fanout = lower_slices(f"step {step.name!r}", _slices_spec(step.slices, derived, step.name),
                                                    params, arts, with_param, seq, container=True)
+            if not step.slices.sub_path:  # the item (or the Slices expression) is the slice index, as in dflow
+                fanout.index = step.slices.slices or "{{item}}"
         deps: List[str] = []
         if scope == "tasks":
             for d in step.dependencies:

@@ -180,6 +180,12 @@ class FanoutSpec(_Model):
     ``count_from`` (``"parameters.NAME"`` or ``"artifacts.NAME"``) is set when the number
     of items could not be written as a loop at compile time: the backend counts the items
     of that input when the step runs.
+
+    ``index`` is set for slices on a Steps/DAG template (a super-OP, which has no
+    ``dflow_slice`` input): the text that, with the loop's item filled in, gives an
+    instance's slice index (``{{item}}``, or the ``Slices("...")`` expression), as in
+    dflow. So ``with_param=[2, 4]`` cuts items 2 and 4 of the sliced inputs, on every
+    backend. None with ``sub_path`` slices: an instance takes the item at its position.
     """
 
     group_size: Optional[int] = None
@@ -189,6 +195,7 @@ class FanoutSpec(_Model):
     gather_parameters: List[str] = Field(default_factory=list)
     gather_artifacts: List[str] = Field(default_factory=list)
     count_from: Optional[str] = None
+    index: Optional[str] = None
 
 
 class StepSpec(_Model):

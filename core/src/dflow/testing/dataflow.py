@@ -76,6 +76,32 @@ class DataFlowChecks:
         self.run(wf)  # type: ignore[attr-defined]
         assert self.one(wf, name="r").outputs.parameters["texts"].value == ["5", "6", "7"]  # type: ignore[attr-defined]
 
+    def test_a_sliced_steps_template_takes_the_item_as_the_slice_index(self) -> None:
+        """Slices on a Steps template (a super-OP) with a loop of its own: the item, or the ``Slices``
+        expression with the item filled in, is the slice index, as in dflow and as for a sliced Python OP;
+        not the instance's position in the loop. Gathered in the loop's order."""
+        inner = dflow.Steps("square-inner")
+        inner.inputs.parameters["x"] = dflow.InputParameter()
+        sq = dflow.Step("sq", PythonOPTemplate(ops.Square), parameters={"x": inner.inputs.parameters["x"]})
+        inner.add(sq)
+        inner.outputs.parameters["y"] = dflow.OutputParameter(value_from_parameter=sq.outputs.parameters["y"])
+        sl = {"input_parameter": ["x"], "output_parameter": ["y"]}
+        xs = [3, 4, 5]
+        fans = [
+            dflow.Step("pod", PythonOPTemplate(ops.Square, slices=Slices(**sl)), parameters={"x": xs}, with_param=[2, 0]),
+            dflow.Step("super", inner, slices=Slices(**sl), parameters={"x": xs}, with_param=[2, 0]),
+            dflow.Step("super-expr", inner, slices=Slices("int('{{item}}') - 1", **sl), parameters={"x": xs},
+                       with_sequence=dflow.argo_sequence(2, start=2, format="%03d")),
+        ]
+        wf = dflow.Workflow("item-index")
+        wf.add(fans)
+        wf.add([dflow.Step(f"{f.name}-seen", PythonOPTemplate(ops.Same), parameters={"values": f.outputs.parameters["y"]})
+                for f in fans])
+        self.run(wf)  # type: ignore[attr-defined]
+        seen = {f.name: self.one(wf, name=f"{f.name}-seen").outputs.parameters["values"].value  # type: ignore[attr-defined]
+                for f in fans}
+        assert seen == {"pod": [25, 9], "super": [25, 9], "super-expr": [16, 25]}, seen
+
     def test_an_empty_fanout_gives_an_empty_artifact(self) -> None:
         """A fan-out of no slices: a step reading its gathered artifact gets an empty list, not a failure."""
         w = dflow.Step("w", PythonOPTemplate(ops.SameNameWriter, slices=Slices(input_parameter=["x"], output_artifact=["out"])),

@@ -398,7 +398,7 @@ class ContainerTemplates:
             # slices on a Steps/DAG template (a super-OP): a wrapper cuts each instance's inputs and stacks
             # its sliced outputs (see .superops); the slice index is the item, as in dflow
             template_name = self._slice_wrapper(s, parent, target)
-            params.append({"name": SLICE_PARAMETER, "value": "{{item}}"})
+            params.append({"name": SLICE_PARAMETER, "value": s.fanout.index or "{{item}}"})
         if s.fanout is not None and s.fanout.gather_artifacts and fanout:
             params.append({"name": GROUP_KEY_PARAMETER, "value": self._group_key(parent, s.name)})
         if s.key is not None:

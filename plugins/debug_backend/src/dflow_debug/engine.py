@@ -313,7 +313,10 @@ class Engine:
             presliced = None
             fan = step.fanout
             if fan is not None and not fan.group_size and (fan.sub_path or SLICE_PARAMETER in params):
-                presliced = position if fan.sub_path else slice_index_of(params)
+                if fan.index is not None:  # an instance of a sliced Steps/DAG: the item gives the index
+                    presliced = slice_index_of({SLICE_PARAMETER: (scope.text(fan.index), None)})
+                else:
+                    presliced = position if fan.sub_path else slice_index_of(params)
                 cut_inputs(fan, params, arts, presliced, self.stager.catalog_of)
             key = check_rendered_key(scope.text(step.key)) if step.key else None
         except _STEP_ERRORS as e:
