@@ -297,3 +297,34 @@ def test_argo_manifest_of_sub_path_slices_over_a_step_output():
     wf.add(make)
     wf.add(read)
     assert wf.to_dict()["kind"] == "Workflow"
+
+
+# ---------------------------------------------------------------- expressions written as dflow writes them
+
+
+def test_if_expression_on_a_parameter_compares_its_text_with_true():
+    """A parameter is text on Argo, and Argo's ``?:`` needs a bool: dflow writes ``<param> == 'true'``."""
+    from dflow import OutputParameter, if_expression
+
+    flag = InputParameter(type=bool)
+    Steps("holder").inputs.parameters["flag"] = flag
+    assert "== 'true'" in str(if_expression(_if=flag, _then="a", _else="b"))
+    out = OutputParameter()
+    Steps("holder2").outputs.parameters["flag"] = out
+    assert "== 'true'" in str(if_expression(_if=out, _then="a", _else="b"))
+    # a comparison is a bool already: as written
+    assert "== 'true'" not in str(if_expression(_if=flag == 1, _then="a", _else="b"))
+
+
+def test_argo_len_of_an_uploaded_list_is_its_number_of_paths(tmp_path, monkeypatch):
+    """dflow knows the length of an uploaded list when the workflow is built: ``argo_len`` is a constant."""
+    from dflow import argo_len, argo_range, config, upload_artifact
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(config, "mode", "debug")
+    monkeypatch.setitem(config, "debug_workdir", str(tmp_path))
+    for n in "abc":
+        (tmp_path / f"{n}.txt").write_text(n)
+    art = upload_artifact(["a.txt", "b.txt", "c.txt"])
+    assert str(argo_len(art)) == "{{=3}}"
+    assert str(argo_range(argo_len(art))) == "{{=toJson(sprig.untilStep(0, 3, 1))}}"

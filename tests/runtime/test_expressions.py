@@ -142,7 +142,10 @@ def test_argo_enumerate_is_plain_expression_language():
     from dflow.expressions import eval_expr
 
     e = argo_enumerate(["p", "q"], [1, 2])
-    assert json.loads(eval_expr(e.expr)) == [{"order": 0, "0": "p", "1": 1}, {"order": 1, "0": "q", "1": 2}]
+    assert json.loads(eval_expr(e.expr)) == [{"order": 0, "value0": "p", "value1": 1},
+                                             {"order": 1, "value0": "q", "value1": 2}]
+    assert json.loads(eval_expr(argo_enumerate(["p"]).expr)) == [{"order": 0, "value": "p"}]  # dflow's names
+    assert json.loads(eval_expr(argo_enumerate(x=["p"]).expr)) == [{"order": 0, "x": "p"}]
     assert "dflow_" not in e.expr
 
 

@@ -201,6 +201,19 @@ def download_tree(client: StorageClient, key: str, directory: str) -> None:
         os.unlink(archive)
 
 
+def _leaves(value: Any, prefix: str) -> List[Any]:
+    """``(key path, leaf)`` of a nested dict/list of paths, in order."""
+    pairs = value.items() if isinstance(value, dict) else enumerate(value)
+    out: List[Any] = []
+    for k, v in pairs:
+        key = f"{prefix}/{k}" if prefix else str(k)
+        if isinstance(v, (dict, list, tuple)):
+            out.extend(_leaves(v, key))
+        else:
+            out.append((key, v))
+    return out
+
+
 def upload_artifact(
     files: Any,
     archive: Any = "default",
@@ -219,8 +232,10 @@ def upload_artifact(
         raise ValidationError(f"upload_artifact: archive must be 'tar' or None, got {archive!r}")
     if isinstance(files, (str, os.PathLike)):
         entries = [(None, None, os.fspath(files))]
-    elif isinstance(files, dict):
-        entries = [(None, str(k), os.fspath(v)) for k, v in files.items()]
+    elif isinstance(files, dict) or (isinstance(files, (list, tuple)) and any(isinstance(v, (list, tuple, dict))
+                                                                             for v in files)):
+        # nested dicts and lists: each path under its key path ("a/b", "k/0"), as dflow flattens them
+        entries = [(None, k, os.fspath(v)) for k, v in _leaves(files, "") if v is not None]
     elif isinstance(files, (list, tuple)):
         # None keeps a place: item i is the i-th entry, so an entry left out leaves its slice without one
         entries = [(i, None, os.fspath(v)) for i, v in enumerate(files) if v is not None]

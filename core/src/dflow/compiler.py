@@ -397,7 +397,7 @@ class _Compiler:
             for d in step.dependencies:
                 deps.append(d if isinstance(d, str) else d.name)
             texts = list(params.values()) + [a.ref or "" for a in arts.values()] + [a.from_expression or "" for a in arts.values()]
-            texts += [str(step.when or ""), with_param or "", str(step.key or "")]
+            texts += ["" if step.when is None else str(step.when), with_param or "", "" if step.key is None else str(step.key)]
             if seq is not None:
                 texts += [seq.start or "", seq.count or "", seq.end or ""]
             for text in texts:

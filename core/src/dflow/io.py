@@ -199,7 +199,10 @@ def if_expression(_if: Any, _then: Any, _else: Any) -> Expression:
     For output artifacts, ``_then`` and ``_else`` are artifact references and the
     result is stored in ``from_expression``.
     """
-    cond = _if.expr if isinstance(_if, _Referable) else _condition_text(_if)
+    if isinstance(_if, (InputParameter, OutputParameter)):  # a parameter is text: "true" holds, as in dflow
+        cond = f"{_if.expr} == 'true'"
+    else:
+        cond = _if.expr if isinstance(_if, _Referable) else _condition_text(_if)
     return IfExpression(f"({cond} ? {to_expr(_then)} : {to_expr(_else)})")
 
 

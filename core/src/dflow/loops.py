@@ -34,7 +34,11 @@ def argo_range(*args: Any) -> Expression:
 
 
 def argo_len(param: Any) -> Expression:
-    """The length of a list parameter (or of an artifact list), computed when the workflow runs."""
+    """The length of a list parameter (or of an artifact list), computed when the workflow runs; of
+    an uploaded artifact, the number of paths uploaded (known now, as in dflow)."""
+    catalog = getattr(param, "catalog", None)
+    if isinstance(catalog, list) and not isinstance(param, Expression):
+        return Expression(str(len(catalog)), numeric=True)
     return Expression(f"len(sprig.fromJson({to_expr(param)}))", numeric=True)
 
 
@@ -46,12 +50,14 @@ def argo_sequence(count: Any = None, start: Any = None, end: Any = None, format:
 def argo_enumerate(*args: Any, **kwargs: Any) -> Expression:
     """A JSON list of ``{"order": i, <name>: value}`` from parallel lists, for ``with_param``.
 
-    ``argo_enumerate(a, b)`` gives items ``{"order": i, "0": a[i], "1": b[i]}``; with
+    As in dflow, ``argo_enumerate(a)`` gives items ``{"order": i, "value": a[i]}`` and
+    ``argo_enumerate(a, b)`` items ``{"order": i, "value0": a[i], "value1": b[i]}``; with
     keyword arguments the names are the keywords. Use ``"{{item.order}}"`` and
-    ``"{{item.NAME}}"``. The result is an expression of Argo's expression language
-    (``map`` over the indexes), so it means the same on every backend.
+    ``"{{item.value}}"`` (``"{{item.NAME}}"``). The result is an expression of Argo's
+    expression language (``map`` over the indexes), so it means the same on every backend.
     """
-    fields = [(str(i), v) for i, v in enumerate(args)] + list(kwargs.items())
+    positional = [("value", args[0])] if len(args) == 1 else [(f"value{i}", v) for i, v in enumerate(args)]
+    fields = positional + list(kwargs.items())
     if not fields:
         raise TypeError("argo_enumerate needs at least one list")
     lists = [f"sprig.fromJson({_json_text(v)})" for _name, v in fields]

@@ -384,6 +384,8 @@ def _execute(task: Dict[str, Any], ctx: _Context) -> None:
     # fan-out, else the list of its slices' values (the backend gathers them in slice order)
     outputs_dir = task["outputs_dir"]
     os.makedirs(os.path.join(outputs_dir, "artifacts"), exist_ok=True)
+    input_roots = [os.path.abspath(a["path"]) for a in ((task.get("inputs") or {}).get("artifacts") or {}).values()
+                   if isinstance(a, dict) and a.get("path")]
     one_slice = slice_index is not None and not (slices or {}).get("group_size")
     params: Dict[str, Any] = {}
     for name, field in out_sign.items():
@@ -405,7 +407,7 @@ def _execute(task: Dict[str, Any], ctx: _Context) -> None:
         vals = [(i, r.get(name)) for i, r in results] if sliced else [(None, results[-1][1].get(name))]
         if all(v is None for _, v in vals):
             continue
-        w = ArtifactWriter(outputs_dir, name)
+        w = ArtifactWriter(outputs_dir, name, input_roots)
         try:
             for i, v in vals:
                 if i is not None:

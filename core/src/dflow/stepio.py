@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from dflow.contract import (
     CATALOG_DIR,
@@ -53,6 +53,16 @@ def _entries(directory: str) -> List[str]:
 
 def _item_key(it: Dict[str, Any]) -> str:
     return str(it.get("key") if it.get("key") is not None else it.get("index"))
+
+
+def _lists_by_index(value: Any) -> Any:
+    """A nested dict whose keys are all indexes (a list a ``NestedDict`` output held) as that list."""
+    if not isinstance(value, dict):
+        return value
+    value = {k: _lists_by_index(v) for k, v in value.items()}
+    if value and all(str(k).isdigit() for k in value) and sorted(int(k) for k in value) == list(range(len(value))):
+        return [value[k] for k in sorted(value, key=int)]
+    return value
 
 
 def artifact_value(path: Optional[str], tp: Any, optional: bool = False) -> Any:
@@ -95,7 +105,7 @@ def artifact_value(path: Optional[str], tp: Any, optional: bool = False) -> Any:
             for k in keys[:-1]:
                 d = d.setdefault(k, {})
             d[keys[-1]] = P(path, it["path"])
-        return out
+        return {k: _lists_by_index(v) for k, v in out.items()}
     if origin in (list, set, frozenset, tuple):
         if items is None:
             values = [P(path, n) for n in _entries(path)] if is_dir else [P(path)]
@@ -167,8 +177,11 @@ def parameter_value(entry: Any, tp: Any, sliced: bool) -> Any:
 class ArtifactWriter:
     """Collects the paths of one output artifact into a temporary directory, then renames it into place."""
 
-    def __init__(self, outputs_dir: str, name: str) -> None:
+    def __init__(self, outputs_dir: str, name: str, input_roots: Sequence[str] = ()) -> None:
+        """``input_roots``: where the step's input artifacts are; a path below one of them keeps its
+        place inside that artifact (as in dflow), not the step's own directories."""
         self.final = os.path.join(outputs_dir, "artifacts", name)
+        self.input_roots = [os.path.normpath(r) for r in input_roots if r]
         self.tmp = os.path.join(outputs_dir, "artifacts", ".tmp-%s-%s" % (name, os.urandom(4).hex()))
         self.items: List[Dict[str, Any]] = []
         self.taken: Dict[str, Optional[int]] = {}  # relative path -> the slice that wrote it
@@ -189,7 +202,7 @@ class ArtifactWriter:
         if rel == os.curdir:
             rel = ""
         elif rel.startswith(os.pardir + os.sep) or rel == os.pardir:
-            rel = src.lstrip(os.sep)
+            rel = self._inside_input(src)
         if prefix:
             rel = os.path.join(prefix, rel) if rel else prefix
         if rel and slice_index is not None and self.taken.get(rel, slice_index) != slice_index:
@@ -207,6 +220,17 @@ class ArtifactWriter:
         if order is not None:
             item["order"] = order
         self.items.append(item)
+
+    def _inside_input(self, src: str) -> str:
+        """Where a path outside the working directory goes in the artifact: a file of an input
+        artifact at its path inside that artifact (a whole input artifact under its own name),
+        anything else at its absolute path."""
+        for root in self.input_roots:
+            if src == root:
+                return os.path.basename(root)
+            if src.startswith(root + os.sep):
+                return src[len(root) + 1:]
+        return src.lstrip(os.sep)
 
     def add_value(self, value: Any, base: str, prefix: str, slice_index: Optional[int], sliced: bool) -> None:
         """``value``: a path, a list, a dict or a nested dict of paths (``sliced``: this slice's own)."""
@@ -229,6 +253,8 @@ class ArtifactWriter:
                   slice_index: Optional[int]) -> None:
         for k, v in value.items():
             key = kp + str(k)
+            if isinstance(v, (list, tuple)):  # a list in a nested dict: its items by index, as in dflow
+                v = dict(enumerate(v))
             if isinstance(v, dict):
                 self._add_dict(v, base, prefix, key + "/", own, slice_index)
             elif v is not None:

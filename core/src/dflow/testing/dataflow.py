@@ -102,6 +102,90 @@ class DataFlowChecks:
                 for f in fans}
         assert seen == {"pod": [25, 9], "super": [25, 9], "super-expr": [16, 25]}, seen
 
+    def test_values_computed_when_the_workflow_runs_are_written_as_argo_writes_them(self) -> None:
+        """An arithmetic output expression of a whole number is ``6``, not ``6.0`` (a step taking an ``int``
+        gets one), and ``{{item}}`` of a JSON item is compact JSON (``[1,2]``, ``1`` for ``1.0``), as on Argo."""
+        inner = dflow.Steps("plus-one")
+        n = dflow.Step("n", PythonOPTemplate(ops.AddOne), parameters={"n": 4})
+        inner.add(n)
+        inner.outputs.parameters["plus1"] = dflow.OutputParameter(value_from_expression=n.outputs.parameters["n"] + 1)
+        outer = dflow.Step("outer", inner)
+        use = dflow.Step("use", PythonOPTemplate(ops.AddOne), parameters={"n": outer.outputs.parameters["plus1"]})
+        items = dflow.Step("items", PythonOPTemplate(ops.Echo), parameters={"v": "{{item}}"},
+                           with_param=[[1, 2], {"a": "b c"}, 1.0, "x"])
+        seen = dflow.Step("seen", PythonOPTemplate(ops.Same), parameters={"values": items.outputs.parameters["v"]})
+        wf = dflow.Workflow("argo-text")
+        wf.add([outer, items])
+        wf.add([use, seen])
+        self.run(wf)  # type: ignore[attr-defined]
+        assert self.one(wf, name="use").outputs.parameters["n"].value == 7  # type: ignore[attr-defined]
+        assert self.one(wf, name="seen").outputs.parameters["values"].value == [  # type: ignore[attr-defined]
+            "[1,2]", '{"a":"b c"}', "1", "x"]
+
+    def test_a_dag_task_runs_when_a_condition_built_from_outputs_holds(self) -> None:
+        """``Task(when=<output> > 4)`` and ``when=<a bool output>``: condition objects, as dflow takes them on a
+        DAG task as on a step."""
+        dag = dflow.DAG("conds")
+        n = dflow.Task("n", PythonOPTemplate(ops.AddOne), parameters={"n": 4})
+        big = dflow.Task("big", PythonOPTemplate(ops.AddOne), parameters={"n": 0}, when=n.outputs.parameters["n"] > 4)
+        small = dflow.Task("small", PythonOPTemplate(ops.AddOne), parameters={"n": 0}, when=n.outputs.parameters["n"] < 4)
+        dag.add([n, big, small])
+        wf = dflow.Workflow("dag-when", dag=dag)
+        self.run(wf)  # type: ignore[attr-defined]
+        assert self.one(wf, name="big").phase == "Succeeded"  # type: ignore[attr-defined]
+        assert self.one(wf, name="small").phase == "Skipped"  # type: ignore[attr-defined]
+
+    def test_argo_enumerate_names_the_items_as_dflow_does(self) -> None:
+        """``argo_enumerate(a)`` items are ``{"order", "value"}``; ``argo_enumerate(a, b)`` items
+        ``{"order", "value0", "value1"}``."""
+        one = dflow.Step("one", PythonOPTemplate(ops.AddOne), parameters={"n": "{{item.value}}"},
+                         with_param=dflow.argo_enumerate([10, 20]))
+        two = dflow.Step("two", PythonOPTemplate(ops.Echo), parameters={"v": "{{item.order}}:{{item.value0}}{{item.value1}}"},
+                         with_param=dflow.argo_enumerate(["a", "b"], ["x", "y"]))
+        wf = dflow.Workflow("enumerate")
+        wf.add([one, two])
+        wf.add([dflow.Step(f"{s.name}-seen", PythonOPTemplate(ops.Same), parameters={"values": s.outputs.parameters[p]})
+                for s, p in ((one, "n"), (two, "v"))])
+        self.run(wf)  # type: ignore[attr-defined]
+        assert self.one(wf, name="one-seen").outputs.parameters["values"].value == [11, 21]  # type: ignore[attr-defined]
+        assert self.one(wf, name="two-seen").outputs.parameters["values"].value == ["0:ax", "1:by"]  # type: ignore[attr-defined]
+
+    def test_a_file_of_an_input_artifact_handed_on_keeps_its_path_inside_the_artifact(self) -> None:
+        """An OP that returns (a file of) its input artifact as an output: the output holds the file at its
+        path inside the input artifact (``data/b.txt``), as in dflow; not at the step's own directories."""
+        data = self.tmp / "data"  # type: ignore[attr-defined]
+        data.mkdir()
+        (data / "b.txt").write_text("B")
+        up = dflow.upload_artifact("data/b.txt")  # (the test runs in self.tmp)
+        first = dflow.Step("first", PythonOPTemplate(ops.PassOnInput), artifacts={"p": up})
+        second = dflow.Step("second", PythonOPTemplate(ops.PassOnInput), artifacts={"p": first.outputs.artifacts["out"]})
+        wf = dflow.Workflow("hand-on")
+        wf.add(first)
+        wf.add(second)
+        self.run(wf)  # type: ignore[attr-defined]
+        for name in ("first", "second"):
+            got = dflow.download_artifact(self.one(wf, name=name).outputs.artifacts["out"],  # type: ignore[attr-defined]
+                                          path=self.tmp / f"dl-{name}")  # type: ignore[attr-defined]
+            rel = sorted(str(Path(p).relative_to(self.tmp / f"dl-{name}")) for p in got)  # type: ignore[attr-defined]
+            assert rel == ["data/b.txt"], (name, rel)
+
+    def test_a_nested_dict_artifact_holding_a_list_reaches_the_next_step_in_its_shape(self) -> None:
+        """A ``NestedDict[Path]`` output whose values include a list of paths (dflow flattens it): the next step
+        gets the same shape, the list included; an upload of nested lists and dicts works too."""
+        (self.tmp / "u.txt").write_text("u")  # type: ignore[attr-defined]
+        (self.tmp / "v.txt").write_text("v")  # type: ignore[attr-defined]
+        up = dflow.upload_artifact({"files": ["u.txt", "v.txt"], "one": {"x": "u.txt"}})
+        made = dflow.Step("made", PythonOPTemplate(ops.NestedLists), parameters={"names": ["a", "b"]})
+        wf = dflow.Workflow("nested-lists")
+        wf.add(made)
+        wf.add([dflow.Step("read", PythonOPTemplate(ops.TreeTexts), artifacts={"tree": made.outputs.artifacts["tree"]}),
+                dflow.Step("read-up", PythonOPTemplate(ops.TreeTexts), artifacts={"tree": up})])
+        self.run(wf)  # type: ignore[attr-defined]
+        assert self.one(wf, name="read").outputs.parameters["texts"].value == {  # type: ignore[attr-defined]
+            "files": ["a", "b"], "one": {"x": "x"}}
+        assert self.one(wf, name="read-up").outputs.parameters["texts"].value == {  # type: ignore[attr-defined]
+            "files": ["u", "v"], "one": {"x": "u"}}
+
     def test_an_empty_fanout_gives_an_empty_artifact(self) -> None:
         """A fan-out of no slices: a step reading its gathered artifact gets an empty list, not a failure."""
         w = dflow.Step("w", PythonOPTemplate(ops.SameNameWriter, slices=Slices(input_parameter=["x"], output_artifact=["out"])),

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import List
 
-from dflow.python import OP, OPIO, Artifact, BigParameter, FatalError, OPIOSign, TransientError
+from dflow.python import OP, OPIO, Artifact, BigParameter, FatalError, NestedDict, OPIOSign, TransientError
 
 __all__ = [
     "AddOne", "Square", "WriteFile", "Concat", "Sleep", "FlakyOP", "FailFatal", "FailIfOdd", "ProgressOP",
@@ -284,3 +284,35 @@ def Seeds(names: List[str]) -> {"files": Artifact(List[Path])}:  # noqa: N802
     for n in names:
         Path(f"{n}.seed").write_text(f"seed-{n}")
     return {"files": [Path(f"{n}.seed") for n in names]}
+
+
+@OP.function
+def Echo(v: str) -> {"v": str}:  # noqa: N802
+    """Hands its text on as it received it."""
+    return {"v": v}
+
+
+@OP.function
+def PassOnInput(p: Artifact(Path)) -> {"out": Artifact(Path)}:  # noqa: N802
+    """Returns the path of its input artifact as its output (a step that hands a file on unchanged)."""
+    return {"out": p}
+
+
+@OP.function
+def NestedLists(names: List[str]) -> {"tree": Artifact(NestedDict[Path])}:  # noqa: N802
+    """A nested dict of paths holding a list: ``{"files": [<name>.txt, ...], "one": {"x": x.txt}}``."""
+    for n in names + ["x"]:
+        Path(f"{n}.txt").write_text(n)
+    return {"tree": {"files": [Path(f"{n}.txt") for n in names], "one": {"x": Path("x.txt")}}}
+
+
+@OP.function
+def TreeTexts(tree: Artifact(NestedDict[Path])) -> {"texts": dict}:  # noqa: N802
+    """The text of each file of a nested dict of paths, in the same shape."""
+    def texts(v):  # noqa: ANN001, ANN202
+        if isinstance(v, dict):
+            return {k: texts(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [texts(x) for x in v]
+        return Path(v).read_text()
+    return {"texts": texts(tree)}

@@ -17,7 +17,7 @@ from dflow.backend import ParameterValue
 from dflow.contract import encode_value
 from dflow.spec import StoredArtifact, WorkflowSpec
 
-__all__ = ["PV", "StepFailed", "Outcome", "Scope", "records", "item_text", "short_hash"]
+__all__ = ["PV", "StepFailed", "Outcome", "Scope", "argo_text", "records", "item_text", "short_hash"]
 
 PV = Tuple[Optional[str], Optional[str]]  # parameter value: (text, type name)
 
@@ -136,7 +136,7 @@ class Scope:
         value = self.lookup(ref)
         if isinstance(value, str):
             return value, "str"
-        return encode_value(value)
+        return argo_text(value)  # an item of a loop
 
     def text(self, text: str) -> str:
         return X.substitute(text, self.lookup)
@@ -176,9 +176,20 @@ class Scope:
 
         value = X.eval_expr(expr, lookup)
         if not isinstance(value, str):
-            return encode_value(value)
+            return argo_text(value)
         types = {tp for text, tp in seen if text == value}
         return value, (types.pop() if len(types) == 1 else declared)
+
+
+def argo_text(value: Any) -> PV:
+    """A value that is not a string (an item, an expression's result) as Argo writes it into a
+    parameter: JSON without spaces, a whole float as an integer (``6.0`` is ``6``); typed as what
+    that text reads as, so a step that takes an ``int`` gets one, as on a cluster."""
+    text = X.to_text(value)
+    try:
+        return text, encode_value(json.loads(text))[1]
+    except ValueError:  # not JSON (an object): kept as the value itself
+        return encode_value(value)
 
 
 def records(params: Dict[str, PV]) -> Dict[str, ParameterValue]:
