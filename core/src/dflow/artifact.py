@@ -309,7 +309,7 @@ def download_artifact(
             else:
                 os.replace(src, dst)
     if items:
-        return [os.path.join(target, c["path"]) for c in items]
+        return [os.path.join(target, c["path"]) for c in items if c.get("path") is not None]
     return [os.path.join(target, n) for n in names]
 
 

@@ -74,7 +74,7 @@ def _cut_artifact(path: str, index: int, dst_root: str, name: str) -> Optional[s
     items = read_catalog(path) or [{"index": None, "path": n}
                                    for n in sorted(os.listdir(path)) if not n.startswith(".")]
     item = slice_item(items, index)
-    if item is None:
+    if item is None or item.get("path") is None:
         sys.stderr.write("dflow: sliced input artifact %r has no item %d; the slice gets none\n" % (name, index))
         return None
     rel = item["path"]

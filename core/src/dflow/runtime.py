@@ -405,8 +405,6 @@ def _execute(task: Dict[str, Any], ctx: _Context) -> None:
             continue
         sliced = bool(slices) and name in sl_out_a
         vals = [(i, r.get(name)) for i, r in results] if sliced else [(None, results[-1][1].get(name))]
-        if all(v is None for _, v in vals):
-            continue
         w = ArtifactWriter(outputs_dir, name, input_roots)
         try:
             for i, v in vals:
@@ -414,7 +412,7 @@ def _execute(task: Dict[str, Any], ctx: _Context) -> None:
                     base = cwd_of(i) if (create_dir or own_dirs) else workdir
                 else:  # an output of the last slice that is not sliced: relative to where that slice ran
                     base = cwd_of(results[-1][0]) if own_dirs else workdir
-                prefix = ("slice-%d" % i) if (create_dir and i is not None) else ""
+                prefix = str(i) if (create_dir and i is not None) else ""  # as dflow names them: "<i>/..."
                 w.add_value(v, base, prefix, i, sliced)
             w.commit()
         except BaseException:

@@ -87,8 +87,10 @@ def artifact_value(path: Optional[str], tp: Any, optional: bool = False) -> Any:
     item = artifact_item_type(tp)
     as_text = item is str
 
-    def P(*parts: str) -> Any:
-        p = pathlib.Path(*parts)
+    def P(*parts: Optional[str]) -> Any:
+        if parts[-1] is None:  # an item with no path (an output returned as None)
+            return None
+        p = pathlib.Path(*parts)  # type: ignore[arg-type]
         return str(p) if as_text else p
 
     origin = getattr(tp, "__origin__", None)
@@ -233,13 +235,19 @@ class ArtifactWriter:
         return src.lstrip(os.sep)
 
     def add_value(self, value: Any, base: str, prefix: str, slice_index: Optional[int], sliced: bool) -> None:
-        """``value``: a path, a list, a dict or a nested dict of paths (``sliced``: this slice's own)."""
-        if value is None:
-            return
+        """``value``: a path, a list, a dict or a nested dict of paths (``sliced``: this slice's own).
+        ``None`` (the whole value, an item, a dict's value) is an item with no path, as in dflow: the
+        artifact exists, and a step reading it gets ``None`` in that place."""
         own = slice_index if sliced else None
+        if value is None:
+            self.items.append({"index": own, "key": None, "path": None})
+            return
         if isinstance(value, (list, tuple, set, frozenset)):
             for i, v in enumerate(value):
-                if own is None:
+                if v is None:
+                    self.items.append({"index": i, "key": None, "path": None} if own is None
+                                      else {"index": own, "key": None, "path": None, "order": i})
+                elif own is None:
                     self.add(v, base, prefix, i, None, slice_index=slice_index)
                 else:
                     self.add(v, base, prefix, own, None, order=i, slice_index=slice_index)
@@ -257,7 +265,9 @@ class ArtifactWriter:
                 v = dict(enumerate(v))
             if isinstance(v, dict):
                 self._add_dict(v, base, prefix, key + "/", own, slice_index)
-            elif v is not None:
+            elif v is None:
+                self.items.append({"index": own, "key": key, "path": None})
+            else:
                 self.add(v, base, prefix, own, key, slice_index=slice_index)
 
     def commit(self) -> None:

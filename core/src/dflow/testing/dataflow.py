@@ -186,6 +186,31 @@ class DataFlowChecks:
         assert self.one(wf, name="read-up").outputs.parameters["texts"].value == {  # type: ignore[attr-defined]
             "files": ["u", "v"], "one": {"x": "u"}}
 
+    def test_an_output_artifact_returned_as_none_exists_and_reads_as_none(self) -> None:
+        """An optional output artifact returned as ``None``, and ``None`` items of a list artifact: as in dflow
+        the artifact exists (``query_step`` shows it) and the next step gets ``None`` in their place."""
+        made = dflow.Step("made", PythonOPTemplate(ops.SomeFiles), parameters={"names": ["a", "", "c"]})
+        wf = dflow.Workflow("none-outputs")
+        wf.add(made)
+        wf.add([dflow.Step("has", PythonOPTemplate(ops.HasFile), artifacts={"f": made.outputs.artifacts["nothing"]}),
+                dflow.Step("names", PythonOPTemplate(ops.NamesOrNone), artifacts={"files": made.outputs.artifacts["files"]})])
+        self.run(wf)  # type: ignore[attr-defined]
+        assert "nothing" in self.one(wf, name="made").outputs.artifacts  # type: ignore[attr-defined]
+        assert self.one(wf, name="has").outputs.parameters["given"].value is False  # type: ignore[attr-defined]
+        assert self.one(wf, name="names").outputs.parameters["names"].value == ["a.txt", None, "c.txt"]  # type: ignore[attr-defined]
+
+    def test_a_pod_of_grouped_slices_queries_its_sliced_text_output_as_a_list(self) -> None:
+        """With ``group_size``, a pod's sliced output (typed ``str``) is the list of its slices' values."""
+        g = dflow.Step("g", PythonOPTemplate(ops.Echo, slices=Slices(input_parameter=["v"], output_parameter=["v"],
+                                                                      group_size=2)),
+                       parameters={"v": ["a", "b", "c"]}, with_param=dflow.argo_range(3))
+        wf = dflow.Workflow("grouped-text")
+        wf.add(g)
+        self.run(wf)  # type: ignore[attr-defined]
+        pods = wf.query_step(name="g", type="Pod")
+        assert sorted(p.outputs.parameters["v"].value for p in pods) == [["a", "b"], ["c"]]
+        assert self.one(wf, name="g", type="StepGroup").outputs.parameters["v"].value == ["a", "b", "c"]  # type: ignore[attr-defined]
+
     def test_an_empty_fanout_gives_an_empty_artifact(self) -> None:
         """A fan-out of no slices: a step reading its gathered artifact gets an empty list, not a failure."""
         w = dflow.Step("w", PythonOPTemplate(ops.SameNameWriter, slices=Slices(input_parameter=["x"], output_artifact=["out"])),

@@ -316,3 +316,18 @@ def TreeTexts(tree: Artifact(NestedDict[Path])) -> {"texts": dict}:  # noqa: N80
             return [texts(x) for x in v]
         return Path(v).read_text()
     return {"texts": texts(tree)}
+
+
+@OP.function
+def SomeFiles(names: List[str]) -> {"files": Artifact(List[Path]), "nothing": Artifact(Path, optional=True)}:  # noqa: N802
+    """A file per non-empty name, ``None`` in the list for an empty one; ``nothing`` is returned as ``None``."""
+    for n in names:
+        if n:
+            Path(f"{n}.txt").write_text(n)
+    return {"files": [Path(f"{n}.txt") if n else None for n in names], "nothing": None}
+
+
+@OP.function
+def NamesOrNone(files: Artifact(List[Path])) -> {"names": list}:  # noqa: N802
+    """The names of the paths of a list artifact, ``None`` where the list holds none."""
+    return {"names": [None if f is None else f.name for f in files]}

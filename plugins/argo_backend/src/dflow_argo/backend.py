@@ -393,7 +393,14 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
                 group.phase = n.get("phase") or "Failed"
             group.started_at = min((c.started_at for c in children if c.started_at), default=None)
             group.finished_at = max((c.finished_at for c in children if c.finished_at), default=None)
-            group.outputs_parameters = _gather(children, slices.get(children[0].template or ""))
+            fan = slices.get(children[0].template or "")
+            if fan is not None and fan.group_size:
+                for c in children:  # a pod of a group of slices wrote the list of its slices' values
+                    for name in fan.gather_parameters:
+                        pv = c.outputs_parameters.get(name)
+                        if pv is not None and pv.text is not None:
+                            c.outputs_parameters[name] = ParameterValue(text=pv.text, type="list")
+            group.outputs_parameters = _gather(children, fan)
             # the slices' parts of a gathered artifact lie under one prefix (the manifest's dflow_group_key)
             for name in {k for c in children for k in c.outputs_artifacts}:
                 prefixes = {c.outputs_artifacts[name].key.rsplit("/", 1)[0] for c in children

@@ -77,8 +77,8 @@ for name in plan["artifacts"]:
     if os.path.isdir(src):
         merge_stacked(src)
     item = slice_item(read_catalog(src) or [], index) if os.path.isdir(src) else None
-    if item is None:
-        continue  # as in dflow: a slice past the artifact's items gets no artifact
+    if item is None or item.get("path") is None:
+        continue  # as in dflow: a slice past the artifact's items (or given None) gets no artifact
     dst = out + "/artifacts/" + name
     here, there = os.path.join(src, item["path"]), os.path.join(dst, item["path"])
     os.makedirs(os.path.dirname(there), exist_ok=True)

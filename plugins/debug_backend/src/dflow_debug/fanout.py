@@ -100,7 +100,7 @@ def cut_inputs(fan: FanoutSpec, params: Dict[str, PV], arts: Dict[str, Optional[
             continue
         items = catalog_of(art)
         item = slice_item(items, index)
-        if item is None:  # as in dflow: the slice gets no artifact (an OP may take None)
+        if item is None or item.get("path") is None:  # as in dflow: the slice gets no artifact (an OP may take None)
             arts[name] = None
             continue
         part = art
