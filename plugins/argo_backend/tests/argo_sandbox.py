@@ -637,8 +637,11 @@ class Sandbox:
         slots: Optional[threading.Semaphore],
     ) -> None:
         resolve = resolve_for(None, False)
+        # Argo expands a loop before it evaluates ``when``: a condition on the item is each child's own
+        per_item = "when" in step and any(k in step for k in ("withItems", "withParam", "withSequence")) and any(
+            r == "item" or r.startswith("item.") for r in X.find_refs(step["when"]))
         try:
-            skip = "when" in step and not X.eval_condition(X.substitute(step["when"], resolve))
+            skip = "when" in step and not per_item and not X.eval_condition(X.substitute(step["when"], resolve))
             items = None if skip else self._items(step, resolve)
         except (KeyError, ValueError) as e:
             node.phase, node.message = "Error", f"{type(e).__name__}: {e}"
@@ -663,19 +666,25 @@ class Sandbox:
             child.path = f"{path}.{child.display}"
             (parent if scope == "steps" else node).children.append(child)
             children.append((i, item, child))
-        self._parallel(
-            [
-                (
-                    lambda i=i, item=item, child=child: self._call(
-                        step, resolve_for(item, True), child, f"{path}.{step['name']}({i})"
-                    )
-                )
-                for i, item, child in children
-            ],
-            slots,
-        )
+        def run_child(i: int, item: Any, child: Node) -> None:
+            resolve_item = resolve_for(item, True)
+            if per_item:
+                try:
+                    keep = X.eval_condition(X.substitute(step["when"], resolve_item))
+                except (KeyError, ValueError) as e:
+                    child.phase, child.message, child.finished = "Error", f"{type(e).__name__}: {e}", time.time()
+                    return
+                if not keep:
+                    child.phase, child.type = "Skipped", "Skipped"
+                    child.message = f"when '{step['when']}' evaluated false"
+                    child.finished = time.time()
+                    return
+            self._call(step, resolve_item, child, f"{path}.{step['name']}({i})")
+
+        self._parallel([(lambda i=i, item=item, child=child: run_child(i, item, child)) for i, item, child in children],
+                       slots)
         kids = [c for _, _, c in children]
-        ok = [c for c in kids if c.phase == "Succeeded"]
+        ok = [c for c in kids if c.phase in ("Succeeded", "Skipped")]
         tolerated = [c for c in kids if c.phase == "Failed" and step.get("continueOn", {}).get("failed")]
         node.phase = "Succeeded" if len(ok) + len(tolerated) == len(kids) else "Failed"
         names: List[str] = []

@@ -211,6 +211,18 @@ class DataFlowChecks:
         assert sorted(p.outputs.parameters["v"].value for p in pods) == [["a", "b"], ["c"]]
         assert self.one(wf, name="g", type="StepGroup").outputs.parameters["v"].value == ["a", "b", "c"]  # type: ignore[attr-defined]
 
+    def test_a_condition_on_the_item_keeps_or_skips_each_item_of_a_loop(self) -> None:
+        """``when="{{item}} > 1"`` on a looping step: each item is kept or skipped on its own, as Argo evaluates
+        ``when`` after it expands the loop."""
+        s = dflow.Step("s", PythonOPTemplate(ops.AddOne), parameters={"n": "{{item}}"}, with_param=[1, 2, 3],
+                       when="{{item}} > 1")
+        wf = dflow.Workflow("when-item")
+        wf.add(s)
+        wf.add(dflow.Step("seen", PythonOPTemplate(ops.Same), parameters={"values": s.outputs.parameters["n"]}))
+        self.run(wf)  # type: ignore[attr-defined]
+        assert sorted(x.phase for x in wf.query_step(name="s")) == ["Skipped", "Succeeded", "Succeeded"]
+        assert self.one(wf, name="seen").outputs.parameters["values"].value == [3, 4]  # type: ignore[attr-defined]
+
     def test_an_empty_fanout_gives_an_empty_artifact(self) -> None:
         """A fan-out of no slices: a step reading its gathered artifact gets an empty list, not a failure."""
         w = dflow.Step("w", PythonOPTemplate(ops.SameNameWriter, slices=Slices(input_parameter=["x"], output_artifact=["out"])),

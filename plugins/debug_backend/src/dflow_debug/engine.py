@@ -250,17 +250,10 @@ class Engine:
                        stacked: FrozenSet[str] = NOTHING) -> Outcome:
         tmpl = self.templates[step.template]
         try:
-            if step.when is not None:
+            if step.when is not None and not _when_per_item(step):
                 cond = scope.text(step.when)
                 if not X.eval_condition(cond):
-                    rec = self.nodes.node(path, step.name, step.name, "Skipped", tmpl.name, parent)
-                    rec.phase = "Skipped"
-                    rec.message = f"when {cond!r} was false"
-                    rec.started_at = rec.finished_at = time.time()
-                    params = {p.name: (p.default, p.type) for p in tmpl.outputs_parameters if p.default is not None}
-                    rec.outputs_parameters = records(params)
-                    self.nodes.save(rec)
-                    return Outcome("Skipped", params, {}, rec.id, rec.message)
+                    return self._skipped(tmpl, parent, path, step.name, step.name, cond)
             items = loop_items(step, scope, lambda name: len(self.stager.catalog_of(self.resolve_artifact(step, name, scope))))
         except _STEP_ERRORS as e:
             rec = self.nodes.node(path, step.name, step.name, _node_type(tmpl), tmpl.name, parent)
@@ -271,6 +264,17 @@ class Engine:
         if step.fanout is not None and tmpl.kind != "script":  # slices on a super-OP: its sliced outputs stack
             stacked = stacked | frozenset(step.fanout.gather_artifacts)
         return await self.run_fanout(step, tmpl, scope, parent, path, items, kind, stacked)
+
+    def _skipped(self, tmpl: Any, parent: StepRecord, path: str, name: str, display: str, cond: str) -> Outcome:
+        """A step (or one item of a loop) whose ``when`` was false: its outputs are their defaults."""
+        rec = self.nodes.node(path, name, display, "Skipped", tmpl.name, parent)
+        rec.phase = "Skipped"
+        rec.message = f"when {cond!r} was false"
+        rec.started_at = rec.finished_at = time.time()
+        params = {p.name: (p.default, p.type) for p in tmpl.outputs_parameters if p.default is not None}
+        rec.outputs_parameters = records(params)
+        self.nodes.save(rec)
+        return Outcome("Skipped", params, {}, rec.id, rec.message)
 
     def resolve_artifact(self, step: StepSpec, name: str, scope: Scope) -> Optional[StoredArtifact]:
         arg = step.artifacts.get(name)
@@ -291,6 +295,10 @@ class Engine:
     async def run_instance(self, step: StepSpec, tmpl: Any, scope: Scope, parent: StepRecord, path: str, display: str,
                            position: Optional[int] = None, stacked: FrozenSet[str] = NOTHING) -> Outcome:
         try:
+            if scope.has_item and step.when is not None and _when_per_item(step):
+                cond = scope.text(step.when)  # a condition on the item: each item's own, as Argo evaluates it
+                if not X.eval_condition(cond):
+                    return self._skipped(tmpl, parent, path, step.name, display, cond)
             params: Dict[str, PV] = {}
             for p in tmpl.inputs_parameters:
                 if p.name in step.parameters:
@@ -461,6 +469,13 @@ class Engine:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _when_per_item(step: StepSpec) -> bool:
+    """Whether a looping step's ``when`` reads ``{{item}}``: then each item is kept or skipped on its own."""
+    if step.when is None or (step.with_param is None and step.with_sequence is None and step.fanout is None):
+        return False
+    return any(r == "item" or r.startswith("item.") for r in X.find_refs(step.when))
 
 
 def _node_type(tmpl: Any) -> str:
