@@ -286,16 +286,21 @@ def download_artifact(
     path: Union[str, os.PathLike] = ".",
     skip_exists: bool = False,
     storage_client: Optional[StorageClient] = None,
+    slice: Optional[int] = None,  # noqa: A002 - dflow's name
     **kwargs: Any,
-) -> List[str]:
+) -> Any:
     """Download an artifact (an upload, or a step's output) into ``path``.
 
     Returns the paths of the items this artifact holds: one per item of a list or dict
     upload (in order), else the downloaded top-level entries. Earlier downloads into the
     same directory do not count, and no catalog is left behind (as in dflow).
+    ``slice=N``: only item ``N`` of a list artifact (a gathered output, a list upload);
+    returns its path, as dflow does.
     """
     target = os.path.abspath(os.fspath(path))
     os.makedirs(target, exist_ok=True)
+    if slice is not None:
+        return _download_item(artifact, int(slice), target, storage_client, extract)
     with tempfile.TemporaryDirectory(dir=target, prefix=".dflow-download-") as staging:
         _fetch_into(artifact, staging, sub_path, storage_client, extract)
         items = read_catalog(staging) if not sub_path else []
@@ -311,6 +316,25 @@ def download_artifact(
     if items:
         return [os.path.join(target, c["path"]) for c in items if c.get("path") is not None]
     return [os.path.join(target, n) for n in names]
+
+
+def _download_item(artifact: Any, index: int, target: str, storage_client: Optional[StorageClient],
+                   extract: bool) -> str:
+    from .contract import slice_item
+
+    with tempfile.TemporaryDirectory(dir=target, prefix=".dflow-download-") as staging:
+        _fetch_into(artifact, staging, None, storage_client, extract)
+        item = slice_item(read_catalog(staging), index)
+        if item is None or item.get("path") is None:
+            raise ValidationError(f"download_artifact: the artifact has no item {index} (slice={index}); "
+                                  "give the index of one of its items, or no slice to download it whole")
+        src, dst = os.path.join(staging, item["path"]), os.path.join(target, item["path"])
+        if os.path.isdir(src) and not os.path.islink(src):
+            shutil.copytree(src, dst, symlinks=True, dirs_exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            os.replace(src, dst)
+    return dst
 
 
 def _unpack_tarball(tarball: str, staging: str, key: str, sub_path: Optional[str] = None) -> None:

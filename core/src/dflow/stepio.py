@@ -165,6 +165,10 @@ def parameter_value(entry: Any, tp: Any, sliced: bool) -> Any:
         return decode_value(text, None if tname == "str" else tname, allow_pickle=allow)
     if tp is str:
         return text
+    if tname == "str" and tp in (Any, object):
+        # as on a cluster, which carries a parameter's text alone and reads it as JSON for any sign but
+        # str ("1e3" is 1000.0, "true" True): the same answer here, though this backend knows it was text
+        return decode_value(text, None)
     value = decode_value(text, tname, allow_pickle=allow)
     if not check_type(value, tp) and isinstance(text, str) and not is_pickled(tname):
         alt = decode_value(text, None)

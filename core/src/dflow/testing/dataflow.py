@@ -223,6 +223,36 @@ class DataFlowChecks:
         assert sorted(x.phase for x in wf.query_step(name="s")) == ["Skipped", "Succeeded", "Succeeded"]
         assert self.one(wf, name="seen").outputs.parameters["values"].value == [3, 4]  # type: ignore[attr-defined]
 
+    def test_text_that_reads_as_json_reaches_an_any_sign_decoded_as_on_a_cluster(self) -> None:
+        """A cluster carries a parameter's text alone and reads it as JSON for any sign but ``str``: so a ``str``
+        value ``"1e3"`` reaches an ``Any`` sign as 1000.0 and ``"true"`` as True on every backend; text stays text."""
+        s = dflow.Step("t", PythonOPTemplate(ops.TypeOf), parameters={"v": "{{item}}"},
+                       with_param=["1e3", "true", "[1]", "abc"])
+        wf = dflow.Workflow("any-sign")
+        wf.add(s)
+        wf.add(dflow.Step("seen", PythonOPTemplate(ops.Same), parameters={"values": s.outputs.parameters["type"]}))
+        self.run(wf)  # type: ignore[attr-defined]
+        assert self.one(wf, name="seen").outputs.parameters["values"].value == [  # type: ignore[attr-defined]
+            "float", "bool", "list", "str"]
+
+    def test_download_artifact_of_one_slice(self) -> None:
+        """``download_artifact(art, slice=N)`` downloads item N alone and returns its path, as in dflow: of a
+        gathered fan-out output (slices that wrote the same file name) and of a list upload."""
+        w = dflow.Step("w", PythonOPTemplate(ops.SameNameWriter, slices=Slices(input_parameter=["x"],
+                                                                                output_artifact=["out"])),
+                       parameters={"x": [5, 6, 7]}, with_param=dflow.argo_range(3))
+        wf = dflow.Workflow("one-slice")
+        wf.add(w)
+        self.run(wf)  # type: ignore[attr-defined]
+        out = self.one(wf, name="w", type="StepGroup").outputs.artifacts["out"]  # type: ignore[attr-defined]
+        got = dflow.download_artifact(out, slice=2, path=self.tmp / "s2")  # type: ignore[attr-defined]
+        assert Path(got).read_text() == "7"
+        assert [p.name for p in (self.tmp / "s2").rglob("*") if p.is_file()] == ["result.txt"]  # type: ignore[attr-defined]
+        (self.tmp / "u.txt").write_text("u")  # type: ignore[attr-defined]
+        (self.tmp / "v.txt").write_text("v")  # type: ignore[attr-defined]
+        up = dflow.upload_artifact(["u.txt", "v.txt"])
+        assert Path(dflow.download_artifact(up, slice=1, path=self.tmp / "u1")).read_text() == "v"  # type: ignore[attr-defined]
+
     def test_an_empty_fanout_gives_an_empty_artifact(self) -> None:
         """A fan-out of no slices: a step reading its gathered artifact gets an empty list, not a failure."""
         w = dflow.Step("w", PythonOPTemplate(ops.SameNameWriter, slices=Slices(input_parameter=["x"], output_artifact=["out"])),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import List
+from typing import Any, List
 
 from dflow.python import OP, OPIO, Artifact, BigParameter, FatalError, NestedDict, OPIOSign, TransientError
 
@@ -331,3 +331,9 @@ def SomeFiles(names: List[str]) -> {"files": Artifact(List[Path]), "nothing": Ar
 def NamesOrNone(files: Artifact(List[Path])) -> {"names": list}:  # noqa: N802
     """The names of the paths of a list artifact, ``None`` where the list holds none."""
     return {"names": [None if f is None else f.name for f in files]}
+
+
+@OP.function
+def TypeOf(v: Any) -> {"type": str}:  # noqa: N802
+    """The name of the type of what an ``Any`` sign received."""
+    return {"type": type(v).__name__}
