@@ -130,8 +130,8 @@ class _Compiler:
         if isinstance(t, ScriptOPTemplate):
             rendered = t
             own = getattr(t, "_executor_spec", None)
-            if self.context is not None and not (getattr(self.context, "name", None) and own is not None and own.name):
-                # a classic context renders every template; a named one takes the steps without a named executor
+            if self.context is not None and own is None:
+                # as in dflow, a workflow's context renders the steps that have no executor of their own
                 rendered = _apply_executor(self.context, copy.deepcopy(t), f"workflow context of template {t.name!r}")
             body = self._compile_script(rendered, "x")
             check_script_refs(body, f"template {t.name!r}")
@@ -161,7 +161,7 @@ class _Compiler:
         inputs_p = []
         for k, p in t.inputs.parameters.items():
             text = None
-            if p.has_value and p.value is not None:
+            if p.has_value:  # a default of None is a value ("null"), as in dflow: the OP gets None
                 text = parameter_text(p.value)[0]
             inputs_p.append(S.InputParameterSpec(name=k, value=text, type=type_label(p.type), description=p.description))
         inputs_a = [

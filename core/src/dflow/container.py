@@ -40,11 +40,15 @@ from dflow.contract import (
 )
 from dflow.contract import slice_index as contract_slice_index
 
-__all__ = ["encode_payload", "decode_payload", "container_task", "run_in_container", "PKG_DIR", "PACKAGES_DIR"]
+__all__ = ["encode_payload", "decode_payload", "container_task", "run_in_container", "PKG_DIR", "PACKAGES_DIR",
+           "PARAMETERS_DIR"]
 
 #: where the pod finds core's ``dflow`` package, and the OPs' ``python_packages``
 PKG_DIR = "/tmp/dflow-pkg"
 PACKAGES_DIR = "/tmp/dflow-packages"
+#: where a pod finds the values of its BigParameter inputs, one file each (``<dir>/<i>``): an
+#: environment string is limited to 128 KiB, a file (an artifact of raw data) is not
+PARAMETERS_DIR = "/tmp/dflow-parameters"
 
 
 def encode_payload(payload: Dict[str, Any]) -> str:
@@ -90,6 +94,9 @@ def container_task(payload: Dict[str, Any], root: str = "") -> Dict[str, Any]:
     params: Dict[str, Dict[str, Any]] = {}
     for i, (name, tp) in enumerate(payload["parameters"]):
         text = os.environ.get("DFLOW_P%d" % i)
+        if text is None and os.path.isfile("%s%s/%d" % (root, PARAMETERS_DIR, i)):
+            with open("%s%s/%d" % (root, PARAMETERS_DIR, i), newline="") as f:
+                text = f.read()
         if text is not None:
             # Argo carries a parameter's text, not its writer's record of the type: ``tp`` is declared
             params[name] = {"text": text, "type": tp, "declared_only": True}

@@ -84,9 +84,10 @@ RESERVED_PARAMETERS = frozenset({SLICE_PARAMETER, KEY_PARAMETER, GROUP_KEY_PARAM
 # --------------------------------------------------------------------------- exit codes
 
 EXIT_OK = 0
-#: FatalError, any other exception, a type error: not retried
+#: FatalError: not retried
 EXIT_FATAL = 1
-#: TransientError: retried when the template allows it
+#: TransientError and any other exception (as dflow's script, which exits 1 for both): retried when the
+#: template allows it
 EXIT_TRANSIENT = 3
 #: the step was interrupted (SIGINT)
 EXIT_INTERRUPTED = 130

@@ -7,14 +7,14 @@ importing them until they are used: loading a backend plugin stays cheap.
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from .backend import PHASES
 from .spec import StoredArtifact
 
-__all__ = ["StepRecord", "WorkflowRecord", "ReusedStep", "ParameterValue", "PHASES"]
+__all__ = ["StepRecord", "WorkflowRecord", "QueriedWorkflow", "ReusedStep", "ParameterValue", "PHASES"]
 
 
 class ParameterValue(BaseModel):
@@ -68,6 +68,17 @@ class WorkflowRecord(BaseModel):
     backend: str
     location: Optional[str] = None
     progress: Optional[str] = None
+
+
+class QueriedWorkflow(WorkflowRecord):
+    """What ``Workflow.query()`` returns: the workflow's record, and ``get_step`` as dflow's
+    ``ArgoWorkflow`` has it (dpgen2 calls ``wf.query().get_step(sort_by_generation=True)``)."""
+
+    _workflow: Any = PrivateAttr(default=None)
+
+    def get_step(self, *args: Any, **kwargs: Any) -> List[Any]:
+        """The workflow's steps, as :meth:`dflow.Workflow.query_step` gives them."""
+        return self._workflow.query_step(*args, **kwargs)
 
 
 class ReusedStep(BaseModel):

@@ -471,7 +471,7 @@ def _absolute_paths(task: Dict[str, Any]) -> Dict[str, Any]:
 
 def run_task(task: Dict[str, Any]) -> int:
     """Run one step described by ``task`` (the contract's task dict); return the exit code."""
-    from dflow.python._errors import TransientError
+    from dflow.python._errors import FatalError
 
     old_cwd = None
     try:
@@ -505,7 +505,9 @@ def run_task(task: Dict[str, Any]) -> int:
         if isinstance(exc, _SliceFailure):
             tb = exc.tb + "\n(in a pool worker)\n" + tb
             exc = exc.exc
-        transient = isinstance(exc, TransientError)
+        # as in dflow, only a FatalError is final: a TransientError and any other exception are retried
+        # when the template asks for retries (dflow's script exits 1 for both, and retries exit code 1)
+        transient = not isinstance(exc, (FatalError, KeyboardInterrupt))
         sys.stderr.write(tb)
         sys.stderr.flush()
         _write_error(task.get("outputs_dir"), exc, tb, transient)

@@ -220,7 +220,12 @@ class Workflow:
         return self.id
 
     def query(self) -> WorkflowRecord:
-        return self.backend.get_workflow(self._require_id())
+        """The workflow's record (phase, message, times), with ``get_step`` as in dflow."""
+        from .records import QueriedWorkflow
+
+        rec = QueriedWorkflow(**self.backend.get_workflow(self._require_id()).model_dump())
+        rec._workflow = self
+        return rec
 
     def query_status(self) -> str:
         """``Pending``, ``Running``, ``Succeeded``, ``Failed`` or ``Error``."""
@@ -241,10 +246,18 @@ class Workflow:
         id: Union[str, List[str], None] = None,
         type: Union[str, List[str], None] = None,
         sort_by_generation: bool = False,
+        parent_id: Optional[str] = None,
         **kwargs: Any,
     ) -> List[ArgoStep]:
-        """Steps matching every filter given: ``name`` is a regex on the step name, the others exact values."""
+        """Steps matching every filter given: ``name`` is a regex on the step name, the others exact values.
+
+        ``parent_id``: only the steps below that step (a ``Steps``/``DAG`` node), generation by
+        generation; ``sort_by_generation``: every step in that order (children before grandchildren),
+        as in dflow. Otherwise in the order the backend lists them.
+        """
         records = self.backend.list_steps(self._require_id())
+        if parent_id is not None or sort_by_generation:
+            records = _by_generation(records, parent_id)
 
         def as_list(v: Any) -> Optional[List[str]]:
             return None if v is None else (list(v) if isinstance(v, (list, tuple, set)) else [v])
@@ -438,3 +451,26 @@ def _reused(step: Any) -> "ReusedStep":
 def query_workflows(mode: Optional[str] = None, **kwargs: Any) -> List[WorkflowRecord]:
     """Workflows known to the configured backend, newest first."""
     return get_backend_for_mode(mode).list_workflows()
+
+
+
+def _by_generation(records: List[Any], parent_id: Optional[str]) -> List[Any]:
+    """The records below ``parent_id`` (every record when None), children first, then their children and
+    so on (dflow's ``sort_by_generation``); by start time within a generation."""
+    by_id = {r.id: r for r in records}
+
+    def generation(r: Any) -> Optional[int]:
+        g, node = 0, r
+        while g <= len(records):
+            if parent_id is not None and node.parent == parent_id:
+                return g + 1
+            if not node.parent or node.parent not in by_id:
+                return g if parent_id is None else None
+            node = by_id[node.parent]
+            g += 1
+        return None  # (a cycle in the records: never written)
+
+    keyed = [(g, r.started_at or 0.0, i, r) for i, r in enumerate(records)
+             if r.id != parent_id and (g := generation(r)) is not None]
+    keyed.sort(key=lambda x: x[:3])
+    return [x[3] for x in keyed]

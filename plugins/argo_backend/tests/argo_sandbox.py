@@ -228,7 +228,7 @@ class Sandbox:
                 a_out[a["name"]] = arts[a["name"]]
             elif self.location_ref(a) is not None:
                 a_out[a["name"]] = self.location_ref(a)
-            elif a.get("optional"):
+            elif a.get("optional") or "raw" in a:  # (an artifact of raw data: the pod writes it)
                 a_out[a["name"]] = None
             else:
                 raise PodFailed(f"template {t['name']}: input artifact {a['name']} was not supplied")
@@ -328,7 +328,7 @@ class Sandbox:
             vf = p.get("valueFrom", {})
             f = pod / vf.get("path", "/nonexistent").lstrip("/")
             if f.is_file():
-                node.parameters[p["name"]] = f.read_text().strip()
+                node.parameters[p["name"]] = _parameter_text(f)
             elif "default" in vf:
                 node.parameters[p["name"]] = vf["default"]
 
@@ -410,6 +410,11 @@ class Sandbox:
                 return f"{self.name}-{t['name']}-{seq}"
             return self._global(ref)
 
+        for a in t.get("inputs", {}).get("artifacts", []):
+            if "raw" in a and arts.get(a["name"]) is None:  # Argo writes an artifact of raw data, filled in
+                dst = pod / a["path"].lstrip("/")
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                dst.write_text(X.substitute(a["raw"].get("data", ""), resolve))
         script = t["script"]
         source = X.substitute(script.get("source", ""), resolve)
         env = dict(os.environ)
@@ -489,7 +494,7 @@ class Sandbox:
             vf = p["valueFrom"]
             f = pod / vf["path"].lstrip("/")
             if f.is_file():
-                node.parameters[p["name"]] = f.read_text().strip()
+                node.parameters[p["name"]] = _parameter_text(f)
             elif "default" in vf:
                 node.parameters[p["name"]] = vf["default"]
             else:
@@ -902,3 +907,9 @@ def pod_log(sb: Sandbox, pod_name: str) -> Optional[str]:
         return None
     log = every[i].pod_dir / "log.txt"
     return log.read_text(errors="replace") if log.exists() else ""
+
+
+def _parameter_text(f: Path) -> str:
+    """An output parameter's file as Argo's executor reads it: one trailing newline dropped, nothing else."""
+    text = f.read_bytes().decode("utf-8", errors="replace")
+    return text[:-1] if text.endswith("\n") else text

@@ -253,6 +253,73 @@ class DataFlowChecks:
         up = dflow.upload_artifact(["u.txt", "v.txt"])
         assert Path(dflow.download_artifact(up, slice=1, path=self.tmp / "u1")).read_text() == "v"  # type: ignore[attr-defined]
 
+    def test_a_default_of_none_reaches_the_op(self) -> None:
+        """``def f(a: Optional[int] = None)`` and ``Parameter(T, default=None)``: a step that gives no value runs with
+        ``None`` (as in dflow), not "has no value"."""
+        wf = dflow.Workflow("none-default")
+        wf.add(dflow.Step("d", PythonOPTemplate(ops.Defaults)))
+        self.run(wf)  # type: ignore[attr-defined]
+        out = self.one(wf, name="d").outputs.parameters  # type: ignore[attr-defined]
+        assert (out["a_is_none"].value, out["b"].value) == (True, 2)
+
+    def test_placeholders_in_envs_are_filled_in(self) -> None:
+        """``envs={"V": "{{inputs.parameters.name}}"}`` and ``{{workflow.name}}``: the step sees the values, as a
+        container's ``env`` on Argo does."""
+        t = PythonOPTemplate(ops.EnvOf, envs={"DFLOW_TEST_V": "{{inputs.parameters.name}}-{{workflow.name}}"})
+        wf = dflow.Workflow("env-refs")
+        wf.add(dflow.Step("e", t, parameters={"name": "DFLOW_TEST_V"}))
+        self.run(wf)  # type: ignore[attr-defined]
+        assert self.one(wf, name="e").outputs.parameters["value"].value == f"DFLOW_TEST_V-{wf.id}"  # type: ignore[attr-defined]
+
+    def test_an_executor_that_wraps_a_python_op_in_bash_runs_it(self) -> None:
+        """An executor that replaces a Python OP's command with ``bash`` and its script with a wrapper (dflow's
+        container and remote executors do): the wrapper runs the OP."""
+        wf = dflow.Workflow("wrapped")
+        wf.add(dflow.Step("w", PythonOPTemplate(ops.EnvOf), parameters={"name": "DFLOW_TEST_WRAPPED"},
+                          executor=ops.WrapInBash()))
+        self.run(wf)  # type: ignore[attr-defined]
+        assert self.one(wf, name="w").outputs.parameters["value"].value == "yes"  # type: ignore[attr-defined]
+
+    def test_a_workflow_context_renders_only_the_steps_without_an_executor(self) -> None:
+        """As in dflow: a step's own executor renders it; the workflow's context renders the others."""
+        wf = dflow.Workflow("context", context=ops.SetEnv("context"))
+        wf.add([dflow.Step("plain", PythonOPTemplate(ops.EnvOf), parameters={"name": "DFLOW_TEST_SOURCE"}),
+                dflow.Step("own", PythonOPTemplate(ops.EnvOf), parameters={"name": "DFLOW_TEST_SOURCE"},
+                           executor=ops.SetEnv("executor"))])
+        self.run(wf)  # type: ignore[attr-defined]
+        assert self.one(wf, name="plain").outputs.parameters["value"].value == "context"  # type: ignore[attr-defined]
+        assert self.one(wf, name="own").outputs.parameters["value"].value == "executor"  # type: ignore[attr-defined]
+
+    def test_script_output_parameters_are_read_as_argo_reads_them(self) -> None:
+        """A script's output parameter file loses one trailing newline and nothing else (Argo's executor); a script
+        that fails still has the outputs it wrote (Argo reads them whatever the exit code), else their defaults."""
+        t = dflow.ShellOPTemplate(name="texts", image="alpine:3.15",
+                                  script="printf '  a  \\n' > /tmp/t.txt; printf 'b\\n\\n' > /tmp/u.txt")
+        t.outputs.parameters = {"t": dflow.OutputParameter(value_from_path="/tmp/t.txt"),
+                                "u": dflow.OutputParameter(value_from_path="/tmp/u.txt")}
+        bad = dflow.ShellOPTemplate(name="partial", image="alpine:3.15", script="printf partial > /tmp/o.txt; exit 2")
+        bad.outputs.parameters = {"o": dflow.OutputParameter(value_from_path="/tmp/o.txt", default="d"),
+                                  "q": dflow.OutputParameter(value_from_path="/tmp/q.txt", default="dq")}
+        wf = dflow.Workflow("param-files")
+        wf.add([dflow.Step("texts", t), dflow.Step("partial", bad, continue_on_failed=True)])
+        self.run(wf)  # type: ignore[attr-defined]
+        out = self.one(wf, name="texts").outputs.parameters  # type: ignore[attr-defined]
+        assert (out["t"].value, out["u"].value) == ("  a  ", "b\n")
+        out = self.one(wf, name="partial").outputs.parameters  # type: ignore[attr-defined]
+        assert (out["o"].value, out["q"].value) == ("partial", "dq")
+
+    def test_a_big_parameter_past_the_limit_of_an_environment_string_passes(self) -> None:
+        """A ``BigParameter`` of 300 KB, given and handed from step to step: past Linux's 128 KiB limit on one
+        environment string, which is how a pod gets its other parameters."""
+        text = "x" * 300_000
+        a = dflow.Step("a", PythonOPTemplate(ops.BigText), parameters={"text": text})
+        b = dflow.Step("b", PythonOPTemplate(ops.BigText), parameters={"text": a.outputs.parameters["text"]})
+        wf = dflow.Workflow("big-parameter")
+        wf.add(a)
+        wf.add(b)
+        self.run(wf)  # type: ignore[attr-defined]
+        assert self.one(wf, name="b").outputs.parameters["n"].value == 300_000  # type: ignore[attr-defined]
+
     def test_an_empty_fanout_gives_an_empty_artifact(self) -> None:
         """A fan-out of no slices: a step reading its gathered artifact gets an empty list, not a failure."""
         w = dflow.Step("w", PythonOPTemplate(ops.SameNameWriter, slices=Slices(input_parameter=["x"], output_artifact=["out"])),

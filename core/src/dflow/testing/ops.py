@@ -7,11 +7,13 @@ and ``dflow.python`` only.
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from pathlib import Path
-from typing import Any, List
+from typing import Any, List, Optional
 
+from dflow.executor import Context, Executor
 from dflow.python import OP, OPIO, Artifact, BigParameter, FatalError, NestedDict, OPIOSign, TransientError
 
 __all__ = [
@@ -337,3 +339,65 @@ def NamesOrNone(files: Artifact(List[Path])) -> {"names": list}:  # noqa: N802
 def TypeOf(v: Any) -> {"type": str}:  # noqa: N802
     """The name of the type of what an ``Any`` sign received."""
     return {"type": type(v).__name__}
+
+
+@OP.function
+def FlakyPlain(counter: str, fail_times: int) -> {"attempts": int}:  # noqa: N802
+    """Raises a plain RuntimeError until it has been called ``fail_times`` times (counted in ``counter``)."""
+    n = int(Path(counter).read_text()) if os.path.exists(counter) else 0
+    Path(counter).write_text(str(n + 1))
+    if n + 1 <= fail_times:
+        raise RuntimeError(f"attempt {n + 1} failed on purpose")
+    return {"attempts": n + 1}
+
+
+@OP.function
+def Defaults(a: Optional[int] = None, b: int = 2) -> {"a_is_none": bool, "b": int}:  # noqa: N802
+    """Takes an optional int whose default is None, and an int with a default."""
+    return {"a_is_none": a is None, "b": b}
+
+
+@OP.function
+def EnvOf(name: str) -> {"value": str}:  # noqa: N802
+    """The value of the environment variable ``name`` in the step (``"unset"`` when it has none)."""
+    return {"value": os.environ.get(name, "unset")}
+
+
+class WrapInBash(Executor):
+    """Runs the template's script from a bash wrapper that exports ``DFLOW_TEST_WRAPPED=yes``: the command and
+    the script both replaced, as dflow's own container and remote executors do."""
+
+    def render(self, template: Any) -> Any:
+        new = copy.deepcopy(template)
+        new.command = ["bash"]
+        new.script = ("cat > wrapped.script <<'DFLOW_EOF'\n" + template.script + "\nDFLOW_EOF\n"
+                      "export DFLOW_TEST_WRAPPED=yes\n" + " ".join(template.command) + " wrapped.script\n")
+        return new
+
+
+class SetEnv(Context):
+    """Sets ``DFLOW_TEST_SOURCE`` in the step's environment to ``source`` (as an executor or a context)."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def render(self, template: Any) -> Any:
+        new = copy.deepcopy(template)
+        new.envs = {**(getattr(new, "envs", None) or {}), "DFLOW_TEST_SOURCE": self.source}
+        return new
+
+
+class BigText(OP):
+    """Takes a ``BigParameter(str)`` and hands it on, with its length."""
+
+    @classmethod
+    def get_input_sign(cls) -> OPIOSign:
+        return OPIOSign({"text": BigParameter(str)})
+
+    @classmethod
+    def get_output_sign(cls) -> OPIOSign:
+        return OPIOSign({"n": int, "text": BigParameter(str)})
+
+    @OP.exec_sign_check
+    def execute(self, op_in: OPIO) -> OPIO:
+        return OPIO({"n": len(op_in["text"]), "text": op_in["text"]})

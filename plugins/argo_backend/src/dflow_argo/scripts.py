@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple
 
+from dflow.container import PARAMETERS_DIR
 from dflow.contract import (
     GROUP_KEY_PARAMETER,
     KEY_PARAMETER,
@@ -219,7 +220,10 @@ class ScriptTemplates:
             {
                 "image": t.image or self.util_image,
                 "imagePullPolicy": k8s.get("image_pull_policy") or self.options.get("util_image_pull_policy"),
-                "command": list(t.command) or ["python3"],
+                # a Python OP's pod runs its bootstrap with Python; an executor's rewritten script and command
+                # (``bash`` and a wrapper, say) are in the bootstrap's payload, which runs them
+                "command": ["python3"] if op is not None and t.script not in ("", PYTHON_OP_SCRIPT)
+                else (list(t.command) or ["python3"]),
                 "source": source,
                 "env": env,
                 "resources": resources,
@@ -253,7 +257,13 @@ class ScriptTemplates:
         params: List[Tuple[str, Optional[str]]] = []
         for i, p in enumerate(t.inputs_parameters):
             params.append((p.name, p.type))
-            env.append({"name": f"DFLOW_P{i}", "value": f"{{{{inputs.parameters.{p.name}}}}}"})
+            value = f"{{{{inputs.parameters.{p.name}}}}}"
+            sign = op.input_sign.get(p.name)
+            if sign is not None and sign.kind == "big_parameter":
+                # a file (an artifact of raw data), not an environment string, which Linux limits to 128 KiB
+                in_arts.append({"name": f"dflow-parameter-{i}", "path": f"{PARAMETERS_DIR}/{i}", "raw": {"data": value}})
+            else:
+                env.append({"name": f"DFLOW_P{i}", "value": value})
         sl = op.slices
         if sl is not None:
             env.append({"name": "DFLOW_SLICE", "value": f"{{{{inputs.parameters.{SLICE_PARAMETER}}}}}"})

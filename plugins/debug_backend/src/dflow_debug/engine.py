@@ -192,7 +192,7 @@ class Engine:
                                              for s in group))
             for s, out in zip(group, results):
                 scope.steps[s.name] = out
-                if not out.ok and not (s.continue_on_failed or s.continue_on_error):
+                if not _goes_on(s, out):
                     failed = failed or f"step {s.name!r} {out.phase.lower()}" + (f": {out.message}" if out.message else "")
             if failed:
                 break
@@ -214,7 +214,7 @@ class Engine:
                         continue
                     del pending[name]
                     blocked = [d for d, o in zip(t.dependencies, deps)
-                               if not o.ok and not (tasks[d].continue_on_failed or tasks[d].continue_on_error)]
+                               if not _goes_on(tasks[d], o)]
                     if blocked:
                         om = self.nodes.node(f"{path}/{name}", name, name, "Skipped", t.template, rec)
                         om.phase = "Omitted"
@@ -238,7 +238,7 @@ class Engine:
                 out = fut.result()
                 scope.steps[name] = out
                 t = tasks[name]
-                if not out.ok and not (t.continue_on_failed or t.continue_on_error):
+                if not _goes_on(t, out):
                     failed = failed or f"task {name!r} {out.phase.lower()}" + (f": {out.message}" if out.message else "")
             if failed:
                 pending.clear()
@@ -459,8 +459,7 @@ class Engine:
                     msg = _error_message(sdir, code)
                 if attempt > 1:
                     msg += f" (after {attempt} attempts)"
-                defaults = {p.name: (p.default, p.type) for p in tmpl.outputs_parameters if p.default is not None}
-                return Outcome("Failed", defaults, {}, message=msg)
+                return Outcome("Failed", self.stager.failed_outputs(tmpl, sdir), {}, message=msg)
         try:
             p, a = self.stager.collect_outputs(tmpl, sdir)
         except StepFailed as e:
@@ -469,6 +468,19 @@ class Engine:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _goes_on(step: StepSpec, out: Outcome) -> bool:
+    """Whether the template goes on after ``step``: it succeeded (or was skipped), or it failed with
+    ``continue_on_failed``, or it ended in error with ``continue_on_error`` (Argo's ``continueOn``,
+    which takes each flag for its own phase)."""
+    if out.ok:
+        return True
+    if out.phase == "Failed":
+        return bool(step.continue_on_failed)
+    if out.phase == "Error":
+        return bool(step.continue_on_error)
+    return bool(step.continue_on_failed or step.continue_on_error)
 
 
 def _when_per_item(step: StepSpec) -> bool:

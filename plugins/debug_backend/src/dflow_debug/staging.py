@@ -204,7 +204,7 @@ class Stager:
             _write(os.path.join(sdir, "task.json"), json.dumps(task, indent=1))
             script = tmpl.script or PYTHON_OP_SCRIPT
             _write(os.path.join(sdir, "script"), script)
-            env = dict(tmpl.env)
+            env = _rendered_env(tmpl, scope, local_arts, {})
             env[TASK_ENV] = os.path.join(sdir, "task.json")
             command = list(tmpl.command or ["python3"])
             inline = script == PYTHON_OP_SCRIPT and command in (["python3"], ["python"])
@@ -222,7 +222,8 @@ class Stager:
         atomic_write(os.path.join(sdir, "script"), script)
         atomic_write(os.path.join(sdir, "paths.json"), json.dumps(mapping))
         return PreparedStep(command=list(tmpl.command) + [os.path.join(sdir, "script")], cwd=workdir,
-                            env=dict(tmpl.env), text_files=["script", "paths.json"], **common)
+                            env=_rendered_env(tmpl, scope, local_arts, mapping), text_files=["script", "paths.json"],
+                            **common)
 
     def python_task(self, tmpl: ScriptTemplateSpec, params: Dict[str, PV], local_arts: Dict[str, Optional[str]],
                     sdir: str, rec: Any, presliced: Optional[int]) -> Dict[str, Any]:
@@ -297,6 +298,18 @@ class Stager:
 
     # ---------------------------------------------------------------- after an attempt
 
+    def failed_outputs(self, tmpl: ScriptTemplateSpec, sdir: str) -> Dict[str, PV]:
+        """A failed step's output parameters: as Argo reads them after a pod ends, whatever its exit code,
+        a script's files where it wrote them, else the defaults."""
+        params: Dict[str, PV] = {p.name: (p.default, p.type) for p in tmpl.outputs_parameters if p.default is not None}
+        if tmpl.python_op is None:
+            mapping = read_json(os.path.join(sdir, "paths.json"), {}) or {}
+            for p in tmpl.outputs_parameters:
+                fp = mapping.get(p.value_from_path or "")
+                if fp and os.path.isfile(fp):
+                    params[p.name] = (_parameter_file(fp), p.type)
+        return params
+
     def collect_outputs(self, tmpl: ScriptTemplateSpec, sdir: str) -> Tuple[Dict[str, PV], Dict[str, Optional[StoredArtifact]]]:
         params: Dict[str, PV] = {}
         arts: Dict[str, Optional[StoredArtifact]] = {}
@@ -323,11 +336,7 @@ class Stager:
         for p in tmpl.outputs_parameters:
             fp = mapping.get(p.value_from_path or "")
             if fp and os.path.isfile(fp):
-                with open(fp) as f:
-                    text = f.read()
-                if text.endswith("\n"):
-                    text = text[:-1]
-                params[p.name] = (text, p.type)
+                params[p.name] = (_parameter_file(fp), p.type)
             elif p.default is not None:
                 params[p.name] = (p.default, p.type)
             elif p.value is not None:
@@ -373,6 +382,21 @@ def _script_ref(scope: Scope, ref: str, local_arts: Dict[str, Optional[str]], ma
         return scope.params.get(parts[2], ("", None))[0] or ""
     value = scope.lookup(ref)
     return value if isinstance(value, str) else json.dumps(value)
+
+
+def _parameter_file(path: str) -> str:
+    """An output parameter's value from its file, as Argo reads it: one trailing newline dropped."""
+    with open(path, newline="") as f:
+        text = f.read()
+    return text[:-1] if text.endswith("\n") else text
+
+
+def _rendered_env(tmpl: Any, scope: Scope, local_arts: Dict[str, Optional[str]], mapping: Dict[str, str]) -> Dict[str, str]:
+    """The template's environment variables with their ``{{...}}`` filled in, as Argo fills in a
+    container's ``env`` (``{{inputs.parameters.x}}``, ``{{workflow.name}}``)."""
+    if not any("{{" in v for v in tmpl.env.values()):
+        return dict(tmpl.env)
+    return {k: X.substitute(v, lambda ref: _script_ref(scope, ref, local_arts, mapping, tmpl)) for k, v in tmpl.env.items()}
 
 
 def _local_path(workdir: str, declared: str) -> str:
