@@ -320,6 +320,17 @@ class DataFlowChecks:
         self.run(wf)  # type: ignore[attr-defined]
         assert self.one(wf, name="b").outputs.parameters["n"].value == 300_000  # type: ignore[attr-defined]
 
+    def test_a_fanout_that_continues_on_its_failed_slices_succeeds(self) -> None:
+        """``continue_on_failed`` on a fan-out: its failed slices are tolerated, so the fan-out (Argo's step group)
+        succeeds, while each slice keeps its own phase."""
+        s = dflow.Step("s", PythonOPTemplate(ops.FailIfOdd, slices=Slices(input_parameter=["x"], output_parameter=["y"])),
+                       parameters={"x": [0, 1, 2]}, with_param=dflow.argo_range(3), continue_on_failed=True)
+        wf = dflow.Workflow("tolerated")
+        wf.add(s)
+        self.run(wf)  # type: ignore[attr-defined]
+        assert self.one(wf, name="s", type="StepGroup").phase == "Succeeded"  # type: ignore[attr-defined]
+        assert sorted(p.phase for p in wf.query_step(name="s", type="Pod")) == ["Failed", "Succeeded", "Succeeded"]
+
     def test_an_empty_fanout_gives_an_empty_artifact(self) -> None:
         """A fan-out of no slices: a step reading its gathered artifact gets an empty list, not a failure."""
         w = dflow.Step("w", PythonOPTemplate(ops.SameNameWriter, slices=Slices(input_parameter=["x"], output_artifact=["out"])),

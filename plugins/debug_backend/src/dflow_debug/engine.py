@@ -375,8 +375,8 @@ class Engine:
             need_n = step.continue_on_num_success if step.continue_on_num_success is not None else 0
             need_r = step.continue_on_success_ratio if step.continue_on_success_ratio is not None else 0.0
             success = len(ok) >= need_n and (n == 0 or len(ok) / n >= need_r)
-        else:
-            success = all(r.ok for r in results)
+        else:  # as Argo's step group: failures the step continues on (continue_on_failed/error) are tolerated
+            success = all(_goes_on(step, r) for r in results)
         params, parts = gather(step.fanout, tmpl.outputs_parameters, tmpl.outputs_artifacts, results)
         arts = {name: StoredArtifact(key=f"{self.workflow_id}/{group.id}/{name}", storage=self.stager.storage_name,
                                      parts=p, stacked=name in stacked) for name, p in parts.items()}
