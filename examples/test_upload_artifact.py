@@ -44,6 +44,9 @@ def main():
     assert Path("dl-many/data/sub/b.txt").read_text() == "B"
     got = download_artifact(single, path="dl-single")
     assert Path("dl-single/dir/c.txt").read_text() == "C", got
+    # a dict upload downloads as the paths by key, as in dflow
+    got = download_artifact(named, path="dl-named")
+    assert sorted(got) == ["x", "y"] and Path(got["y"]).read_text() == "B", got
 
     wf = Workflow(name="upload")
     wf.add(Step("inspect", PythonOPTemplate(inspect_artifacts),

@@ -291,8 +291,9 @@ def download_artifact(
 ) -> Any:
     """Download an artifact (an upload, or a step's output) into ``path``.
 
-    Returns the paths of the items this artifact holds: one per item of a list or dict
-    upload (in order), else the downloaded top-level entries. Earlier downloads into the
+    Returns the paths of the items this artifact holds: a list for a list upload (in
+    order), a dict by key for a dict upload (or a dict output), as dflow gives them, else
+    the downloaded top-level entries. Earlier downloads into the
     same directory do not count, and no catalog is left behind (as in dflow).
     ``slice=N``: only item ``N`` of a list artifact (a gathered output, a list upload);
     returns its path, as dflow does.
@@ -313,9 +314,26 @@ def download_artifact(
                 shutil.copytree(src, dst, symlinks=True, dirs_exist_ok=True)
             else:
                 os.replace(src, dst)
+    if items and all(c.get("key") is not None for c in items):
+        return _by_key(items, target)  # a dict upload (a dict output): the paths by key, as dflow gives them
     if items:
         return [os.path.join(target, c["path"]) for c in items if c.get("path") is not None]
     return [os.path.join(target, n) for n in names]
+
+
+def _by_key(items: List[Dict[str, Any]], target: str) -> Dict[str, Any]:
+    """``{key: path}`` of a catalog whose items have keys; a key path (``a/b``) nests, and a level whose
+    keys are all indexes is a list."""
+    from .stepio import lists_by_index
+
+    out: Dict[str, Any] = {}
+    for c in items:
+        *heads, last = str(c["key"]).split("/")
+        d = out
+        for k in heads:
+            d = d.setdefault(k, {})
+        d[last] = None if c.get("path") is None else os.path.join(target, c["path"])
+    return {k: lists_by_index(v) for k, v in out.items()}
 
 
 def _download_item(artifact: Any, index: int, target: str, storage_client: Optional[StorageClient],

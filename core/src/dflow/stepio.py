@@ -30,7 +30,7 @@ from dflow.contract import (
     write_catalog,
 )
 
-__all__ = ["artifact_value", "parameter_value", "ArtifactWriter", "write_parameters", "atomic_write"]
+__all__ = ["artifact_value", "parameter_value", "ArtifactWriter", "write_parameters", "atomic_write", "lists_by_index"]
 
 
 def atomic_write(path: str, text: str) -> None:
@@ -55,11 +55,11 @@ def _item_key(it: Dict[str, Any]) -> str:
     return str(it.get("key") if it.get("key") is not None else it.get("index"))
 
 
-def _lists_by_index(value: Any) -> Any:
+def lists_by_index(value: Any) -> Any:
     """A nested dict whose keys are all indexes (a list a ``NestedDict`` output held) as that list."""
     if not isinstance(value, dict):
         return value
-    value = {k: _lists_by_index(v) for k, v in value.items()}
+    value = {k: lists_by_index(v) for k, v in value.items()}
     if value and all(str(k).isdigit() for k in value) and sorted(int(k) for k in value) == list(range(len(value))):
         return [value[k] for k in sorted(value, key=int)]
     return value
@@ -107,7 +107,7 @@ def artifact_value(path: Optional[str], tp: Any, optional: bool = False) -> Any:
             for k in keys[:-1]:
                 d = d.setdefault(k, {})
             d[keys[-1]] = P(path, it["path"])
-        return {k: _lists_by_index(v) for k, v in out.items()}
+        return {k: lists_by_index(v) for k, v in out.items()}
     if origin in (list, set, frozenset, tuple):
         if items is None:
             values = [P(path, n) for n in _entries(path)] if is_dir else [P(path)]

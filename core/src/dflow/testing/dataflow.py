@@ -252,6 +252,10 @@ class DataFlowChecks:
         (self.tmp / "v.txt").write_text("v")  # type: ignore[attr-defined]
         up = dflow.upload_artifact(["u.txt", "v.txt"])
         assert Path(dflow.download_artifact(up, slice=1, path=self.tmp / "u1")).read_text() == "v"  # type: ignore[attr-defined]
+        # a dict upload downloads as its paths by key (nested keys nest), as in dflow
+        named = dflow.upload_artifact({"a": "u.txt", "b": {"c": ["v.txt"]}})
+        got = dflow.download_artifact(named, path=self.tmp / "named")  # type: ignore[attr-defined]
+        assert Path(got["a"]).read_text() == "u" and Path(got["b"]["c"][0]).read_text() == "v", got
 
     def test_a_default_of_none_reaches_the_op(self) -> None:
         """``def f(a: Optional[int] = None)`` and ``Parameter(T, default=None)``: a step that gives no value runs with
