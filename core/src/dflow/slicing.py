@@ -121,8 +121,15 @@ def lower_slices(
     )
     if with_param is None and seq is None:
         with_param, fanout.count_from = _count_loop(where, fanout, params, arts)
+        n = _literal_length(with_param) if with_param is not None else None
+        # dflow's sub_path slices of an artifact loop over {"order": i} items: keys read {{item.order}}
+        fanout.ordered = fanout.sub_path and (
+            (fanout.count_from or "").startswith("artifacts.")
+            or (n is not None and not any(params.get(x) is not None for x in fanout.input_parameters)))
+        if fanout.ordered and n is not None:
+            with_param = json.dumps([{"order": i} for i in range(n)])
         if not container:
-            params[SLICE_PARAMETER] = "{{item}}"
+            params[SLICE_PARAMETER] = "{{item.order}}" if fanout.ordered else "{{item}}"
     elif not container:
         params[SLICE_PARAMETER] = slices.slices or "{{item}}"
     if fanout.group_size:

@@ -186,6 +186,10 @@ class FanoutSpec(_Model):
     instance's slice index (``{{item}}``, or the ``Slices("...")`` expression), as in
     dflow. So ``with_param=[2, 4]`` cuts items 2 and 4 of the sliced inputs, on every
     backend. None with ``sub_path`` slices: an instance takes the item at its position.
+
+    ``ordered``: the loop the compiler worked out for ``sub_path`` slices of an artifact
+    lists ``{"order": i}`` items, as dflow's do (so ``{{item.order}}`` is the slice, in
+    keys and parameters); a backend that counts the items (``count_from``) lists them so.
     """
 
     group_size: Optional[int] = None
@@ -196,6 +200,7 @@ class FanoutSpec(_Model):
     gather_artifacts: List[str] = Field(default_factory=list)
     count_from: Optional[str] = None
     index: Optional[str] = None
+    ordered: bool = False
 
 
 class StepSpec(_Model):

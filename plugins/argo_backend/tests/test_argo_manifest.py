@@ -18,7 +18,7 @@ from _schema import schema_errors
 from feature_workflows import FEATURES
 from golden import compare
 
-from dflow import Step, Workflow
+from dflow import Step, Workflow, argo_range
 from dflow.backend import ParameterValue, ReusedStep
 from dflow.spec import StoredArtifact
 from dflow_argo import ArgoBackend, render_file
@@ -386,8 +386,12 @@ def test_reused_steps_hand_back_recorded_outputs(tmp_path):
     assert s["b"]["template"] == "square"
     r = t[s["a"]["template"]]
     assert s["a"]["template"].startswith("dflow-reuse-")
+    # no pod: a Steps template whose one step never runs hands back the recorded value
+    assert "script" not in r and [[(x["template"], x["when"]) for x in g] for g in r["steps"]] == [
+        [("dflow-reused-step", "false")]]
+    assert {"name": "dflow-reused-y", "value": "4"} in r["inputs"]["parameters"]
     assert r["outputs"]["parameters"] == [
-        {"name": "y", "valueFrom": {"path": "/tmp/dflow-reused/parameters/y", "default": "4"}}
+        {"name": "y", "valueFrom": {"parameter": "{{inputs.parameters.dflow-reused-y}}"}}
     ]
     assert params(s["a"]) == {"dflow_key": "sq-a"}
 
@@ -402,9 +406,50 @@ def test_reused_artifacts_come_from_their_keys(tmp_path):
     m = ArgoBackend().compiler(wf.compile(), reuse).render()
     assert schema_errors(m) == []
     r = templates(m)[steps_of(m)["w"]["template"]]
-    assert r["inputs"]["artifacts"] == [
-        {"name": "out", "path": "/tmp/dflow-reused/artifacts/out", "s3": {"key": "wf-1/w/out"}}
+    # handed on where it is stored (not downloaded and stored again: a gathered artifact keeps its parts)
+    assert r["inputs"]["artifacts"] == [{"name": "out", "s3": {"key": "wf-1/w/out"}}]
+    assert r["outputs"]["artifacts"] == [{"name": "out", "from": "{{inputs.artifacts.out}}"}]
+
+
+def test_reuse_of_keys_rendered_at_run_time(tmp_path):
+    """A step whose key has placeholders calls a reuse-or-run wrapper: a branch per reused key it may render
+    to (taken when it does), the step itself otherwise; the wrapper's outputs are the taken branch's. A
+    reused slice of a fan-out that gathers an artifact copies its part under the new run's prefix."""
+    import argo_ops as ops
+    from feature_workflows import T
+
+    from dflow.python import Slices
+
+    wf = Workflow("reuse-rt")
+    wf.add(Step("sq", T(ops.square), parameters={"x": "{{item}}"}, with_param=[2, 3], key="sq-{{item}}"))
+    wf.add(Step("w", T(ops.write_file, slices=Slices(input_parameter=["text"], output_artifact=["out"])),
+                parameters={"name": "a", "text": ["x", "y"]}, with_param=argo_range(2), key="w-{{item}}"))
+    wf.add(Step("other", T(ops.square), parameters={"x": 1}, key="other-{{workflow.name}}"))
+    reuse = [ReusedStep(key="sq-3", outputs_parameters={"y": ParameterValue(text="100", type="int")}),
+             ReusedStep(key="w-1", outputs_artifacts={"out": StoredArtifact(key="wf-1/w/out/.dflow-part-1")}),
+             ReusedStep(key="unrelated", outputs_parameters={"y": ParameterValue(text="0", type="int")})]
+    m = ArgoBackend().compiler(wf.compile(), reuse).render()
+    assert schema_errors(m) == []
+    s, t = steps_of(m), templates(m)
+    assert s["other"]["template"] == "square"  # no reused key fits other-*: the step as it is
+    wrapper = t[s["sq"]["template"]]
+    assert wrapper["metadata"]["annotations"]["workflows.dflow.io/reuse-or-run"] == "square"
+    (group,) = wrapper["steps"]
+    assert [(b["name"], b["when"]) for b in group] == [
+        ("reused-0", "'{{inputs.parameters.dflow_key}}' == 'sq-3'"),
+        ("run", "'{{inputs.parameters.dflow_key}}' != 'sq-3'"),
     ]
+    assert group[1]["template"] == "square"
+    (y,) = wrapper["outputs"]["parameters"]
+    assert y["valueFrom"]["expression"] == ("steps['reused-0'].status == 'Succeeded' ? "
+                                            "steps['reused-0'].outputs.parameters['y'] : "
+                                            "(steps['run'].outputs.parameters['y'])")
+    w = t[s["w"]["template"]]
+    pod = t[w["steps"][0][0]["template"]]
+    (out,) = pod["outputs"]["artifacts"]
+    assert out["archive"] == {"none": {}}
+    assert out["s3"]["key"] == "{{inputs.parameters.dflow_group_key}}/out/.dflow-part-{{inputs.parameters.dflow_slice}}"
+    assert {p["name"] for p in w["steps"][0][0]["arguments"]["parameters"]} >= {"dflow_key", "dflow_slice"}
 
 
 # ---------------------------------------------------------------- no credentials

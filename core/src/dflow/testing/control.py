@@ -1,4 +1,5 @@
-"""Step-control promises of the backend conformance suite: retries, continue flags, queries by generation.
+"""Step-control promises of the backend conformance suite: retries, continue flags, queries by generation,
+reuse of steps whose keys are rendered at run time.
 
 Mixed into :class:`dflow.testing.backend.BackendConformance` (every backend runs them). Each
 was found by running the same probe on the local backend and on Argo: dflow's behaviour there.
@@ -6,8 +7,10 @@ was found by running the same probe on the local backend and on Argo: dflow's be
 
 from __future__ import annotations
 
-from dflow import InputParameter, Step, Steps, Workflow
-from dflow.python import PythonOPTemplate
+from pathlib import Path
+
+from dflow import InputParameter, OutputArtifact, OutputParameter, Step, Steps, Workflow, argo_range
+from dflow.python import PythonOPTemplate, Slices
 
 from . import ops
 
@@ -56,3 +59,56 @@ class ControlChecks:
         assert [s.key for s in below if s.key] == ["in-a", "in-b"], [s.key for s in below]
         assert all(s.key != "first" for s in wf.query_step(parent_id=outer.id))
 
+
+    def test_reuse_of_steps_whose_keys_are_rendered_at_run_time(self) -> None:
+        """dpgen2's restart: keys made of a template's inputs and of a loop's items (``round-{{inputs.parameters.i}}-rec``,
+        ``sq-{{item}}``). A run with ``reuse_step`` takes the recorded outputs (modified ones included) of
+        the steps whose key renders to a reused one, and runs the others again."""
+        self.need_fs()  # type: ignore[attr-defined]
+        log = str(self.scratch / "ran")  # type: ignore[attr-defined]
+
+        def build() -> Workflow:
+            body = Steps("round")
+            body.inputs.parameters["i"] = InputParameter()
+            rec = Step("rec", PythonOPTemplate(ops.Record), parameters={"log": log, "tag": body.inputs.parameters["i"]},
+                       key="round-{{inputs.parameters.i}}-rec")
+            body.add(rec)
+            write = Step("write", PythonOPTemplate(ops.WriteFile),
+                         parameters={"text": rec.outputs.parameters["tag"], "name": "f.txt"},
+                         key="round-{{inputs.parameters.i}}-write")
+            body.add(write)
+            body.outputs.parameters["tag"] = OutputParameter(value_from_parameter=rec.outputs.parameters["tag"])
+            body.outputs.artifacts["f"] = OutputArtifact(_from=write.outputs.artifacts["out"])
+            wf = Workflow("reuse-rendered")
+            r0, r1 = Step("r0", body, parameters={"i": "0"}), Step("r1", body, parameters={"i": "1"})
+            sq = Step("sq", PythonOPTemplate(ops.Square), parameters={"x": "{{item}}"}, with_param=[2, 3], key="sq-{{item}}")
+            # slices gathering an artifact: a reused slice's part joins the new run's parts
+            wr = Step("wr", PythonOPTemplate(ops.WriteFile, slices=Slices(input_parameter=["text"], output_artifact=["out"])),
+                      parameters={"text": ["a", "b"], "name": "f.txt"}, with_param=argo_range(2), key="wr-{{item}}")
+            wf.add([r0, r1, sq, wr])
+            wf.add(Step("cat", PythonOPTemplate(ops.Concat), artifacts={"inp": r0.outputs.artifacts["f"]},
+                        parameters={"suffix": r1.outputs.parameters["tag"]}))
+            wf.add(Step("sum", PythonOPTemplate(ops.Sum), parameters={"values": sq.outputs.parameters["y"]}))
+            wf.add(Step("read", PythonOPTemplate(ops.ReadAll), artifacts={"files": wr.outputs.artifacts["out"]}))
+            return wf
+
+        first = self.run(build())  # type: ignore[attr-defined]
+        assert self.one(first, name="cat").outputs.parameters["text"].value == "01"  # type: ignore[attr-defined]
+        assert self.one(first, name="sum").outputs.parameters["total"].value == 13  # type: ignore[attr-defined]
+        by_key = {s.key: s for s in first.query_step() if s.key}
+        assert {"round-0-rec", "round-0-write", "round-1-rec", "round-1-write", "sq-2", "sq-3", "wr-1"} <= set(by_key)
+        by_key["round-0-rec"].modify_output_parameter("tag", "Z")
+        by_key["sq-3"].modify_output_parameter("y", 100)
+        second = build()
+        second.submit(reuse_step=[by_key[k] for k in ("round-0-rec", "round-1-write", "sq-3", "wr-1")])
+        assert second.wait(timeout=self.wait_timeout) == "Succeeded"  # type: ignore[attr-defined]
+        # round 0 wrote the modified tag again; round 1 handed back its recorded file ("1") and recorded again
+        assert self.one(second, name="cat").outputs.parameters["text"].value == "Z1"  # type: ignore[attr-defined]
+        assert self.one(second, name="sum").outputs.parameters["total"].value == 104  # type: ignore[attr-defined]
+        assert sorted(Path(log).read_text().split()) == ["0", "1", "1"]  # (rounds 0 and 1 run side by side)
+        reused = second.query_step(key="round-0-rec")
+        assert len(reused) == 1 and reused[0].phase == "Succeeded", reused
+        assert reused[0].outputs.parameters["tag"].value == "Z"
+        assert [s.outputs.parameters["y"].value for s in second.query_step(key="sq-3")] == [100]
+        assert [s.outputs.parameters["y"].value for s in second.query_step(key="sq-2")] == [4]
+        assert self.one(second, name="read").outputs.parameters["texts"].value == ["a", "b"]  # type: ignore[attr-defined]

@@ -468,3 +468,17 @@ class DataFlowChecks:
         dflow.download_artifact(self.one(wf, name="one").outputs.artifacts["traj_all"], path=one)  # type: ignore[attr-defined]
         assert sorted(str(p.relative_to(one)) for p in one.rglob("*.txt")) == ["c/traj/0.txt"]
 
+
+    def test_sub_path_slices_loop_over_items_with_an_order(self) -> None:
+        """rid-kit's ``prep-exploration``: ``Slices(sub_path=True)`` without a loop fans out over dflow's items,
+        ``{"order": i}``, so a key or a parameter reads the slice as ``{{item.order}}``."""
+        wf = dflow.Workflow("sub-path-order")
+        make = dflow.Step("make", PythonOPTemplate(ops.MakeDirs), parameters={"names": ["a", "b"]})
+        wf.add(make)
+        has = dflow.Step("has", PythonOPTemplate(ops.HasFile, slices=Slices(
+            sub_path=True, input_artifact=["f"], output_parameter=["given"])),
+            artifacts={"f": make.outputs.artifacts["dirs"]}, key="has-{{item.order}}")
+        wf.add(has)
+        self.run(wf)  # type: ignore[attr-defined]
+        by_key = {s.key: s.outputs.parameters["given"].value for s in wf.query_step(name="has") if s.key}
+        assert by_key == {"has-0": True, "has-1": True}, by_key

@@ -24,7 +24,13 @@ from .client import ArgoClient
 from .manifest import SPEC_ANNOTATION, WRAPPER_ANNOTATION, ManifestCompiler, decode_spec_annotation
 from .package import Upload, make_tarball
 from .superops import CUT_STEP, PLUMBING_ANNOTATION, RUN_STEP, SLICE_WRAPPER_ANNOTATION, STANDS_FOR_ANNOTATION
-from .util import COUNT_TEMPLATE, GATHER_TEMPLATE, INSTANCE_TEMPLATE, REUSED_TEMPLATE_ANNOTATION
+from .util import (
+    COUNT_TEMPLATE,
+    GATHER_TEMPLATE,
+    INSTANCE_TEMPLATE,
+    REUSE_WRAPPER_ANNOTATION,
+    REUSED_TEMPLATE_ANNOTATION,
+)
 
 __all__ = ["ArgoBackend", "nodes_to_records"]
 
@@ -278,10 +284,14 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
     the local engine records them.
     """
     nodes: Dict[str, Dict[str, Any]] = (wf.get("status") or {}).get("nodes") or {}
+    nodes = _unwrap_reuse(nodes, {
+        t["name"] for t in (wf.get("spec") or {}).get("templates") or []
+        if REUSE_WRAPPER_ANNOTATION in ((t.get("metadata") or {}).get("annotations") or {})})
     in_types, out_types, slices = _types(spec)
     # a reuse template hands back the outputs of the template it stands for: read them with its types;
     # a template the compiler made in place of another (a sliced super-OP's) is recorded as that one
     stands_for: Dict[str, str] = {}
+    reused_of: Dict[str, str] = {}  # reuse template -> the template of the step it hands back
     plumbing_templates = {INSTANCE_TEMPLATE, GATHER_TEMPLATE, COUNT_TEMPLATE}
     slice_wrappers: Set[str] = set()
     for t in (wf.get("spec") or {}).get("templates") or []:
@@ -289,8 +299,9 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
         of = notes.get(REUSED_TEMPLATE_ANNOTATION)
         if of:
             in_types[t["name"]], out_types[t["name"]] = in_types.get(of, {}), out_types.get(of, {})
-        if notes.get(STANDS_FOR_ANNOTATION):
-            stands_for[t["name"]] = notes[STANDS_FOR_ANNOTATION]
+            reused_of[t["name"]] = of
+        if notes.get(STANDS_FOR_ANNOTATION) or notes.get(REUSE_WRAPPER_ANNOTATION):
+            stands_for[t["name"]] = notes.get(STANDS_FOR_ANNOTATION) or notes[REUSE_WRAPPER_ANNOTATION]
         if notes.get(PLUMBING_ANNOTATION):
             plumbing_templates.add(t["name"])
         if notes.get(SLICE_WRAPPER_ANNOTATION):
@@ -305,6 +316,8 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
         if t.get("activeDeadlineSeconds") is not None
     }
     # a step skipped by its ``when`` has the declared defaults of its outputs, as on the local backend
+    kinds = {t.name: {"script": "Pod", "steps": "Steps", "dag": "DAG"}.get(t.kind, "Pod")
+             for t in (spec.templates if spec is not None else [])}
     defaults = {t.name: {p.name: ParameterValue(text=p.default, type=p.type) for p in t.outputs_parameters
                          if p.default is not None} for t in (spec.templates if spec is not None else [])}
     records: Dict[str, StepRecord] = {}
@@ -312,8 +325,11 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
         template = n.get("templateName")
         template = stands_for.get(template or "", template)
         ntype = n.get("type", "Pod")
+        message = n.get("message")
         parent = parent_of.get(nid)
-        if ntype == "Retry":
+        if template in reused_of:  # a reused step: recorded as the local engine records it
+            ntype, message = kinds.get(reused_of[template], "Pod"), "reused"
+        elif ntype == "Retry":
             ntype = "Pod"
         elif ntype == "Pod" and parent is not None and nodes.get(parent, {}).get("type") == "Retry":
             ntype = "Retry"
@@ -326,7 +342,7 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
             inputs = [cut.get(p.get("name"), p) for p in inputs]
         key = next((p.get("value") for p in inputs if p.get("name") == KEY_PARAMETER and p.get("value")), None)
         outputs = n.get("outputs") or {}
-        message, progress = n.get("message"), n.get("progress")
+        progress = n.get("progress")
         if n.get("type") == "Retry" and n.get("children"):
             # the Retry node says why retrying stopped; the step's own story is its last attempt's
             last = nodes.get(n["children"][-1]) or {}
@@ -429,7 +445,8 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
             del records[rid]
     # nor are the pods the manifest adds as plumbing (naming an instance's storage prefix or a gathered
     # artifact's, counting slices), once they succeeded: one that failed stays, to say why the run failed
-    keys = {rid for rid, r in records.items() if r.template in plumbing_templates and r.phase == "Succeeded"}
+    keys = {rid for rid, r in records.items()
+            if r.template in plumbing_templates and r.phase in ("Succeeded", "Skipped")}
     for rid in keys:
         del records[rid]
     for r in records.values():
@@ -437,6 +454,32 @@ def nodes_to_records(wf: Dict[str, Any], spec: Optional[WorkflowSpec] = None) ->
             r.children = [c for c in r.children if c not in keys]
     ordered = sorted(records.values(), key=lambda r: (r.started_at or float("inf"), r.id))
     return ordered
+
+
+def _unwrap_reuse(nodes: Dict[str, Dict[str, Any]], wrappers: Set[str]) -> Dict[str, Dict[str, Any]]:
+    """The nodes with each reuse-or-run wrapper (a step whose key is rendered at run time, see
+    ``ContainerTemplates._reuse_or_run``) replaced by the branch it took: the reused step's pod, or the
+    step's own node, under the step's name. A wrapper that took no branch yet (or was skipped) stays."""
+    if not wrappers:
+        return nodes
+    out = dict(nodes)
+    parent_of = {c: pid for pid, p in nodes.items() for c in p.get("children") or []}
+    for nid, n in nodes.items():
+        if n.get("templateName") not in wrappers:
+            continue
+        groups = [g for g in n.get("children") or [] if g in nodes]
+        branches = [c for g in groups for c in nodes[g].get("children") or [] if c in nodes]
+        taken = [c for c in branches if nodes[c].get("phase") not in ("Skipped", "Omitted")]
+        if len(taken) != 1:
+            continue
+        out[taken[0]] = {**nodes[taken[0]], "name": n.get("name"), "displayName": n.get("displayName")}
+        for gone in [nid] + groups + [c for c in branches if c != taken[0]]:
+            out.pop(gone, None)
+        pid = parent_of.get(nid)
+        if pid in out:
+            out[pid] = {**out[pid], "children": [taken[0] if c == nid else c for c in out[pid].get("children") or []]}
+            parent_of[taken[0]] = pid
+    return out
 
 
 def _cut_of(nodes: Dict[str, Dict[str, Any]], n: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:

@@ -13,6 +13,8 @@ __all__ = [
     "SPEC_ANNOTATION",
     "WRAPPER_ANNOTATION",
     "REUSED_TEMPLATE_ANNOTATION",
+    "REUSE_WRAPPER_ANNOTATION",
+    "REUSED_MARK_TEMPLATE",
     "CHECK_TEMPLATE",
     "CHECK_SOURCE",
     "COUNT_TEMPLATE",
@@ -38,6 +40,10 @@ SPEC_ANNOTATION = "workflows.dflow.io/spec"
 WRAPPER_ANNOTATION = "workflows.dflow.io/wrapper"
 # on a reuse template: the template whose recorded outputs it hands back
 REUSED_TEMPLATE_ANNOTATION = "workflows.dflow.io/reused-template"
+# on a reuse-or-run wrapper (a step whose key is rendered at run time): the template of the step
+REUSE_WRAPPER_ANNOTATION = "workflows.dflow.io/reuse-or-run"
+# the one step of a reuse template (it never runs: ``when: false``)
+REUSED_MARK_TEMPLATE = "dflow-reused-step"
 CHECK_TEMPLATE = "dflow-check-success"
 # the pod that counts a fan-out's slices when the count is only known at run time
 COUNT_TEMPLATE = "dflow-count-slices"
@@ -135,7 +141,7 @@ else:
     path = root + "/dflow-count" + "/in"
     merge_stacked(path)
     n = len(read_catalog(path) or []) if os.path.isdir(path) else 0
-with open(root + "/dflow-count" + "/items", "w") as f:
-    json.dump(list(range(n)), f)
+with open(root + "/dflow-count" + "/items", "w") as f:  # dflow's sub_path slices: {"order": i} items
+    json.dump([{"order": i} for i in range(n)] if os.environ.get("DFLOW_ORDERED") else list(range(n)), f)
 print("%s: %d slices" % (name, n))
 """

@@ -60,7 +60,8 @@ def loop_items(step: StepSpec, scope: Scope, count_items: Any) -> Optional[List[
             if not isinstance(value, list):
                 raise StepFailed(f"step {step.name!r}: sliced input parameter {name!r} must be a list, got {str(text)[:100]!r}")
             return list(range(len(value)))
-        return list(range(count_items(name)))
+        n = count_items(name)
+        return [{"order": i} for i in range(n)] if fan.ordered else list(range(n))
     return None
 
 
