@@ -328,3 +328,43 @@ def test_argo_len_of_an_uploaded_list_is_its_number_of_paths(tmp_path, monkeypat
     art = upload_artifact(["a.txt", "b.txt", "c.txt"])
     assert str(argo_len(art)) == "{{=3}}"
     assert str(argo_range(argo_len(art))) == "{{=toJson(sprig.untilStep(0, 3, 1))}}"
+
+
+# ---------------------------------------------------------------- found running APEX's tests and example
+
+
+def test_modules_of_the_original_import_and_read_as_attributes():
+    """APEX annotates with ``dflow.common.S3Artifact`` after a bare ``import dflow``; the original's
+    ``dflow.context``, ``dflow.resource``, ``dflow.task`` and ``dflow.slurm`` import too."""
+    out = _fresh_python(
+        "import dflow\n"
+        "assert dflow.common.S3Artifact is dflow.S3Artifact\n"
+        "from dflow.common import LocalArtifact, HTTPArtifact, jsonpickle\n"
+        "from dflow.context import Context\n"
+        "from dflow.resource import Resource\n"
+        "from dflow.task import Task\n"
+        "from dflow.slurm import SlurmJobTemplate\n"
+        "assert Task is dflow.Task and Context is dflow.Context and Resource is dflow.Resource\n"
+        "assert dflow.common.import_func('os.path.join') is __import__('os').path.join\n")
+    assert out.returncode == 0, out.stderr
+
+
+def test_settings_of_a_plugin_that_is_not_installed_can_be_set():
+    """APEX sets ``bohrium.config[...]`` on every submit, Bohrium or not: a dict, as in dflow."""
+    out = _fresh_python("from dflow.plugins import bohrium\nbohrium.config['username'] = None\n"
+                        "assert bohrium.config == {'username': None}\n")
+    assert out.returncode == 0, out.stderr
+
+
+def test_a_queried_step_reads_as_a_dict():
+    """APEX reads ``step.get('outputs', {}).get('artifacts', {}).get('retrieve_path')`` and
+    ``step['outputs']['artifacts']`` (the original's Argo objects are dicts)."""
+    from dflow.argo_objects import ArgoStep
+    from dflow.backend import StepRecord
+
+    step = ArgoStep(StepRecord(id="n1", name="s", display_name="s", template="t", type="Pod", phase="Succeeded"))
+    assert step.get("outputs", {}).get("artifacts", {}).get("retrieve_path") is None
+    assert step["outputs"]["artifacts"] == {} and step["phase"] == "Succeeded"
+    assert "outputs" in step and "nothing" not in step and step.get("nothing", 1) == 1
+    with pytest.raises(KeyError):
+        step["nothing"]

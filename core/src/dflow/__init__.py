@@ -82,9 +82,14 @@ _EXPORTS = {
     "query_archived_workflows": "plugin:archive",
     "LineageClient": "plugin:lineage",
     "jsonpickle": "=jsonpickle",
+    # modules of the original dflow that code reads as attributes (``dflow.common.S3Artifact``)
+    "common": "=dflow.common",
+    "context": "=dflow.context",
+    "resource": "=dflow.resource",
+    "task": "=dflow.task",
 }
 
-__all__ = sorted(_EXPORTS) + ["config", "s3_config", "__version__"]
+__all__ = sorted(k for k, v in _EXPORTS.items() if not v.startswith("=dflow.")) + ["config", "s3_config", "__version__"]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 

@@ -15,7 +15,24 @@ __all__ = ["ArgoStep", "ArgoParameter", "ArgoArtifact", "ArgoWorkflow", "GlobalO
 ArgoWorkflow = WorkflowRecord
 
 
-class ArgoParameter:
+class _ReadsAsDict:
+    """Attributes that read as items too (``step["outputs"]["artifacts"]``, ``step.get("outputs", {})``), as
+    the original dflow's Argo objects are dicts."""
+
+    def __getitem__(self, item: str) -> Any:
+        try:
+            return getattr(self, item)
+        except AttributeError:
+            raise KeyError(item) from None
+
+    def get(self, item: str, default: Any = None) -> Any:
+        return getattr(self, item, default)
+
+    def __contains__(self, item: object) -> bool:
+        return isinstance(item, str) and not item.startswith("_") and hasattr(self, item)
+
+
+class ArgoParameter(_ReadsAsDict):
     """An input or output parameter of a step; ``.value`` has the parameter's Python type
     (the text itself when its writer recorded no type, as a shell script's outputs).
 
@@ -51,7 +68,7 @@ class ArgoParameter:
         return f"ArgoParameter({self.name!r}, value={self.value!r})"
 
 
-class ArgoArtifact:
+class ArgoArtifact(_ReadsAsDict):
     """An artifact of a step; pass it to ``download_artifact`` or to another step."""
 
     def __init__(self, name: str, stored: StoredArtifact) -> None:
@@ -77,7 +94,7 @@ class ArgoArtifact:
         return f"ArgoArtifact({self.name!r}, key={self.key!r})"
 
 
-class _IO:
+class _IO(_ReadsAsDict):
     def __init__(self) -> None:
         self.parameters: Dict[str, ArgoParameter] = {}
         self.artifacts: Dict[str, ArgoArtifact] = {}
@@ -89,7 +106,7 @@ def _ts(t: Optional[float]) -> Optional[str]:
     return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class ArgoStep:
+class ArgoStep(_ReadsAsDict):
     """One step of a workflow, as ``query_step`` returns it."""
 
     def __init__(self, record: StepRecord, workflow: Any = None,
@@ -165,9 +182,6 @@ class ArgoStep:
 
     def __repr__(self) -> str:
         return f"ArgoStep(name={self.displayName!r}, key={self.key!r}, phase={self.phase!r}, type={self.type!r})"
-
-    def __getitem__(self, item: str) -> Any:
-        return getattr(self, item)
 
 
 class GlobalOutputs(_IO):

@@ -65,11 +65,12 @@ def check_key_template(key: str) -> bool:
 def check_rendered_key(key: str) -> str:
     """A key after its placeholders were filled in, when the workflow runs.
 
-    As in dflow, the rendered text is held to no naming rule (dpgen2 builds keys like
-    ``--prep-train`` from an empty id); only what would break a step directory is refused.
+    As in dflow, the rendered text is held to no naming rule: dpgen2 builds keys like
+    ``--prep-train`` from an empty id, APEX keys like ``confs/std-fcc--relax--make`` from a
+    path. Only an empty key, or one with a NUL character, is refused.
     """
-    if not isinstance(key, str) or not key or "/" in key or "\0" in key or key in (".", ".."):
-        raise NameRuleError(f"step key {key!r}: a key must be non-empty text without '/'")
+    if not isinstance(key, str) or not key or "\0" in key:
+        raise NameRuleError(f"step key {key!r}: a key must be non-empty text without NUL characters")
     return key
 
 

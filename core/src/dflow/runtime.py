@@ -280,7 +280,7 @@ def _read_inputs(task: Dict[str, Any], in_sign: Any, slicing: bool, sl_in_p: Any
         if slicing and name in sl_in_a:  # the list of the slices' items, each of the sign's item type
             values[name] = artifact_value(path, _List[artifact_item_type(tp)], optional)
         else:
-            values[name] = artifact_value(path, tp, optional)
+            values[name] = artifact_value(path, tp, optional, sub_path=getattr(field, "sub_path", True) is not False)
     return values
 
 

@@ -65,12 +65,19 @@ def lists_by_index(value: Any) -> Any:
     return value
 
 
-def artifact_value(path: Optional[str], tp: Any, optional: bool = False) -> Any:
+def _dangling_links(directory: str, names: List[str]) -> List[str]:
+    """The links in ``directory`` that name nothing (``copytree``'s own check reads a relative link
+    against the process's directory, not the link's)."""
+    return [n for n in names if os.path.islink(os.path.join(directory, n)) and not os.path.exists(os.path.join(directory, n))]
+
+
+def artifact_value(path: Optional[str], tp: Any, optional: bool = False, sub_path: bool = True) -> Any:
     """The value an OP with sign type ``tp`` receives for an artifact at ``path``.
 
     ``Path`` (and ``str``, which gets the path as text) is the one item of a one-item
-    catalog, else the directory; ``List[...]`` the items in catalog order; ``Dict`` and
-    ``NestedDict`` the items by key. A gathered artifact's parts are merged first.
+    catalog (unless the sign says ``sub_path=False``), else the directory; ``List[...]``
+    the items in catalog order; ``Dict`` and ``NestedDict`` the items by key. A gathered
+    artifact's parts are merged first.
     """
     import pathlib
 
@@ -118,7 +125,7 @@ def artifact_value(path: Optional[str], tp: Any, optional: bool = False) -> Any:
         if items is None:
             return {n: P(path, n) for n in _entries(path)} if is_dir else {}
         return {_item_key(it): P(path, it["path"]) for it in items}
-    if items is not None and len(items) == 1:
+    if items is not None and len(items) == 1 and sub_path:
         return P(path, items[0]["path"])
     return P(path)
 
@@ -216,7 +223,9 @@ class ArtifactWriter:
             rel = os.path.join(slice_dir(slice_index), rel)
         dst = os.path.join(self.tmp, rel) if rel else self.tmp
         if os.path.isdir(src):
-            shutil.copytree(src, dst, symlinks=True, dirs_exist_ok=True)
+            # links are followed, as in dflow: a link out of the directory (``POSCAR -> ../../POSCAR``) would
+            # dangle in the next step (one that dangles already is left out)
+            shutil.copytree(src, dst, ignore=_dangling_links, dirs_exist_ok=True)
         else:
             os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
             shutil.copy2(src, dst)

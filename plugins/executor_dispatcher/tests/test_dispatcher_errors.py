@@ -19,7 +19,7 @@ OPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hpc_ops")
 @pytest.mark.parametrize("kw, match", [
     ({"machine_dict": {"batch_type": "Slurmm"}}, "batch_type 'Slurmm'.*Slurm"),
     ({"machine_dict": {"context_type": "FTPContext"}}, "context_type 'FTPContext'"),
-    ({"remote_root": "relative/dir"}, "remote_root must be an absolute path"),
+    ({"remote_root": "relative/dir"}, "remote_root on the cluster must be an absolute path"),
     ({"resources_dict": {"cpu_per_node": 0}}, "cpu_per_node must be a positive integer"),
     ({"merge_bohrium_job_group": True}, "merge_bohrium_job_group"),
 ])
@@ -27,6 +27,15 @@ def test_bad_settings_are_refused_when_the_executor_is_made(kw, match):
     args = {"host": "login.example.org", "queue_name": "cpu", **kw}
     with pytest.raises(ValidationError, match=match):
         DispatcherExecutor(**args)
+
+
+def test_a_relative_remote_root_of_a_local_context_is_this_machines_directory(tmp_path, monkeypatch):
+    """APEX's local examples give ``"remote_root": "./"`` with a Local context, as dflow accepts: it is the
+    directory it names when the executor is made (over SSH a relative one stays refused, above)."""
+    monkeypatch.chdir(tmp_path)
+    ex = DispatcherExecutor(machine_dict={"batch_type": "Shell", "context_type": "Local", "local_root": "./",
+                                          "remote_root": "./"})
+    assert ex.machine_dict["remote_root"] == str(tmp_path)
 
 
 def test_a_missing_host_is_refused_when_a_workflow_uses_the_executor(local_run):

@@ -13,7 +13,7 @@ import importlib.abc
 import importlib.util
 import sys
 import types
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Dict, Optional
 
 from .._plugin_manager import (
     KNOWN_DISTRIBUTIONS,
@@ -105,6 +105,9 @@ class _MissingPluginModule(types.ModuleType):
     def __init__(self, name: str, dist: Optional[str]) -> None:
         super().__init__(name, _missing(name, dist))
         self.__dist = dist
+        # the plugin's settings (``bohrium.config["username"] = ...``): code sets them whether or not it
+        # then uses the plugin, so they are a plain dict
+        self.config: Dict[str, Any] = {}
 
     def __getattr__(self, attr: str) -> Any:
         if attr.startswith("__"):

@@ -482,3 +482,37 @@ class DataFlowChecks:
         self.run(wf)  # type: ignore[attr-defined]
         by_key = {s.key: s.outputs.parameters["given"].value for s in wf.query_step(name="has") if s.key}
         assert by_key == {"has-0": True, "has-1": True}, by_key
+
+    def test_a_key_rendered_with_a_slash_names_its_step(self) -> None:
+        """APEX builds keys from a path (``confs/std-fcc--relax``): held to no rule, as in dflow."""
+        body = dflow.Steps("flow")
+        body.inputs.parameters["flow_id"] = dflow.InputParameter()
+        body.add(dflow.Step("make", PythonOPTemplate(ops.AddOne), parameters={"n": 1},
+                            key="{{inputs.parameters.flow_id}}--relax"))
+        wf = dflow.Workflow("key-slash")
+        wf.add(dflow.Step("flow", body, parameters={"flow_id": "confs/std-fcc"}))
+        self.run(wf)  # type: ignore[attr-defined]
+        step = self.one(wf, key="confs/std-fcc--relax")  # type: ignore[attr-defined]
+        assert step.phase == "Succeeded" and step.outputs.parameters["n"].value == 2
+
+    def test_a_link_out_of_an_output_directory_is_followed(self) -> None:
+        """APEX's task directories link to a file beside them (``POSCAR -> ../../POSCAR``): as in dflow, the
+        output holds the file the link names, so the next step reads it."""
+        wf = dflow.Workflow("linked-output")
+        make = dflow.Step("make", PythonOPTemplate(ops.LinkedTask), parameters={"text": "poscar"})
+        read = dflow.Step("read", PythonOPTemplate(ops.ReadIn), parameters={"name": "data.txt"},
+                          artifacts={"d": make.outputs.artifacts["task"]})
+        wf.add([make])
+        wf.add([read])
+        self.run(wf)  # type: ignore[attr-defined]
+        assert self.one(wf, name="read").outputs.parameters["text"].value == "poscar"  # type: ignore[attr-defined]
+
+    def test_a_sign_with_sub_path_false_takes_the_artifacts_directory(self) -> None:
+        """``Artifact(Path, sub_path=False)`` (APEX's ``RelaxPost``): the artifact's directory, not its one item."""
+        wf = dflow.Workflow("sub-path-false")
+        make = dflow.Step("make", PythonOPTemplate(ops.MakeDirs), parameters={"names": ["conf"]})
+        see = dflow.Step("see", PythonOPTemplate(ops.Entries), artifacts={"d": make.outputs.artifacts["dirs"]})
+        wf.add(make)
+        wf.add(see)
+        self.run(wf)  # type: ignore[attr-defined]
+        assert self.one(wf, name="see").outputs.parameters["names"].value == ["conf"]  # type: ignore[attr-defined]

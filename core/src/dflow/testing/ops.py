@@ -401,3 +401,26 @@ class BigText(OP):
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
         return OPIO({"n": len(op_in["text"]), "text": op_in["text"]})
+
+
+@OP.function
+def LinkedTask(text: str) -> {"task": Artifact(Path)}:  # noqa: N802
+    """APEX's ``RelaxMake``: a task directory whose file is a relative link out of it (``task/data.txt ->
+    ../data.txt``)."""
+    Path("data.txt").write_text(text)
+    Path("task").mkdir()
+    os.symlink(os.path.join("..", "data.txt"), os.path.join("task", "data.txt"))
+    return {"task": Path("task")}
+
+
+@OP.function
+def ReadIn(d: Artifact(Path), name: str) -> {"text": str}:  # noqa: N802
+    """The text of the file ``name`` in the directory ``d``."""
+    return {"text": (Path(d) / name).read_text()}
+
+
+@OP.function
+def Entries(d: Artifact(Path, sub_path=False)) -> {"names": List[str]}:  # noqa: N802
+    """What the directory it is given holds (``sub_path=False``: the artifact's own directory, even when
+    it holds one item, as APEX's ``RelaxPost`` takes it)."""
+    return {"names": sorted(p.name for p in Path(d).iterdir() if not p.name.startswith("."))}

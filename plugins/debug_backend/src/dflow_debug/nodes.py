@@ -59,13 +59,16 @@ class NodeBook:
         """The directory of a Pod node: the one recorded for it before, else a new one.
 
         Named by the key (or the name and id) unless that name is a state file of the
-        workflow directory or another node's directory; then the id is appended.
+        workflow directory or another node's directory; then the id is appended. A key
+        with ``/`` in it (a path, as APEX makes them) has each ``/`` replaced by ``_`` (one
+        directory per step, never inside another step's).
         """
         if rec.id in self.used_dirs:
             return self.used_dirs[rec.id]
         path = self.recorded.get(rec.id)
         if path is None:
             base = rec.key if rec.key else f"{rec.name}-{rec.id[-5:]}"
+            base = base.replace("/", "_")
             path = os.path.join(self.wfdir, base)
             if path in self.taken_dirs or base in STATE_NAMES or base.startswith("."):
                 path = os.path.join(self.wfdir, f"{base}-{rec.id[-10:]}")

@@ -174,6 +174,10 @@ class DispatcherExecutor(Executor):
         task: Dict[str, Any] = {}
         merge_dicts(task, task_dict or {})
         self._group_size_given = "group_size" in (resources_dict or {}) or "group_size" in (conf.get("resources") or {})
+        root = str(machine.get("remote_root") or "")
+        if root and not root.startswith("/") and str(machine.get("context_type")).lower() not in _SSH_CONTEXTS:
+            # a directory of this machine ("./", as in dflow's local examples): where it is now, for good
+            machine["remote_root"] = os.path.abspath(os.path.expanduser(root))
         self._check(machine, resources)
         # credentials never leave this object: the spec gets references (see .secrets)
         scope = f"{machine.get('remote_profile', {}).get('username')}@{machine.get('remote_profile', {}).get('hostname')}"
@@ -199,8 +203,9 @@ class DispatcherExecutor(Executor):
                 f"DispatcherExecutor: context_type {context!r} is not one dpdispatcher knows; use one of "
                 f"{sorted(k for k in BaseContext.subclasses_dict if k[0].isupper())}")
         if not str(machine.get("remote_root") or "").startswith("/"):
-            raise ValidationError(f"DispatcherExecutor: remote_root must be an absolute path, got "
-                                  f"{machine.get('remote_root')!r}")
+            raise ValidationError(f"DispatcherExecutor: remote_root on the cluster must be an absolute path, got "
+                                  f"{machine.get('remote_root')!r} (a relative one would be read against this "
+                                  "machine's directory)")
         for key in ("number_node", "cpu_per_node", "group_size"):
             value = resources.get(key)
             if not isinstance(value, int) or value < (0 if key == "group_size" else 1):
