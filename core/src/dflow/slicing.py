@@ -50,7 +50,12 @@ def _literal_length(text: str) -> Optional[int]:
 
 def _count_loop(where: str, fanout: S.FanoutSpec, params: Dict[str, str],
                 arts: Dict[str, S.ArtifactArgument]) -> Tuple[Optional[str], Optional[str]]:
-    """``(with_param, count_from)`` listing the items of the sliced inputs when the user gave no loop."""
+    """``(with_param, count_from)`` listing the items of the sliced inputs when the user gave no loop
+    (``sub_path`` slices count the items of a sliced artifact first, as dflow does)."""
+    if fanout.sub_path:
+        found = _count_artifact(fanout, arts)
+        if found is not None:
+            return found
     for name in fanout.input_parameters:
         text = params.get(name)
         if text is None:
@@ -62,6 +67,18 @@ def _count_loop(where: str, fanout: S.FanoutSpec, params: Dict[str, str],
         if expr is not None:
             return "{{=toJson(sprig.until(len(" + expr + ")))}}", None
         return None, f"parameters.{name}"
+    found = _count_artifact(fanout, arts)
+    if found is not None:
+        return found
+    raise ValidationError(
+        f"{where}: its Slices name no sliced input parameter or artifact that the step gives, so the number "
+        "of slices is unknown; give with_param=... (or with_sequence=...) or slice an input the step passes"
+    )
+
+
+def _count_artifact(fanout: S.FanoutSpec,
+                    arts: Dict[str, S.ArtifactArgument]) -> Optional[Tuple[Optional[str], Optional[str]]]:
+    """The loop over the items of the first sliced artifact the step gives, or None."""
     for name in fanout.input_artifacts:
         a = arts.get(name)
         if a is None:
@@ -69,10 +86,7 @@ def _count_loop(where: str, fanout: S.FanoutSpec, params: Dict[str, str],
         if a.stored is not None and a.stored.catalog is not None and not a.sub_path:
             return json.dumps(list(range(len(a.stored.catalog)))), None
         return None, f"artifacts.{name}"
-    raise ValidationError(
-        f"{where}: its Slices name no sliced input parameter or artifact that the step gives, so the number "
-        "of slices is unknown; give with_param=... (or with_sequence=...) or slice an input the step passes"
-    )
+    return None
 
 
 def _group_loop(where: str, with_param: Optional[str], seq: Optional[S.SequenceSpec],
@@ -123,9 +137,7 @@ def lower_slices(
         with_param, fanout.count_from = _count_loop(where, fanout, params, arts)
         n = _literal_length(with_param) if with_param is not None else None
         # dflow's sub_path slices of an artifact loop over {"order": i} items: keys read {{item.order}}
-        fanout.ordered = fanout.sub_path and (
-            (fanout.count_from or "").startswith("artifacts.")
-            or (n is not None and not any(params.get(x) is not None for x in fanout.input_parameters)))
+        fanout.ordered = fanout.sub_path and any(arts.get(x) is not None for x in fanout.input_artifacts)
         if fanout.ordered and n is not None:
             with_param = json.dumps([{"order": i} for i in range(n)])
         if not container:

@@ -470,18 +470,24 @@ class DataFlowChecks:
 
 
     def test_sub_path_slices_loop_over_items_with_an_order(self) -> None:
-        """rid-kit's ``prep-exploration``: ``Slices(sub_path=True)`` without a loop fans out over dflow's items,
-        ``{"order": i}``, so a key or a parameter reads the slice as ``{{item.order}}``."""
+        """rid-kit's ``prep-select``: ``Slices(sub_path=True)`` without a loop fans out over dflow's items,
+        ``{"order": i}``, counted from the sliced artifact (also when a parameter, here a Steps input, is
+        sliced too), so a key reads the slice as ``{{item.order}}``."""
+        body = dflow.Steps("select")
+        body.inputs.parameters["names"] = dflow.InputParameter()
+        body.inputs.artifacts["dirs"] = dflow.InputArtifact()
+        body.add(dflow.Step("read", PythonOPTemplate(ops.ReadIn, slices=Slices(
+            sub_path=True, input_parameter=["name"], input_artifact=["d"], output_parameter=["text"])),
+            parameters={"name": body.inputs.parameters["names"]}, artifacts={"d": body.inputs.artifacts["dirs"]},
+            key="read-{{item.order}}"))
         wf = dflow.Workflow("sub-path-order")
         make = dflow.Step("make", PythonOPTemplate(ops.MakeDirs), parameters={"names": ["a", "b"]})
         wf.add(make)
-        has = dflow.Step("has", PythonOPTemplate(ops.HasFile, slices=Slices(
-            sub_path=True, input_artifact=["f"], output_parameter=["given"])),
-            artifacts={"f": make.outputs.artifacts["dirs"]}, key="has-{{item.order}}")
-        wf.add(has)
+        wf.add(dflow.Step("select", body, parameters={"names": ["f.txt", "f.txt"]},
+                          artifacts={"dirs": make.outputs.artifacts["dirs"]}))
         self.run(wf)  # type: ignore[attr-defined]
-        by_key = {s.key: s.outputs.parameters["given"].value for s in wf.query_step(name="has") if s.key}
-        assert by_key == {"has-0": True, "has-1": True}, by_key
+        by_key = {s.key: s.outputs.parameters["text"].value for s in wf.query_step(name="read") if s.key}
+        assert by_key == {"read-0": "a", "read-1": "b"}, by_key
 
     def test_a_key_rendered_with_a_slash_names_its_step(self) -> None:
         """APEX builds keys from a path (``confs/std-fcc--relax``): held to no rule, as in dflow."""
