@@ -49,10 +49,10 @@ def _literal_length(text: str) -> Optional[int]:
 
 
 def _count_loop(where: str, fanout: S.FanoutSpec, params: Dict[str, str],
-                arts: Dict[str, S.ArtifactArgument]) -> Tuple[Optional[str], Optional[str]]:
+                arts: Dict[str, S.ArtifactArgument], artifacts_first: bool = False) -> Tuple[Optional[str], Optional[str]]:
     """``(with_param, count_from)`` listing the items of the sliced inputs when the user gave no loop
-    (``sub_path`` slices count the items of a sliced artifact first, as dflow does)."""
-    if fanout.sub_path:
+    (``artifacts_first``: the items of a sliced artifact, as dflow counts ``sub_path`` slices)."""
+    if artifacts_first:
         found = _count_artifact(fanout, arts)
         if found is not None:
             return found
@@ -134,10 +134,12 @@ def lower_slices(
         gather_artifacts=list(slices.output_artifact),
     )
     if with_param is None and seq is None:
-        with_param, fanout.count_from = _count_loop(where, fanout, params, arts)
+        # dflow's sub_path slices of an artifact loop over {"order": i} items: keys read {{item.order}} (a
+        # super-OP's slices, sub_path for the backend, take the item as the slice index: plain numbers)
+        fanout.ordered = fanout.sub_path and not container and any(
+            arts.get(x) is not None for x in fanout.input_artifacts)
+        with_param, fanout.count_from = _count_loop(where, fanout, params, arts, artifacts_first=fanout.ordered)
         n = _literal_length(with_param) if with_param is not None else None
-        # dflow's sub_path slices of an artifact loop over {"order": i} items: keys read {{item.order}}
-        fanout.ordered = fanout.sub_path and any(arts.get(x) is not None for x in fanout.input_artifacts)
         if fanout.ordered and n is not None:
             with_param = json.dumps([{"order": i} for i in range(n)])
         if not container:

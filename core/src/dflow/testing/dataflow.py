@@ -522,3 +522,24 @@ class DataFlowChecks:
         wf.add(see)
         self.run(wf)  # type: ignore[attr-defined]
         assert self.one(wf, name="see").outputs.parameters["names"].value == ["conf"]  # type: ignore[attr-defined]
+
+    def test_slices_of_an_artifact_on_a_steps_template_without_a_loop(self) -> None:
+        """dpgen2's ``caly-evo-step``: Slices on a Steps template, no loop given; the number of instances comes
+        from the sliced inputs, and each instance takes its item of the artifact and of the parameter."""
+        body = dflow.Steps("per-dir")
+        body.inputs.parameters["name"] = dflow.InputParameter()
+        body.inputs.artifacts["d"] = dflow.InputArtifact()
+        read = dflow.Step("read", PythonOPTemplate(ops.ReadIn), parameters={"name": body.inputs.parameters["name"]},
+                          artifacts={"d": body.inputs.artifacts["d"]})
+        body.add(read)
+        body.outputs.parameters["text"] = dflow.OutputParameter(value_from_parameter=read.outputs.parameters["text"])
+        wf = dflow.Workflow("superop-no-loop")
+        make = dflow.Step("make", PythonOPTemplate(ops.MakeDirs), parameters={"names": ["a", "b"]})
+        wf.add(make)
+        each = dflow.Step("each", body, slices=Slices(input_parameter=["name"], input_artifact=["d"],
+                                                      output_parameter=["text"]),
+                          parameters={"name": ["f.txt", "f.txt"]}, artifacts={"d": make.outputs.artifacts["dirs"]})
+        wf.add(each)
+        wf.add(dflow.Step("seen", PythonOPTemplate(ops.Same), parameters={"values": each.outputs.parameters["text"]}))
+        self.run(wf)  # type: ignore[attr-defined]
+        assert self.one(wf, name="seen").outputs.parameters["values"].value == ["a", "b"]  # type: ignore[attr-defined]
