@@ -2,10 +2,8 @@
 
 Around a step the compiler may add: a ``dflow-check-success`` step after a fan-out
 with ``continue_on_num_success``/``continue_on_success_ratio``; a wrapper Steps template
-that carries a fan-out's own ``parallelism``; a reuse template that only hands back
-the recorded outputs of a reused step; a *reuse-or-run* wrapper around a step whose key
-is only known at run time, which takes the recorded outputs when the rendered key is one
-of the reused steps' and runs the step otherwise; and rewritten references, so that the outputs
+that carries a fan-out's own ``parallelism``; a reuse template or a reuse-or-run wrapper
+in place of a reused step (made in :mod:`dflow_argo.reuse`); and rewritten references, so that the outputs
 of a skipped step read as their declared defaults and gathered slice outputs read as
 one flat list.
 """
@@ -17,19 +15,17 @@ import json
 import re
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
-from dflow.backend import ReusedStep
 from dflow.contract import (
     GATHERED_MARKER,
     GROUP_KEY_PARAMETER,
     KEY_PARAMETER,
-    PART_PREFIX,
     SLICE_PARAMETER,
     SUCCESS_PARAMETER,
 )
 from dflow.errors import ValidationError
 from dflow.spec import ArtifactArgument, DAGTemplateSpec, ScriptTemplateSpec, StepSpec
 
-from .superops import PLUMBING_ANNOTATION
+from .reuse import REUSE_PASSES, reuse_candidates
 from .util import (
     CHECK_SOURCE,
     CHECK_TEMPLATE,
@@ -39,9 +35,6 @@ from .util import (
     GATHER_TEMPLATE,
     INSTANCE_TEMPLATE,
     OUTER_IN_EXPR,
-    REUSE_WRAPPER_ANNOTATION,
-    REUSED_MARK_TEMPLATE,
-    REUSED_TEMPLATE_ANNOTATION,
     STEP_ART_REF,
     STEP_PARAM_REF,
     WRAPPER_ANNOTATION,
@@ -58,22 +51,6 @@ def _gathered_ref(ref: Optional[str], gathered: Dict[str, List[str]]) -> Optiona
     """(fan-out step, artifact) when ``ref`` names a gathered output artifact of a fan-out here."""
     m = STEP_ART_REF.match(ref or "")
     return (m.group(2), m.group(3)) if m and m.group(3) in gathered.get(m.group(2), []) else None
-
-
-def _reuse_candidates(key: str, reuse: Dict[str, ReusedStep]) -> List[ReusedStep]:
-    """The reused steps whose keys ``key`` (with placeholders, rendered at run time) may render to (a
-    recorded key with a quote or a backslash cannot be compared in Argo's ``when``: such a step runs again)."""
-    parts = re.split(r"\{\{.*?\}\}", key)
-    pattern = re.compile(".*".join(re.escape(p) for p in parts), re.S)
-    return [reuse[k] for k in sorted(reuse) if pattern.fullmatch(k) and not set(k) & set("'\\\"{}")]
-
-
-def _recorded_text(p: Any, reused: ReusedStep) -> Optional[str]:
-    """The text of output parameter ``p`` of a reused step: as recorded, else the template's default."""
-    pv = reused.outputs_parameters.get(p.name)
-    if pv is not None and pv.text is not None:
-        return pv.text
-    return p.default if p.default is not None else p.value
 
 
 def _gathered_name(step: str, artifact: str) -> str:
@@ -442,10 +419,10 @@ class ContainerTemplates:
             arts.append(self._artifact_argument(k, a, gkey))
         if reused is not None:
             template_name = self._reuse_template(target, reused)
-            params = [p for p in params if p["name"] in (KEY_PARAMETER, SLICE_PARAMETER, GROUP_KEY_PARAMETER)]
+            params = [p for p in params if p["name"] in REUSE_PASSES]
             arts = []
         elif s.key is not None and "{{" in s.key:
-            candidates = _reuse_candidates(s.key, self.reuse)
+            candidates = reuse_candidates(s.key, self.reuse)
             if candidates:
                 template_name = self._reuse_or_run(target, template_name, params, arts, candidates)
         continue_on = prune(
@@ -558,148 +535,3 @@ class ContainerTemplates:
             "continueOn": out.get("continueOn"),
         }
         return prune(wrapper)
-
-    def _reuse_or_run(
-        self, target: Any, callee: str, params: List[Dict[str, Any]], arts: List[Dict[str, Any]],
-        candidates: List[ReusedStep],
-    ) -> str:
-        """A Steps template standing for a step whose key is rendered at run time (dflow does this with
-        Argo's memoization, keyed by the rendered key): one branch per reused step the key may render
-        to, taken when it does (the step's recorded outputs), and the step itself otherwise. Its
-        outputs are the taken branch's. It takes the arguments the step passes, as they are."""
-        name = "dflow-reuse-or-run-" + hashlib.sha1(json.dumps(
-            [callee, [p["name"] for p in params], [a["name"] for a in arts], [r.key for r in candidates]]
-        ).encode()).hexdigest()[:10]
-        if name in self.extra:
-            return name
-        key = "{{inputs.parameters.%s}}" % KEY_PARAMETER
-        optional = {a.name for a in target.inputs_artifacts if a.optional}
-        group: List[Dict[str, Any]] = [
-            {"name": f"reused-{i}", "template": self._reuse_template(target, r),
-             "arguments": {"parameters": [{"name": p["name"], "value": "{{inputs.parameters.%s}}" % p["name"]}
-                                          for p in params
-                                          if p["name"] in (KEY_PARAMETER, SLICE_PARAMETER, GROUP_KEY_PARAMETER)]},
-             "when": f"'{key}' == '{r.key}'"}
-            for i, r in enumerate(candidates)
-        ]
-        group.append({
-            "name": "run",
-            "template": callee,
-            "arguments": prune({
-                "parameters": [{"name": p["name"], "value": "{{inputs.parameters.%s}}" % p["name"]} for p in params],
-                "artifacts": [prune({"name": a["name"], "from": "{{inputs.artifacts.%s}}" % a["name"],
-                                     "optional": True if a["name"] in optional else None}) for a in arts],
-            }),
-            "when": " && ".join(f"'{key}' != '{r.key}'" for r in candidates),
-        })
-
-        def taken(kind: str, output: str) -> str:
-            expr = f"steps['run'].outputs.{kind}['{output}']"
-            for i in reversed(range(len(candidates))):
-                expr = (f"steps['reused-{i}'].status == 'Succeeded' ? "
-                        f"steps['reused-{i}'].outputs.{kind}['{output}'] : ({expr})")
-            return expr
-
-        self.extra[name] = prune({
-            "name": name,
-            "metadata": {"annotations": {REUSE_WRAPPER_ANNOTATION: target.name}},
-            "inputs": prune({
-                "parameters": [{"name": p["name"]} for p in params],
-                "artifacts": [prune({"name": a["name"], "optional": True if a["name"] in optional else None})
-                              for a in arts],
-            }),
-            "outputs": prune({
-                "parameters": [{"name": p.name, "valueFrom": prune({"expression": taken("parameters", p.name),
-                                                                    "default": p.default})}
-                               for p in target.outputs_parameters],
-                "artifacts": [{"name": a.name, "fromExpression": taken("artifacts", a.name), "optional": True}
-                              for a in target.outputs_artifacts],
-            }),
-            "steps": [group],
-        })
-        return name
-
-    def _reuse_template(self, target: Any, reused: ReusedStep) -> str:
-        """A Steps template that only hands back the outputs recorded for ``reused.key``: its artifacts where
-        they are stored (a gathered artifact keeps its parts), its parameters as recorded. Its one step never
-        runs (``when: false``), so no pod starts for it."""
-        digest = json.dumps(reused.model_dump(mode="json"), sort_keys=True)
-        name = f"dflow-reuse-{hashlib.sha1((target.name + digest).encode()).hexdigest()[:10]}"
-        if name in self.extra:
-            return name
-        if isinstance(target, ScriptTemplateSpec) and self._gathered_artifacts(target):
-            return self._reuse_pod(name, target, reused)
-        in_params: List[Dict[str, Any]] = [{"name": KEY_PARAMETER, "value": ""}]
-        in_arts, out_arts, out_params = [], [], []
-        for p in target.outputs_parameters:
-            text = _recorded_text(p, reused)
-            if text is None:  # nothing recorded and no default: a reader of it fails, as the step's would
-                continue
-            in_params.append({"name": f"dflow-reused-{p.name}", "value": text})
-            out_params.append({"name": p.name, "valueFrom": {"parameter": "{{inputs.parameters.dflow-reused-%s}}" % p.name}})
-        for a in target.outputs_artifacts:
-            st = reused.outputs_artifacts.get(a.name)
-            if st is None:
-                continue
-            in_arts.append(self.locations.stored(a.name, ArtifactArgument(stored=st)))
-            out_arts.append({"name": a.name, "from": "{{inputs.artifacts.%s}}" % a.name})
-        self.extra[name] = prune(
-            {
-                "name": name,
-                "metadata": {"annotations": {"workflows.dflow.io/reused-key": reused.key,
-                                             REUSED_TEMPLATE_ANNOTATION: target.name}},
-                "inputs": prune({"parameters": in_params, "artifacts": in_arts}),
-                "outputs": prune({"parameters": out_params, "artifacts": out_arts}),
-                "steps": [[{"name": "reused", "template": self._reused_mark(), "when": "false"}]],
-            }
-        )
-        return name
-
-    def _reuse_pod(self, name: str, target: Any, reused: ReusedStep) -> str:
-        """A reused slice of a fan-out that gathers artifacts: the slices of the new run write their parts
-        under the new run's prefix, so this pod copies the recorded ones there, as its slice's parts."""
-        gathered = set(self._gathered_artifacts(target))
-        in_arts, out_arts, out_params = [], [], []
-        for p in target.outputs_parameters:
-            text = _recorded_text(p, reused)
-            vf: Dict[str, Any] = {"path": f"/tmp/dflow-reused/parameters/{p.name}"}
-            if text is not None:
-                vf["default"] = text  # the file is never written: the default is the value
-            out_params.append({"name": p.name, "valueFrom": vf})
-        for a in target.outputs_artifacts:
-            st = reused.outputs_artifacts.get(a.name)
-            path = f"/tmp/dflow-reused/artifacts/{a.name}"
-            if st is None:
-                continue
-            in_arts.append({**self.locations.stored(a.name, ArtifactArgument(stored=st)), "path": path})
-            out = {"name": a.name, "path": path}
-            if a.name in gathered:  # where the template's own pods write their parts
-                out.update(self.locations.location(
-                    f"{{{{inputs.parameters.{GROUP_KEY_PARAMETER}}}}}/{a.name}/{PART_PREFIX}"
-                    f"{{{{inputs.parameters.{SLICE_PARAMETER}}}}}"))
-                out["archive"] = {"none": {}}
-            out_arts.append(out)
-        self.extra[name] = prune(
-            {
-                "name": name,
-                "metadata": {"annotations": {"workflows.dflow.io/reused-key": reused.key,
-                                             REUSED_TEMPLATE_ANNOTATION: target.name}},
-                "inputs": prune({"parameters": [{"name": KEY_PARAMETER, "value": ""}, {"name": SLICE_PARAMETER},
-                                                {"name": GROUP_KEY_PARAMETER,
-                                                 "value": f"{{{{workflow.name}}}}/{target.name}"}],
-                                 "artifacts": in_arts}),
-                "outputs": prune({"parameters": out_params, "artifacts": out_arts}),
-                "script": {"image": self.util_image, "command": ["python3"], "source": "print('reused step')\n"},
-            }
-        )
-        return name
-
-    def _reused_mark(self) -> str:
-        """The step of a reuse template, which never runs (Argo wants a step in a Steps template)."""
-        if REUSED_MARK_TEMPLATE not in self.extra:
-            self.extra[REUSED_MARK_TEMPLATE] = {
-                "name": REUSED_MARK_TEMPLATE,
-                "metadata": {"annotations": {PLUMBING_ANNOTATION: "reused"}},
-                "script": {"image": self.util_image, "command": ["python3"], "source": "print('reused step')\n"},
-            }
-        return REUSED_MARK_TEMPLATE

@@ -14,7 +14,6 @@ from dflow.container import PARAMETERS_DIR
 from dflow.contract import (
     GROUP_KEY_PARAMETER,
     KEY_PARAMETER,
-    PART_PREFIX,
     PYTHON_OP_SCRIPT,
     SLICE_PARAMETER,
     SUCCESS_PARAMETER,
@@ -23,7 +22,7 @@ from dflow.errors import ValidationError
 from dflow.spec import DAGTemplateSpec, PythonOPSpec, ScriptTemplateSpec, StepsTemplateSpec
 
 from .podscript import PACKAGES_DIR, PKG_DIR, pod_script
-from .util import ARTIFACT_IN_SCRIPT
+from .util import ARTIFACT_IN_SCRIPT, default_group_key, part_key
 from .util import archive_field as _archive
 from .util import input_parameter as _input_parameter
 from .util import prune as _prune
@@ -149,7 +148,7 @@ class ScriptTemplates:
             in_params.append({"name": SLICE_PARAMETER})
         gathered = self._gathered_artifacts(t)
         if gathered:
-            in_params.append({"name": GROUP_KEY_PARAMETER, "value": f"{{{{workflow.name}}}}/{t.name}"})
+            in_params.append({"name": GROUP_KEY_PARAMETER, "value": default_group_key(t.name)})
         if t.name in self.keyed:
             in_params.append({"name": KEY_PARAMETER, "value": ""})
         in_arts: List[Dict[str, Any]] = []
@@ -194,9 +193,7 @@ class ScriptTemplates:
             )
             if a.name in gathered:
                 # the slices of one fan-out write parts under one prefix (no archive), merged in order by readers
-                art.update(self.locations.location(
-                    f"{{{{inputs.parameters.{GROUP_KEY_PARAMETER}}}}}/{a.name}/{PART_PREFIX}"
-                    f"{{{{inputs.parameters.{SLICE_PARAMETER}}}}}"))
+                art.update(self.locations.location(part_key(a.name)))
                 art["archive"] = {"none": {}}
                 art["optional"] = True
             else:

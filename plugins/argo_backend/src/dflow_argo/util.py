@@ -6,6 +6,7 @@ import hashlib
 import re
 from typing import Any, Dict, Optional
 
+from dflow.contract import GROUP_KEY_PARAMETER, PART_PREFIX, SLICE_PARAMETER
 from dflow.errors import ValidationError
 
 __all__ = [
@@ -15,6 +16,9 @@ __all__ = [
     "REUSED_TEMPLATE_ANNOTATION",
     "REUSE_WRAPPER_ANNOTATION",
     "REUSED_MARK_TEMPLATE",
+    "REUSED_KEY_ANNOTATION",
+    "part_key",
+    "default_group_key",
     "CHECK_TEMPLATE",
     "CHECK_SOURCE",
     "COUNT_TEMPLATE",
@@ -42,6 +46,8 @@ WRAPPER_ANNOTATION = "workflows.dflow.io/wrapper"
 REUSED_TEMPLATE_ANNOTATION = "workflows.dflow.io/reused-template"
 # on a reuse-or-run wrapper (a step whose key is rendered at run time): the template of the step
 REUSE_WRAPPER_ANNOTATION = "workflows.dflow.io/reuse-or-run"
+# on a reuse template: the key of the step it hands back
+REUSED_KEY_ANNOTATION = "workflows.dflow.io/reused-key"
 # the one step of a reuse template (it never runs: ``when: false``)
 REUSED_MARK_TEMPLATE = "dflow-reused-step"
 CHECK_TEMPLATE = "dflow-check-success"
@@ -93,6 +99,18 @@ def archive_field(archive: Optional[str]) -> Optional[Dict[str, Any]]:
     if archive == "zip":
         return {"zip": {}}
     raise ValidationError(f"artifact archive {archive!r} is not supported by Argo; use 'tar' or None")
+
+
+def part_key(artifact: str) -> str:
+    """Where a slice's pod writes its part of the gathered output ``artifact`` (unarchived, under the
+    fan-out's ``dflow_group_key``): readers merge the parts in slice order."""
+    return "{{inputs.parameters.%s}}/%s/%s{{inputs.parameters.%s}}" % (GROUP_KEY_PARAMETER, artifact, PART_PREFIX,
+                                                                      SLICE_PARAMETER)
+
+
+def default_group_key(template: str) -> str:
+    """The ``dflow_group_key`` of a gathering template when its step gives none."""
+    return "{{workflow.name}}/%s" % template
 
 
 def step_name_part(name: str) -> str:
