@@ -368,3 +368,110 @@ def test_a_queried_step_reads_as_a_dict():
     assert "outputs" in step and "nothing" not in step and step.get("nothing", 1) == 1
     with pytest.raises(KeyError):
         step["nothing"]
+
+
+# ---------------------------------------------------------------- C34-C40: found by abacustest, dflow-galaxy,
+# IR-Raman (spectra_flow) and dflow's tutorials
+
+
+def test_an_unattached_io_object_compares_without_raising():
+    # dflow-galaxy: `metadata[0] not in (Symbol.INPUT_PARAMETER, ...)` where metadata[0] may be an InputArtifact()
+    import enum
+
+    import dflow
+
+    class Symbol(enum.IntEnum):
+        INPUT = 1
+
+    for obj in (dflow.InputArtifact(), dflow.OutputArtifact(), dflow.InputParameter()):
+        assert obj not in (Symbol.INPUT, "x", 2)
+        assert obj == obj and not (obj != obj)
+    t = ShellOPTemplate(name="cmp", script="echo")
+    t.inputs.parameters["n"] = InputParameter()
+    assert "inputs.parameters" in str(t.inputs.parameters["n"] == 1)  # attached: still an expression
+
+
+def test_a_steps_subclass_may_have_an_attribute_called_all_steps():
+    # spectra_flow's SuperOP(Steps) has a class attribute `all_steps = {}`
+    class Flow(Steps):
+        all_steps = {"dipole": object}
+
+    flow = Flow("flow")
+    flow.add(Step("echo", template=ShellOPTemplate(name="echo", script="echo hi")))
+    with pytest.raises(Exception, match="already has a step called 'echo'"):
+        flow.add(Step("echo", template=ShellOPTemplate(name="echo", script="echo hi")))
+    assert len(flow.steps) == 1
+
+
+def test_big_parameter_values_are_not_type_checked(local_run):
+    # IR-Raman's BigParameter(Tuple[int]) given (0, 2); abacustest's BigParameter(dict, default={}) given []
+    from typing import Tuple
+
+    from dflow.python import BigParameter
+
+    class Frames(OP):
+        @classmethod
+        def get_input_sign(cls):
+            return OPIOSign({"frames": BigParameter(Tuple[int]), "metrics": BigParameter(dict, default={})})
+
+        @classmethod
+        def get_output_sign(cls):
+            return OPIOSign({"n": BigParameter(int)})
+
+        @OP.exec_sign_check
+        def execute(self, op_in):
+            return OPIO({"n": len(op_in["frames"]) + len(op_in["metrics"])})
+
+    assert Frames().execute(OPIO({"frames": (0, 2), "metrics": []}))["n"] == 2
+    wf = Workflow(name="big-unchecked")
+    wf.add(Step("s", PythonOPTemplate(Frames), parameters={"frames": [0, 2, 4], "metrics": []}))
+    wf.compile()  # (the literal check when the step is built lets a BigParameter's value through)
+    with pytest.raises(Exception, match="expected int"):  # a plain parameter is still checked
+        _compile_one(Step("s", PythonOPTemplate(_add_one), parameters={"n": [1]}))
+
+
+@OP.function
+def _add_one(n: int) -> {"n": int}:
+    return {"n": n + 1}
+
+
+def _compile_one(step):
+    wf = Workflow(name="one")
+    wf.add(step)
+    return wf.compile()
+
+
+def test_with_param_takes_any_collection_of_items():
+    # dflow's tutorial dflow-slices: with_param=range(3)
+    step = Step("r", PythonOPTemplate(_add_one), parameters={"n": "{{item}}"}, with_param=range(3))
+    assert step.with_param == [0, 1, 2]
+    assert Step("g", PythonOPTemplate(_add_one), parameters={"n": "{{item}}"}, with_param=(i for i in "ab")).with_param == ["a", "b"]
+
+
+def test_grouped_slices_refuse_an_expression_that_is_not_the_items_position():
+    from dflow.python import Slices
+
+    t = PythonOPTemplate(_add_one, slices=Slices("int('{{item}}') + 1", input_parameter=["n"], output_parameter=["n"],
+                                                 group_size=2))
+    with pytest.raises(Exception, match="gives each item its position"):
+        _compile_one(Step("s", t, parameters={"n": [1, 2, 3]}, with_param=[0, 1, 2]))
+    ok = PythonOPTemplate(_add_one, slices=Slices("int('{{item}}')", input_parameter=["n"], output_parameter=["n"],
+                                                  group_size=2))
+    _compile_one(Step("s", ok, parameters={"n": [1, 2, 3]}, with_param=["0", "1", "2"]))
+
+
+@OP.function
+def plus1(x: int) -> {"y": int}:
+    return {"y": x + 1}
+
+
+def test_calling_a_function_op_runs_it_outside_a_block_and_adds_a_task_inside_one(local_run):
+    # dflow's tutorial dflow-function
+    assert plus1(x=1)["y"] == 2 and plus1(4)["y"] == 5
+    assert isinstance(plus1(), OP)  # no inputs: an OP object, as for any OP class
+    with Workflow(name="fop") as wf:
+        first = plus1(x=1)
+        plus1.use(key="second")(x=first["y"])
+    assert wf.query_status() == "Succeeded"
+    assert sorted(s.outputs.parameters["y"].value for s in wf.query_step(type="Pod")) == [2, 3]
+    assert [s.outputs.parameters["y"].value for s in wf.query_step(key="second")] == [3]

@@ -8,40 +8,20 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import pickle
-from pathlib import PosixPath, WindowsPath
 from typing import Any, Set, Tuple
+
+from .stepio import (
+    ArtifactDict,
+    ArtifactList,
+    ArtifactPosixPath,
+    ArtifactSet,
+    ArtifactStr,
+    ArtifactWindowsPath,
+    artifact_classes,
+)
 
 __all__ = ["ArtifactStr", "ArtifactPosixPath", "ArtifactWindowsPath", "ArtifactList", "ArtifactSet",
            "ArtifactDict", "artifact_classes", "Variable", "evalable_repr", "ProcessPoolExecutor"]
-
-
-class ArtifactStr(str):
-    """A ``str`` that names an artifact's path (attributes may be set on it)."""
-
-
-class ArtifactPosixPath(PosixPath):
-    """A ``PosixPath`` of an artifact."""
-
-
-class ArtifactWindowsPath(WindowsPath):
-    """A ``WindowsPath`` of an artifact."""
-
-
-class ArtifactList(list):
-    """A list of an artifact's paths."""
-
-
-class ArtifactSet(set):
-    """A set of an artifact's paths."""
-
-
-class ArtifactDict(dict):
-    """A dict of an artifact's paths."""
-
-
-#: the artifact variant of each plain type
-artifact_classes = {str: ArtifactStr, PosixPath: ArtifactPosixPath, WindowsPath: ArtifactWindowsPath,
-                    list: ArtifactList, set: ArtifactSet, dict: ArtifactDict}
 
 
 class Variable:

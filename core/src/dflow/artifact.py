@@ -9,6 +9,7 @@ list upload or the keys of a dict upload, so an OP receives the same structure.
 from __future__ import annotations
 
 import os
+import posixpath
 import shutil
 import tarfile
 import tempfile
@@ -180,12 +181,24 @@ def upload_tree(client: StorageClient, key: str, directory: str) -> None:
             client.upload(f"{key}/{rel}", full)
 
 
-def download_tree(client: StorageClient, key: str, directory: str) -> None:
-    """Download every object below ``key`` into ``directory`` (extracting a tar archive)."""
-    if local_path_of(client, key) is not None:
+def download_tree(client: StorageClient, key: str, directory: str) -> Optional[str]:
+    """Download every object below ``key`` into ``directory`` (extracting a tar archive).
+
+    A key that is one object (a file given to ``upload_s3``) is downloaded into ``directory``
+    under the key's last name, which is returned (None for a tree)."""
+    local = local_path_of(client, key)
+    if local is not None and os.path.isfile(local):
+        name = posixpath.basename(key.rstrip("/"))
+        client.download(key, os.path.join(directory, name))
+        return name
+    if local is not None:
         client.download(key, directory)
     else:
         keys = client.list(key + "/", recursive=True)
+        if not keys and client.list(key) == [key]:
+            name = posixpath.basename(key)
+            client.download(key, os.path.join(directory, name))
+            return name
         if not keys:
             raise StorageError(f"no artifact at key {key!r} in {client!r}")
         for k in keys:
@@ -199,6 +212,7 @@ def download_tree(client: StorageClient, key: str, directory: str) -> None:
         except UnsafeArchiveError as e:
             raise StorageError(f"artifact {key!r}: {e}") from None
         os.unlink(archive)
+    return None
 
 
 def _leaves(value: Any, prefix: str) -> List[Any]:

@@ -357,6 +357,8 @@ class _Compiler:
                 continue
             arts[k] = artifact_argument(v, f"step {step.name!r}, artifact {k!r}")
         for k, a in tmpl.inputs.artifacts.items():
+            if k not in arts and a.source is not None:  # the template's default artifact for it, as in dflow
+                arts[k] = artifact_argument(a.source, f"template {tmpl.name!r}, input artifact {k!r} (its source)")
             if k not in arts and not a.optional and a.source is None and k not in step.artifacts:
                 raise ValidationError(
                     f"step {step.name!r}: input artifact {k!r} of template {tmpl.name!r} is not given; "
@@ -466,8 +468,8 @@ def _check_literals(step: Step, template: Any) -> None:
     sub_sliced = set(slices.input_parameter) if slices is not None and slices.sub_path else set()
     for name, value in step.parameters.items():
         field = sign.get(name) if hasattr(sign, "get") else None
-        if field is None or not _literal(value) or getattr(field, "kind", "") == "artifact":
-            continue
+        if field is None or not _literal(value) or getattr(field, "kind", "") in ("artifact", "big_parameter"):
+            continue  # (as in dflow, a BigParameter's value is not checked)
         tp = getattr(field, "type", field)
         if name in sliced | sub_sliced:
             if not isinstance(value, (list, tuple)):

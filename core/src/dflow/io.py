@@ -93,7 +93,12 @@ class _Referable:
         test = f"({a} == 'true' || {a} == 'True')" if other else f"({a} == 'false' || {a} == 'False')"
         return Expression(f"!{test}" if negate else test)
 
+    def _unbound(self) -> bool:
+        return "name" in self.__dict__ and self.name is None
+
     def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+        if self._unbound():  # not yet a reference to anything: it equals itself only (it is not an expression)
+            return NotImplemented
         if isinstance(other, bool):
             return self._bool_test(other, negate=False)
         if isinstance(other, (_Referable, int, float, str)):
@@ -102,6 +107,8 @@ class _Referable:
         return NotImplemented
 
     def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+        if self._unbound():
+            return NotImplemented
         if isinstance(other, bool):
             return self._bool_test(other, negate=True)
         if isinstance(other, (_Referable, int, float, str)):

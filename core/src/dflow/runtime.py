@@ -40,7 +40,7 @@ from dflow.contract import (
     decode_value,
     encode_value,
 )
-from dflow.stepio import ArtifactWriter, artifact_value, atomic_write, parameter_value, write_parameters
+from dflow.stepio import ArtifactWriter, artifact_value, atomic_write, parameter_value, with_art_root, write_parameters
 
 __all__ = [
     "LOADING_OP_SOURCE",
@@ -202,6 +202,9 @@ class _Context(object):
     pass
 
 
+_ENDED_IN = "\0ended-in"  # (the key of a run's result that holds its final directory: no sign has it)
+
+
 def _run_one(ctx: _Context, op_cls: Any, op_in: Dict[str, Any], index: Optional[int],
              cwd: str) -> Dict[str, Any]:
     """Run the OP once (one slice); return its checked outputs as a dict."""
@@ -230,7 +233,12 @@ def _run_one(ctx: _Context, op_cls: Any, op_in: Dict[str, Any], index: Optional[
     out = op.execute(opio)
     if not checked:
         out = check_outputs(op_cls, out)
-    return dict(out.items()) if out is not None else {}
+    result = dict(out.items()) if out is not None else {}
+    try:  # relative output paths are relative to where the OP ended (it may have changed directory), as in dflow
+        result[_ENDED_IN] = os.getcwd()
+    except OSError:  # it ended in a directory it removed
+        pass
+    return result
 
 
 def _pool_worker(args: Tuple[Any, ...]) -> Tuple[str, Any, str]:
@@ -278,9 +286,10 @@ def _read_inputs(task: Dict[str, Any], in_sign: Any, slicing: bool, sl_in_p: Any
         optional = bool(getattr(field, "optional", False)) or bool(isinstance(entry, dict) and entry.get("optional"))
         tp = _field_type(field)
         if slicing and name in sl_in_a:  # the list of the slices' items, each of the sign's item type
-            values[name] = artifact_value(path, _List[artifact_item_type(tp)], optional)
+            value = artifact_value(path, _List[artifact_item_type(tp)], optional)
         else:
-            values[name] = artifact_value(path, tp, optional, sub_path=getattr(field, "sub_path", True) is not False)
+            value = artifact_value(path, tp, optional, sub_path=getattr(field, "sub_path", True) is not False)
+        values[name] = with_art_root(value, path)  # as in dflow: op_in[name].art_root is where it was placed
     return values
 
 
@@ -331,6 +340,7 @@ def _plan_runs(values: Dict[str, Any], in_sign: Any, slices: Optional[Dict[str, 
                         i, k, len(one[k]) if hasattr(one[k], "__len__") else "no items")) from None
                 if containers.get(k) is not None and one[k] is not None:
                     one[k] = containers[k]([one[k]])
+                one[k] = with_art_root(one[k], getattr(values[k], "art_root", None))
         runs.append((i, one))
     return runs
 
@@ -379,6 +389,7 @@ def _execute(task: Dict[str, Any], ctx: _Context) -> None:
     os.chdir(workdir)
     if ctx.progress_writer is not None:
         ctx.progress_writer.flush()
+    ended_in = {i: r.pop(_ENDED_IN, None) for i, r in results}
 
     # ---- outputs: a sliced parameter is the slice's value when this step ran one slice of a
     # fan-out, else the list of its slices' values (the backend gathers them in slice order)
@@ -409,9 +420,10 @@ def _execute(task: Dict[str, Any], ctx: _Context) -> None:
         try:
             for i, v in vals:
                 if i is not None:
-                    base = cwd_of(i) if (create_dir or own_dirs) else workdir
-                else:  # an output of the last slice that is not sliced: relative to where that slice ran
-                    base = cwd_of(results[-1][0]) if own_dirs else workdir
+                    base = ended_in.get(i) or (cwd_of(i) if (create_dir or own_dirs) else workdir)
+                else:  # an output of the last slice that is not sliced: relative to where that slice ended
+                    last = results[-1][0]
+                    base = ended_in.get(last) or (cwd_of(last) if own_dirs else workdir)
                 prefix = str(i) if (create_dir and i is not None) else ""  # as dflow names them: "<i>/..."
                 w.add_value(v, base, prefix, i, sliced)
             w.commit()

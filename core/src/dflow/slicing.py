@@ -40,6 +40,41 @@ def list_expression(text: str) -> Optional[str]:
     return None
 
 
+def _number_expression(text: str) -> Optional[str]:
+    """An expression giving the number that the parameter text ``text`` stands for, or None."""
+    t = text.strip()
+    if t.startswith("{{=") and t.endswith("}}") and t.count("{{") == 1:
+        return f"({t[3:-2]})"
+    listed = list_expression(t)  # a reference: its text is the number
+    return "asInt(" + listed[len("sprig.fromJson("):-1] + ")" if listed is not None and listed.startswith("sprig.fromJson(") \
+        else None
+
+
+def _positions_are_items(expr: str, with_param: Optional[str], seq: Optional[S.SequenceSpec]) -> bool:
+    """Whether the slices expression ``expr`` gives each item of the loop its position (``int('{{item}}')``
+    over ``with_sequence(count=..., format="%03d")``, say): then a group's slices are its positions."""
+    from .contract import slice_index
+
+    if with_param is not None:
+        try:
+            items = json.loads(with_param)
+        except ValueError:
+            return False
+        texts = [i if isinstance(i, str) else json.dumps(i) for i in items] if isinstance(items, list) else None
+    elif seq is not None and not seq.start and not seq.end:
+        fmt = seq.format or "%d"
+        try:
+            texts = [fmt % i for i in range(100)]  # (a count known at run time: the first hundred)
+        except (TypeError, ValueError):
+            return False
+    else:
+        return False
+    try:
+        return texts is not None and all(slice_index(expr.replace("{{item}}", t)) == i for i, t in enumerate(texts))
+    except ValueError:
+        return False
+
+
 def _literal_length(text: str) -> Optional[int]:
     try:
         value = json.loads(text)
@@ -105,6 +140,9 @@ def _group_loop(where: str, with_param: Optional[str], seq: Optional[S.SequenceS
         return "{{=toJson(sprig.until(int((len(" + expr + f") + {g - 1}) / {g})))}}}}", None
     if seq is not None and seq.count is not None and str(seq.count).isdigit() and not seq.start and not seq.end:
         return None, seq.model_copy(update={"count": str(-(-int(seq.count) // g))})
+    count = _number_expression(str(seq.count)) if seq is not None and seq.count is not None else None
+    if seq is not None and count is not None and not seq.start and not seq.end:  # a count known at run time
+        return None, seq.model_copy(update={"count": "{{=int((" + count + f" + {g - 1}) / {g})}}}}"})
     raise ValidationError(
         f"{where}: Slices(group_size=...) needs with_param, or with_sequence with a constant count and no start"
     )
@@ -152,9 +190,13 @@ def lower_slices(
                 f"{where}: Slices(group_size=...) needs the number of slices when the workflow is compiled; "
                 f"give with_param=... (the sliced input {fanout.count_from.split('.', 1)[1]!r} is only known at run time)"
             )
-        if slices.slices and slices.slices.replace(" ", "") != "{{item}}":  # "{{item}}" is what it means anyway
-            raise ValidationError(f"{where}: Slices(group_size=...) and a slices expression other than "
-                                  f"'{{{{item}}}}' cannot be combined (got {slices.slices!r})")
+        if slices.slices and slices.slices.replace(" ", "") != "{{item}}" \
+                and not _positions_are_items(slices.slices, with_param, seq):  # (then a group takes its positions)
+            raise ValidationError(f"{where}: Slices(group_size=...) takes a slices expression only when it gives "
+                                  f"each item its position in the loop, as '{{{{item}}}}' or int('{{{{item}}}}') over "
+                                  f"a sequence from 0 do; {slices.slices!r} does not")
+        if slices.slices and not container:
+            params[SLICE_PARAMETER] = "{{item}}"  # the group's number (its slices are the group's positions)
         with_param, seq = _group_loop(where, with_param, seq, int(fanout.group_size))
     return with_param, seq, fanout
 

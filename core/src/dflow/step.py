@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections.abc as _abc
 import copy
 from typing import Any, Dict, List, Optional, Union
 
@@ -70,6 +71,8 @@ class Step:
         self.parameters: Dict[str, Any] = dict(parameters or {})
         self.artifacts: Dict[str, Any] = dict(artifacts or {})
         self.when = when
+        if isinstance(with_param, _abc.Iterable) and not isinstance(with_param, (str, bytes, list, tuple, dict)):
+            with_param = list(with_param)  # any literal collection of items, as in dflow (range(3) included)
         self.with_param = with_param
         self.with_sequence = with_sequence
         self.continue_on_failed = continue_on_failed

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import sys
+from pathlib import PosixPath, WindowsPath
 from typing import Any, Dict, List, Optional, Sequence
 
 from dflow.contract import (
@@ -30,7 +31,8 @@ from dflow.contract import (
     write_catalog,
 )
 
-__all__ = ["artifact_value", "parameter_value", "ArtifactWriter", "write_parameters", "atomic_write", "lists_by_index"]
+__all__ = ["artifact_value", "parameter_value", "ArtifactWriter", "write_parameters", "atomic_write", "lists_by_index",
+           "with_art_root", "artifact_classes"]
 
 
 def atomic_write(path: str, text: str) -> None:
@@ -128,6 +130,52 @@ def artifact_value(path: Optional[str], tp: Any, optional: bool = False, sub_pat
     if items is not None and len(items) == 1 and sub_path:
         return P(path, items[0]["path"])
     return P(path)
+
+
+# --------------------------------------------------------------------------- artifact values
+# As in dflow, an input artifact reaches a Python OP as a str, Path, list, set or dict of paths
+# whose class is a subclass of the plain one with an ``art_root`` attribute: the directory the
+# artifact was placed at (``op_in["x"].art_root``). They behave as the plain types otherwise.
+
+
+class ArtifactStr(str):
+    """A ``str`` that names an artifact's path (attributes may be set on it)."""
+
+
+class ArtifactPosixPath(PosixPath):
+    """A ``PosixPath`` of an artifact."""
+
+
+class ArtifactWindowsPath(WindowsPath):
+    """A ``WindowsPath`` of an artifact."""
+
+
+class ArtifactList(list):
+    """A list of an artifact's paths."""
+
+
+class ArtifactSet(set):
+    """A set of an artifact's paths."""
+
+
+class ArtifactDict(dict):
+    """A dict of an artifact's paths."""
+
+
+#: the artifact variant of each plain type
+artifact_classes = {str: ArtifactStr, PosixPath: ArtifactPosixPath, WindowsPath: ArtifactWindowsPath,
+                    list: ArtifactList, set: ArtifactSet, dict: ArtifactDict}
+
+
+def with_art_root(value: Any, root: Optional[str]) -> Any:
+    """``value`` as its artifact class, with ``art_root`` set to ``root`` (a value of another type,
+    ``None`` included, is returned as it is)."""
+    cls = artifact_classes.get(type(value))
+    if cls is None or root is None:
+        return value
+    out = cls(value)
+    out.art_root = root
+    return out
 
 
 # --------------------------------------------------------------------------- parameters in

@@ -37,7 +37,7 @@ class Steps(ContainerTemplate):
         for s in group:
             if not isinstance(s, Step):
                 raise ValidationError(f"Steps {self.name!r}: can only add Step objects, got {type(s).__name__}")
-            for existing in self.all_steps():
+            for existing in (x for g in self.steps for x in g):  # (not all_steps(): a subclass may use that name)
                 if existing.name == s.name and existing is not s:
                     raise ValidationError(
                         f"Steps {self.name!r} already has a step called {s.name!r}; step names must be unique in a Steps"

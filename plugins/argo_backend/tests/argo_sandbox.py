@@ -54,6 +54,9 @@ TERMINATED = "Stopped with strategy 'Terminate'"
 MAX_PODS = 32
 
 
+#: where a path starts in a script: at the start, or after a space, a quote or a delimiter (not inside a path)
+_PATH_START = r"(?<![^\s'\"=:(\[{,;|&<>`])"
+
 class PodFailed(Exception):
     pass
 
@@ -432,9 +435,27 @@ class Sandbox:
             for p in t.get("outputs", {}).get("parameters", []):
                 declared.append(p.get("valueFrom", {}).get("path", ""))
             declared += [a["path"] for a in t.get("outputs", {}).get("artifacts", [])]
-            for d in sorted({d for d in declared if d}, key=len, reverse=True):
-                source = source.replace(d, str(pod / d.lstrip("/")))
-                (pod / d.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+            mapping = {d: str(pod / d.lstrip("/")) for d in declared if d}
+            for local in mapping.values():
+                Path(local).parent.mkdir(parents=True, exist_ok=True)
+            by_length = sorted(mapping, key=len, reverse=True)
+            declared_only = re.compile("|".join(_PATH_START + re.escape(d) + r"(?![\w.-])" for d in by_length) or "(?!)")
+            # a pod's /tmp is its own: what the script names below /tmp, declared or not, is in the pod directory
+            # (the backend's own scripts that know the sandbox place theirs below DFLOW_SANDBOX_ROOT themselves)
+            own_tmp = "DFLOW_SANDBOX_ROOT" not in script.get("source", "")
+            in_pod = re.compile("|".join([_PATH_START + re.escape(d) + r"(?![\w.-])" for d in by_length
+                                          if not own_tmp or (d != "/tmp" and not d.startswith("/tmp/"))]
+                                         + ([_PATH_START + r"/tmp(?![\w.-])"] if own_tmp else [])) or "(?!)")
+
+            def resolve_in_pod(ref: str) -> Any:
+                value = resolve(ref)
+                if not isinstance(value, str):
+                    return value
+                rule = in_pod if re.fullmatch(r"inputs\.artifacts\.([^.]+)\.path", ref) else declared_only
+                return rule.sub(lambda m: mapping.get(m.group(0)) or str(pod / "tmp"), value)
+
+            source = X.substitute(in_pod.sub(lambda m: mapping.get(m.group(0)) or str(pod / "tmp"),
+                                             script.get("source", "")), resolve_in_pod)
         script_path = pod / "script"
         script_path.write_text(source)
         command = list(script.get("command") or ["python3"])

@@ -85,6 +85,8 @@ def _check(op_name: str, sign: Any, values: Any, direction: str) -> OPIO:
             tp = _artifact_check_type(field.type)
             if tp is None:
                 continue
+        elif isinstance(field, BigParameter):
+            continue  # as in dflow, whose users rely on it: a BigParameter's value is not checked
         elif isinstance(field, Parameter):
             tp = field.type
         else:
@@ -253,7 +255,50 @@ def _make_function_op(func: Callable[..., Any], **kwargs: Any) -> type:
         "_dflow_function_op": True,
         "op_kwargs": dict(kwargs),
     }
-    return type(func.__name__, (OP,), ns)
+    return _FunctionOP(func.__name__, (OP,), ns)
+
+
+class _FunctionOP(type):
+    """The class of an ``@OP.function`` OP: calling it with the function's inputs calls the function.
+
+    As in dflow: ``plus1(x=1)`` outside a ``with Workflow(...)`` (``Steps``, ``DAG``) block runs
+    the function (through the sign check) and returns its outputs; inside a block it adds a
+    task that runs it and returns the task's outputs (references), for the next call's inputs.
+    Called with no inputs, or with arguments that are not its inputs, it makes an OP object,
+    as any OP class does.
+    """
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        sign = cls.get_input_sign()
+        if (not args and not kwargs) or len(args) > len(sign) or not set(kwargs) <= set(sign):
+            return super().__call__(*args, **kwargs)
+        return _call_function_op(cls, sign, args, kwargs, {})
+
+    def use(cls, **task_kwargs: Any) -> Callable[..., Any]:
+        """The function with arguments for the task a call inside a block adds (``key=...``, ``when=...``)."""
+        return functools.partial(_call_function_op_with, cls, task_kwargs)
+
+
+def _call_function_op_with(cls: Any, task_kwargs: Dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+    return _call_function_op(cls, cls.get_input_sign(), args, kwargs, task_kwargs)
+
+
+def _call_function_op(cls: Any, sign: Any, args: Any, kwargs: Dict[str, Any], task_kwargs: Dict[str, Any]) -> Any:
+    op_in = dict(kwargs)
+    names = list(sign)
+    if len(args) > len(names):
+        raise TypeError("%s() takes %d inputs, %d given" % (cls.__name__, len(names), len(args)))
+    for k, v in zip(names, args):
+        if k in op_in:
+            raise TypeError("%s() got multiple values for input %r" % (cls.__name__, k))
+        op_in[k] = v
+    syntax = sys.modules.get("dflow.context_syntax")  # (no block is open where it was never imported)
+    block = syntax.current() if syntax is not None else None
+    if block is None:  # not building a workflow: run it here
+        return super(_FunctionOP, cls).__call__().execute(OPIO(op_in))
+    import importlib  # (a workflow is being built: the whole of dflow is there)
+
+    return importlib.import_module("dflow.python.python_op_template").function_op_task(cls, op_in, task_kwargs, block)
 
 
 class _ProgressWriter(object):

@@ -234,3 +234,23 @@ def _has_default(sign: Any) -> bool:
         hd = sign.has_default
         return bool(hd() if callable(hd) else hd)
     return getattr(sign, "default", None) is not None
+
+
+def function_op_task(op_class: Any, op_in: Dict[str, Any], task_kwargs: Dict[str, Any], block: Any) -> Dict[str, Any]:
+    """A call of an ``@OP.function`` OP inside a ``with`` block: the task (a step inside a ``Steps``)
+    that runs it joins the block; its outputs (references), by name, are returned."""
+    import random
+    import string
+
+    from dflow.python.opio import Artifact
+    from dflow.step import Step, Task
+
+    sign = op_class.get_input_sign()
+    params = {k: v for k, v in op_in.items() if not isinstance(sign[k], Artifact)}
+    arts = {k: v for k, v in op_in.items() if isinstance(sign[k], Artifact)}
+    name = "%s-%s" % (op_class.__name__.lower().replace("_", "-"),
+                      "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(5)))
+    kind = Step if type(block).__name__ == "Steps" else Task  # (a task joins a Workflow's or DAG's block)
+    step = kind(name, template=PythonOPTemplate(op_class, **dict(getattr(op_class, "op_kwargs", None) or {})),
+                parameters=params, artifacts=arts, **task_kwargs)
+    return {**step.outputs.parameters, **step.outputs.artifacts}

@@ -424,3 +424,19 @@ def Entries(d: Artifact(Path, sub_path=False)) -> {"names": List[str]}:  # noqa:
     """What the directory it is given holds (``sub_path=False``: the artifact's own directory, even when
     it holds one item, as APEX's ``RelaxPost`` takes it)."""
     return {"names": sorted(p.name for p in Path(d).iterdir() if not p.name.startswith("."))}
+
+
+@OP.function
+def ArtRoots(dirs: Artifact(List[Path]), one: Artifact(Path)) -> {"rel": List[str], "one_rel": str}:  # noqa: N802
+    """abacustest's OPs: where an input artifact was placed, ``op_in[name].art_root``, and each item below it."""
+    rel = [str(Path(p).relative_to(dirs.art_root)) for p in dirs]  # type: ignore[attr-defined]
+    return {"rel": rel, "one_rel": str(Path(one).relative_to(one.art_root))}  # type: ignore[attr-defined]
+
+
+@OP.function
+def EndsElsewhere(text: str) -> {"files": Artifact(List[Path])}:  # noqa: N802
+    """abacustest's ``PostDFT``: changes into a directory of its own and returns paths relative to it."""
+    os.makedirs("elsewhere")
+    os.chdir("elsewhere")
+    Path("post.log").write_text(text)
+    return {"files": [Path("post.log")]}

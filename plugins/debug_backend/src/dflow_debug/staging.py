@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 from typing import Any, Dict, List, Optional, Tuple
@@ -160,7 +161,9 @@ class Stager:
                 client.download(k, os.path.join(target, k[len(art.key) + 1:]))
             write_catalog(target, [{"index": None, "key": None, "path": sub}])
         else:
-            download_tree(client, art.key, target)
+            single = download_tree(client, art.key, target)
+            if single is not None:  # one object (upload_s3 of a file): the artifact is that file
+                write_catalog(target, [{"index": None, "key": None, "path": single}])
 
     # ---------------------------------------------------------------- before an attempt
 
@@ -216,9 +219,8 @@ class Stager:
         # cluster); any other artifact of one file is that file
         uploads = {k for k, a in arts.items() if a is not None and a.catalog is not None}
         mapping = self.map_paths(tmpl, local_arts, workdir, uploads)
-        script = X.substitute(tmpl.script, lambda ref: _script_ref(scope, ref, local_arts, mapping, tmpl))
-        for src in sorted(mapping, key=len, reverse=True):
-            script = script.replace(src, mapping[src])
+        script = X.substitute(_in_step_dir(tmpl.script, mapping, workdir),
+                              lambda ref: _script_ref(scope, ref, local_arts, mapping, tmpl, workdir))
         atomic_write(os.path.join(sdir, "script"), script)
         atomic_write(os.path.join(sdir, "paths.json"), json.dumps(mapping))
         return PreparedStep(command=list(tmpl.command) + [os.path.join(sdir, "script")], cwd=workdir,
@@ -371,7 +373,18 @@ def _resolve(command: List[str]) -> List[str]:
     return command
 
 
-def _script_ref(scope: Scope, ref: str, local_arts: Dict[str, Optional[str]], mapping: Dict[str, str], tmpl: Any) -> str:
+def _in_step_dir(text: str, mapping: Dict[str, str], workdir: str) -> str:
+    """A script's paths in the step's own directory: its declared paths, and, as in dflow's debug
+    mode, every other ``/tmp`` path (a pod's ``/tmp`` is its own: a step does not share the host's)."""
+    others = sorted((p for p in mapping if p != "/tmp" and not p.startswith("/tmp/")), key=len, reverse=True)
+    start = r"(?<![\w.~/-])"  # where a path starts (not inside /var/tmp or a name)
+    alts = [start + re.escape(p) + r"(?![\w.-])" for p in others] + [start + r"/tmp(?![\w.-])"]
+    local_tmp = _local_path(workdir, "/tmp")
+    return re.sub("|".join(alts), lambda m: mapping.get(m.group(0), local_tmp), text)
+
+
+def _script_ref(scope: Scope, ref: str, local_arts: Dict[str, Optional[str]], mapping: Dict[str, str], tmpl: Any,
+                workdir: Optional[str] = None) -> str:
     parts = ref.split(".")
     if parts[:2] == ["inputs", "artifacts"] and len(parts) >= 3:
         decl = tmpl.input_artifact(parts[2])
@@ -379,7 +392,8 @@ def _script_ref(scope: Scope, ref: str, local_arts: Dict[str, Optional[str]], ma
             return mapping[decl.path]
         return local_arts.get(parts[2]) or ""
     if parts[:2] == ["inputs", "parameters"] and len(parts) == 3:
-        return scope.params.get(parts[2], ("", None))[0] or ""
+        value = scope.params.get(parts[2], ("", None))[0] or ""
+        return _in_step_dir(value, mapping, workdir) if workdir is not None else value  # (a path it holds, too)
     value = scope.lookup(ref)
     return value if isinstance(value, str) else json.dumps(value)
 
