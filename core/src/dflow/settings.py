@@ -59,6 +59,8 @@ config: Dict[str, Any] = {
     # local engine
     "debug_workdir": ".",
     "debug_workers": None,
+    # what each step printed (its log) is printed by the local engine too when the step ends, as in dflow
+    "debug_echo_logs": True,
     "detach": False,
     # artifacts
     "archive_mode": "tar",
@@ -128,7 +130,7 @@ s3_config: Dict[str, Any] = {
     "gcs_secret": None,
 }
 
-_BOOL_KEYS = {"verify_ssl", "detach", "save_path_as_parameter", "overwrite_reused_artifact", "secure",
+_BOOL_KEYS = {"verify_ssl", "detach", "debug_echo_logs", "save_path_as_parameter", "overwrite_reused_artifact", "secure",
               "save_keys_in_global_outputs", "register_tasks", "detect_empty_dir", "debug_s3", "debug_failfast",
               "raise_for_group", "dispatcher_debug", "dereference_symlink", "azure_use_sdk_creds"}
 _INT_KEYS = {"debug_workers", "debug_pool_workers", "debug_batch_size", "debug_batch_interval"}

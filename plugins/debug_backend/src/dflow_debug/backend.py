@@ -106,7 +106,8 @@ class LocalBackend(Backend):
         os.makedirs(wfdir, exist_ok=False)
         from dflow.artifact import storage_name
 
-        settings = {"workers": config.get("debug_workers"), "storage_name": storage_name(), "storage_root": self.workdir}
+        settings = {"workers": config.get("debug_workers"), "storage_name": storage_name(), "storage_root": self.workdir,
+                    "echo_logs": bool(config.get("debug_echo_logs", True)) and not detach}
         atomic_write(os.path.join(wfdir, "spec.json"), spec.to_json())
         atomic_write(os.path.join(wfdir, "reuse.json"), json.dumps([r.model_dump(mode="json") for r in (reuse or [])]))
         record = {"id": workflow_id, "name": spec.name, "phase": "Pending", "created_at": time.time(), "settings": settings}

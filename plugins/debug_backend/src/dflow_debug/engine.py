@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 import time
 from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
@@ -57,6 +58,7 @@ class Engine:
         self.stager = Stager(wfdir, workflow_id, client, storage_name)
         self.launchers = Launchers(wfdir, preload_ops(spec), launcher)
         self.slots = asyncio.Semaphore(max(1, int(settings.get("workers") or os.cpu_count() or 2)))
+        self.echo_logs = bool(settings.get("echo_logs"))  # (the submitting process waits, on its terminal)
         self._own_slots: Dict[int, asyncio.Semaphore] = {}
         self.presliced: Dict[str, int] = {}  # nodes whose sliced inputs the engine cut to their own slice
         self.terminating = False
@@ -441,10 +443,13 @@ class Engine:
                         f.write(f"\n--- attempt {attempt} ---\n")
                 prepared = self.stager.prepare(tmpl, params, arts, local_arts, sdir, rec, scope,
                                                self.presliced.get(rec.id), attempt)
+                logged = _size(prepared.log_path) if self.echo_logs else 0
                 try:
                     code, timed_out = await launcher.run(prepared, report)
                 finally:
                     self.launchers.forget(rec.id)
+                    if self.echo_logs:
+                        _echo(prepared.log_path, logged)
                 if code == 0 and not timed_out:
                     break
                 transient = (code == EXIT_TRANSIENT) or (timed_out and bool(retry and retry.timeout_as_transient))
@@ -468,6 +473,28 @@ class Engine:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def _echo(path: str, start: int) -> None:
+    """Print what an attempt added to its log (from byte ``start``), as dflow's debug mode prints a step's output."""
+    if _size(path) <= start:
+        return
+    try:
+        with open(path, "rb") as f:
+            f.seek(start)
+            out = sys.stdout.buffer
+            for chunk in iter(lambda: f.read(1 << 16), b""):
+                out.write(chunk)
+            out.flush()
+    except (OSError, ValueError, AttributeError):  # no console to print to (closed, or not a byte stream)
+        pass
 
 
 def _goes_on(step: StepSpec, out: Outcome) -> bool:
