@@ -127,3 +127,21 @@ def test_a_package_is_staged_in_the_step_directory(local):
     [step] = wf.query_step(name="first")
     staged = Path(step.workdir) / "inputs" / "artifacts" / "dflow_python_packages" / "0" / "mylib"
     assert (staged / "__init__.py").read_text() == "VERSION = '1.0'\n"
+
+
+def test_a_scripts_tmp_is_its_own(local):
+    """A script's ``/tmp`` is in its step's directory, as a pod's is its own: what one step leaves in
+    ``/tmp`` the next does not see, and ``cd /tmp`` works with no path declared below it."""
+    from dflow import OutputParameter, ShellOPTemplate, Step, Workflow
+
+    leave = ShellOPTemplate(name="leave", script="cd /tmp && echo left > dflow-left-behind.txt")
+    look = ShellOPTemplate(name="look", script="test -e /tmp/dflow-left-behind.txt && echo seen > /tmp/r.txt "
+                                                "|| echo clean > /tmp/r.txt")
+    look.outputs.parameters["r"] = OutputParameter(value_from_path="/tmp/r.txt")
+    wf = Workflow("own-tmp")
+    wf.add(Step("leave", leave))
+    wf.add(Step("look", look))
+    wf.submit()
+    assert wf.wait() == "Succeeded"
+    assert wf.query_step(name="look")[0].outputs.parameters["r"].value == "clean"
+    assert not os.path.exists("/tmp/dflow-left-behind.txt")

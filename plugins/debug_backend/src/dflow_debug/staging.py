@@ -219,6 +219,7 @@ class Stager:
         # cluster); any other artifact of one file is that file
         uploads = {k for k, a in arts.items() if a is not None and a.catalog is not None}
         mapping = self.map_paths(tmpl, local_arts, workdir, uploads)
+        os.makedirs(_local_path(workdir, "/tmp"), exist_ok=True)  # (the step's own /tmp, as a pod has one)
         script = X.substitute(_in_step_dir(tmpl.script, mapping, workdir),
                               lambda ref: _script_ref(scope, ref, local_arts, mapping, tmpl, workdir))
         atomic_write(os.path.join(sdir, "script"), script)
