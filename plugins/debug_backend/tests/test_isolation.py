@@ -131,17 +131,30 @@ def test_a_package_is_staged_in_the_step_directory(local):
 
 def test_a_scripts_tmp_is_its_own(local):
     """A script's ``/tmp`` is in its step's directory, as a pod's is its own: what one step leaves in
-    ``/tmp`` the next does not see, and ``cd /tmp`` works with no path declared below it."""
+    ``/tmp`` the next does not see, and ``cd /tmp`` works with no path declared below it. A path below
+    ``/tmp`` that names something on this machine (a file the submitting script made) stays the machine's."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
     from dflow import OutputParameter, ShellOPTemplate, Step, Workflow
 
+    made = tempfile.mkdtemp(prefix="dflow-host-", dir="/tmp")
+    host = Path(made) / "made-before.txt"
+    host.write_text("from the host")
     leave = ShellOPTemplate(name="leave", script="cd /tmp && echo left > dflow-left-behind.txt")
     look = ShellOPTemplate(name="look", script="test -e /tmp/dflow-left-behind.txt && echo seen > /tmp/r.txt "
-                                                "|| echo clean > /tmp/r.txt")
+                                                f"|| echo clean > /tmp/r.txt; cat {host} > /tmp/h.txt")
     look.outputs.parameters["r"] = OutputParameter(value_from_path="/tmp/r.txt")
+    look.outputs.parameters["h"] = OutputParameter(value_from_path="/tmp/h.txt")
     wf = Workflow("own-tmp")
     wf.add(Step("leave", leave))
     wf.add(Step("look", look))
-    wf.submit()
-    assert wf.wait() == "Succeeded"
-    assert wf.query_step(name="look")[0].outputs.parameters["r"].value == "clean"
+    try:
+        wf.submit()
+        assert wf.wait() == "Succeeded"
+    finally:
+        shutil.rmtree(made)
+    out = wf.query_step(name="look")[0].outputs.parameters
+    assert (out["r"].value, out["h"].value) == ("clean", "from the host")
     assert not os.path.exists("/tmp/dflow-left-behind.txt")

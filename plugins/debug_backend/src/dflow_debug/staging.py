@@ -375,13 +375,31 @@ def _resolve(command: List[str]) -> List[str]:
 
 
 def _in_step_dir(text: str, mapping: Dict[str, str], workdir: str) -> str:
-    """A script's paths in the step's own directory: its declared paths, and, as in dflow's debug
-    mode, every other ``/tmp`` path (a pod's ``/tmp`` is its own: a step does not share the host's)."""
-    others = sorted((p for p in mapping if p != "/tmp" and not p.startswith("/tmp/")), key=len, reverse=True)
-    start = r"(?<![\w.~/-])"  # where a path starts (not inside /var/tmp or a name)
-    alts = [start + re.escape(p) + r"(?![\w.-])" for p in others] + [start + r"/tmp(?![\w.-])"]
+    """A script's paths in the step's own directory, as a pod's ``/tmp`` is its own (and as dflow's
+    debug mode maps every ``/tmp``): its declared paths and the folders that hold them, and any other
+    path below ``/tmp`` unless it names something on this machine's ``/tmp`` (a file the submitting
+    script made there, a project folder), which stays the machine's."""
     local_tmp = _local_path(workdir, "/tmp")
-    return re.sub("|".join(alts), lambda m: mapping.get(m.group(0), local_tmp), text)
+    places = dict(mapping)
+    for p in mapping:  # the folders that hold a declared path (dflow-galaxy lists its package folder)
+        parent = os.path.dirname(p.rstrip("/"))
+        while parent.startswith("/tmp/"):
+            places.setdefault(parent, _local_path(workdir, parent))
+            parent = os.path.dirname(parent)
+    start = r"(?<![\w.~/-])"  # where a path starts (not inside /var/tmp or a name)
+    named = [start + re.escape(p) + r"(?![\w.-])" for p in sorted(places, key=len, reverse=True) if p != "/tmp"]
+    other = start + r"/tmp(?![\w.-])(?:/(?P<first>[^/\s'\"`;|&<>(){}$*?\[\]]+))?"
+
+    def place(m: Any) -> str:
+        found = m.group(0)
+        if found in places:
+            return places[found]
+        first = m.group("first")
+        if first and os.path.lexists(os.path.join("/tmp", first)):
+            return found  # this machine's
+        return local_tmp + (("/" + first) if first else "")
+
+    return re.sub("|".join(named + [other]), place, text)
 
 
 def _script_ref(scope: Scope, ref: str, local_arts: Dict[str, Optional[str]], mapping: Dict[str, str], tmpl: Any,
