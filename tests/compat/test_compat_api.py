@@ -468,7 +468,11 @@ def plus1(x: int) -> {"y": int}:
 def test_calling_a_function_op_runs_it_outside_a_block_and_adds_a_task_inside_one(local_run):
     # dflow's tutorial dflow-function
     assert plus1(x=1)["y"] == 2 and plus1(4)["y"] == 5
-    assert isinstance(plus1(), OP)  # no inputs: an OP object, as for any OP class
+    assert isinstance(plus1(), OP)  # no arguments: an OP object, as for any OP class
+    with pytest.raises(TypeError, match="has no input 'z'"):
+        plus1(x=1, z=2)
+    with pytest.raises(TypeError, match="takes 1 inputs, 2 given"):
+        plus1(1, 2)
     with Workflow(name="fop") as wf:
         first = plus1(x=1)
         plus1.use(key="second")(x=first["y"])

@@ -219,7 +219,8 @@ def _run_one(ctx: _Context, op_cls: Any, op_in: Dict[str, Any], index: Optional[
 
         op = unpickle(base64.b64decode(ctx.op_instance))
     else:
-        op = op_cls(**ctx.op_kwargs)
+        # (a function OP's class takes no arguments: called with some, it would call the function)
+        op = op_cls() if getattr(op_cls, "_dflow_function_op", False) else op_cls(**ctx.op_kwargs)
     step = ctx.step
     op.key = step.get("key")
     op.workflow_name = step.get("workflow")

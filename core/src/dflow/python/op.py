@@ -264,15 +264,13 @@ class _FunctionOP(type):
     As in dflow: ``plus1(x=1)`` outside a ``with Workflow(...)`` (``Steps``, ``DAG``) block runs
     the function (through the sign check) and returns its outputs; inside a block it adds a
     task that runs it and returns the task's outputs (references), for the next call's inputs.
-    Called with no inputs, or with arguments that are not its inputs, it makes an OP object,
-    as any OP class does.
+    Called with no arguments it makes an OP object, as any OP class does.
     """
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        sign = cls.get_input_sign()
-        if (not args and not kwargs) or len(args) > len(sign) or not set(kwargs) <= set(sign):
-            return super().__call__(*args, **kwargs)
-        return _call_function_op(cls, sign, args, kwargs, {})
+        if not args and not kwargs:
+            return super().__call__()
+        return _call_function_op(cls, cls.get_input_sign(), args, kwargs, {})
 
     def use(cls, **task_kwargs: Any) -> Callable[..., Any]:
         """The function with arguments for the task a call inside a block adds (``key=...``, ``when=...``)."""
@@ -288,6 +286,10 @@ def _call_function_op(cls: Any, sign: Any, args: Any, kwargs: Dict[str, Any], ta
     names = list(sign)
     if len(args) > len(names):
         raise TypeError("%s() takes %d inputs, %d given" % (cls.__name__, len(names), len(args)))
+    unknown = [k for k in kwargs if k not in sign]
+    if unknown:
+        raise TypeError("%s() has no input %s (its inputs: %s)" % (cls.__name__, ", ".join(map(repr, unknown)),
+                                                                    ", ".join(names) or "none"))
     for k, v in zip(names, args):
         if k in op_in:
             raise TypeError("%s() got multiple values for input %r" % (cls.__name__, k))
