@@ -479,3 +479,20 @@ def test_calling_a_function_op_runs_it_outside_a_block_and_adds_a_task_inside_on
     assert wf.query_status() == "Succeeded"
     assert sorted(s.outputs.parameters["y"].value for s in wf.query_step(type="Pod")) == [2, 3]
     assert [s.outputs.parameters["y"].value for s in wf.query_step(key="second")] == [3]
+
+
+def test_an_output_saved_at_a_key_of_ones_own_is_warned_about():
+    # abacustest sets step.template.outputs.artifacts["outputs"].save = [S3Artifact(key=...)]: not applied here
+    import warnings
+
+    from dflow import OutputArtifact, S3Artifact
+
+    t = ShellOPTemplate(name="out", script="echo hi > /tmp/o.txt")
+    t.outputs.artifacts["o"] = OutputArtifact(path="/tmp/o.txt")
+    t.outputs.artifacts["o"].save = [S3Artifact(key="{{workflow.name}}/rundft")]
+    with pytest.warns(UserWarning, match=r"output artifact 'o': save=.* is not applied by this project"):
+        _compile_one(Step("s", t))
+    t.outputs.artifacts["o"].save = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _compile_one(Step("s", t))

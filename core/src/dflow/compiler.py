@@ -185,6 +185,14 @@ class _Compiler:
                                  global_name=a.global_name, optional=getattr(a, "optional", False))
             for k, a in t.outputs.artifacts.items()
         ]
+        for k, a in t.outputs.artifacts.items():
+            if getattr(a, "save", None):
+                import warnings
+
+                warnings.warn(
+                    f"template {t.name!r}, output artifact {k!r}: save={a.save!r} (storing the output at a key of "
+                    "your own as well) is not applied by this project; nothing is stored at that key. Give the step's "
+                    f"output (step.outputs.artifacts[{k!r}]) to the steps that read it instead", stacklevel=2)
         retry = None
         if t.retry_on_failure:
             retry = S.RetrySpec(limit=int(t.retry_on_failure), on="always",
