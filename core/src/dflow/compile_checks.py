@@ -144,3 +144,15 @@ def check_unique_keys(templates: List[Any]) -> None:
                     "(give them different keys, e.g. with a placeholder: key='name-{{item}}')"
                 )
             seen[s.key] = where
+
+
+def warn_unapplied_save(t: Any) -> None:
+    """A warning for each output artifact of template ``t`` with ``save=[...]``, which this project does not apply."""
+    import warnings
+
+    for k, a in t.outputs.artifacts.items():
+        if getattr(a, "save", None):
+            warnings.warn(
+                f"template {t.name!r}, output artifact {k!r}: save={a.save!r} (storing the output at a key of "
+                "your own as well) is not applied by this project; nothing is stored at that key. Give the step's "
+                f"output (step.outputs.artifacts[{k!r}]) to the steps that read it instead", stacklevel=4)

@@ -23,6 +23,7 @@ from .compile_checks import (
     check_steps_refs,
     check_unique_keys,
     task_refs,
+    warn_unapplied_save,
 )
 from .contract import SLICE_PARAMETER, encode_value
 from .dag import DAG
@@ -185,14 +186,7 @@ class _Compiler:
                                  global_name=a.global_name, optional=getattr(a, "optional", False))
             for k, a in t.outputs.artifacts.items()
         ]
-        for k, a in t.outputs.artifacts.items():
-            if getattr(a, "save", None):
-                import warnings
-
-                warnings.warn(
-                    f"template {t.name!r}, output artifact {k!r}: save={a.save!r} (storing the output at a key of "
-                    "your own as well) is not applied by this project; nothing is stored at that key. Give the step's "
-                    f"output (step.outputs.artifacts[{k!r}]) to the steps that read it instead", stacklevel=2)
+        warn_unapplied_save(t)
         retry = None
         if t.retry_on_failure:
             retry = S.RetrySpec(limit=int(t.retry_on_failure), on="always",

@@ -49,6 +49,7 @@ from dflow.python import PythonOPTemplate, Slices
 from . import ops
 from .control import ControlChecks
 from .dataflow import DataFlowChecks
+from .packages import PackageChecks
 
 __all__ = ["BackendConformance"]
 
@@ -77,7 +78,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
-class BackendConformance(DataFlowChecks, ControlChecks):
+class BackendConformance(DataFlowChecks, PackageChecks, ControlChecks):
     """Subclass with ``__test__ = True`` and ``mode = "<backend>"``."""
 
     __test__ = False

@@ -1,0 +1,89 @@
+"""Data-flow promises of the backend conformance suite found by packages built on dflow.
+
+Mixed into :class:`dflow.testing.backend.BackendConformance` (every backend runs them).
+Each was found by running a package's own tests or examples (abacus-test, dflow-galaxy)
+unchanged on this project: the original dflow gave the answer, this project did not.
+"""
+
+from __future__ import annotations
+
+import dflow
+from dflow.python import PythonOPTemplate, Slices
+
+from . import ops
+
+__all__ = ["PackageChecks"]
+
+
+class PackageChecks:
+    """Tests using the helpers of :class:`~dflow.testing.backend.BackendConformance` (``run``, ``one``, ``tmp``)."""
+
+    def test_an_input_artifact_carries_where_it_was_placed(self) -> None:
+        """abacustest's OPs read ``op_in["examples"].art_root``: as in dflow, an input artifact's value (a list
+        of paths, a path) carries the directory the artifact was placed at, and its items are below it."""
+        (self.tmp / "one.txt").write_text("1")  # type: ignore[attr-defined]
+        wf = dflow.Workflow("art-root")
+        make = dflow.Step("make", PythonOPTemplate(ops.MakeDirs), parameters={"names": ["a", "b"]})
+        see = dflow.Step("see", PythonOPTemplate(ops.ArtRoots),
+                         artifacts={"dirs": make.outputs.artifacts["dirs"], "one": dflow.upload_artifact("one.txt")})
+        wf.add(make)
+        wf.add(see)
+        self.run(wf)  # type: ignore[attr-defined]
+        got = self.one(wf, name="see").outputs.parameters  # type: ignore[attr-defined]
+        assert got["rel"].value == ["a", "b"] and got["one_rel"].value == "one.txt", (got["rel"].value, got["one_rel"].value)
+
+    def test_relative_output_paths_are_taken_from_where_the_op_ended(self) -> None:
+        """abacustest's ``PostDFT`` changes directory and returns ``Path("post.log")``: as in dflow, the output
+        holds that file (relative to the directory the OP ended in), not nothing."""
+        wf = dflow.Workflow("ends-elsewhere")
+        post = dflow.Step("post", PythonOPTemplate(ops.EndsElsewhere), parameters={"text": "done"})
+        names = dflow.Step("names", PythonOPTemplate(ops.ItemNames), artifacts={"dirs": post.outputs.artifacts["files"]})
+        wf.add(post)
+        wf.add(names)
+        self.run(wf)  # type: ignore[attr-defined]
+        assert self.one(wf, name="names").outputs.parameters["names"].value == ["post.log"]  # type: ignore[attr-defined]
+
+    def test_a_file_uploaded_by_upload_s3_is_an_artifact_and_a_templates_default(self) -> None:
+        """dflow-galaxy ships each function as one file, ``upload_s3("fn.txt", prefix)``, and gives it as the
+        ``source`` of a template's input artifact (its default) or as ``S3Artifact(key=...)``: the script
+        finds the file at the declared path, and the folder that holds it at its folder."""
+        import uuid
+
+        (self.tmp / "fn.txt").write_text("from source")  # type: ignore[attr-defined]
+        (self.tmp / "given.txt").write_text("given")  # type: ignore[attr-defined]
+        prefix = "conformance/%s" % uuid.uuid4().hex[:8]
+        default = dflow.upload_s3(str(self.tmp / "fn.txt"), prefix + "/build/fn")  # type: ignore[attr-defined]
+        given = dflow.upload_s3(str(self.tmp / "given.txt"), prefix + "/build/given")  # type: ignore[attr-defined]
+        t = dflow.ShellOPTemplate(name="cat-fn", image="alpine:3.15",
+                                  script="cat /tmp/base/pkg/script.txt > /tmp/out.txt; ls /tmp/base/pkg > /tmp/ls.txt")
+        t.inputs.artifacts["fn"] = dflow.InputArtifact(path="/tmp/base/pkg/script.txt", source=dflow.S3Artifact(key=default))
+        t.outputs.parameters["text"] = dflow.OutputParameter(value_from_path="/tmp/out.txt")
+        t.outputs.parameters["ls"] = dflow.OutputParameter(value_from_path="/tmp/ls.txt")
+        wf = dflow.Workflow("upload-s3-file")
+        wf.add(dflow.Step("default", t))
+        wf.add(dflow.Step("given", t, artifacts={"fn": dflow.S3Artifact(key=given)}))
+        self.run(wf)  # type: ignore[attr-defined]
+        for name, text in (("default", "from source"), ("given", "given")):
+            out = self.one(wf, name=name).outputs.parameters  # type: ignore[attr-defined]
+            assert (out["text"].value, out["ls"].value) == (text, "script.txt"), (name, out["text"].value, out["ls"].value)
+
+    def test_grouped_slices_with_an_expression_over_a_sequence_counted_at_run_time(self) -> None:
+        """abacustest's ``rundft``: ``Slices("int('{{item}}')", group_size=2)`` over
+        ``argo_sequence(argo_len(<output>), format="%03d")``: two groups, every slice's output gathered in
+        order; and ``with_param=range(3)`` fans out over the range, as in dflow."""
+        wf = dflow.Workflow("group-expr")
+        same = dflow.Step("same", PythonOPTemplate(ops.Same), parameters={"values": [1, 2, 3]})
+        each = dflow.Step("each", PythonOPTemplate(ops.Square, slices=Slices(
+            "int('{{item}}')", input_parameter=["x"], output_parameter=["y"], group_size=2)),
+            parameters={"x": same.outputs.parameters["values"]},
+            with_sequence=dflow.argo_sequence(dflow.argo_len(same.outputs.parameters["values"]), format="%03d"),
+            key="sq-{{item}}")
+        ranged = dflow.Step("ranged", PythonOPTemplate(ops.AddOne), parameters={"n": "{{item}}"}, with_param=range(3))
+        wf.add(same)
+        wf.add([each, ranged])
+        wf.add(dflow.Step("seen", PythonOPTemplate(ops.Same), parameters={"values": each.outputs.parameters["y"]}))
+        self.run(wf)  # type: ignore[attr-defined]
+        assert self.one(wf, name="seen").outputs.parameters["values"].value == [1, 4, 9]  # type: ignore[attr-defined]
+        assert sorted(s.key for s in wf.query_step(name="each") if s.key) == ["sq-000", "sq-001"]
+        assert sorted(s.outputs.parameters["n"].value for s in wf.query_step(name="ranged", type="Pod")) == [1, 2, 3]
+
