@@ -481,18 +481,26 @@ def test_calling_a_function_op_runs_it_outside_a_block_and_adds_a_task_inside_on
     assert [s.outputs.parameters["y"].value for s in wf.query_step(key="second")] == [3]
 
 
-def test_an_output_saved_at_a_key_of_ones_own_is_warned_about():
-    # abacustest sets step.template.outputs.artifacts["outputs"].save = [S3Artifact(key=...)]: not applied here
-    import warnings
-
+def test_an_outputs_save_key_is_compiled_and_checked():
+    # abacustest sets step.template.outputs.artifacts["outputs"].save = [S3Artifact(key=...)]; dflow's
+    # output_artifact_save and Artifact(..., save=...) say the same: the key reaches the spec, bad ones are refused
     from dflow import OutputArtifact, S3Artifact
+    from dflow.errors import ValidationError
 
     t = ShellOPTemplate(name="out", script="echo hi > /tmp/o.txt")
+    t.inputs.parameters["n"] = InputParameter()
     t.outputs.artifacts["o"] = OutputArtifact(path="/tmp/o.txt")
-    t.outputs.artifacts["o"].save = [S3Artifact(key="{{workflow.name}}/rundft")]
-    with pytest.warns(UserWarning, match=r"output artifact 'o': save=.* is not applied by this project"):
-        _compile_one(Step("s", t))
-    t.outputs.artifacts["o"].save = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        _compile_one(Step("s", t))
+    assert t.outputs.artifacts["o"].save == []  # dflow's default: a list one may append to
+    t.outputs.artifacts["o"].save = [S3Artifact(key="a"), S3Artifact(key="{{workflow.name}}/{{inputs.parameters.n}}")]
+    spec = _compile_one(Step("s", t, parameters={"n": 1}))
+    assert [a.save_key for t_ in spec.templates if t_.name == "out" for a in t_.outputs_artifacts] == ["{{workflow.name}}/{{inputs.parameters.n}}"]
+    for bad, says in (("{{inputs.parameters.m}}/x", r"refers to \{\{inputs.parameters.m\}\}"),
+                      ("../up", "relative, without '..'"), ("/abs", "relative")):
+        t.outputs.artifacts["o"].save = [S3Artifact(key=bad)]
+        with pytest.raises(ValidationError, match=r"template 'out', output artifact 'o': .*" + says):
+            _compile_one(Step("s", t, parameters={"n": 1}))
+    t.outputs.artifacts["o"].save = [object()]
+    with pytest.raises(ValidationError, match="only S3Artifact"):
+        _compile_one(Step("s", t, parameters={"n": 1}))
+    py = PythonOPTemplate(_Emit, output_artifact_save={"f": S3Artifact(key="k/{{pod.name}}")})
+    assert py.outputs.artifacts["f"].save[0].key == "k/{{pod.name}}"

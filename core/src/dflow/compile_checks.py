@@ -9,12 +9,12 @@ are refused here, before anything runs, naming the template, the step and the fi
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from . import spec as S
 from .errors import ValidationError
 
-__all__ = ["REF", "task_refs", "check_steps_refs", "check_acyclic", "check_io_refs", "step_texts"]
+__all__ = ["REF", "task_refs", "check_steps_refs", "check_acyclic", "check_io_refs", "step_texts", "save_key_of"]
 
 REF = re.compile(r"\{\{\s*([^{}=][^{}]*?)\s*\}\}")
 _EXPR_STEP = re.compile(r"\b(steps|tasks)\[\s*'([^']+)'\s*\]")
@@ -146,13 +146,42 @@ def check_unique_keys(templates: List[Any]) -> None:
             seen[s.key] = where
 
 
-def warn_unapplied_save(t: Any) -> None:
-    """A warning for each output artifact of template ``t`` with ``save=[...]``, which this project does not apply."""
-    import warnings
+def save_key_of(t: Any, name: str, a: Any) -> Optional[str]:
+    """The key an output artifact's ``save=[S3Artifact(key=...)]`` stores a copy of it at, checked.
 
-    for k, a in t.outputs.artifacts.items():
-        if getattr(a, "save", None):
-            warnings.warn(
-                f"template {t.name!r}, output artifact {k!r}: save={a.save!r} (storing the output at a key of "
-                "your own as well) is not applied by this project; nothing is stored at that key. Give the step's "
-                f"output (step.outputs.artifacts[{k!r}]) to the steps that read it instead", stacklevel=4)
+    As in dflow, the last ``S3Artifact`` of ``save`` counts. Its key may hold
+    ``{{inputs.parameters.NAME}}`` of the template, ``{{workflow.name}}``, ``{{workflow.uid}}``
+    and ``{{pod.name}}``, filled in when the step ends; anything else is refused here.
+    """
+    from .artifact import S3Artifact
+
+    where = f"template {t.name!r}, output artifact {name!r}"
+    items = a.save if isinstance(a.save, (list, tuple)) else [a.save] if a.save is not None else []
+    key = None
+    for item in items:
+        if not isinstance(item, S3Artifact):
+            raise ValidationError(
+                f"{where}: save={item!r} is not supported; only S3Artifact(key=...) is (a PVC, as with .pvc(), "
+                "is not). Store the output at a key with save=[S3Artifact(key='...')], or read the step's output")
+        if item.storage not in (None, "custom"):
+            raise ValidationError(
+                f"{where}: save=S3Artifact(key={item.key!r}, storage={item.storage!r}): a copy goes to the "
+                "workflow's configured store only; leave storage out")
+        key = item.key
+    if key is None:
+        return None
+    declared = set(t.inputs.parameters)
+    for m in REF.finditer(key):
+        ref = m.group(1)
+        parts = ref.split(".")
+        ok = ref in ("workflow.name", "workflow.uid", "pod.name") or (
+            len(parts) == 3 and parts[:2] == ["inputs", "parameters"] and parts[2] in declared)
+        if not ok:
+            raise ValidationError(
+                f"{where}: the key {key!r} of save refers to {{{{{ref}}}}}; a saved output's key may use "
+                "{{inputs.parameters.NAME}} of the template, {{workflow.name}}, {{workflow.uid}} and {{pod.name}}")
+    literal = REF.sub("x", key)
+    if "{{" in literal or literal.startswith("/") or ".." in literal.split("/"):
+        raise ValidationError(
+            f"{where}: the key {key!r} of save must be relative, without '..' parts or expressions")
+    return key

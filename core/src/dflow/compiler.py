@@ -22,8 +22,8 @@ from .compile_checks import (
     check_script_refs,
     check_steps_refs,
     check_unique_keys,
+    save_key_of,
     task_refs,
-    warn_unapplied_save,
 )
 from .contract import SLICE_PARAMETER, encode_value
 from .dag import DAG
@@ -183,10 +183,10 @@ class _Compiler:
             ))
         outputs_a = [
             S.OutputArtifactSpec(name=k, path=a.path or f"/tmp/outputs/artifacts/{k}", archive=_archive(a.archive),
-                                 global_name=a.global_name, optional=getattr(a, "optional", False))
+                                 global_name=a.global_name, optional=getattr(a, "optional", False),
+                                 save_key=save_key_of(t, k, a))
             for k, a in t.outputs.artifacts.items()
         ]
-        warn_unapplied_save(t)
         retry = None
         if t.retry_on_failure:
             retry = S.RetrySpec(limit=int(t.retry_on_failure), on="always",

@@ -423,7 +423,8 @@ class OutputArtifact(_Bindable):
         self._from = _from
         self.name = name
         self.type = type
-        self.save = save
+        # where a copy of the output is also stored (dflow's list; one item may be given alone)
+        self.save = [] if save is None else list(save) if isinstance(save, (list, tuple)) else [save]
         self.archive = archive
         self.global_name = global_name
         self.from_expression = from_expression

@@ -108,6 +108,9 @@ class OutputArtifactSpec(_Model):
     archive: Optional[str] = "tar"
     global_name: Optional[str] = None
     optional: bool = False
+    #: ``save=[S3Artifact(key=...)]``: a copy of the output also goes to this key of the configured
+    #: store when the step ends (placeholders: the template's input parameters, workflow name, pod name)
+    save_key: Optional[str] = None
 
 
 # --------------------------------------------------------------------------- artifact arguments

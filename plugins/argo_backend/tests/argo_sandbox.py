@@ -157,7 +157,7 @@ class Sandbox:
         if not src.exists():
             raise PodFailed(f"no artifact at key {key!r}")
         dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_file() and key.endswith(".tgz"):
+        if src.is_file() and (key.endswith(".tgz") or _is_tarball(src)):  # Argo unpacks what it finds tarred
             tmp = dst.parent / (dst.name + ".untar")
             with tarfile.open(src) as tf:
                 tf.extractall(tmp)
@@ -851,6 +851,18 @@ class Sandbox:
 
 
 # ---------------------------------------------------------------- Argo status objects
+
+
+def _is_tarball(path: Path) -> bool:
+    """Whether ``path`` is a gzipped tarball (an output stored with Argo's default archive at a key of its own)."""
+    with open(path, "rb") as f:
+        if f.read(2) != b"\x1f\x8b":
+            return False
+    try:
+        with tarfile.open(path, "r:gz") as tf:
+            return tf.next() is not None
+    except (tarfile.TarError, OSError, EOFError):
+        return False
 
 
 def _iso(t: Optional[float]) -> Optional[str]:

@@ -123,6 +123,7 @@ class PythonOPTemplate(PythonScriptOPTemplate):
         except Exception as e:  # noqa: BLE001 - the OP's own code failed
             raise ValidationError(f"OP {cls.__qualname__}: get_input_sign/get_output_sign failed: {e}") from e
         archive = output_artifact_archive or {}
+        saves = output_artifact_save or {}
         defaults = output_parameter_default or {}
         art_globals = output_artifact_global_name or {}
         par_globals = output_parameter_global_name or {}
@@ -147,7 +148,7 @@ class PythonOPTemplate(PythonScriptOPTemplate):
                 self.outputs.artifacts[pname] = OutputArtifact(
                     path=f"/tmp/outputs/artifacts/{pname}", archive=arch, type=sign.type,
                     global_name=art_globals.get(pname, getattr(sign, "global_name", None)),
-                    optional=sign.optional,
+                    optional=sign.optional, save=saves.get(pname, sign.save),
                 )
             else:
                 tp = sign.type if isinstance(sign, (Parameter, BigParameter)) else sign

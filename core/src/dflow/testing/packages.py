@@ -87,3 +87,26 @@ class PackageChecks:
         assert sorted(s.key for s in wf.query_step(name="each") if s.key) == ["sq-000", "sq-001"]
         assert sorted(s.outputs.parameters["n"].value for s in wf.query_step(name="ranged", type="Pod")) == [1, 2, 3]
 
+    def test_an_output_is_also_stored_at_the_key_its_save_names(self) -> None:
+        """abacustest hands ``rundft``'s outputs to ``postdft`` through ``save=[S3Artifact(key="{{workflow.name}}/...")]``:
+        as in dflow, a copy of the output goes to that key (the slices of a fan-out may share one, each adding
+        its files; a key may hold the template's input parameters), and a later step reads it as
+        ``S3Artifact(key=...)`` with the workflow's name in the key, filled in when it runs."""
+        shared = dflow.S3Artifact(key="{{workflow.name}}/saved/all")
+        fan = dflow.Step("fan", PythonOPTemplate(
+            ops.WriteFile, output_artifact_save={"out": shared}, output_artifact_archive={"out": None},
+            slices=Slices("{{item}}", input_parameter=["name"], output_artifact=["out"])),
+            parameters={"text": "x", "name": ["a.txt", "b.txt", "c.txt"]}, with_param=dflow.argo_range(3))
+        own = dflow.Step("own", PythonOPTemplate(ops.WriteFile, output_artifact_save={
+            "out": [dflow.S3Artifact(key="{{workflow.name}}/saved/{{inputs.parameters.name}}")]}),
+            parameters={"text": "own", "name": "own.txt"})
+        wf = dflow.Workflow("save-key")
+        wf.add([fan, own])
+        wf.add([dflow.Step("names", PythonOPTemplate(ops.ItemNames), artifacts={"dirs": shared}),
+                dflow.Step("cat", PythonOPTemplate(ops.Concat), parameters={"suffix": "!"},
+                           artifacts={"inp": dflow.S3Artifact(key="{{workflow.name}}/saved/own.txt")})])
+        self.run(wf)  # type: ignore[attr-defined]
+        assert sorted(self.one(wf, name="names").outputs.parameters["names"].value) == ["a.txt", "b.txt", "c.txt"]  # type: ignore[attr-defined]
+        assert self.one(wf, name="cat").outputs.parameters["text"].value == "own!"  # type: ignore[attr-defined]
+        # the step's own output is where it always is; the copy is an extra, not the output
+        assert "saved" not in self.one(wf, name="own").outputs.artifacts["out"].key  # type: ignore[attr-defined]

@@ -30,6 +30,7 @@ from .util import (
     INSTANCE_TEMPLATE,
     REUSE_WRAPPER_ANNOTATION,
     REUSED_TEMPLATE_ANNOTATION,
+    SAVED_PREFIX,
 )
 
 __all__ = ["ArgoBackend", "nodes_to_records"]
@@ -265,7 +266,7 @@ def _artifacts(items: List[Dict[str, Any]]) -> Dict[str, StoredArtifact]:
     """The artifacts of a node, as stored artifacts of the configured store (by their keys)."""
     out = {}
     for a in items or []:
-        if a.get("name") in ("main-logs", "dflow-pkg"):
+        if a.get("name") in ("main-logs", "dflow-pkg") or str(a.get("name")).startswith(SAVED_PREFIX):
             continue
         loc = next((a[k] for k in _LOCATION_KINDS if isinstance(a.get(k), dict)), None)
         key = (loc or {}).get("key") or (loc or {}).get("blob")

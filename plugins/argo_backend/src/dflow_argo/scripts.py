@@ -22,7 +22,7 @@ from dflow.errors import ValidationError
 from dflow.spec import DAGTemplateSpec, PythonOPSpec, ScriptTemplateSpec, StepsTemplateSpec
 
 from .podscript import PACKAGES_DIR, PKG_DIR, pod_script
-from .util import ARTIFACT_IN_SCRIPT, default_group_key, part_key
+from .util import ARTIFACT_IN_SCRIPT, SAVED_PREFIX, default_group_key, part_key
 from .util import archive_field as _archive
 from .util import input_parameter as _input_parameter
 from .util import prune as _prune
@@ -205,6 +205,12 @@ class ScriptTemplates:
                     suffix = ".tgz" if arch is None else ""
                     art.update(self.locations.location(f"{{{{workflow.name}}}}/{{{{pod.name}}}}/{a.name}{suffix}"))
             out_arts.append(art)
+            if a.save_key:
+                # save=[S3Artifact(key=...)]: the same path again, to the key given (placeholders Argo fills in)
+                saved = {k: v for k, v in art.items() if k in ("path", "optional")}
+                arch = _archive(a.archive)
+                out_arts.append({"name": SAVED_PREFIX + a.name, **saved, **({"archive": arch} if arch else {}),
+                                 **self.locations.location(a.save_key.strip("/"))})
         env = [{"name": k, "value": v} for k, v in t.env.items()]
         if op is not None:
             source = self._python_op_source(t, op, in_arts, env)

@@ -59,6 +59,8 @@ GATHER_TEMPLATE = "dflow-gathered-artifact"
 INSTANCE_TEMPLATE = "dflow-instance-key"
 # kubernetes refuses annotations above 256 kB in total; keep room for the user's own
 SPEC_ANNOTATION_LIMIT = 200_000
+#: an output artifact's copy at the key of its ``save=[S3Artifact(key=...)]``: Argo writes the path twice
+SAVED_PREFIX = "dflow-saved-"
 
 STEP_PARAM_REF = re.compile(r"\{\{\s*(steps|tasks)\.([^.{}\s]+)\.outputs\.parameters\.([^.{}\s]+)\s*\}\}")
 EXPR_PARAM_REF = re.compile(r"\b(steps|tasks)\[\s*'([^']+)'\s*\]\.outputs\.parameters\[\s*'([^']+)'\s*\]")

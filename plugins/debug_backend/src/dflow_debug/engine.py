@@ -289,6 +289,8 @@ class Engine:
             art = v if isinstance(v, StoredArtifact) else None
         else:
             art = arg.stored
+            if art is not None and "{{" in art.key:  # S3Artifact(key="{{workflow.name}}/..."), filled in here
+                art = art.model_copy(update={"key": scope.text(art.key)})
         if art is not None and arg.sub_path:
             sub = scope.text(arg.sub_path)
             art = art.model_copy(update={"sub_path": sub if not art.sub_path else f"{art.sub_path}/{sub}"})
@@ -467,6 +469,9 @@ class Engine:
                 return Outcome("Failed", self.stager.failed_outputs(tmpl, sdir), {}, message=msg)
         try:
             p, a = self.stager.collect_outputs(tmpl, sdir)
+            if any(o.save_key for o in tmpl.outputs_artifacts):
+                pod_name = f"{self.workflow_id}-{tmpl.name}-{rec.id.rsplit('-', 1)[-1]}"
+                self.stager.save_copies(tmpl, sdir, a, Scope(self, params, arts), pod_name)
         except StepFailed as e:
             return Outcome("Failed", message=str(e))
         return Outcome("Succeeded", p, a)

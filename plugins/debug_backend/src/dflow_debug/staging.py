@@ -363,6 +363,23 @@ class Stager:
             arts[a.name] = self.store(d)
         return params, arts
 
+    def save_copies(self, tmpl: ScriptTemplateSpec, sdir: str, arts: Dict[str, Optional[StoredArtifact]],
+                    scope: Scope, pod_name: str) -> None:
+        """Store a copy of each output with ``save=[S3Artifact(key=...)]`` at its key, as a cluster's pod does.
+
+        The key's placeholders are filled in from the template's inputs, the workflow and the
+        pod's name. Copies merge: the slices of a fan-out may save to one key, each its files.
+        """
+        for a in tmpl.outputs_artifacts:
+            if a.save_key is None or arts.get(a.name) is None:
+                continue
+            key = X.substitute(a.save_key, lambda ref: pod_name if ref == "pod.name" else scope.lookup(ref))
+            src = os.path.join(sdir, "outputs", "artifacts", a.name)
+            try:
+                upload_tree(self.client, key.strip("/"), src)
+            except Exception as e:  # noqa: BLE001 - a bad key or a store that failed: the step fails, saying so
+                raise StepFailed(f"output artifact {a.name!r}: storing its copy at key {key!r} (save) failed: {e}") from e
+
 
 # ---------------------------------------------------------------- helpers
 
