@@ -543,3 +543,16 @@ class DataFlowChecks:
         wf.add(dflow.Step("seen", PythonOPTemplate(ops.Same), parameters={"values": each.outputs.parameters["text"]}))
         self.run(wf)  # type: ignore[attr-defined]
         assert self.one(wf, name="seen").outputs.parameters["values"].value == ["a", "b"]  # type: ignore[attr-defined]
+
+    def test_a_script_names_its_pod(self) -> None:
+        """``{{pod.name}}`` in a script (dflow's own templates key outputs by it): the pod's name, as Argo forms it,
+        ``<workflow name>-<template>-<id>``, one per pod of a fan-out."""
+        t = dflow.ShellOPTemplate(name="pod-name", image="alpine:3.15",
+                                  script="echo {{pod.name}} > /tmp/o.txt")
+        t.inputs.parameters["i"] = dflow.InputParameter()
+        t.outputs.parameters["o"] = dflow.OutputParameter(value_from_path="/tmp/o.txt")
+        wf = dflow.Workflow("pod-names")
+        wf.add(dflow.Step("each", t, parameters={"i": "{{item}}"}, with_param=[0, 1]))
+        self.run(wf)  # type: ignore[attr-defined]
+        names = [s.outputs.parameters["o"].value for s in wf.query_step(name="each", type="Pod")]
+        assert len(set(names)) == 2 and all(n.startswith(wf.id + "-pod-name") for n in names), (wf.id, names)

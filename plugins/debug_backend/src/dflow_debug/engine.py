@@ -117,7 +117,9 @@ class Engine:
         self.nodes.save(rec)
         try:
             if tmpl.kind == "script":
-                outcome = await self.run_pod(tmpl, params, arts, rec, Scope(self, params, {}))
+                # the pod's name, as Argo forms one: <workflow>-<template>-<node id's hash>
+                pod = f"{self.workflow_id}-{tmpl.name}-{rec.id.rsplit('-', 1)[-1]}"
+                outcome = await self.run_pod(tmpl, params, arts, rec, Scope(self, params, {}, pod))
             elif tmpl.kind == "steps":
                 outcome = await self.run_steps(tmpl, params, arts, rec, path, stacked)
             else:
@@ -470,8 +472,7 @@ class Engine:
         try:
             p, a = self.stager.collect_outputs(tmpl, sdir)
             if any(o.save_key for o in tmpl.outputs_artifacts):
-                pod_name = f"{self.workflow_id}-{tmpl.name}-{rec.id.rsplit('-', 1)[-1]}"
-                self.stager.save_copies(tmpl, sdir, a, Scope(self, params, arts), pod_name)
+                self.stager.save_copies(tmpl, sdir, a, scope)
         except StepFailed as e:
             return Outcome("Failed", message=str(e))
         return Outcome("Succeeded", p, a)

@@ -54,15 +54,18 @@ class Outcome:
 class Scope:
     """What references inside one Steps/DAG invocation can see."""
 
-    __slots__ = ("params", "arts", "steps", "item", "has_item", "engine")
+    __slots__ = ("params", "arts", "steps", "item", "has_item", "engine", "pod")
 
-    def __init__(self, engine: RunInfo, params: Dict[str, PV], arts: Dict[str, Optional[StoredArtifact]]) -> None:
+    def __init__(self, engine: RunInfo, params: Dict[str, PV], arts: Dict[str, Optional[StoredArtifact]],
+                 pod: Optional[str] = None) -> None:
         self.engine = engine
         self.params = params
         self.arts = arts
         self.steps: Dict[str, Outcome] = {}
         self.item: Any = None
         self.has_item = False
+        #: inside a script template: the name its pod has (``{{pod.name}}``), as Argo names one
+        self.pod = pod
 
     def with_item(self, item: Any) -> "Scope":
         s = Scope(self.engine, self.params, self.arts)
@@ -114,6 +117,8 @@ class Scope:
                     # an output that was not produced (an optional one, a skipped step) is absent:
                     # a consumer that needs it says so, an optional one goes without
                     return out.arts.get(parts[4])
+        if ref == "pod.name" and self.pod is not None:
+            return self.pod
         if head == "workflow":
             eng = self.engine
             if parts[1:] == ["name"] or parts[1:] == ["uid"]:

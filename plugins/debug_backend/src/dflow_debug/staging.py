@@ -364,7 +364,7 @@ class Stager:
         return params, arts
 
     def save_copies(self, tmpl: ScriptTemplateSpec, sdir: str, arts: Dict[str, Optional[StoredArtifact]],
-                    scope: Scope, pod_name: str) -> None:
+                    scope: Scope) -> None:
         """Store a copy of each output with ``save=[S3Artifact(key=...)]`` at its key, as a cluster's pod does.
 
         The key's placeholders are filled in from the template's inputs, the workflow and the
@@ -373,7 +373,7 @@ class Stager:
         for a in tmpl.outputs_artifacts:
             if a.save_key is None or arts.get(a.name) is None:
                 continue
-            key = X.substitute(a.save_key, lambda ref: pod_name if ref == "pod.name" else scope.lookup(ref))
+            key = scope.text(a.save_key)
             src = os.path.join(sdir, "outputs", "artifacts", a.name)
             try:
                 upload_tree(self.client, key.strip("/"), src)
