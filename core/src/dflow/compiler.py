@@ -244,7 +244,8 @@ class _Compiler:
             inputs_parameters=[
                 S.InputParameterSpec(
                     name=k, type=type_label(p.type), description=p.description,
-                    value=parameter_text(p.value)[0] if p.has_value and p.value is not None else None,
+                    # a default of None is a value ("null"), as for a script template's inputs
+                    value=parameter_text(p.value)[0] if p.has_value else None,
                 )
                 for k, p in t.inputs.parameters.items()
             ],

@@ -110,3 +110,13 @@ class PackageChecks:
         assert self.one(wf, name="cat").outputs.parameters["text"].value == "own!"  # type: ignore[attr-defined]
         # the step's own output is where it always is; the copy is an extra, not the output
         assert "saved" not in self.one(wf, name="own").outputs.artifacts["out"].key  # type: ignore[attr-defined]
+
+    def test_a_super_ops_input_with_default_none_has_that_value(self) -> None:
+        """pfd-kit's ``expl-train-loop`` declares ``"report": InputParameter(value=None)`` on a Steps template, and the
+        step calling it gives no ``report``: the default ``None`` applies (not "has no value"), as in dflow."""
+        loop = dflow.Steps("loop", inputs=dflow.Inputs(parameters={"report": dflow.InputParameter(value=None)}))
+        loop.add(dflow.Step("type", PythonOPTemplate(ops.TypeOf), parameters={"v": loop.inputs.parameters["report"]}))
+        wf = dflow.Workflow("none-default")
+        wf.add(dflow.Step("call-loop", loop))
+        self.run(wf)  # type: ignore[attr-defined]
+        assert self.one(wf, name="type").outputs.parameters["type"].value == "NoneType"  # type: ignore[attr-defined]
