@@ -504,3 +504,23 @@ def test_an_outputs_save_key_is_compiled_and_checked():
         _compile_one(Step("s", t, parameters={"n": 1}))
     py = PythonOPTemplate(_Emit, output_artifact_save={"f": S3Artifact(key="k/{{pod.name}}")})
     assert py.outputs.artifacts["f"].save[0].key == "k/{{pod.name}}"
+
+
+def test_a_list_artifact_with_a_step_output_orders_the_dag_and_is_refused_on_argo_by_name():
+    # dflow merges a list given as one artifact; an item that is another task's output makes a dependency
+    from dflow import S3Artifact
+    from dflow.errors import ValidationError
+
+    make = Task(name="make", template=PythonOPTemplate(_Files))
+    read = Task(name="read", template=PythonOPTemplate(_Read),
+                artifacts={"f": [S3Artifact(key="some/key"), make.outputs.artifacts["files"]]})
+    wf = Workflow(name="list-dag")
+    wf.add([read, make])
+    spec = wf.compile()
+    dag = next(t for t in spec.templates if t.kind == "dag")
+    assert [t.dependencies for t in dag.tasks if t.name == "read"] == [["make"]]
+    assert [a.ref for a in dag.tasks[0].artifacts["f"].items if a.ref] == ["{{tasks.make.outputs.artifacts.files}}"]
+    if importlib.util.find_spec("dflow_argo") is None:
+        pytest.skip("the Argo backend (dflow-argo) renders manifests")
+    with pytest.raises(ValidationError, match=r"artifact 'f', item 1 of the list .*not other steps' outputs"):
+        wf.to_dict()

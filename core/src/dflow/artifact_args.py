@@ -39,6 +39,15 @@ def artifact_argument(v: Any, where: str) -> S.ArtifactArgument:
         return S.ArtifactArgument(stored=S.StoredArtifact(key=v.key, storage=v.storage, catalog=getattr(v, "catalog", None)))
     if isinstance(v, str) and v.startswith("{{"):
         return S.ArtifactArgument(ref=v)
+    if isinstance(v, str):  # as in dflow, a text given as an artifact is a raw artifact: a file holding it
+        return S.ArtifactArgument(raw=v)
+    if isinstance(v, (list, tuple)):  # as in dflow, several artifacts given as one are merged, in order
+        items = []
+        for i, x in enumerate(v):
+            if isinstance(x, (list, tuple)):
+                raise ValidationError(f"{where}: item {i} is a list; give a flat list of artifacts")
+            items.append(artifact_argument(x, f"{where}, item {i}"))
+        return S.ArtifactArgument(items=items)
     raise ValidationError(
         f"{where}: {v!r} is not an artifact; pass upload_artifact(...), another step's "
         "outputs.artifacts[...], or the template's inputs.artifacts[...]"

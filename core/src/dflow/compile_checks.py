@@ -46,7 +46,8 @@ def _refs(text: str) -> List[Tuple[str, str]]:
 
 def step_texts(s: S.StepSpec) -> List[str]:
     texts = list(s.parameters.values()) + [s.when or "", s.with_param or "", s.key or ""]
-    texts += [a.ref or "" for a in s.artifacts.values()] + [a.from_expression or "" for a in s.artifacts.values()]
+    args = [x for a in s.artifacts.values() for x in ([a] + list(a.items or []))]  # (the items of a list, too)
+    texts += [a.ref or "" for a in args] + [a.from_expression or "" for a in args]
     if s.with_sequence:
         texts += [s.with_sequence.start or "", s.with_sequence.count or "", s.with_sequence.end or ""]
     return texts

@@ -401,7 +401,8 @@ class _Compiler:
         if scope == "tasks":
             for d in step.dependencies:
                 deps.append(d if isinstance(d, str) else d.name)
-            texts = list(params.values()) + [a.ref or "" for a in arts.values()] + [a.from_expression or "" for a in arts.values()]
+            given = [x for a in arts.values() for x in ([a] + list(a.items or []))]  # (the items of a list, too)
+            texts = list(params.values()) + [a.ref or "" for a in given] + [a.from_expression or "" for a in given]
             texts += ["" if step.when is None else str(step.when), with_param or "", "" if step.key is None else str(step.key)]
             if seq is not None:
                 texts += [seq.start or "", seq.count or "", seq.end or ""]

@@ -152,6 +152,10 @@ class ArtifactArgument(_Model):
     stored: Optional[StoredArtifact] = None
     sub_path: Optional[str] = None
     from_expression: Optional[str] = None
+    #: a text given as the artifact (dflow's raw artifact): the step gets a file holding it
+    raw: Optional[str] = None
+    #: a list given as the artifact: the step gets the items merged, in order, as the parts of one
+    items: Optional[List["ArtifactArgument"]] = None
 
 
 class SequenceSpec(_Model):

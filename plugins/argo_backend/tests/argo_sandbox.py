@@ -42,6 +42,7 @@ import tarfile
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -600,6 +601,10 @@ class Sandbox:
                     key = X.substitute(a["from"], resolve)
                 elif "fromExpression" in a:
                     key = X.to_text(X.eval_expr(a["fromExpression"], resolve))
+                elif "raw" in a:  # Argo writes the text into a file at the input's path
+                    key = f"{self.name}/raw/{uuid.uuid4().hex}"
+                    self._path(key).parent.mkdir(parents=True, exist_ok=True)
+                    self._path(key).write_text(X.substitute(a["raw"].get("data", ""), resolve))
                 else:
                     key = self.location_ref(a, resolve)
                 if a.get("subPath") and key is not None:

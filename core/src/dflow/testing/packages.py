@@ -120,3 +120,19 @@ class PackageChecks:
         wf.add(dflow.Step("call-loop", loop))
         self.run(wf)  # type: ignore[attr-defined]
         assert self.one(wf, name="type").outputs.parameters["type"].value == "NoneType"  # type: ignore[attr-defined]
+
+    def test_a_list_or_a_text_given_as_one_artifact(self) -> None:
+        """pfd-kit gives ``artifacts={"init_confs": [...]}``: as in dflow, a list given as one artifact is its items
+        merged in order (uploads, texts), and a text given as an artifact is a file holding it (a raw artifact)."""
+        (self.tmp / "a.txt").write_text("a")  # type: ignore[attr-defined]
+        (self.tmp / "b.txt").write_text("b")  # type: ignore[attr-defined]
+        ups = [dflow.upload_artifact(str(self.tmp / n)) for n in ("a.txt", "b.txt")]  # type: ignore[attr-defined]
+        wf = dflow.Workflow("list-artifact")
+        wf.add([dflow.Step("names", PythonOPTemplate(ops.ItemNames), artifacts={"dirs": ups}),
+                dflow.Step("mixed", PythonOPTemplate(ops.ItemNames), artifacts={"dirs": ["some text", ups[1]]}),
+                dflow.Step("raw", PythonOPTemplate(ops.Concat), parameters={"suffix": "!"},
+                           artifacts={"inp": "./pert_si.extxyz"})])
+        self.run(wf)  # type: ignore[attr-defined]
+        assert self.one(wf, name="names").outputs.parameters["names"].value == ["a.txt", "b.txt"]  # type: ignore[attr-defined]
+        assert self.one(wf, name="mixed").outputs.parameters["names"].value == ["dirs", "b.txt"]  # type: ignore[attr-defined]
+        assert self.one(wf, name="raw").outputs.parameters["text"].value == "./pert_si.extxyz!"  # type: ignore[attr-defined]

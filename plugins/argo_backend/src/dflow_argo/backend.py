@@ -126,11 +126,33 @@ class ArgoBackend(Backend):
             if up.kind == "local-artifact":
                 client.upload(up.key, up.local_path)
                 continue
+            if up.kind == "merged-artifact":  # a list given as one artifact, with uploads in the store among it
+                self._upload_merged(client, up)
+                continue
             with tempfile.TemporaryDirectory() as tmp:
                 path = os.path.join(tmp, os.path.basename(up.key))
                 with open(path, "wb") as f:
                     f.write(make_tarball(up.local_path))
                 client.upload(up.key, path)
+
+    @staticmethod
+    def _upload_merged(client: Any, up: Upload) -> None:
+        import json
+        import shutil
+
+        from dflow.artifact import get_storage_client
+        from dflow.spec import ArtifactArgument
+
+        from .locations import merge_items
+
+        payload = json.loads(up.local_path)
+        items = [ArtifactArgument.model_validate(x) for x in payload["items"]]
+        merged = merge_items(items, payload["name"],
+                             lambda storage: client if storage in (None, "custom") else get_storage_client(storage))
+        try:
+            client.upload(up.key, merged)
+        finally:
+            shutil.rmtree(merged, ignore_errors=True)
 
     # ---------------------------------------------------------------- queries
 

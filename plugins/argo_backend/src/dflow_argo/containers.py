@@ -374,6 +374,10 @@ class ContainerTemplates:
     def _artifact_argument(self, name: str, a: ArtifactArgument, gathered_key: Optional[str]) -> Dict[str, Any]:
         if a.stored is not None:
             return self.locations.stored(name, a)
+        if a.raw is not None:  # a text given as the artifact: Argo writes a file holding it
+            return {"name": name, "raw": {"data": a.raw}}
+        if a.items is not None:
+            return self.locations.merged(name, a)
         if gathered_key is not None:
             key = gathered_key + ("/" + a.sub_path.strip("/") if a.sub_path else "")
             return {"name": name, **self.locations.location(key)}

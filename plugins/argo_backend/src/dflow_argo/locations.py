@@ -12,7 +12,7 @@ listed in :attr:`Locations.uploads`; :meth:`dflow_argo.ArgoBackend.submit` uploa
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from dflow.artifact import get_storage_client, storage_name
 from dflow.errors import PluginNotFoundError, StorageError
@@ -21,7 +21,7 @@ from dflow.storage import StorageClient
 
 from .package import Upload, dflow_package, package_key
 
-__all__ = ["Locations"]
+__all__ = ["Locations", "merge_items"]
 
 
 class _ClusterRepository(StorageClient):
@@ -108,6 +108,32 @@ class Locations:
             key = key.rstrip("/") + "/" + sub
         return {"name": name, **self.location(key, storage)}
 
+    def merged(self, name: str, arg: ArtifactArgument) -> Dict[str, Any]:
+        """The input artifact ``name`` of a step that gives a list (dflow merges the items, in order).
+
+        The items are merged on this machine as the local engine merges them, and the result is
+        uploaded: at once when every item is a text or a file here, else when the workflow is
+        submitted (uploads in the store are fetched then). Other steps' outputs cannot be items.
+        """
+        import hashlib
+        import json
+
+        from dflow.errors import ValidationError
+
+        items = list(arg.items or [])
+        for i, item in enumerate(items):
+            if item.raw is None and item.stored is None:
+                raise ValidationError(
+                    f"artifact {name!r}, item {i} of the list given as the artifact: on Argo such a list may hold "
+                    "texts and stored artifacts (uploads), which are merged when the workflow is submitted, not other "
+                    "steps' outputs; give each output to an input of its own")
+        if all(it.stored is None or _local(it.stored) for it in items):
+            return {"name": name, **self.location(self.upload(merge_items(items, name, self.client), "local-artifact"))}
+        payload = json.dumps({"name": name, "items": [it.model_dump(mode="json") for it in items]}, sort_keys=True)
+        key = f"{self.key_prefix}dflow/merged/{hashlib.sha1(payload.encode()).hexdigest()}"
+        self.uploads.setdefault(key, Upload(key, payload, "merged-artifact"))
+        return {"name": name, **self.location(key)}
+
     def _reachable(self, st: StoredArtifact) -> "tuple[str, Optional[str]]":
         """Where a stored artifact is for the cluster: in its store (None: the configured one), or an
         upload of its copy on this machine (a ``LocalArtifact``; an output of a local run)."""
@@ -125,3 +151,69 @@ class Locations:
             if local is None:
                 raise
         return self.upload(local, "local-artifact"), None
+
+
+def _local(st: StoredArtifact) -> bool:
+    return bool(st.local_path and os.path.exists(st.local_path))
+
+
+def merge_items(items: List[ArtifactArgument], name: str, client_for: Any) -> str:
+    """A new directory holding ``items`` (texts and stored artifacts) merged in order, as the local engine
+    merges the parts of an artifact; ``client_for(storage)`` gives the store of an upload."""
+    import shutil
+    import tempfile
+
+    from dflow.contract import merge_part
+    from dflow.errors import ValidationError
+
+    merged = tempfile.mkdtemp(prefix="dflow-merged-")
+    for i, item in enumerate(items):
+        part = os.path.join(merged, f".part-{i}")
+        os.makedirs(part)
+        try:
+            _fill_part(item, part, name, client_for)
+        except ValidationError as e:
+            shutil.rmtree(merged, ignore_errors=True)
+            raise ValidationError(f"artifact {name!r}, item {i} of the list given as the artifact: {e}") from None
+        merge_part(part, merged, i)
+        shutil.rmtree(part, ignore_errors=True)
+    return merged
+
+
+def _fill_part(item: ArtifactArgument, part: str, name: str, client_for: Any) -> None:
+    """Write one item of a list artifact into the folder ``part``, as the local engine places it."""
+    import shutil
+    import tempfile
+
+    from dflow.artifact import download_tree
+    from dflow.contract import write_catalog
+    from dflow.errors import ValidationError
+
+    st = item.stored
+    if item.raw is not None:
+        with open(os.path.join(part, name), "w") as f:
+            f.write(item.raw)
+        write_catalog(part, [{"index": None, "key": None, "path": name}])
+        return
+    assert st is not None
+    sub = "/".join(x.strip("/") for x in (st.sub_path, item.sub_path) if x)
+    with tempfile.TemporaryDirectory(prefix="dflow-item-") as tmp:
+        local = st.local_path if st.local_path and os.path.exists(st.local_path) else None
+        if local is None:  # an upload in the store: fetched here
+            download_tree(client_for(st.storage), st.key, tmp)
+            if st.catalog is not None:
+                write_catalog(tmp, list(st.catalog))
+            local = tmp
+        src = os.path.join(local, sub) if sub else local
+        if not os.path.lexists(src):
+            raise ValidationError(f"the stored artifact {st.key!r} has no {sub!r} inside")
+        if sub:
+            dst = os.path.join(part, sub)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copytree(src, dst) if os.path.isdir(src) else shutil.copy2(src, dst)
+            write_catalog(part, [{"index": None, "key": None, "path": sub}])
+        elif os.path.isdir(local):
+            shutil.copytree(local, part, dirs_exist_ok=True)
+        else:
+            shutil.copy2(local, os.path.join(part, os.path.basename(local)))
+            write_catalog(part, [{"index": None, "key": None, "path": os.path.basename(local)}])

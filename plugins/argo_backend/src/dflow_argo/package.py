@@ -26,7 +26,7 @@ class Upload:
 
     key: str
     local_path: str
-    kind: str  # "dflow-package", "python-package", "local-artifact"
+    kind: str  # "dflow-package", "python-package", "local-artifact", "merged-artifact" (local_path: its items)
 
 
 def _files(root: str) -> List[Tuple[str, str]]:

@@ -130,7 +130,8 @@ class SuperOPSlices:
         arts: List[Dict[str, Any]] = []
         steps: List[List[Dict[str, Any]]] = []
         cut_params = [p for p in target.inputs_parameters if p.name in fan.input_parameters]
-        given = {k for k, a in s.artifacts.items() if a.ref or a.stored is not None or a.from_expression}
+        given = {k for k, a in s.artifacts.items()
+                 if a.ref or a.stored is not None or a.from_expression or a.raw is not None or a.items is not None}
         # an artifact the step does not give reaches no slice: nothing to cut
         cut_arts = [a.name for a in target.inputs_artifacts if a.name in fan.input_artifacts and a.name in given]
         if cut_params or cut_arts:

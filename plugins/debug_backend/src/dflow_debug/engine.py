@@ -84,7 +84,8 @@ class Engine:
                 params[p.name] = (self.spec.parameters[p.name], self.spec.parameter_types.get(p.name, p.type))
             elif p.value is not None:
                 params[p.name] = (p.value, p.type)
-        arts: Dict[str, Optional[StoredArtifact]] = {name: a.stored for name, a in self.spec.artifacts.items()}
+        arts: Dict[str, Optional[StoredArtifact]] = {
+            name: self._resolve_argument(a, name, Scope(self, params, {})) for name, a in self.spec.artifacts.items()}
         kind = {"steps": "Steps", "dag": "DAG"}.get(entry.kind, "Pod")
         root = self.nodes.node("", self.workflow_id, self.workflow_id, kind, entry.name, None)
         try:
@@ -284,6 +285,14 @@ class Engine:
         arg = step.artifacts.get(name)
         if arg is None:
             return None
+        return self._resolve_argument(arg, name, scope)
+
+    def _resolve_argument(self, arg: Any, name: str, scope: Scope) -> Optional[StoredArtifact]:
+        if arg.items is not None:  # a list given as one artifact: its items are the parts, merged in order
+            parts = [p for p in (self._resolve_argument(x, name, scope) for x in arg.items) if p is not None]
+            return StoredArtifact(key=f"{self.workflow_id}/merged", parts=parts)
+        if arg.raw is not None:  # a text given as an artifact: a file holding it, named as the input
+            return self.stager.raw_file(arg.raw, name)
         if arg.ref:
             art = scope.artifact(arg.ref)
         elif arg.from_expression:

@@ -100,6 +100,16 @@ class Stager:
         # later steps read it back from the store, as they would on a cluster
         return StoredArtifact(key=key, storage=self.storage_name)
 
+    def raw_file(self, text: str, name: str) -> StoredArtifact:
+        """A file named ``name`` holding ``text`` (a raw artifact), in the run's directory, as a local artifact."""
+        import hashlib
+
+        path = os.path.join(self.wfdir, "raw", hashlib.sha1(text.encode()).hexdigest()[:16], name)
+        if not os.path.isfile(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            atomic_write(path, text)
+        return StoredArtifact(key=path, local_path=path)
+
     def catalog_of(self, art: StoredArtifact) -> List[Dict[str, Any]]:
         if art.parts is not None:
             items: List[Dict[str, Any]] = []
