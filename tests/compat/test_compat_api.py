@@ -524,3 +524,14 @@ def test_a_list_artifact_with_a_step_output_orders_the_dag_and_is_refused_on_arg
         pytest.skip("the Argo backend (dflow-argo) renders manifests")
     with pytest.raises(ValidationError, match=r"artifact 'f', item 1 of the list .*not other steps' outputs"):
         wf.to_dict()
+
+
+def test_bad_input_is_also_a_runtime_error_as_in_dflow():
+    # the original raises RuntimeError for bad input (an upload of a path that does not exist, ...);
+    # code built on it catches that
+    from dflow import upload_artifact
+    from dflow.errors import ValidationError
+
+    with pytest.raises(RuntimeError, match="does not exist"):
+        upload_artifact("/nonexistent/dflow-compat-test")
+    assert issubclass(ValidationError, ValueError) and issubclass(ValidationError, RuntimeError)

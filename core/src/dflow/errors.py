@@ -24,8 +24,11 @@ class DflowError(Exception):
     """Base class of every error raised by dflow itself."""
 
 
-class ValidationError(DflowError, ValueError):
-    """Bad input refused before any work starts."""
+class ValidationError(DflowError, ValueError, RuntimeError):
+    """Bad input refused before any work starts.
+
+    Also a ``RuntimeError``: the original dflow raises that for bad input, and code built on it
+    catches it so."""
 
 
 class NameRuleError(ValidationError):
