@@ -15,7 +15,7 @@ import tarfile
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Union
 
 from .contract import (
     ARCHIVE_OBJECT,
@@ -41,6 +41,7 @@ __all__ = [
     "storage_name",
     "upload_tree",
     "download_tree",
+    "place_stored",
 ]
 
 
@@ -213,6 +214,59 @@ def download_tree(client: StorageClient, key: str, directory: str) -> Optional[s
             raise StorageError(f"artifact {key!r}: {e}") from None
         os.unlink(archive)
     return None
+
+
+def place_stored(art: Any, target: str, client_for: Callable[[], StorageClient],
+                 missing: Callable[[str], Exception] = StorageError) -> None:
+    """Put the files of one stored artifact (a ``StoredArtifact`` without parts) into the directory ``target``,
+    as a step finds its input there.
+
+    A file on this machine given alone (a ``LocalArtifact`` of a file) and a ``sub_path`` are
+    placed under their names, with a catalog naming them; a key that is one object lands
+    under its last name. ``client_for()`` gives the artifact's store, asked only when the files
+    are not on this machine; a missing artifact raises ``missing(message)``.
+    """
+    sub = art.sub_path
+    local = art.local_path if art.local_path and os.path.exists(art.local_path) else None
+    if local is None and art.storage is not None:
+        client = client_for()
+        local = local_path_of(client, art.key)
+        if local is not None and not os.path.exists(local):
+            raise missing(f"artifact {art.key!r} is missing from {client!r}")
+    if local is not None:
+        src = os.path.join(local, sub) if sub else local
+        if not os.path.lexists(src):
+            raise missing(f"artifact {local!r} has no {sub!r} inside")
+        if os.path.isdir(local) or sub:
+            if sub:
+                _copy_item(src, os.path.join(target, sub))
+                write_catalog(target, [{"index": None, "key": None, "path": sub}])
+            else:
+                _copy_item(src, target)
+        else:  # a single file given as an artifact (LocalArtifact of a file)
+            os.makedirs(target, exist_ok=True)
+            shutil.copy2(src, os.path.join(target, os.path.basename(src)))
+            if art.storage is None:
+                write_catalog(target, [{"index": None, "key": None, "path": os.path.basename(src)}])
+        return
+    client = client_for()
+    if sub:
+        os.makedirs(target, exist_ok=True)
+        for k in client.list(f"{art.key}/{sub}", recursive=True):
+            client.download(k, os.path.join(target, k[len(art.key) + 1:]))
+        write_catalog(target, [{"index": None, "key": None, "path": sub}])
+    else:
+        single = download_tree(client, art.key, target)
+        if single is not None:  # one object (upload_s3 of a file): the artifact is that file
+            write_catalog(target, [{"index": None, "key": None, "path": single}])
+
+
+def _copy_item(src: str, dst: str) -> None:
+    if os.path.isdir(src):
+        shutil.copytree(src, dst, dirs_exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
+        shutil.copy2(src, dst)
 
 
 def _leaves(value: Any, prefix: str) -> List[Any]:

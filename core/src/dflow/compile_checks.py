@@ -9,12 +9,12 @@ are refused here, before anything runs, naming the template, the step and the fi
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from . import spec as S
 from .errors import ValidationError
 
-__all__ = ["REF", "task_refs", "check_steps_refs", "check_acyclic", "check_io_refs", "step_texts", "save_key_of"]
+__all__ = ["REF", "task_refs", "check_steps_refs", "check_acyclic", "check_io_refs", "step_texts", "argument_texts", "save_key_of"]
 
 REF = re.compile(r"\{\{\s*([^{}=][^{}]*?)\s*\}\}")
 _EXPR_STEP = re.compile(r"\b(steps|tasks)\[\s*'([^']+)'\s*\]")
@@ -44,10 +44,15 @@ def _refs(text: str) -> List[Tuple[str, str]]:
     return out
 
 
+def argument_texts(args: Iterable[S.ArtifactArgument]) -> List[str]:
+    """The texts that may hold references in a step's artifact arguments (the items of a list, too)."""
+    flat = [x for a in args for x in ([a] + list(a.items or []))]
+    return [a.ref or "" for a in flat] + [a.from_expression or "" for a in flat]
+
+
 def step_texts(s: S.StepSpec) -> List[str]:
     texts = list(s.parameters.values()) + [s.when or "", s.with_param or "", s.key or ""]
-    args = [x for a in s.artifacts.values() for x in ([a] + list(a.items or []))]  # (the items of a list, too)
-    texts += [a.ref or "" for a in args] + [a.from_expression or "" for a in args]
+    texts += argument_texts(s.artifacts.values())
     if s.with_sequence:
         texts += [s.with_sequence.start or "", s.with_sequence.count or "", s.with_sequence.end or ""]
     return texts

@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from . import spec as S
 from .artifact_args import artifact_argument
 from .compile_checks import (
+    argument_texts,
     check_acyclic,
     check_io_refs,
     check_script_refs,
@@ -401,8 +402,7 @@ class _Compiler:
         if scope == "tasks":
             for d in step.dependencies:
                 deps.append(d if isinstance(d, str) else d.name)
-            given = [x for a in arts.values() for x in ([a] + list(a.items or []))]  # (the items of a list, too)
-            texts = list(params.values()) + [a.ref or "" for a in given] + [a.from_expression or "" for a in given]
+            texts = list(params.values()) + argument_texts(arts.values())
             texts += ["" if step.when is None else str(step.when), with_param or "", "" if step.key is None else str(step.key)]
             if seq is not None:
                 texts += [seq.start or "", seq.count or "", seq.end or ""]

@@ -158,62 +158,37 @@ def _local(st: StoredArtifact) -> bool:
 
 
 def merge_items(items: List[ArtifactArgument], name: str, client_for: Any) -> str:
-    """A new directory holding ``items`` (texts and stored artifacts) merged in order, as the local engine
-    merges the parts of an artifact; ``client_for(storage)`` gives the store of an upload."""
+    """A new directory holding ``items`` (texts and stored artifacts) merged in order, placed and merged as the
+    local engine places and merges the parts of an input; ``client_for(storage)`` gives the store of an upload."""
     import shutil
     import tempfile
 
+    from dflow.artifact import place_stored
     from dflow.contract import merge_part
     from dflow.errors import ValidationError
 
+    def refused(message: str) -> Exception:
+        return ValidationError(f"artifact {name!r}, item {i} of the list given as the artifact: {message}")
+
     merged = tempfile.mkdtemp(prefix="dflow-merged-")
-    for i, item in enumerate(items):
-        part = os.path.join(merged, f".part-{i}")
-        os.makedirs(part)
-        try:
-            _fill_part(item, part, name, client_for)
-        except ValidationError as e:
-            shutil.rmtree(merged, ignore_errors=True)
-            raise ValidationError(f"artifact {name!r}, item {i} of the list given as the artifact: {e}") from None
-        merge_part(part, merged, i)
-        shutil.rmtree(part, ignore_errors=True)
+    try:
+        for i, item in enumerate(items):
+            part = os.path.join(merged, f".part-{i}")
+            st = item.stored
+            if item.raw is not None:  # a text: a file named as the input, as the local engine writes it
+                raw = os.path.join(merged, f".raw-{i}", name)
+                os.makedirs(os.path.dirname(raw))
+                with open(raw, "w") as f:
+                    f.write(item.raw)
+                st = StoredArtifact(key=raw, local_path=raw)
+            assert st is not None
+            sub = "/".join(x.strip("/") for x in (st.sub_path, item.sub_path) if x) or None
+            st = st.model_copy(update={"sub_path": sub})
+            place_stored(st, part, lambda st=st: client_for(st.storage), refused)
+            merge_part(part, merged, i)
+            shutil.rmtree(part, ignore_errors=True)
+            shutil.rmtree(os.path.join(merged, f".raw-{i}"), ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(merged, ignore_errors=True)
+        raise
     return merged
-
-
-def _fill_part(item: ArtifactArgument, part: str, name: str, client_for: Any) -> None:
-    """Write one item of a list artifact into the folder ``part``, as the local engine places it."""
-    import shutil
-    import tempfile
-
-    from dflow.artifact import download_tree
-    from dflow.contract import write_catalog
-    from dflow.errors import ValidationError
-
-    st = item.stored
-    if item.raw is not None:
-        with open(os.path.join(part, name), "w") as f:
-            f.write(item.raw)
-        write_catalog(part, [{"index": None, "key": None, "path": name}])
-        return
-    assert st is not None
-    sub = "/".join(x.strip("/") for x in (st.sub_path, item.sub_path) if x)
-    with tempfile.TemporaryDirectory(prefix="dflow-item-") as tmp:
-        local = st.local_path if st.local_path and os.path.exists(st.local_path) else None
-        if local is None:  # an upload in the store: fetched here
-            download_tree(client_for(st.storage), st.key, tmp)
-            if st.catalog is not None:
-                write_catalog(tmp, list(st.catalog))
-            local = tmp
-        src = os.path.join(local, sub) if sub else local
-        if not os.path.lexists(src):
-            raise ValidationError(f"the stored artifact {st.key!r} has no {sub!r} inside")
-        if sub:
-            dst = os.path.join(part, sub)
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            shutil.copytree(src, dst) if os.path.isdir(src) else shutil.copy2(src, dst)
-            write_catalog(part, [{"index": None, "key": None, "path": sub}])
-        elif os.path.isdir(local):
-            shutil.copytree(local, part, dirs_exist_ok=True)
-        else:
-            shutil.copy2(local, os.path.join(part, os.path.basename(local)))
-            write_catalog(part, [{"index": None, "key": None, "path": os.path.basename(local)}])

@@ -18,7 +18,7 @@ import sys
 from typing import Any, Dict, List, Optional, Tuple
 
 from dflow import expressions as X
-from dflow.artifact import download_tree, get_storage_client, upload_tree
+from dflow.artifact import get_storage_client, place_stored, upload_tree
 from dflow.contract import (
     CATALOG_DIR,
     PYTHON_OP_SCRIPT,
@@ -141,39 +141,7 @@ class Stager:
                 merge_part(tmp, target, i, stacked=art.stacked)
                 shutil.rmtree(tmp, ignore_errors=True)
             return
-        sub = art.sub_path
-        local = art.local_path if art.local_path and os.path.exists(art.local_path) else None
-        if local is None and art.storage is not None:
-            local = local_path_of(self.client_for(art), art.key)
-            if local is not None and not os.path.exists(local):
-                raise StepFailed(f"artifact {art.key!r} is missing from {self.client_for(art)!r}")
-        if local is not None:
-            src = os.path.join(local, sub) if sub else local
-            if not os.path.lexists(src):
-                raise StepFailed(f"artifact {local!r} has no {sub!r} inside")
-            if os.path.isdir(local) or sub:
-                if sub:
-                    dst = os.path.join(target, sub)
-                    _copy(src, dst)
-                    write_catalog(target, [{"index": None, "key": None, "path": sub}])
-                else:
-                    _copy(src, target)
-            else:  # a single file given as an artifact (LocalArtifact of a file)
-                os.makedirs(target, exist_ok=True)
-                shutil.copy2(src, os.path.join(target, os.path.basename(src)))
-                if art.storage is None:
-                    write_catalog(target, [{"index": None, "key": None, "path": os.path.basename(src)}])
-            return
-        client = self.client_for(art)
-        if sub:
-            os.makedirs(target, exist_ok=True)
-            for k in client.list(f"{art.key}/{sub}", recursive=True):
-                client.download(k, os.path.join(target, k[len(art.key) + 1:]))
-            write_catalog(target, [{"index": None, "key": None, "path": sub}])
-        else:
-            single = download_tree(client, art.key, target)
-            if single is not None:  # one object (upload_s3 of a file): the artifact is that file
-                write_catalog(target, [{"index": None, "key": None, "path": single}])
+        place_stored(art, target, lambda: self.client_for(art), StepFailed)
 
     # ---------------------------------------------------------------- before an attempt
 
@@ -476,14 +444,6 @@ def _single_file(directory: str) -> Optional[str]:
         if dirs and found is None and len(dirs) > 1:
             return None
     return found
-
-
-def _copy(src: str, dst: str) -> None:
-    if os.path.isdir(src):
-        shutil.copytree(src, dst, dirs_exist_ok=True)
-    else:
-        os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
-        shutil.copy2(src, dst)
 
 
 def _write(path: str, text: str) -> None:
