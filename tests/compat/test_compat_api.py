@@ -506,10 +506,15 @@ def test_an_outputs_save_key_is_compiled_and_checked():
     assert py.outputs.artifacts["f"].save[0].key == "k/{{pod.name}}"
 
 
-def test_a_list_artifact_with_a_step_output_orders_the_dag_and_is_refused_on_argo_by_name():
+def _merge_tasks(wf):
+    """The tasks of the workflow's DAG as Argo gets them: {name: (template, dependencies)}."""
+    dag = next(t for t in wf.to_dict()["spec"]["templates"] if "dag" in t)
+    return {t["name"]: (t["template"], t.get("dependencies")) for t in dag["dag"]["tasks"]}
+
+
+def test_a_list_artifact_with_a_step_output_orders_the_dag_and_is_merged_by_a_pod_on_argo():
     # dflow merges a list given as one artifact; an item that is another task's output makes a dependency
     from dflow import S3Artifact
-    from dflow.errors import ValidationError
 
     make = Task(name="make", template=PythonOPTemplate(_Files))
     read = Task(name="read", template=PythonOPTemplate(_Read),
@@ -522,8 +527,38 @@ def test_a_list_artifact_with_a_step_output_orders_the_dag_and_is_refused_on_arg
     assert [a.ref for a in dag.tasks[0].artifacts["f"].items if a.ref] == ["{{tasks.make.outputs.artifacts.files}}"]
     if importlib.util.find_spec("dflow_argo") is None:
         pytest.skip("the Argo backend (dflow-argo) renders manifests")
-    with pytest.raises(ValidationError, match=r"artifact 'f', item 1 of the list .*not other steps' outputs"):
-        wf.to_dict()
+    tasks = _merge_tasks(wf)  # Argo: a pod merges the items once "make" has run, and "read" reads its output
+    assert tasks["read-merge-f"] == ("dflow-merge-artifact-2", ["make"])
+    assert tasks["read"] == ("read", ["make", "read-merge-f"])
+
+
+def test_a_dict_artifact_with_a_nested_step_output_orders_the_dag_and_is_merged_by_a_pod_on_argo():
+    # dflow takes a dict given as one artifact (the OP gets it by key); an output deep inside makes a dependency
+    from dflow import S3Artifact
+    from dflow.errors import ValidationError
+
+    make = Task(name="make", template=PythonOPTemplate(_Files))
+    read = Task(name="read", template=PythonOPTemplate(_Read),
+                artifacts={"f": {"k": S3Artifact(key="some/key"), "n": {"m": [make.outputs.artifacts["files"]]}}})
+    wf = Workflow(name="dict-dag")
+    wf.add([read, make])
+    spec = wf.compile()
+    dag = next(t for t in spec.templates if t.kind == "dag")
+    assert [t.dependencies for t in dag.tasks if t.name == "read"] == [["make"]]
+    assert dag.tasks[0].artifacts["f"].item_keys == ["k", "n/m"]
+    bad = Workflow(name="bad-key")
+    bad.add(Task(name="r", template=PythonOPTemplate(_Read), artifacts={"f": {"x/y": S3Artifact(key="k")}}))
+    with pytest.raises(ValidationError, match=r"step 'r', artifact 'f': the key 'x/y' of the dict .*cannot name a folder"):
+        bad.compile()
+    if importlib.util.find_spec("dflow_argo") is None:
+        pytest.skip("the Argo backend (dflow-argo) renders manifests")
+    assert _merge_tasks(wf)["read-merge-f"] == ("dflow-merge-artifact-2", ["make"])
+    make2 = Task(name="make", template=PythonOPTemplate(_Files))
+    with_item = Workflow(name="item-in-list")  # merged once, before the fan-out: an item cannot depend on the slice
+    with_item.add([make2, Task(name="r", template=PythonOPTemplate(_Read), with_param=[0, 1],
+                               artifacts={"f": [make2.outputs.artifacts["files"].sub_path("{{item}}")]})])
+    with pytest.raises(ValidationError, match=r"artifact 'f': an item of the list or dict .* uses \{\{item\}\}"):
+        with_item.to_dict()
 
 
 def test_bad_input_is_also_a_runtime_error_as_in_dflow():

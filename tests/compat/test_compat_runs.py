@@ -442,3 +442,25 @@ def test_reusing_a_slice_hands_on_its_own_output_not_the_stack(local_run):
     assert again.query_status() == "Succeeded"
     assert again.query_step(key="w-0")[0].record.message == "reused"
     assert _out(again, "n", "n") == 2
+
+
+# ---------------------------------------------------------------- C50
+
+
+@OP.function
+def texts_by_key(data: Artifact(NestedDict[Path])) -> {"texts": dict}:
+    return {"texts": {k: [Path(p).read_text() for p in v] for k, v in data.items()}}
+
+
+def test_a_dict_of_step_outputs_given_as_one_artifact_reaches_the_op_by_key(local_run):
+    """The original gives ``{"x": [<a's file>], "y": [<b's file>]}`` (each output a list of its paths),
+    and runs the step after both producers."""
+    wf = Workflow(name="dict-of-outputs")
+    a = Step(name="a", template=PythonOPTemplate(write_named), parameters={"name": "A"})
+    b = Step(name="b", template=PythonOPTemplate(write_named), parameters={"name": "A"})  # the same file name
+    wf.add([a, b])
+    wf.add(Step(name="use", template=PythonOPTemplate(texts_by_key),
+                artifacts={"data": {"x": a.outputs.artifacts["out"], "y": b.outputs.artifacts["out"]}}))
+    _run(wf)
+    assert wf.query_status() == "Succeeded"
+    assert _out(wf, "use", "texts") == {"x": ["A"], "y": ["A"]}

@@ -6,7 +6,7 @@ neither imports the other.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Dict, List, Tuple
 
 from . import spec as S
 from .artifact import LocalArtifact, S3Artifact
@@ -42,13 +42,32 @@ def artifact_argument(v: Any, where: str) -> S.ArtifactArgument:
     if isinstance(v, str):  # as in dflow, a text given as an artifact is a raw artifact: a file holding it
         return S.ArtifactArgument(raw=v)
     if isinstance(v, (list, tuple)):  # as in dflow, several artifacts given as one are merged, in order
-        items = []
-        for i, x in enumerate(v):
-            if isinstance(x, (list, tuple)):
-                raise ValidationError(f"{where}: item {i} is a list; give a flat list of artifacts")
-            items.append(artifact_argument(x, f"{where}, item {i}"))
-        return S.ArtifactArgument(items=items)
+        return S.ArtifactArgument(items=[artifact_argument(x, f"{where}, item {i}") for i, x in enumerate(v)])
+    if isinstance(v, dict):  # as in dflow, a dict of artifacts: merged, and the OP gets them by key
+        keys, items = [], []
+        for key, x in _dict_leaves(v, "", where):
+            keys.append(key)
+            items.append(artifact_argument(x, f"{where}, key {key!r}"))
+        if not items:
+            raise ValidationError(f"{where}: the dict given as the artifact is empty; give at least one artifact")
+        return S.ArtifactArgument(items=items, item_keys=keys)
     raise ValidationError(
         f"{where}: {v!r} is not an artifact; pass upload_artifact(...), another step's "
         "outputs.artifacts[...], or the template's inputs.artifacts[...]"
     )
+
+
+def _dict_leaves(value: Dict[Any, Any], prefix: str, where: str) -> List[Tuple[str, Any]]:
+    """``(key path, artifact)`` of a nested dict given as an artifact (``a/b`` for ``{"a": {"b": ...}}``)."""
+    out: List[Tuple[str, Any]] = []
+    for k, x in value.items():
+        name = str(k)
+        if not name or "/" in name or name in (".", ".."):
+            raise ValidationError(f"{where}: the key {k!r} of the dict given as the artifact cannot name a "
+                                  "folder; use a non-empty key without '/' that is not '.' or '..'")
+        key = f"{prefix}/{name}" if prefix else name
+        if isinstance(x, dict):
+            out.extend(_dict_leaves(x, key, where))
+        else:
+            out.append((key, x))
+    return out

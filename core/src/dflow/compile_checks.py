@@ -45,8 +45,11 @@ def _refs(text: str) -> List[Tuple[str, str]]:
 
 
 def argument_texts(args: Iterable[S.ArtifactArgument]) -> List[str]:
-    """The texts that may hold references in a step's artifact arguments (the items of a list, too)."""
-    flat = [x for a in args for x in ([a] + list(a.items or []))]
+    """The texts that may hold references in a step's artifact arguments (the items of a list or dict, too)."""
+    def walk(items: Iterable[S.ArtifactArgument]) -> List[S.ArtifactArgument]:
+        return [x for a in items for x in [a] + walk(a.items or [])]
+
+    flat = walk(args)
     return [a.ref or "" for a in flat] + [a.from_expression or "" for a in flat]
 
 

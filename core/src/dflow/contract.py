@@ -58,6 +58,8 @@ __all__ = [
     "SOURCE_MODULE_NAME",
     "unpickle",
     "merge_part",
+    "keyed_items",
+    "key_part",
     "merge_stacked",
     "slice_item",
     "slice_parameter",
@@ -309,6 +311,35 @@ def _move_tree(src: str, dst: str) -> None:
         return
     os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
     os.replace(src, dst)
+
+
+def keyed_items(items: List[Dict[str, Any]], key: str) -> List[Dict[str, Any]]:
+    """The catalog ``items`` of one part of a dict given as an artifact, as the entry ``key``: an item
+    with a key goes under it (``key/k``), the others are a list under it (``key/0``, ``key/1``, ...)."""
+    return [dict(it, index=None, order=None, key="%s/%s" % (key, it["key"] if it.get("key") is not None else j))
+            for j, it in enumerate(items)]
+
+
+def key_part(directory: str, key: str) -> None:
+    """Make the part at ``directory`` the entry ``key`` of a dict given as one artifact, before it is merged.
+
+    As in dflow, the OP then gets ``{key: value}``: the part's items as a list (or a dict, if they
+    have keys), or the part's folder when it has no catalog (it is moved under ``key/``).
+    """
+    items = read_catalog(directory)
+    if items is None:
+        holder = os.path.join(directory, ".dflow-key-%s" % uuid.uuid4().hex)
+        os.makedirs(holder)
+        for name in os.listdir(directory):
+            if os.path.join(directory, name) != holder:
+                os.replace(os.path.join(directory, name), os.path.join(holder, name))
+        os.makedirs(os.path.dirname(os.path.join(directory, key)), exist_ok=True)
+        os.replace(holder, os.path.join(directory, key))
+        items = [{"index": None, "key": key, "path": key}]
+    else:
+        shutil.rmtree(os.path.join(directory, CATALOG_DIR))
+        items = keyed_items(items, key)
+    write_catalog(directory, items)
 
 
 def merge_part(src: str, target: str, index: int, stacked: bool = False) -> None:

@@ -139,6 +139,9 @@ class StoredArtifact(_Model):
     local_path: Optional[str] = None
     sub_path: Optional[str] = None
     parts: Optional[List["StoredArtifact"]] = None
+    #: a dict given as the artifact: the key of each part (its items take that key, see
+    #: :func:`dflow.contract.key_part`), so the OP gets the parts by key
+    part_keys: Optional[List[str]] = None
     #: the parts are what the steps of a sliced super-OP wrote to one output over its run: directories merge
     stacked: bool = False
     #: the one object below ``key`` that holds the files as a tarball (``upload_artifact`` to a remote store)
@@ -156,6 +159,8 @@ class ArtifactArgument(_Model):
     raw: Optional[str] = None
     #: a list given as the artifact: the step gets the items merged, in order, as the parts of one
     items: Optional[List["ArtifactArgument"]] = None
+    #: a dict given as the artifact: the key path of each of ``items`` (``a/b`` for nested dicts)
+    item_keys: Optional[List[str]] = None
 
 
 class SequenceSpec(_Model):

@@ -136,3 +136,42 @@ class PackageChecks:
         assert self.one(wf, name="names").outputs.parameters["names"].value == ["a.txt", "b.txt"]  # type: ignore[attr-defined]
         assert self.one(wf, name="mixed").outputs.parameters["names"].value == ["dirs", "b.txt"]  # type: ignore[attr-defined]
         assert self.one(wf, name="raw").outputs.parameters["text"].value == "./pert_si.extxyz!"  # type: ignore[attr-defined]
+
+    def test_a_dict_given_as_one_artifact_reaches_the_op_by_key(self) -> None:
+        """As in dflow, ``artifacts={"tree": {"one": ..., "many": ...}}`` merges the artifacts, and an OP with a
+        ``NestedDict[Path]`` sign gets each one under its key: the paths of its items as a list (a text: a file
+        holding it). A nested dict nests, and a list inside is merged first."""
+        for n in ("a", "b"):
+            (self.tmp / f"{n}.txt").write_text(n)  # type: ignore[attr-defined]
+        one = dflow.upload_artifact(str(self.tmp / "a.txt"))  # type: ignore[attr-defined]
+        many = dflow.upload_artifact([str(self.tmp / "a.txt"), str(self.tmp / "b.txt")])  # type: ignore[attr-defined]
+        b = dflow.upload_artifact(str(self.tmp / "b.txt"))  # type: ignore[attr-defined]
+        wf = dflow.Workflow("dict-artifact")
+        wf.add(dflow.Step("texts", PythonOPTemplate(ops.TreeTexts), artifacts={
+            "tree": {"one": one, "many": many, "note": "hello", "deep": {"x": [one, b]}}}))
+        self.run(wf)  # type: ignore[attr-defined]
+        assert self.one(wf, name="texts").outputs.parameters["texts"].value == {  # type: ignore[attr-defined]
+            "one": ["a"], "many": ["a", "b"], "note": ["hello"], "deep": {"x": ["a", "b"]}}
+
+    def test_a_list_or_dict_of_step_outputs_given_as_one_artifact(self) -> None:
+        """As in dflow, other steps' outputs (a fan-out's gathered output too) may be the items of a list or dict
+        given as one artifact, beside texts and uploads: the step runs after them and gets them merged."""
+        (self.tmp / "u.txt").write_text("u")  # type: ignore[attr-defined]
+        up = dflow.upload_artifact(str(self.tmp / "u.txt"))  # type: ignore[attr-defined]
+        wf = dflow.Workflow("list-of-outputs")
+        a = dflow.Step("a", PythonOPTemplate(ops.WriteFile), parameters={"text": "A", "name": "same.txt"})
+        b = dflow.Step("b", PythonOPTemplate(ops.WriteFile), parameters={"text": "B", "name": "same.txt"})
+        fan = dflow.Step("fan", PythonOPTemplate(ops.WriteFile, slices=Slices(
+            "{{item}}", input_parameter=["text", "name"], output_artifact=["out"])),
+            parameters={"text": ["x", "y"], "name": ["x.txt", "y.txt"]}, with_param=dflow.argo_range(2))
+        wf.add([a, b, fan])
+        wf.add([dflow.Step("names", PythonOPTemplate(ops.ItemNames), artifacts={
+                    "dirs": [a.outputs.artifacts["out"], "text", b.outputs.artifacts["out"], up]}),
+                dflow.Step("texts", PythonOPTemplate(ops.TreeTexts), artifacts={"tree": {
+                    "a": a.outputs.artifacts["out"], "fan": fan.outputs.artifacts["out"],
+                    "n": {"b": [b.outputs.artifacts["out"], up]}}})])
+        self.run(wf)  # type: ignore[attr-defined]
+        assert self.one(wf, name="names").outputs.parameters["names"].value == [  # type: ignore[attr-defined]
+            "same.txt", "dirs", "same.txt", "u.txt"]
+        assert self.one(wf, name="texts").outputs.parameters["texts"].value == {  # type: ignore[attr-defined]
+            "a": ["A"], "fan": ["x", "y"], "n": {"b": ["B", "u"]}}

@@ -146,8 +146,7 @@ class ArgoBackend(Backend):
         from .locations import merge_items
 
         payload = json.loads(up.local_path)
-        items = [ArtifactArgument.model_validate(x) for x in payload["items"]]
-        merged = merge_items(items, payload["name"],
+        merged = merge_items(ArtifactArgument.model_validate(payload["arg"]), payload["name"],
                              lambda storage: client if storage in (None, "custom") else get_storage_client(storage))
         try:
             client.upload(up.key, merged)

@@ -53,6 +53,11 @@ def _gathered_ref(ref: Optional[str], gathered: Dict[str, List[str]]) -> Optiona
     return (m.group(2), m.group(3)) if m and m.group(3) in gathered.get(m.group(2), []) else None
 
 
+def _with_items(args: Iterable[ArtifactArgument]) -> List[ArtifactArgument]:
+    """The artifact arguments and the items of the lists and dicts among them, at any depth."""
+    return [x for a in args for x in [a] + _with_items(a.items or [])]
+
+
 def _gathered_name(step: str, artifact: str) -> str:
     return f"{step}-gathered-{step_name_part(artifact)}"
 
@@ -135,10 +140,15 @@ class ContainerTemplates:
         # names it with a marker file
         marked: Dict[str, List[str]] = {k: list(v) for k, v in returned.items()}
         for s in steps:
-            for a in s.artifacts.values():
+            for a in _with_items(s.artifacts.values()):
                 g = _gathered_ref(a.ref, gathered)
                 if g and g[1] not in marked.get(g[0], []):
                     marked.setdefault(g[0], []).append(g[1])
+
+        def gkey_of(ref: Optional[str]) -> Optional[str]:
+            g = _gathered_ref(ref, gathered)
+            return self._gathered_key(t.name, *g) if g else None
+
         body: Dict[str, Any] = {
             "name": t.name,
             "metadata": prune({"annotations": dict(t.annotations), "labels": dict(t.labels)}),
@@ -151,6 +161,12 @@ class ContainerTemplates:
             checks: Dict[str, str] = {}
             markers: Dict[str, List[str]] = {}
             for s in t.tasks:
+                s, merges = self._merged(s, scope, rewrite, gathered, gkey_of)
+                for m in merges:
+                    m["dependencies"] = list(s.dependencies)
+                    tasks.append(m)
+                if merges:
+                    s = s.model_copy(update={"dependencies": list(s.dependencies) + [m["name"] for m in merges]})
                 s, count = self._counted(s, t.name, scope, rewrite, gathered)
                 if count is not None:
                     count["dependencies"] = list(s.dependencies)
@@ -182,7 +198,11 @@ class ContainerTemplates:
         else:
             groups: List[List[Dict[str, Any]]] = []
             for g in t.steps:
-                counted = [self._counted(s, t.name, scope, rewrite, gathered) for s in g]
+                merged = [self._merged(s, scope, rewrite, gathered, gkey_of) for s in g]
+                merge_group = [m for _, ms in merged for m in ms]
+                if merge_group:
+                    groups.append(merge_group)
+                counted = [self._counted(s, t.name, scope, rewrite, gathered) for s, _ in merged]
                 count_group = [c for _, c in counted if c is not None]
                 if count_group:
                     groups.append(count_group)

@@ -109,27 +109,27 @@ class Locations:
         return {"name": name, **self.location(key, storage)}
 
     def merged(self, name: str, arg: ArtifactArgument) -> Dict[str, Any]:
-        """The input artifact ``name`` of a step that gives a list (dflow merges the items, in order).
+        """The input artifact ``name`` of a step that gives a list or a dict (dflow merges the items, in order).
 
         The items are merged on this machine as the local engine merges them, and the result is
         uploaded: at once when every item is a text or a file here, else when the workflow is
-        submitted (uploads in the store are fetched then). Other steps' outputs cannot be items.
+        submitted (uploads in the store are fetched then). Items that are other steps' outputs are
+        merged by a pod before the step instead (see :mod:`dflow_argo.merging`).
         """
         import hashlib
         import json
 
         from dflow.errors import ValidationError
 
-        items = list(arg.items or [])
-        for i, item in enumerate(items):
+        leaves = _leaves(arg)
+        for where, item in leaves:
             if item.raw is None and item.stored is None:
-                raise ValidationError(
-                    f"artifact {name!r}, item {i} of the list given as the artifact: on Argo such a list may hold "
-                    "texts and stored artifacts (uploads), which are merged when the workflow is submitted, not other "
-                    "steps' outputs; give each output to an input of its own")
-        if all(it.stored is None or _local(it.stored) for it in items):
-            return {"name": name, **self.location(self.upload(merge_items(items, name, self.client), "local-artifact"))}
-        payload = json.dumps({"name": name, "items": [it.model_dump(mode="json") for it in items]}, sort_keys=True)
+                raise ValidationError(  # the compiler gives such a list to a merging pod first
+                    f"artifact {name!r}, {where} of the list or dict given as the artifact is a reference, "
+                    "which only a step's argument may hold")
+        if all(it.stored is None or _local(it.stored) for _, it in leaves):
+            return {"name": name, **self.location(self.upload(merge_items(arg, name, self.client), "local-artifact"))}
+        payload = json.dumps({"name": name, "arg": arg.model_dump(mode="json")}, sort_keys=True)
         key = f"{self.key_prefix}dflow/merged/{hashlib.sha1(payload.encode()).hexdigest()}"
         self.uploads.setdefault(key, Upload(key, payload, "merged-artifact"))
         return {"name": name, **self.location(key)}
@@ -157,14 +157,24 @@ def _local(st: StoredArtifact) -> bool:
     return bool(st.local_path and os.path.exists(st.local_path))
 
 
-def merge_items(items: List[ArtifactArgument], name: str, client_for: Any) -> str:
-    """A new directory holding ``items`` (texts and stored artifacts) merged in order, placed and merged as the
-    local engine places and merges the parts of an input; ``client_for(storage)`` gives the store of an upload."""
+def _leaves(arg: ArtifactArgument, where: str = "") -> "List[tuple[str, ArtifactArgument]]":
+    """``(where, item)`` of the items of a list or dict given as an artifact, nested lists and dicts included."""
+    out = []
+    for i, item in enumerate(arg.items or []):
+        here = (f"key {arg.item_keys[i]!r}" if arg.item_keys else f"item {i}") + (f" of {where}" if where else "")
+        out.extend(_leaves(item, here) if item.items is not None else [(here, item)])
+    return out
+
+
+def merge_items(arg: ArtifactArgument, name: str, client_for: Any) -> str:
+    """A new directory holding the items of ``arg`` (texts, stored artifacts, lists and dicts of them) merged in
+    order, placed and merged as the local engine places and merges the parts of an input (by key, for a dict);
+    ``client_for(storage)`` gives the store of an upload."""
     import shutil
     import tempfile
 
     from dflow.artifact import place_stored
-    from dflow.contract import merge_part
+    from dflow.contract import key_part, merge_part
     from dflow.errors import ValidationError
 
     def refused(message: str) -> Exception:
@@ -172,19 +182,24 @@ def merge_items(items: List[ArtifactArgument], name: str, client_for: Any) -> st
 
     merged = tempfile.mkdtemp(prefix="dflow-merged-")
     try:
-        for i, item in enumerate(items):
+        for i, item in enumerate(arg.items or []):
             part = os.path.join(merged, f".part-{i}")
-            st = item.stored
-            if item.raw is not None:  # a text: a file named as the input, as the local engine writes it
-                raw = os.path.join(merged, f".raw-{i}", name)
-                os.makedirs(os.path.dirname(raw))
-                with open(raw, "w") as f:
-                    f.write(item.raw)
-                st = StoredArtifact(key=raw, local_path=raw)
-            assert st is not None
-            sub = "/".join(x.strip("/") for x in (st.sub_path, item.sub_path) if x) or None
-            st = st.model_copy(update={"sub_path": sub})
-            place_stored(st, part, lambda st=st: client_for(st.storage), refused)
+            if item.items is not None:  # a list or dict inside: merged first, then one part
+                shutil.move(merge_items(item, name, client_for), part)
+            else:
+                st = item.stored
+                if item.raw is not None:  # a text: a file named as the input, as the local engine writes it
+                    raw = os.path.join(merged, f".raw-{i}", name)
+                    os.makedirs(os.path.dirname(raw))
+                    with open(raw, "w") as f:
+                        f.write(item.raw)
+                    st = StoredArtifact(key=raw, local_path=raw)
+                assert st is not None
+                sub = "/".join(x.strip("/") for x in (st.sub_path, item.sub_path) if x) or None
+                st = st.model_copy(update={"sub_path": sub})
+                place_stored(st, part, lambda st=st: client_for(st.storage), refused)
+            if arg.item_keys:
+                key_part(part, arg.item_keys[i])
             merge_part(part, merged, i)
             shutil.rmtree(part, ignore_errors=True)
             shutil.rmtree(os.path.join(merged, f".raw-{i}"), ignore_errors=True)

@@ -39,6 +39,7 @@ from dflow.storage import StorageClient
 
 from .containers import ContainerTemplates
 from .locations import Locations
+from .merging import MergedInputs
 from .package import Upload
 from .reuse import ReuseTemplates
 from .scripts import ScriptTemplates
@@ -71,7 +72,7 @@ def decode_spec_annotation(text: str) -> WorkflowSpec:
     return WorkflowSpec.from_json(zlib.decompress(base64.b64decode(text)).decode("utf-8"))
 
 
-class ManifestCompiler(ScriptTemplates, ContainerTemplates, ReuseTemplates, SuperOPSlices):
+class ManifestCompiler(ScriptTemplates, ContainerTemplates, MergedInputs, ReuseTemplates, SuperOPSlices):
     """Turns one WorkflowSpec into an Argo Workflow manifest.
 
     ``reuse`` (steps of an earlier run, by key) replaces every step whose key is a

@@ -23,6 +23,8 @@ __all__ = [
     "CHECK_SOURCE",
     "COUNT_TEMPLATE",
     "COUNT_SOURCE",
+    "MERGE_TEMPLATE",
+    "MERGE_SOURCE",
     "GATHER_TEMPLATE",
     "INSTANCE_TEMPLATE",
     "SPEC_ANNOTATION_LIMIT",
@@ -53,6 +55,8 @@ REUSED_MARK_TEMPLATE = "dflow-reused-step"
 CHECK_TEMPLATE = "dflow-check-success"
 # the pod that counts a fan-out's slices when the count is only known at run time
 COUNT_TEMPLATE = "dflow-count-slices"
+# the pod that merges a list or dict given as one artifact whose items are other steps' outputs (one per count)
+MERGE_TEMPLATE = "dflow-merge-artifact"
 # the pod that names the prefix a fan-out's slices stack a gathered artifact under
 GATHER_TEMPLATE = "dflow-gathered-artifact"
 # the pod that names the storage prefix of one instance of a Steps/DAG template that may run more than once
@@ -164,4 +168,45 @@ else:
 with open(root + "/dflow-count" + "/items", "w") as f:  # dflow's sub_path slices: {"order": i} items
     json.dump([{"order": i} for i in range(n)] if os.environ.get("DFLOW_ORDERED") else list(range(n)), f)
 print("%s: %d slices" % (name, n))
+"""
+
+
+# a pod that merges a list or dict given as one artifact when its items include other steps' outputs:
+# DFLOW_LAYOUT is the tree of items (a leaf: the index of its part, fetched at parts/<i>), with the keys
+# of a dict's items; the merge is core's, the same as the local engine's
+MERGE_SOURCE = r"""
+import json, os, shutil, sys
+root = os.environ.get("DFLOW_SANDBOX_ROOT", "") + "/tmp"  # unset in a pod
+sys.path.insert(0, root + "/dflow-pkg")
+from dflow.contract import key_part, merge_part, merge_stacked, write_catalog
+base = root + "/dflow-merge"
+name = os.environ["DFLOW_NAME"]
+def part(i):
+    path = "%s/parts/%d" % (base, i)
+    if os.path.isfile(path):  # a text (a raw artifact): a file named as the input, as the local engine places it
+        tmp = path + ".file"
+        os.replace(path, tmp)
+        os.makedirs(path)
+        os.replace(tmp, os.path.join(path, name))
+        write_catalog(path, [{"index": None, "key": None, "path": name}])
+    elif os.path.isdir(path):
+        merge_stacked(path)
+    else:
+        return None  # an optional output that was not made: left out, as the local engine leaves it out
+    return path
+def build(node, target):
+    os.makedirs(target)
+    found = 0
+    for i, item in enumerate(node["items"]):
+        src = part(item) if isinstance(item, int) else build(item, "%s.%d" % (target, i))
+        if src is None:
+            continue
+        if node.get("keys"):
+            key_part(src, node["keys"][i])
+        merge_part(src, target, found)
+        found += 1
+        shutil.rmtree(src, ignore_errors=True)
+    return target
+build(json.loads(os.environ["DFLOW_LAYOUT"]), base + "/out")
+print("%s: merged %s" % (name, os.environ["DFLOW_LAYOUT"]))
 """

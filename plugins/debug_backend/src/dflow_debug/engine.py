@@ -288,9 +288,12 @@ class Engine:
         return self._resolve_argument(arg, name, scope)
 
     def _resolve_argument(self, arg: Any, name: str, scope: Scope) -> Optional[StoredArtifact]:
-        if arg.items is not None:  # a list given as one artifact: its items are the parts, merged in order
-            parts = [p for p in (self._resolve_argument(x, name, scope) for x in arg.items) if p is not None]
-            return StoredArtifact(key=f"{self.workflow_id}/merged", parts=parts)
+        if arg.items is not None:  # a list (a dict) given as one artifact: its items are the parts, merged in order
+            keys = arg.item_keys or [None] * len(arg.items)
+            found = [(k, p) for k, p in zip(keys, (self._resolve_argument(x, name, scope) for x in arg.items))
+                     if p is not None]
+            return StoredArtifact(key=f"{self.workflow_id}/merged", parts=[p for _, p in found],
+                                  part_keys=[str(k) for k, _ in found] if arg.item_keys is not None else None)
         if arg.raw is not None:  # a text given as an artifact: a file holding it, named as the input
             return self.stager.raw_file(arg.raw, name)
         if arg.ref:

@@ -25,6 +25,8 @@ from dflow.contract import (
     PYTHON_PACKAGES_ARTIFACT,
     SLICE_PARAMETER,
     TASK_ENV,
+    key_part,
+    keyed_items,
     merge_part,
     read_catalog,
     write_catalog,
@@ -113,8 +115,9 @@ class Stager:
     def catalog_of(self, art: StoredArtifact) -> List[Dict[str, Any]]:
         if art.parts is not None:
             items: List[Dict[str, Any]] = []
-            for part in art.parts:
-                items.extend(self.catalog_of(part))
+            for i, part in enumerate(art.parts):
+                found = self.catalog_of(part)
+                items.extend(keyed_items(found or [{"path": "."}], art.part_keys[i]) if art.part_keys else found)
             return items
         if art.catalog is not None:
             return list(art.catalog)
@@ -138,6 +141,8 @@ class Stager:
             for i, part in enumerate(art.parts):
                 tmp = f"{target}.part{i}"
                 self.fetch(part, tmp)
+                if art.part_keys:
+                    key_part(tmp, art.part_keys[i])
                 merge_part(tmp, target, i, stacked=art.stacked)
                 shutil.rmtree(tmp, ignore_errors=True)
             return
