@@ -561,6 +561,22 @@ def test_a_dict_artifact_with_a_nested_step_output_orders_the_dag_and_is_merged_
         with_item.to_dict()
 
 
+def test_a_list_merged_when_rendered_is_kept_once_under_one_key(tmp_path, monkeypatch):
+    # rendering the same workflow again finds the folder of merged texts (one folder, one key), not another
+    import tempfile
+
+    if importlib.util.find_spec("dflow_argo") is None:
+        pytest.skip("the Argo backend (dflow-argo) renders manifests")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    wf = Workflow(name="texts")
+    wf.add(Step(name="s", template=PythonOPTemplate(_Read), artifacts={"f": ["a", "b"]}))
+    renders = [wf.to_dict() for _ in range(2)]
+    assert renders[0]["spec"]["templates"] == renders[1]["spec"]["templates"]
+    kept = list(tmp_path.glob("dflow-merged-*"))
+    assert len(kept) == 1
+    assert (kept[0] / "f").read_text() == "a" and (kept[0] / "slice-1" / "f").read_text() == "b"
+
+
 def test_bad_input_is_also_a_runtime_error_as_in_dflow():
     # the original raises RuntimeError for bad input (an upload of a path that does not exist, ...);
     # code built on it catches that

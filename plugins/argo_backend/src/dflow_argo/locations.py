@@ -128,7 +128,8 @@ class Locations:
                     f"artifact {name!r}, {where} of the list or dict given as the artifact is a reference, "
                     "which only a step's argument may hold")
         if all(it.stored is None or _local(it.stored) for _, it in leaves):
-            return {"name": name, **self.location(self.upload(merge_items(arg, name, self.client), "local-artifact"))}
+            merged = _by_content(merge_items(arg, name, self.client))
+            return {"name": name, **self.location(self.upload(merged, "local-artifact"))}
         payload = json.dumps({"name": name, "arg": arg.model_dump(mode="json")}, sort_keys=True)
         key = f"{self.key_prefix}dflow/merged/{hashlib.sha1(payload.encode()).hexdigest()}"
         self.uploads.setdefault(key, Upload(key, payload, "merged-artifact"))
@@ -151,6 +152,31 @@ class Locations:
             if local is None:
                 raise
         return self.upload(local, "local-artifact"), None
+
+
+def _by_content(merged: str) -> str:
+    """The folder of merged items kept for the upload at submission, named by its content: rendering the
+    same workflow again finds it (one folder, one storage key) instead of leaving another behind."""
+    import hashlib
+    import shutil
+    import tempfile
+
+    h = hashlib.sha256()
+    for root, dirs, files in os.walk(merged):
+        dirs.sort()
+        for f in sorted(files):
+            full = os.path.join(root, f)
+            h.update(os.path.relpath(full, merged).encode() + b"\0")
+            with open(full, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+            h.update(b"\0")
+    kept = os.path.join(tempfile.gettempdir(), f"dflow-merged-{h.hexdigest()[:20]}")
+    try:
+        os.rename(merged, kept)  # fails when an earlier render kept the same content
+    except OSError:
+        shutil.rmtree(merged, ignore_errors=True)
+    return kept
 
 
 def _local(st: StoredArtifact) -> bool:
