@@ -71,6 +71,7 @@ PYTEST_EXAMPLES="test_utils"  # pytest modules without a __main__
 EXAMPLE_TIMEOUT=${EXAMPLE_TIMEOUT:-900}
 
 SUMMARY=()
+SETUP_FAILED=0
 note() { printf '%s\n' "$*" >&2; }
 record() { SUMMARY+=("$(printf '%-9s %-15s %5s passed %5s failed %5s total %7ss' "$@")"); }
 
@@ -196,8 +197,10 @@ dpgen2_python() {
   rm -rf "$src"
   cp -r "$DPGEN2_DIR" "$src"
   if [ "$flavour" = project ]; then
-    stamp=$(stamp_of "$DPGEN2_DIR/pyproject.toml" "$ROOT"/core/pyproject.toml "$ROOT"/plugins/*/pyproject.toml \
-      "$ROOT/requirements-dev.txt")
+    # the checkout's path too: its distributions are installed editable, so a venv made from another
+    # checkout (a worktree since removed) does not import this one
+    stamp=$( (echo "$ROOT"; cat "$DPGEN2_DIR/pyproject.toml" "$ROOT"/core/pyproject.toml "$ROOT"/plugins/*/pyproject.toml \
+      "$ROOT/requirements-dev.txt" 2>/dev/null) | sha256sum | cut -c1-16)
     make_venv "$dir" "$stamp" install_project "$dir" >&2 || exit 1
   else
     stamp=$(stamp_of "$DPGEN2_DIR/pyproject.toml" "$DFLOW_DIR/setup.py" "$DFLOW_DIR/VERSION")
@@ -325,6 +328,13 @@ run_dpgen2() {  # run_dpgen2 PYTHON WHO [argo]: "argo" runs every workflow on th
     suite=dpgen2-on-argo
     extra+=(PYTHONPATH="$ROOT/plugins/argo_backend/tests/examples_on_argo" DFLOW_EXAMPLE_CLUSTER="$WORK/run-$who/dpgen2-cluster")
     rm -rf "$WORK/run-$who/dpgen2-cluster"
+    # outside debug mode dpgen2 runs commands in a login shell (bash -lc), whose /etc/profile resets PATH for
+    # root on some machines (Debian's): a pod of the stand-in would lose the venv's programs (test_run_gaussian's
+    # fake g16), which a cluster's image has on its PATH. A HOME of the suite's own puts the PATH back.
+    local home="$WORK/run-$who/dpgen2-home"
+    mkdir -p "$home"
+    printf '%s\n' 'export PATH="$DFLOW_COMPAT_PATH"' > "$home/.bash_profile"
+    extra+=(HOME="$home" DFLOW_COMPAT_PATH="$(dirname "$py"):$PATH")
   fi
   local log="$LOGS/$who-$suite.log"
   start=$SECONDS
@@ -372,7 +382,7 @@ run_all() {  # run_all WHO DFLOW-PYTHON
     if dpy=$(dpgen2_python "$who"); then
       run_dpgen2 "$dpy" "$who"
     else
-      SUMMARY+=("$(printf '%-9s %-15s could not be installed (see above)' "$who" dpgen2)")
+      SUMMARY+=("$(printf '%-9s %-15s could not be installed (see above)' "$who" dpgen2)"); SETUP_FAILED=1
     fi ;;
   esac
 }
@@ -388,7 +398,9 @@ run_all project "$PROJECT_PY"
 case ",$ONLY," in *,examples-on-argo,*) note "== project: dflow examples on the stand-in Argo Server"
   run_examples_on_argo "$PROJECT_PY" ;; esac
 case ",$ONLY," in *,dpgen2-on-argo,*) note "== project: dpgen2 on the stand-in Argo Server"
-  if dpy=$(dpgen2_python project); then run_dpgen2 "$dpy" project argo; fi ;; esac
+  if dpy=$(dpgen2_python project); then run_dpgen2 "$dpy" project argo
+  else SUMMARY+=("$(printf '%-9s %-15s could not be installed (see above)' project dpgen2-on-argo)"); SETUP_FAILED=1
+  fi ;; esac
 if [ "$WITH_ORIGINAL" = 1 ]; then
   ORIGINAL_PY=$(original_python) || exit 1
   run_all original "$ORIGINAL_PY"
@@ -397,3 +409,4 @@ fi
 echo
 echo "dflow compatibility ($(date -u +%Y-%m-%dT%H:%MZ); logs in $LOGS)"
 printf '%s\n' "${SUMMARY[@]}"
+exit "$SETUP_FAILED"  # the counts are a report; a suite whose environment could not be made is a failure

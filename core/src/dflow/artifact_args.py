@@ -41,16 +41,15 @@ def artifact_argument(v: Any, where: str) -> S.ArtifactArgument:
         return S.ArtifactArgument(ref=v)
     if isinstance(v, str):  # as in dflow, a text given as an artifact is a raw artifact: a file holding it
         return S.ArtifactArgument(raw=v)
-    if isinstance(v, (list, tuple)):  # as in dflow, several artifacts given as one are merged, in order
-        return S.ArtifactArgument(items=[artifact_argument(x, f"{where}, item {i}") for i, x in enumerate(v)])
-    if isinstance(v, dict):  # as in dflow, a dict of artifacts: merged, and the OP gets them by key
-        keys, items = [], []
-        for key, x in _dict_leaves(v, "", where):
-            keys.append(key)
-            items.append(artifact_argument(x, f"{where}, key {key!r}"))
-        if not items:
-            raise ValidationError(f"{where}: the dict given as the artifact is empty; give at least one artifact")
-        return S.ArtifactArgument(items=items, item_keys=keys)
+    # as in dflow, several artifacts given as one (a list; a dict, which the OP gets by key) are merged, in
+    # order; an item given as None is no artifact (as ``artifacts={"x": None}`` is), so it is left out
+    if isinstance(v, (list, tuple)):
+        return S.ArtifactArgument(items=[artifact_argument(x, f"{where}, item {i}") for i, x in enumerate(v)
+                                         if x is not None])
+    if isinstance(v, dict):
+        leaves = [(key, x) for key, x in _dict_leaves(v, "", where) if x is not None]
+        return S.ArtifactArgument(items=[artifact_argument(x, f"{where}, key {key!r}") for key, x in leaves],
+                                  item_keys=[key for key, _ in leaves])
     raise ValidationError(
         f"{where}: {v!r} is not an artifact; pass upload_artifact(...), another step's "
         "outputs.artifacts[...], or the template's inputs.artifacts[...]"

@@ -147,11 +147,16 @@ class PackageChecks:
         many = dflow.upload_artifact([str(self.tmp / "a.txt"), str(self.tmp / "b.txt")])  # type: ignore[attr-defined]
         b = dflow.upload_artifact(str(self.tmp / "b.txt"))  # type: ignore[attr-defined]
         wf = dflow.Workflow("dict-artifact")
-        wf.add(dflow.Step("texts", PythonOPTemplate(ops.TreeTexts), artifacts={
-            "tree": {"one": one, "many": many, "note": "hello", "deep": {"x": [one, b]}}}))
+        wf.add([dflow.Step("texts", PythonOPTemplate(ops.TreeTexts), artifacts={
+                    "tree": {"one": one, "many": many, "note": "hello", "deep": {"x": [one, None, b]}, "none": None}}),
+                dflow.Step("empty", PythonOPTemplate(ops.TreeTexts), artifacts={"tree": {"none": None}}),
+                dflow.Step("no-items", PythonOPTemplate(ops.ItemNames), artifacts={"dirs": []})])
         self.run(wf)  # type: ignore[attr-defined]
         assert self.one(wf, name="texts").outputs.parameters["texts"].value == {  # type: ignore[attr-defined]
             "one": ["a"], "many": ["a", "b"], "note": ["hello"], "deep": {"x": ["a", "b"]}}
+        # an item given as None is no artifact, as artifacts={"x": None} is; with none left, the artifact is empty
+        assert self.one(wf, name="empty").outputs.parameters["texts"].value == {}  # type: ignore[attr-defined]
+        assert self.one(wf, name="no-items").outputs.parameters["names"].value == []  # type: ignore[attr-defined]
 
     def test_a_list_or_dict_of_step_outputs_given_as_one_artifact(self) -> None:
         """As in dflow, other steps' outputs (a fan-out's gathered output too) may be the items of a list or dict

@@ -200,7 +200,7 @@ def merge_items(arg: ArtifactArgument, name: str, client_for: Any) -> str:
     import tempfile
 
     from dflow.artifact import place_stored
-    from dflow.contract import key_part, merge_part
+    from dflow.contract import key_part, merge_part, write_catalog
     from dflow.errors import ValidationError
 
     def refused(message: str) -> Exception:
@@ -229,6 +229,8 @@ def merge_items(arg: ArtifactArgument, name: str, client_for: Any) -> str:
             merge_part(part, merged, i)
             shutil.rmtree(part, ignore_errors=True)
             shutil.rmtree(os.path.join(merged, f".raw-{i}"), ignore_errors=True)
+        if not os.listdir(merged):  # no item (an empty list or dict): an empty catalog, so the upload is not nothing
+            write_catalog(merged, [])
     except BaseException:
         shutil.rmtree(merged, ignore_errors=True)
         raise
