@@ -121,3 +121,7 @@ class Backend(abc.ABC):
     def render(self, spec: WorkflowSpec) -> Dict[str, Any]:
         """The backend's own description of ``spec`` (an Argo manifest, ...)."""
         raise NotImplementedError(f"backend {self.name!r} has no manifest form")
+
+    def spec_of(self, manifest: Dict[str, Any]) -> WorkflowSpec:
+        """The spec of a manifest :meth:`render` made (``Workflow.from_dict``): it may then run on any backend."""
+        raise NotImplementedError(f"backend {self.name!r} has no manifest form")

@@ -106,6 +106,28 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_submit(args: argparse.Namespace) -> int:
+    import yaml
+
+    from .settings import config
+    from .workflow import Workflow
+
+    try:
+        with open(args.file) as f:
+            manifest = yaml.safe_load(f)  # YAML, or JSON (which YAML reads too)
+    except OSError as e:
+        raise DflowError(f"cannot read the manifest {args.file!r}: {e.strerror or e}") from None
+    except yaml.YAMLError as e:
+        raise DflowError(f"{args.file!r} is not YAML or JSON: {e}") from None
+    if args.mode:
+        config["mode"] = args.mode
+    if args.detach:
+        config["detach"] = True
+    wf = Workflow.from_dict(manifest).submit(detach=args.detach)
+    print(f"{wf.id}: {wf.query_status()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of core's subcommands and of every subcommand plugins registered."""
     from ._plugin_manager import registry
@@ -134,6 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("id")
     r.add_argument("--detach", action="store_true")
     r.set_defaults(func=cmd_resume)
+    sm = sub.add_parser("submit", help="submit a workflow manifest this project rendered (wf.to_yaml(), dflow render)")
+    sm.add_argument("file", help="the manifest, YAML or JSON")
+    sm.add_argument("--detach", action="store_true", help="return once submitted (the local backend: run in the background)")
+    sm.set_defaults(func=cmd_submit)
     for name, item in sorted(registry().items.get("command", {}).items()):
         cmd = sub.add_parser(name, help=item.obj.help or f"(from {item.distribution or item.plugin})")
         item.obj.configure(cmd)

@@ -77,6 +77,7 @@ class Workflow:
         self.on_exit = on_exit
         self._backend: Any = None
         self._spec: Optional[WorkflowSpec] = None
+        self._given_spec: Optional[WorkflowSpec] = None  # from a manifest (from_dict): what compile() gives
         self._name: Optional[str] = None
         if id is not None:
             # as in dflow, nothing is looked up until it is needed (the spec, the name)
@@ -120,6 +121,9 @@ class Workflow:
         """
         from .step import Task
 
+        if self._given_spec is not None:
+            raise ValidationError(f"workflow {self.name!r} was made from a manifest (from_dict/from_yaml/from_json) and "
+                                  "takes no more steps; add them in the Python code that built it, and render it again")
         first = step[0] if isinstance(step, (list, tuple)) and step else step
         if self.dag is None and isinstance(first, Task) and self.steps is not None and not self.steps.steps \
                 and self.steps.name == self.name:
@@ -146,11 +150,38 @@ class Workflow:
     def entrypoint_template(self) -> Any:
         return self.dag if self.dag is not None else self.steps
 
+    @classmethod
+    def from_dict(cls, manifest: Dict[str, Any]) -> "Workflow":
+        """A workflow from a manifest this project rendered (``to_dict()``, ``to_yaml()``, ``to_json()``,
+        ``dflow render``), to submit again, on any backend: as in dflow, ``Workflow.from_yaml(text).submit()``.
+
+        The manifest carries the workflow's spec (an annotation); one without it (written by hand, by the
+        original dflow, or with a spec too large to store) is refused by name.
+        """
+        from .plugins import get_backend
+
+        spec = get_backend("argo").spec_of(manifest)
+        wf = cls(name=spec.name)
+        wf._given_spec = spec
+        return wf
+
+    @classmethod
+    def from_json(cls, text: str) -> "Workflow":
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_yaml(cls, text: str) -> "Workflow":
+        import yaml
+
+        return cls.from_dict(yaml.safe_load(text))
+
     def compile(self) -> WorkflowSpec:
         """The backend-neutral WorkflowSpec of this workflow."""
         from .compiler import compile_workflow
         from .plugins import get_plugin_manager
 
+        if self._given_spec is not None:
+            return self._given_spec
         spec = compile_workflow(self)
         get_plugin_manager().hook.workflow_compiled(spec=spec)
         return spec

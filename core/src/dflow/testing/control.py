@@ -112,3 +112,18 @@ class ControlChecks:
         assert [s.outputs.parameters["y"].value for s in second.query_step(key="sq-3")] == [100]
         assert [s.outputs.parameters["y"].value for s in second.query_step(key="sq-2")] == [4]
         assert self.one(second, name="read").outputs.parameters["texts"].value == ["a", "b"]  # type: ignore[attr-defined]
+
+    def test_a_workflow_made_from_its_rendered_manifest_runs_the_same(self) -> None:
+        """As dflow's ``Workflow.from_yaml(text).submit()`` (its ``dflow submit FILE``): a manifest this project
+        rendered carries the workflow's spec, so the workflow it makes runs, on any backend, as the original."""
+        inner = Steps("twice")
+        inner.inputs.parameters["n"] = InputParameter()
+        a = Step("a", PythonOPTemplate(ops.AddOne), parameters={"n": inner.inputs.parameters["n"]})
+        inner.add(a)
+        inner.add(Step("b", PythonOPTemplate(ops.AddOne), parameters={"n": a.outputs.parameters["n"]}, key="b-key"))
+        built = Workflow("from-manifest")
+        built.add(Step("outer", inner, parameters={"n": 40}))
+        again = Workflow.from_yaml(built.to_yaml())
+        assert again.name == "from-manifest" and again.id is None
+        self.run(again)
+        assert self.one(again, key="b-key").outputs.parameters["n"].value == 42

@@ -175,6 +175,20 @@ class ArgoBackend(Backend):
         self._specs[workflow_id] = spec
         return spec
 
+    def spec_of(self, manifest: Dict[str, Any]) -> WorkflowSpec:
+        if not isinstance(manifest, dict) or manifest.get("kind") != "Workflow":
+            raise ValidationError("Workflow.from_dict takes an Argo Workflow manifest (a dict with kind: Workflow), "
+                                  f"got {type(manifest).__name__}" + (f" of kind {manifest.get('kind')!r}"
+                                                                     if isinstance(manifest, dict) else ""))
+        packed = ((manifest.get("metadata") or {}).get("annotations") or {}).get(SPEC_ANNOTATION)
+        if not packed:
+            name = (manifest.get("metadata") or {}).get("name") or (manifest.get("metadata") or {}).get("generateName")
+            raise ValidationError(
+                f"the manifest of workflow {name!r} carries no dflow spec (annotation {SPEC_ANNOTATION}): it was not "
+                "rendered by this project's wf.to_dict()/to_yaml()/`dflow render`, or its spec was too large to store; "
+                "build the workflow from its Python code instead")
+        return decode_spec_annotation(packed)
+
     def list_steps(self, workflow_id: str) -> List[StepRecord]:
         wf = self._workflow(workflow_id)
         spec = None
