@@ -42,12 +42,13 @@ def artifact_argument(v: Any, where: str) -> S.ArtifactArgument:
     if isinstance(v, str):  # as in dflow, a text given as an artifact is a raw artifact: a file holding it
         return S.ArtifactArgument(raw=v)
     # as in dflow, several artifacts given as one (a list; a dict, which the OP gets by key) are merged, in
-    # order; an item given as None is no artifact (as ``artifacts={"x": None}`` is), so it is left out
+    # order; an item given as None is no artifact (as ``artifacts={"x": None}`` is), so it is left out, and
+    # so is an empty list inside
     if isinstance(v, (list, tuple)):
         return S.ArtifactArgument(items=[artifact_argument(x, f"{where}, item {i}") for i, x in enumerate(v)
-                                         if x is not None])
+                                         if not _nothing(x)])
     if isinstance(v, dict):
-        leaves = [(key, x) for key, x in _dict_leaves(v, "", where) if x is not None]
+        leaves = [(key, x) for key, x in _dict_leaves(v, "", where) if not _nothing(x)]
         return S.ArtifactArgument(items=[artifact_argument(x, f"{where}, key {key!r}") for key, x in leaves],
                                   item_keys=[key for key, _ in leaves])
     raise ValidationError(
@@ -70,3 +71,8 @@ def _dict_leaves(value: Dict[Any, Any], prefix: str, where: str) -> List[Tuple[s
         else:
             out.append((key, x))
     return out
+
+
+def _nothing(x: Any) -> bool:
+    """An item of a list or dict given as an artifact that holds no artifact: None, an empty list."""
+    return x is None or (isinstance(x, (list, tuple)) and not x)

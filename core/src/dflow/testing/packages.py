@@ -174,9 +174,9 @@ class PackageChecks:
                     "dirs": [a.outputs.artifacts["out"], "text", b.outputs.artifacts["out"], up]}),
                 dflow.Step("texts", PythonOPTemplate(ops.TreeTexts), artifacts={"tree": {
                     "a": a.outputs.artifacts["out"], "fan": fan.outputs.artifacts["out"],
-                    "n": {"b": [b.outputs.artifacts["out"], up]}}})])
+                    "n": {"b": [b.outputs.artifacts["out"], up]}, "empty": []}})])
         self.run(wf)  # type: ignore[attr-defined]
         assert self.one(wf, name="names").outputs.parameters["names"].value == [  # type: ignore[attr-defined]
             "same.txt", "dirs", "same.txt", "u.txt"]
         assert self.one(wf, name="texts").outputs.parameters["texts"].value == {  # type: ignore[attr-defined]
-            "a": ["A"], "fan": ["x", "y"], "n": {"b": ["B", "u"]}}
+            "a": ["A"], "fan": ["x", "y"], "n": {"b": ["B", "u"]}}  # an empty list inside is no artifact

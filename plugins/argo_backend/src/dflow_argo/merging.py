@@ -79,7 +79,7 @@ class MergedInputs:
                 arg = dict(self.locations.merged(name, ArtifactArgument(items=[x])), name=arg_name)
             parts.append(arg)
             items.append(len(parts) - 1)
-        return prune({"items": items, "keys": list(a.item_keys) if a.item_keys is not None else None})
+        return {"items": items, **({"keys": list(a.item_keys)} if a.item_keys else {})}  # (an empty list stays)
 
     def _merge_template(self, n: int) -> str:
         name = f"{MERGE_TEMPLATE}-{n}"
