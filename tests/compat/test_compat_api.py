@@ -6,6 +6,7 @@ ids (C01-C24) are those of ``docs/compat-report.md``.
 """
 
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -553,6 +554,15 @@ def test_a_dict_artifact_with_a_nested_step_output_orders_the_dag_and_is_merged_
     if importlib.util.find_spec("dflow_argo") is None:
         pytest.skip("the Argo backend (dflow-argo) renders manifests")
     assert _merge_tasks(wf)["read-merge-f"] == ("dflow-merge-artifact-2", ["make"])
+    # the merging pod's layout keeps a list whose items were all None (its script reads every node's items)
+    holes = Workflow(name="holes")
+    make3 = Task(name="make", template=PythonOPTemplate(_Files))
+    holes.add([make3, Task(name="read", template=PythonOPTemplate(_Read),
+                           artifacts={"f": {"a": make3.outputs.artifacts["files"], "b": [None]}})])
+    dag = next(t for t in holes.to_dict()["spec"]["templates"] if "dag" in t)
+    pod = next(t for t in dag["dag"]["tasks"] if t["name"] == "read-merge-f")
+    layout = next(p["value"] for p in pod["arguments"]["parameters"] if p["name"] == "layout")
+    assert json.loads(layout) == {"items": [0, {"items": []}], "keys": ["a", "b"]}
     make2 = Task(name="make", template=PythonOPTemplate(_Files))
     with_item = Workflow(name="item-in-list")  # merged once, before the fan-out: an item cannot depend on the slice
     with_item.add([make2, Task(name="r", template=PythonOPTemplate(_Read), with_param=[0, 1],
