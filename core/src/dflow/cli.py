@@ -121,8 +121,6 @@ def cmd_submit(args: argparse.Namespace) -> int:
         raise DflowError(f"{args.file!r} is not YAML or JSON: {e}") from None
     if args.mode:
         config["mode"] = args.mode
-    if args.detach:
-        config["detach"] = True
     wf = Workflow.from_dict(manifest).submit(detach=args.detach)
     print(f"{wf.id}: {wf.query_status()}")
     return 0

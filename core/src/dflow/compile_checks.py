@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 from . import spec as S
 from .errors import ValidationError
 
-__all__ = ["REF", "task_refs", "check_steps_refs", "check_acyclic", "check_io_refs", "step_texts", "argument_texts", "save_key_of"]
+__all__ = ["REF", "task_refs", "check_steps_refs", "check_acyclic", "check_io_refs", "step_texts", "argument_texts", "with_items", "save_key_of"]
 
 REF = re.compile(r"\{\{\s*([^{}=][^{}]*?)\s*\}\}")
 _EXPR_STEP = re.compile(r"\b(steps|tasks)\[\s*'([^']+)'\s*\]")
@@ -44,12 +44,14 @@ def _refs(text: str) -> List[Tuple[str, str]]:
     return out
 
 
+def with_items(args: Iterable[S.ArtifactArgument]) -> List[S.ArtifactArgument]:
+    """Artifact arguments and, after each, the items of a list or dict it gives, at any depth, in order."""
+    return [x for a in args for x in [a] + with_items(a.items or [])]
+
+
 def argument_texts(args: Iterable[S.ArtifactArgument]) -> List[str]:
     """The texts that may hold references in a step's artifact arguments (the items of a list or dict, too)."""
-    def walk(items: Iterable[S.ArtifactArgument]) -> List[S.ArtifactArgument]:
-        return [x for a in items for x in [a] + walk(a.items or [])]
-
-    flat = walk(args)
+    flat = with_items(args)
     return [a.ref or "" for a in flat] + [a.from_expression or "" for a in flat]
 
 

@@ -313,9 +313,12 @@ def _move_tree(src: str, dst: str) -> None:
     os.replace(src, dst)
 
 
-def keyed_items(items: List[Dict[str, Any]], key: str) -> List[Dict[str, Any]]:
+def keyed_items(items: Optional[List[Dict[str, Any]]], key: str) -> List[Dict[str, Any]]:
     """The catalog ``items`` of one part of a dict given as an artifact, as the entry ``key``: an item
-    with a key goes under it (``key/k``), the others are a list under it (``key/0``, ``key/1``, ...)."""
+    with a key goes under it (``key/k``), the others are a list under it (``key/0``, ``key/1``, ...);
+    a part without a catalog (None) is one item, its folder, moved to ``key/`` by :func:`key_part`."""
+    if items is None:
+        return [{"index": None, "key": key, "path": key}]
     return [dict(it, index=None, order=None, key="%s/%s" % (key, it["key"] if it.get("key") is not None else j))
             for j, it in enumerate(items)]
 
@@ -335,11 +338,9 @@ def key_part(directory: str, key: str) -> None:
                 os.replace(os.path.join(directory, name), os.path.join(holder, name))
         os.makedirs(os.path.dirname(os.path.join(directory, key)), exist_ok=True)
         os.replace(holder, os.path.join(directory, key))
-        items = [{"index": None, "key": key, "path": key}]
     else:
         shutil.rmtree(os.path.join(directory, CATALOG_DIR))
-        items = keyed_items(items, key)
-    write_catalog(directory, items)
+    write_catalog(directory, keyed_items(items, key))
 
 
 def merge_part(src: str, target: str, index: int, stacked: bool = False) -> None:

@@ -15,6 +15,7 @@ import json
 import re
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
+from dflow.compile_checks import with_items
 from dflow.contract import (
     GATHERED_MARKER,
     GROUP_KEY_PARAMETER,
@@ -51,11 +52,6 @@ def _gathered_ref(ref: Optional[str], gathered: Dict[str, List[str]]) -> Optiona
     """(fan-out step, artifact) when ``ref`` names a gathered output artifact of a fan-out here."""
     m = STEP_ART_REF.match(ref or "")
     return (m.group(2), m.group(3)) if m and m.group(3) in gathered.get(m.group(2), []) else None
-
-
-def _with_items(args: Iterable[ArtifactArgument]) -> List[ArtifactArgument]:
-    """The artifact arguments and the items of the lists and dicts among them, at any depth."""
-    return [x for a in args for x in [a] + _with_items(a.items or [])]
 
 
 def _gathered_name(step: str, artifact: str) -> str:
@@ -140,7 +136,7 @@ class ContainerTemplates:
         # names it with a marker file
         marked: Dict[str, List[str]] = {k: list(v) for k, v in returned.items()}
         for s in steps:
-            for a in _with_items(s.artifacts.values()):
+            for a in with_items(s.artifacts.values()):
                 g = _gathered_ref(a.ref, gathered)
                 if g and g[1] not in marked.get(g[0], []):
                     marked.setdefault(g[0], []).append(g[1])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List, Tuple
 
+from dflow.compile_checks import with_items
 from dflow.errors import ValidationError
 from dflow.spec import ArtifactArgument, StepSpec
 
@@ -26,7 +27,7 @@ _BASE = "/tmp/dflow-merge"
 
 def needs_merge_pod(a: ArtifactArgument) -> bool:
     """Whether some item (at any depth) of a list or dict given as an artifact is a reference or an expression."""
-    return any(x.ref or x.from_expression or needs_merge_pod(x) for x in a.items or [])
+    return any(x.ref or x.from_expression for x in with_items(a.items or []))
 
 
 class MergedInputs:

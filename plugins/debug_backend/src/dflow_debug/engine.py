@@ -293,7 +293,7 @@ class Engine:
             found = [(k, p) for k, p in zip(keys, (self._resolve_argument(x, name, scope) for x in arg.items))
                      if p is not None]
             return StoredArtifact(key=f"{self.workflow_id}/merged", parts=[p for _, p in found],
-                                  part_keys=[str(k) for k, _ in found] if arg.item_keys is not None else None)
+                                  part_keys=[k for k, _ in found] if arg.item_keys is not None else None)
         if arg.raw is not None:  # a text given as an artifact: a file holding it, named as the input
             return self.stager.raw_file(arg.raw, name)
         if arg.ref:

@@ -117,7 +117,7 @@ class Stager:
             items: List[Dict[str, Any]] = []
             for i, part in enumerate(art.parts):
                 found = self.catalog_of(part)
-                items.extend(keyed_items(found or [{"path": "."}], art.part_keys[i]) if art.part_keys else found)
+                items.extend(keyed_items(found or None, art.part_keys[i]) if art.part_keys else found)
             return items
         if art.catalog is not None:
             return list(art.catalog)
