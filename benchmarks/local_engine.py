@@ -125,12 +125,49 @@ def big_fanout(n: int = 10000) -> Workflow:
     return wf
 
 
+class BigFile(OP):
+    """Writes a file of ``mb`` MiB, or passes its input file on; returns the file's size."""
+
+    @classmethod
+    def get_input_sign(cls) -> OPIOSign:
+        return OPIOSign({"mb": int, "f": Artifact(Path, optional=True)})
+
+    @classmethod
+    def get_output_sign(cls) -> OPIOSign:
+        return OPIOSign({"size": int, "f": Artifact(Path)})
+
+    @OP.exec_sign_check
+    def execute(self, op_in: OPIO) -> OPIO:
+        p = op_in["f"]
+        if p is None:
+            p = Path("big.bin")
+            block = bytes(1 << 20)
+            with open(p, "wb") as f:
+                for _ in range(op_in["mb"]):
+                    f.write(block)
+        return OPIO({"size": p.stat().st_size, "f": p})
+
+
+def large_file(n: int = 4, mb: int = 256) -> Workflow:
+    """A simulation's output (one large file) read by the steps after it, each passing it on."""
+    wf = Workflow("large")
+    t = PythonOPTemplate(BigFile)
+    prev = Step("s0", t, parameters={"mb": mb})
+    wf.add(prev)
+    for i in range(1, n):
+        s = Step(f"s{i}", t, parameters={"mb": mb}, artifacts={"f": prev.outputs.artifacts["f"]})
+        wf.add(s)
+        prev = s
+    return wf
+
+
 WORKLOADS = {
     "chain-50": (chain, 50, 1.0),
     "fanout-200+gather": (fanout, 201, 2.0),
     "dag-100": (layered_dag, 100, 1.5),
     "recursion-30": (recursion, 30, 1.0),
     "fanout-10000": (big_fanout, 10000, 60.0),
+    "large-file-4": (large_file, 4, 10.0),
 }
 
 

@@ -11,6 +11,7 @@ FILES = [
     "dflow/runtime.py",
     "dflow/contract.py",
     "dflow/stepio.py",
+    "dflow/linking.py",
     "dflow/expressions.py",
     "dflow/exprparse.py",
     "dflow/exprfuncs.py",
@@ -22,7 +23,7 @@ FILES = [
 ]
 ALLOWED_DFLOW = {
     "dflow.errors", "dflow.runtime", "dflow.expressions", "dflow.python", "dflow.contract", "dflow.stepio",
-    "dflow.exprparse", "dflow.exprfuncs",
+    "dflow.linking", "dflow.exprparse", "dflow.exprfuncs",
     "dflow.python._errors", "dflow.python.typecheck", "dflow.python.opio", "dflow.python.op",
 }
 STDLIB_38 = {

@@ -28,6 +28,7 @@ from .contract import (
 )
 from .contract import read_catalog as _read_catalog
 from .errors import StorageError, ValidationError
+from .linking import place
 from .settings import config, s3_config
 from .storage import StorageClient, local_path_of
 
@@ -217,14 +218,15 @@ def download_tree(client: StorageClient, key: str, directory: str) -> Optional[s
 
 
 def place_stored(art: Any, target: str, client_for: Callable[[], StorageClient],
-                 missing: Callable[[str], Exception] = StorageError) -> None:
+                 missing: Callable[[str], Exception] = StorageError, method: str = "copy") -> None:
     """Put the files of one stored artifact (a ``StoredArtifact`` without parts) into the directory ``target``,
     as a step finds its input there.
 
     A file on this machine given alone (a ``LocalArtifact`` of a file) and a ``sub_path`` are
     placed under their names, with a catalog naming them; a key that is one object lands
     under its last name. ``client_for()`` gives the artifact's store, asked only when the files
-    are not on this machine; a missing artifact raises ``missing(message)``.
+    are not on this machine; a missing artifact raises ``missing(message)``. Files on this machine
+    are placed by ``method`` (see :mod:`dflow.linking`: copies, hard links or symbolic links).
     """
     sub = art.sub_path
     local = art.local_path if art.local_path and os.path.exists(art.local_path) else None
@@ -239,13 +241,12 @@ def place_stored(art: Any, target: str, client_for: Callable[[], StorageClient],
             raise missing(f"artifact {local!r} has no {sub!r} inside")
         if os.path.isdir(local) or sub:
             if sub:
-                _copy_item(src, os.path.join(target, sub))
+                place(src, os.path.join(target, sub), method)
                 write_catalog(target, [{"index": None, "key": None, "path": sub}])
             else:
-                _copy_item(src, target)
+                place(src, target, method)
         else:  # a single file given as an artifact (LocalArtifact of a file)
-            os.makedirs(target, exist_ok=True)
-            shutil.copy2(src, os.path.join(target, os.path.basename(src)))
+            place(src, os.path.join(target, os.path.basename(src)), method)
             if art.storage is None:
                 write_catalog(target, [{"index": None, "key": None, "path": os.path.basename(src)}])
         return
@@ -259,14 +260,6 @@ def place_stored(art: Any, target: str, client_for: Callable[[], StorageClient],
         single = download_tree(client, art.key, target)
         if single is not None:  # one object (upload_s3 of a file): the artifact is that file
             write_catalog(target, [{"index": None, "key": None, "path": single}])
-
-
-def _copy_item(src: str, dst: str) -> None:
-    if os.path.isdir(src):
-        shutil.copytree(src, dst, dirs_exist_ok=True)
-    else:
-        os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
-        shutil.copy2(src, dst)
 
 
 def _leaves(value: Any, prefix: str) -> List[Any]:

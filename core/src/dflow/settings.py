@@ -61,6 +61,9 @@ config: Dict[str, Any] = {
     "debug_workers": None,
     # what each step printed (its log) is printed by the local engine too when the step ends, as in dflow
     "debug_echo_logs": True,
+    # how a local step gets the files of its inputs: "copy" (its own copies, as a pod), "link" (hard
+    # links) or "symlink" (dflow's default in its debug mode); see dflow.linking
+    "debug_copy_method": "copy",
     "detach": False,
     # artifacts
     "archive_mode": "tar",
@@ -80,7 +83,6 @@ config: Dict[str, Any] = {
     "save_keys_in_global_outputs": False,
     "lineage": None,
     "register_tasks": False,
-    "debug_copy_method": "copy",
     "debug_pool_workers": None,
     "debug_batch_size": None,
     "debug_batch_interval": 30,

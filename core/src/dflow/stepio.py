@@ -30,6 +30,7 @@ from dflow.contract import (
     slice_dir,
     write_catalog,
 )
+from dflow.linking import linker_within, place
 
 __all__ = ["artifact_value", "parameter_value", "ArtifactWriter", "write_parameters", "atomic_write", "lists_by_index",
            "with_art_root", "artifact_classes"]
@@ -270,13 +271,11 @@ class ArtifactWriter:
             # another slice of this step wrote the same name: keep both (as parts of a fan-out do)
             rel = os.path.join(slice_dir(slice_index), rel)
         dst = os.path.join(self.tmp, rel) if rel else self.tmp
-        if os.path.isdir(src):
-            # links are followed, as in dflow: a link out of the directory (``POSCAR -> ../../POSCAR``) would
-            # dangle in the next step (one that dangles already is left out)
-            shutil.copytree(src, dst, ignore=_dangling_links, dirs_exist_ok=True)
-        else:
-            os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
-            shutil.copy2(src, dst)
+        # a file the step wrote (in its working directory or its inputs) is hard-linked, not copied, as in
+        # dflow: nothing writes to it once the step has ended; a file from elsewhere is copied. Links are
+        # followed, as in dflow: a link out of the directory (``POSCAR -> ../../POSCAR``) would dangle in
+        # the next step (one that dangles already is left out)
+        place(src, dst, linker_within([base] + self.input_roots), ignore=_dangling_links)
         if rel:
             self.taken.setdefault(rel, slice_index)
         item: Dict[str, Any] = {"index": index, "key": key, "path": rel.replace(os.sep, "/") or "."}

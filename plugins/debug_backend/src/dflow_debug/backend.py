@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional
 
 from dflow.backend import Backend
 from dflow.errors import BackendError, ValidationError, WorkflowNotFoundError
+from dflow.linking import check_copy_method
 from dflow.settings import config, s3_config
 
 from .forkserver import ForkLauncher, pid_alive, process_start_time
@@ -98,6 +99,7 @@ class LocalBackend(Backend):
 
     def submit(self, spec: WorkflowSpec, *, reuse: Optional[List[ReusedStep]] = None, detach: bool = False) -> str:
         self._check_runnable(spec)
+        copy_method = check_copy_method(config.get("debug_copy_method"))  # (refused before anything is written)
         launcher = None if detach else getattr(self._submitting, "launcher", None)
         if launcher is not None:
             launcher.load(preload_ops(spec))  # the server loads the OPs while the run's files are written
@@ -107,7 +109,7 @@ class LocalBackend(Backend):
         from dflow.artifact import storage_name
 
         settings = {"workers": config.get("debug_workers"), "storage_name": storage_name(), "storage_root": self.workdir,
-                    "echo_logs": bool(config.get("debug_echo_logs", True)) and not detach}
+                    "echo_logs": bool(config.get("debug_echo_logs", True)) and not detach, "copy_method": copy_method}
         atomic_write(os.path.join(wfdir, "spec.json"), spec.to_json())
         atomic_write(os.path.join(wfdir, "reuse.json"), json.dumps([r.model_dump(mode="json") for r in (reuse or [])]))
         record = {"id": workflow_id, "name": spec.name, "phase": "Pending", "created_at": time.time(), "settings": settings}

@@ -55,7 +55,7 @@ class Engine:
         self.reuse = {r.key: r for r in reuse}
         self.previous = {k: v for k, v in previous.items() if v.phase in ("Succeeded", "Skipped")}
         self.nodes = NodeBook(wfdir, workflow_id, previous)
-        self.stager = Stager(wfdir, workflow_id, client, storage_name)
+        self.stager = Stager(wfdir, workflow_id, client, storage_name, settings.get("copy_method") or "copy")
         self.launchers = Launchers(wfdir, preload_ops(spec), launcher)
         self.slots = asyncio.Semaphore(max(1, int(settings.get("workers") or os.cpu_count() or 2)))
         self.echo_logs = bool(settings.get("echo_logs"))  # (the submitting process waits, on its terminal)

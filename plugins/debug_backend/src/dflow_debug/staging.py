@@ -33,6 +33,7 @@ from dflow.contract import (
 )
 from dflow.contract import slice_index as contract_slice_index
 from dflow.launcher import PreparedStep
+from dflow.linking import link_or_copy, linker_within, place
 from dflow.spec import ScriptTemplateSpec, StoredArtifact
 from dflow.storage import StorageClient, local_path_of
 
@@ -74,8 +75,10 @@ def user_paths() -> List[str]:
 class Stager:
     """Fetches inputs, prepares attempts and collects outputs for one run."""
 
-    def __init__(self, wfdir: str, workflow_id: str, client: StorageClient, storage_name: str) -> None:
+    def __init__(self, wfdir: str, workflow_id: str, client: StorageClient, storage_name: str,
+                 copy_method: str = "copy") -> None:
         self.wfdir = wfdir
+        self.copy_method = copy_method  # how a step gets the files of its inputs (dflow.linking)
         self.workflow_id = workflow_id
         self.client = client
         self.storage_name = storage_name
@@ -146,7 +149,7 @@ class Stager:
                 merge_part(tmp, target, i, stacked=art.stacked)
                 shutil.rmtree(tmp, ignore_errors=True)
             return
-        place_stored(art, target, lambda: self.client_for(art), StepFailed)
+        place_stored(art, target, lambda: self.client_for(art), StepFailed, self.copy_method)
 
     # ---------------------------------------------------------------- before an attempt
 
@@ -267,10 +270,8 @@ class Stager:
                 dst = _local_path(workdir, a.path)
                 os.makedirs(os.path.dirname(dst), exist_ok=True)
                 single = None if a.name in uploads else _single_file(local)
-                if single:
-                    shutil.copy2(single, dst)
-                else:
-                    shutil.copytree(local, dst, dirs_exist_ok=True)
+                # the step's own inputs (copies, unless the copy method links them) at its paths: links
+                place(single or local, dst, link_or_copy)
                 mapping[a.path] = dst
         for p in tmpl.outputs_parameters:
             if p.value_from_path:
@@ -337,11 +338,13 @@ class Stager:
                 raise StepFailed(f"output artifact {a.name!r}: the script did not write {a.path}")
             d = os.path.join(outdir, "artifacts", a.name)
             os.makedirs(d, exist_ok=True)
+            # what the script wrote is linked, not copied (nothing writes to it once the step has ended)
+            put = linker_within([os.path.join(sdir, "workdir"), os.path.join(sdir, "inputs")])
             if os.path.isdir(src):
-                shutil.copytree(src, d, dirs_exist_ok=True)
+                place(src, d, put)
             else:
                 base = os.path.basename(src)
-                shutil.copy2(src, os.path.join(d, base))
+                place(src, os.path.join(d, base), put)
                 write_catalog(d, [{"index": None, "key": None, "path": base}])
             arts[a.name] = self.store(d)
         return params, arts
