@@ -7,6 +7,7 @@ from typing import Any, Dict, Optional
 
 from .backend import StepRecord, WorkflowRecord
 from .contract import carried_pickle_type, decode_value, encode_value, is_pickled
+from .records import argo_time, duration
 from .spec import StoredArtifact
 
 __all__ = ["ArgoStep", "ArgoParameter", "ArgoArtifact", "ArgoWorkflow", "GlobalOutputs", "global_outputs"]
@@ -100,12 +101,6 @@ class _IO(_ReadsAsDict):
         self.artifacts: Dict[str, ArgoArtifact] = {}
 
 
-def _ts(t: Optional[float]) -> Optional[str]:
-    if t is None:
-        return None
-    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 class ArgoStep(_ReadsAsDict):
     """One step of a workflow, as ``query_step`` returns it."""
 
@@ -122,8 +117,8 @@ class ArgoStep(_ReadsAsDict):
         self.phase = record.phase
         self.type = record.type
         self.templateName = record.template
-        self.startedAt = _ts(record.started_at)
-        self.finishedAt = _ts(record.finished_at)
+        self.startedAt = argo_time(record.started_at)
+        self.finishedAt = argo_time(record.finished_at)
         self.message = record.message
         self.progress = record.progress
         self.attempts = record.attempts
@@ -158,6 +153,10 @@ class ArgoStep(_ReadsAsDict):
         import time
 
         return (r.finished_at or time.time()) - r.started_at
+
+    def get_duration(self) -> datetime.timedelta:
+        """How long the step ran (runs, while it runs), as dflow's ``ArgoStep.get_duration``."""
+        return duration(self.record.started_at, self.record.finished_at)
 
     def modify_output_parameter(self, name: str, value: Any) -> None:
         """Change an output parameter before this step is reused (3.1.13)."""

@@ -7,6 +7,7 @@ importing them until they are used: loading a backend plugin stays cheap.
 
 from __future__ import annotations
 
+import datetime
 from typing import Any, Dict, List, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
@@ -54,8 +55,53 @@ class StepRecord(BaseModel):
     launch: Optional[Dict[str, str]] = None
 
 
+def argo_time(t: Optional[float]) -> Optional[str]:
+    """A time (seconds since the epoch) as Argo writes it (``2024-05-01T12:00:00Z``, UTC)."""
+    if t is None:
+        return None
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def duration(started: Optional[float], finished: Optional[float]) -> datetime.timedelta:
+    """From ``started`` to ``finished`` (to now while it runs; zero before it starts), as dflow's ``get_duration``."""
+    if started is None:
+        return datetime.timedelta()
+    import time
+
+    return datetime.timedelta(seconds=max(0.0, (finished if finished is not None else time.time()) - started))
+
+
+class ArgoFields:
+    """Fields read as attributes or items (``w.status.phase``, ``w["status"]["phase"]``), as the original
+    dflow's Argo objects are dicts; a field Argo would not have set reads as None."""
+
+    def __init__(self, **fields: Any) -> None:
+        self.__dict__.update(fields)
+
+    def __getitem__(self, item: str) -> Any:
+        try:
+            return self.__dict__[item]
+        except KeyError:
+            raise KeyError(item) from None
+
+    def get(self, item: str, default: Any = None) -> Any:
+        return self.__dict__.get(item, default)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self.__dict__
+
+    def __repr__(self) -> str:
+        return f"ArgoFields({self.__dict__!r})"
+
+
 class WorkflowRecord(BaseModel):
-    """A workflow as the backend knows it."""
+    """A workflow as the backend knows it.
+
+    It also reads as the original dflow's ``ArgoWorkflow`` does (what code copied from dflow's
+    own command line reads): ``metadata.name``, ``metadata.creationTimestamp``, ``metadata.labels``,
+    ``status.phase``, ``status.message``, ``status.startedAt``, ``status.finishedAt``,
+    ``status.progress``, ``uid`` and ``get_duration()``, also as items (``w["status"]["phase"]``).
+    """
 
     model_config = ConfigDict(extra="forbid")
     id: str
@@ -68,6 +114,36 @@ class WorkflowRecord(BaseModel):
     backend: str
     location: Optional[str] = None
     progress: Optional[str] = None
+    labels: Dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def uid(self) -> str:
+        return self.id
+
+    @property
+    def metadata(self) -> ArgoFields:
+        return ArgoFields(name=self.id, uid=self.id, generateName=f"{self.name}-", creationTimestamp=argo_time(self.created_at),
+                          labels=dict(self.labels), annotations={})
+
+    @property
+    def status(self) -> ArgoFields:
+        return ArgoFields(phase=self.phase, message=self.message, startedAt=argo_time(self.started_at),
+                          finishedAt=argo_time(self.finished_at), progress=self.progress, estimatedDuration=None)
+
+    def get_duration(self) -> datetime.timedelta:
+        """How long the workflow ran (runs, while it runs), as dflow's ``ArgoWorkflow.get_duration``."""
+        return duration(self.started_at, self.finished_at)
+
+    def __getitem__(self, item: str) -> Any:  # (``w["status"]["phase"]``: dflow's Argo objects are dicts)
+        if not isinstance(item, str) or item.startswith("_") or not hasattr(self, item):
+            raise KeyError(item)
+        return getattr(self, item)
+
+    def get(self, item: str, default: Any = None) -> Any:
+        try:
+            return self[item]
+        except KeyError:
+            return default
 
 
 class QueriedWorkflow(WorkflowRecord):

@@ -401,8 +401,10 @@ class Workflow:
                          "outputs": {p.name: output_type(t.name, p.name) for p in t.outputs_parameters}}
                 for t in spec.templates}
 
-    def query_step_by_key(self, key: Union[str, List[str]], **kwargs: Any) -> List[ArgoStep]:
-        return self.query_step(key=key, **kwargs)
+    def query_step_by_key(self, key: Union[str, List[str]], name: Any = None, phase: Any = None, id: Any = None,
+                          type: Any = None, **kwargs: Any) -> List[ArgoStep]:
+        """The steps of ``key`` (the other filters as in :meth:`query_step`, also given by position, as in dflow)."""
+        return self.query_step(key=key, name=name, phase=phase, id=id, type=type, **kwargs)
 
     def query_keys_of_steps(self) -> List[str]:
         return [s.key for s in self.query_step() if s.key is not None]
@@ -479,9 +481,17 @@ def _reused(step: Any) -> "ReusedStep":
     )
 
 
-def query_workflows(mode: Optional[str] = None, **kwargs: Any) -> List[WorkflowRecord]:
-    """Workflows known to the configured backend, newest first."""
-    return get_backend_for_mode(mode).list_workflows()
+def query_workflows(labels: Optional[Dict[str, str]] = None, fields: Optional[List[str]] = None,
+                    mode: Optional[str] = None) -> List[WorkflowRecord]:
+    """Workflows known to the configured backend, newest first; with ``labels``, those that carry every
+    one of them (``Workflow(labels=...)``), as in dflow. Each reads as dflow's ``ArgoWorkflow`` too
+    (``w.metadata.name``, ``w.status.phase``, ``w.get_duration()``). ``fields`` (which fields Argo
+    Server returns) is accepted and changes nothing: every field is returned."""
+    records = get_backend_for_mode(mode).list_workflows()
+    if labels:
+        wanted = {str(k): str(v) for k, v in labels.items()}
+        records = [r for r in records if all(r.labels.get(k) == v for k, v in wanted.items())]
+    return records
 
 
 

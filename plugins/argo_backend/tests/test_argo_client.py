@@ -147,12 +147,16 @@ def test_resubmit_with_reuse_step(server, tmp_path):
 
 
 def test_list_workflows_and_logs(server, tmp_path):
-    wf = Workflow("logs")
+    wf = Workflow("logs", labels={"project": "logs-test"})
     wf.add([Step("one", T(ops.say), parameters={"text": "first words"}),
             Step("two", T(ops.say), parameters={"text": "second words"})])
     wf.submit()
     assert wf.wait(timeout=60) == "Succeeded"
     assert wf.id in [r.id for r in query_workflows()]
+    # by its labels, as dflow's query_workflows(labels) asks Argo with a label selector
+    [listed] = query_workflows(labels={"project": "logs-test"})
+    assert (listed.metadata.name, listed.status.phase, listed.metadata.labels["project"]) == (wf.id, "Succeeded", "logs-test")
+    assert query_workflows(labels={"project": "another"}) == []
     # the stand-in answers with the log each pod really wrote
     assert "the pod says: first words" in wf.logs(wf.query_step(name="one")[0])
     log_two = wf.logs(wf.query_step(name="two")[0])

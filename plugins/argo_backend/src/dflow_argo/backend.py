@@ -259,6 +259,7 @@ def workflow_record(wf: Dict[str, Any], host: Optional[str] = None) -> WorkflowR
         backend="argo",
         location=location,
         progress=status.get("progress"),
+        labels={str(k): str(v) for k, v in (meta.get("labels") or {}).items()},
     )
 
 

@@ -112,7 +112,8 @@ class LocalBackend(Backend):
                     "echo_logs": bool(config.get("debug_echo_logs", True)) and not detach, "copy_method": copy_method}
         atomic_write(os.path.join(wfdir, "spec.json"), spec.to_json())
         atomic_write(os.path.join(wfdir, "reuse.json"), json.dumps([r.model_dump(mode="json") for r in (reuse or [])]))
-        record = {"id": workflow_id, "name": spec.name, "phase": "Pending", "created_at": time.time(), "settings": settings}
+        record = {"id": workflow_id, "name": spec.name, "phase": "Pending", "created_at": time.time(), "settings": settings,
+                  "labels": dict(spec.labels or {})}
         atomic_write(os.path.join(wfdir, "workflow.json"), json.dumps(record))
         atomic_write(os.path.join(wfdir, "status"), "Pending")
         self._start_driver(wfdir, workflow_id, detach, resume=False, launcher=launcher)
@@ -187,7 +188,7 @@ class LocalBackend(Backend):
         return WorkflowRecord(
             id=workflow_id, name=rec.get("name", workflow_id), phase=phase, message=message,
             created_at=rec.get("created_at"), started_at=rec.get("started_at"), finished_at=rec.get("finished_at"),
-            backend=self.name, location=os.path.join(self.workdir, workflow_id),
+            backend=self.name, location=os.path.join(self.workdir, workflow_id), labels=rec.get("labels") or {},
         )
 
     def get_spec(self, workflow_id: str) -> WorkflowSpec:
