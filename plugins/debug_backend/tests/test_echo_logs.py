@@ -41,3 +41,42 @@ def test_the_console_stays_quiet_when_asked(local, capfd, monkeypatch):
     _run("echo-off")
     out = capfd.readouterr().out
     assert "said-by" not in out, out
+
+
+_SAYS_ID_FIRST = '''
+import sys
+from pathlib import Path
+from dflow import Step, Workflow, config
+from dflow.python import OP, PythonOPTemplate
+
+config["mode"] = "debug"
+
+
+@OP.function
+def console_so_far(path: str) -> {"text": str}:
+    return {"text": Path(path).read_text()}
+
+
+wf = Workflow("says-id")
+wf.add(Step("look", PythonOPTemplate(console_so_far), parameters={"path": sys.argv[1]}))
+wf.submit()
+print("STEP SAW:", repr(wf.query_step(name="look")[0].outputs.parameters["text"].value))
+print("ID:", wf.id)
+'''
+
+
+def test_an_attached_run_says_its_id_when_it_starts_and_once(local):
+    """A long local run can be followed (``dflow watch ID``, the browser view) from its start: the id is
+    printed before the first step runs, not when ``submit()`` returns at the end."""
+    import subprocess
+    import sys
+
+    script, err = local / "says_id.py", local / "stderr.txt"
+    script.write_text(_SAYS_ID_FIRST)
+    with open(err, "w") as f:
+        out = subprocess.run([sys.executable, str(script), str(err)], cwd=local, stdout=subprocess.PIPE, stderr=f,
+                             text=True, check=True).stdout
+    wf_id = out.splitlines()[-1].split("ID: ")[1]
+    line = f"Workflow has been submitted (ID: {wf_id})"
+    assert repr(line + "\n") in out  # the step read the console's stderr: the line was there already
+    assert err.read_text().count("Workflow has been submitted") == 1

@@ -59,6 +59,7 @@ class LocalBackend(Backend):
     def __init__(self, workdir: Optional[str] = None) -> None:
         self._workdir = workdir
         self._submitting = threading.local()  # .launcher: the fork server started for the submit under way
+        self.announced: Optional[str] = None  # the id of the last attached run, said when it started
 
     @property
     def workdir(self) -> str:
@@ -116,6 +117,9 @@ class LocalBackend(Backend):
                   "labels": dict(spec.labels or {})}
         atomic_write(os.path.join(wfdir, "workflow.json"), json.dumps(record))
         atomic_write(os.path.join(wfdir, "status"), "Pending")
+        if not detach:  # the run goes on in submit(): its id is said now, not when it has ended
+            print(f"Workflow has been submitted (ID: {workflow_id})", file=sys.stderr, flush=True)
+            self.announced = workflow_id
         self._start_driver(wfdir, workflow_id, detach, resume=False, launcher=launcher)
         return workflow_id
 
