@@ -32,7 +32,7 @@ from typing import Callable, Optional, Sequence
 
 from dflow.errors import ValidationError
 
-__all__ = ["COPY_METHODS", "check_copy_method", "link_or_copy", "symlink_or_copy", "place", "linker_within"]
+__all__ = ["COPY_METHODS", "check_copy_method", "copy_file", "link_or_copy", "symlink_or_copy", "place", "linker_within"]
 
 COPY_METHODS = ("copy", "link", "symlink")
 
@@ -47,9 +47,33 @@ def check_copy_method(method: Optional[str]) -> str:
     return method
 
 
+def _make_way(src: str, dst: str) -> bool:
+    """Before ``src`` is put at ``dst``: True if ``dst`` already is the file ``src`` names (an output
+    that lists a folder and a file inside it puts that file twice); else a file (or link) at
+    ``dst`` is removed, so that nothing is written through a link into another step's file."""
+    if not os.path.lexists(dst) or (os.path.isdir(dst) and not os.path.islink(dst)):
+        return False
+    try:
+        if os.path.samefile(src, dst):
+            return True
+    except OSError:  # (a link at dst that names nothing)
+        pass
+    os.unlink(dst)
+    return False
+
+
+def copy_file(src: str, dst: str) -> str:
+    """``dst`` as a copy of the file ``src`` (with its times and mode)."""
+    if not _make_way(src, dst):
+        shutil.copy2(src, dst)
+    return dst
+
+
 def link_or_copy(src: str, dst: str) -> str:
     """``dst`` as a hard link of the file ``src`` (a link is followed: the file it names is linked),
     else, if the file system refuses the link, a copy (with its times and mode)."""
+    if _make_way(src, dst):
+        return dst
     try:
         os.link(os.path.realpath(src), dst)
     except OSError:
@@ -59,6 +83,8 @@ def link_or_copy(src: str, dst: str) -> str:
 
 def symlink_or_copy(src: str, dst: str) -> str:
     """``dst`` as a symbolic link to the file ``src`` names (absolute), else a copy."""
+    if _make_way(src, dst):
+        return dst
     try:
         os.symlink(os.path.realpath(src), dst)
     except OSError:
@@ -66,7 +92,7 @@ def symlink_or_copy(src: str, dst: str) -> str:
     return dst
 
 
-_FUNCTIONS = {"copy": shutil.copy2, "link": link_or_copy, "symlink": symlink_or_copy}
+_FUNCTIONS = {"copy": copy_file, "link": link_or_copy, "symlink": symlink_or_copy}
 
 
 def place(src: str, dst: str, method: str = "copy", ignore: Optional[Callable] = None) -> None:
@@ -77,8 +103,6 @@ def place(src: str, dst: str, method: str = "copy", ignore: Optional[Callable] =
         shutil.copytree(src, dst, copy_function=func, ignore=ignore, dirs_exist_ok=True)
     else:
         os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
-        if os.path.lexists(dst) and not os.path.isdir(dst):
-            os.unlink(dst)  # (a link would fail on it; a copy would write through a link into its target)
         func(src, dst)
 
 
@@ -91,6 +115,6 @@ def linker_within(roots: Sequence[str]) -> Callable[[str, str], str]:
         real = os.path.realpath(src)
         if any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in real_roots):
             return link_or_copy(real, dst)
-        return shutil.copy2(src, dst)
+        return copy_file(src, dst)
 
     return put

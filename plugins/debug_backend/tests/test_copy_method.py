@@ -12,12 +12,13 @@ import errno
 import os
 import shutil
 from pathlib import Path
+from typing import List
 
 import pytest
 
 from dflow import InputArtifact, OutputArtifact, ShellOPTemplate, Step, Workflow, config
 from dflow.errors import ValidationError
-from dflow.linking import link_or_copy, linker_within, place
+from dflow.linking import copy_file, link_or_copy, linker_within, place, symlink_or_copy
 from dflow.python import OP, OPIO, Artifact, OPIOSign, PythonOPTemplate
 
 
@@ -202,3 +203,31 @@ def test_linker_within_links_only_what_lies_inside_its_roots(tmp_path):
     assert _ino(dst / "pointer.txt") != _ino(outside / "theirs.txt") and not (dst / "pointer.txt").is_symlink()
     assert _ino(dst / "theirs.txt") != _ino(outside / "theirs.txt")
     shutil.rmtree(dst)
+
+
+@OP.function
+def folder_and_file_inside() -> {"files": Artifact(List[Path])}:
+    Path("traj").mkdir()
+    Path("traj/0.traj").write_text("zero")
+    Path("traj/1.traj").write_text("one")
+    return {"files": [Path("traj"), Path("traj/0.traj")]}  # (dpgen2's calypso steps list both)
+
+
+def test_an_output_listing_a_folder_and_a_file_inside_it_puts_that_file_once(local):
+    wf = _run(Step("both", PythonOPTemplate(folder_and_file_inside)))
+    out = Path(wf.query_step(name="both")[0].workdir) / "outputs" / "artifacts" / "files"
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.traj")) == ["traj/0.traj", "traj/1.traj"]
+    assert (out / "traj" / "0.traj").read_text() == "zero"
+
+
+def test_putting_a_file_where_a_link_of_another_file_is_never_writes_through_it(tmp_path):
+    theirs, mine = tmp_path / "theirs.txt", tmp_path / "mine.txt"
+    theirs.write_text("theirs")
+    mine.write_text("mine")
+    for put in (link_or_copy, copy_file, symlink_or_copy):
+        dst = tmp_path / f"dst-{put.__name__}"
+        os.link(theirs, dst)  # what an earlier item (or the link copy method) left at that name
+        put(str(mine), str(dst))
+        assert dst.read_text() == "mine" and theirs.read_text() == "theirs"
+        put(str(mine), str(dst))  # the same file again: nothing to do
+        assert dst.read_text() == "mine"
