@@ -36,7 +36,7 @@ test: setup services
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow and not needs_rgw"
 
-bench: setup
+bench: setup services
 	$(PY) benchmarks/run.py
 
 lint: setup
