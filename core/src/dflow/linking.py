@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence, Union
 
 from dflow.errors import ValidationError
 
@@ -43,7 +43,7 @@ def check_copy_method(method: Optional[str]) -> str:
         return "copy"
     if method not in COPY_METHODS:
         raise ValidationError(f"config['debug_copy_method'] = {method!r} is not a copy method the local engine knows: "
-                         f"set it to one of {', '.join(map(repr, COPY_METHODS))} (or DFLOW_DEBUG_COPY_METHOD)")
+                              f"set it to one of {', '.join(map(repr, COPY_METHODS))} (or DFLOW_DEBUG_COPY_METHOD)")
     return method
 
 
@@ -95,7 +95,8 @@ def symlink_or_copy(src: str, dst: str) -> str:
 _FUNCTIONS = {"copy": copy_file, "link": link_or_copy, "symlink": symlink_or_copy}
 
 
-def place(src: str, dst: str, method: str = "copy", ignore: Optional[Callable] = None) -> None:
+def place(src: str, dst: str, method: Union[str, Callable[[str, str], str]] = "copy",
+          ignore: Optional[Callable] = None) -> None:
     """Put the file or directory ``src`` at ``dst`` (a directory merges into one that exists),
     each file by ``method`` (one of :data:`COPY_METHODS` or a function of ``(src, dst)``)."""
     func = method if callable(method) else _FUNCTIONS[method]
