@@ -7,7 +7,7 @@ from typing import Any, Dict, Optional
 
 from .backend import StepRecord, WorkflowRecord
 from .contract import carried_pickle_type, decode_value, encode_value, is_pickled
-from .records import argo_time, duration
+from .records import ReadsAsDict, argo_time, duration
 from .spec import StoredArtifact
 
 __all__ = ["ArgoStep", "ArgoParameter", "ArgoArtifact", "ArgoWorkflow", "GlobalOutputs", "global_outputs"]
@@ -16,24 +16,7 @@ __all__ = ["ArgoStep", "ArgoParameter", "ArgoArtifact", "ArgoWorkflow", "GlobalO
 ArgoWorkflow = WorkflowRecord
 
 
-class _ReadsAsDict:
-    """Attributes that read as items too (``step["outputs"]["artifacts"]``, ``step.get("outputs", {})``), as
-    the original dflow's Argo objects are dicts."""
-
-    def __getitem__(self, item: str) -> Any:
-        try:
-            return getattr(self, item)
-        except AttributeError:
-            raise KeyError(item) from None
-
-    def get(self, item: str, default: Any = None) -> Any:
-        return getattr(self, item, default)
-
-    def __contains__(self, item: object) -> bool:
-        return isinstance(item, str) and not item.startswith("_") and hasattr(self, item)
-
-
-class ArgoParameter(_ReadsAsDict):
+class ArgoParameter(ReadsAsDict):
     """An input or output parameter of a step; ``.value`` has the parameter's Python type
     (the text itself when its writer recorded no type, as a shell script's outputs).
 
@@ -69,7 +52,7 @@ class ArgoParameter(_ReadsAsDict):
         return f"ArgoParameter({self.name!r}, value={self.value!r})"
 
 
-class ArgoArtifact(_ReadsAsDict):
+class ArgoArtifact(ReadsAsDict):
     """An artifact of a step; pass it to ``download_artifact`` or to another step."""
 
     def __init__(self, name: str, stored: StoredArtifact) -> None:
@@ -95,13 +78,13 @@ class ArgoArtifact(_ReadsAsDict):
         return f"ArgoArtifact({self.name!r}, key={self.key!r})"
 
 
-class _IO(_ReadsAsDict):
+class _IO(ReadsAsDict):
     def __init__(self) -> None:
         self.parameters: Dict[str, ArgoParameter] = {}
         self.artifacts: Dict[str, ArgoArtifact] = {}
 
 
-class ArgoStep(_ReadsAsDict):
+class ArgoStep(ReadsAsDict):
     """One step of a workflow, as ``query_step`` returns it."""
 
     def __init__(self, record: StepRecord, workflow: Any = None,
@@ -147,12 +130,8 @@ class ArgoStep(_ReadsAsDict):
 
     @property
     def duration(self) -> Optional[float]:
-        r = self.record
-        if r.started_at is None:
-            return None
-        import time
-
-        return (r.finished_at or time.time()) - r.started_at
+        """Seconds the step ran (runs, while it runs); None before it starts."""
+        return None if self.record.started_at is None else self.get_duration().total_seconds()
 
     def get_duration(self) -> datetime.timedelta:
         """How long the step ran (runs, while it runs), as dflow's ``ArgoStep.get_duration``."""

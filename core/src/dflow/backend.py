@@ -45,6 +45,9 @@ class Backend(abc.ABC):
     #: whether a parameter's record carries its writer's type (``pickle:X`` for a pickled value); a
     #: backend that carries parameters as text only (Argo) records the declared types instead
     records_writer_types: bool = True
+    #: the id of the last run this backend printed itself when it started (a backend that runs the
+    #: workflow inside ``submit()``); ``Workflow.submit()`` then does not print it again at the end
+    announced: Optional[str] = None
 
     def submitting(self, *, detach: bool = False) -> ContextManager[Any]:
         """Entered by ``Workflow.submit()`` before the workflow compiles and left after :meth:`submit`

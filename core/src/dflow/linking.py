@@ -69,27 +69,25 @@ def copy_file(src: str, dst: str) -> str:
     return dst
 
 
+def _link_or_copy(make_link: Callable[[str, str], None], src: str, dst: str) -> str:
+    """``dst`` as ``make_link(the file src names, dst)``, else, if the file system refuses it, a copy."""
+    if not _make_way(src, dst):
+        try:
+            make_link(os.path.realpath(src), dst)
+        except OSError:
+            shutil.copy2(src, dst)
+    return dst
+
+
 def link_or_copy(src: str, dst: str) -> str:
     """``dst`` as a hard link of the file ``src`` (a link is followed: the file it names is linked),
     else, if the file system refuses the link, a copy (with its times and mode)."""
-    if _make_way(src, dst):
-        return dst
-    try:
-        os.link(os.path.realpath(src), dst)
-    except OSError:
-        shutil.copy2(src, dst)
-    return dst
+    return _link_or_copy(os.link, src, dst)
 
 
 def symlink_or_copy(src: str, dst: str) -> str:
     """``dst`` as a symbolic link to the file ``src`` names (absolute), else a copy."""
-    if _make_way(src, dst):
-        return dst
-    try:
-        os.symlink(os.path.realpath(src), dst)
-    except OSError:
-        shutil.copy2(src, dst)
-    return dst
+    return _link_or_copy(os.symlink, src, dst)
 
 
 _FUNCTIONS = {"copy": copy_file, "link": link_or_copy, "symlink": symlink_or_copy}

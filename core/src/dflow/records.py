@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from .backend import PHASES
 from .spec import StoredArtifact
 
-__all__ = ["StepRecord", "WorkflowRecord", "QueriedWorkflow", "ReusedStep", "ParameterValue", "PHASES"]
+__all__ = ["StepRecord", "WorkflowRecord", "QueriedWorkflow", "ReusedStep", "ParameterValue", "PHASES", "ReadsAsDict"]
 
 
 class ParameterValue(BaseModel):
@@ -71,30 +71,39 @@ def duration(started: Optional[float], finished: Optional[float]) -> datetime.ti
     return datetime.timedelta(seconds=max(0.0, (finished if finished is not None else time.time()) - started))
 
 
-class ArgoFields:
-    """Fields read as attributes or items (``w.status.phase``, ``w["status"]["phase"]``), as the original
-    dflow's Argo objects are dicts; a field Argo would not have set reads as None."""
-
-    def __init__(self, **fields: Any) -> None:
-        self.__dict__.update(fields)
+class ReadsAsDict:
+    """Attributes that read as items too (``step["outputs"]["artifacts"]``, ``w["status"]["phase"]``,
+    ``step.get("outputs", {})``), as the original dflow's Argo objects are dicts."""
 
     def __getitem__(self, item: str) -> Any:
+        if not isinstance(item, str) or item.startswith("_"):
+            raise KeyError(item)
         try:
-            return self.__dict__[item]
-        except KeyError:
+            return getattr(self, item)
+        except AttributeError:
             raise KeyError(item) from None
 
     def get(self, item: str, default: Any = None) -> Any:
-        return self.__dict__.get(item, default)
+        try:
+            return self[item]
+        except KeyError:
+            return default
 
     def __contains__(self, item: object) -> bool:
-        return item in self.__dict__
+        return isinstance(item, str) and not item.startswith("_") and hasattr(self, item)
+
+
+class ArgoFields(ReadsAsDict):
+    """Fields read as attributes or items (``w.status.phase``, ``w["status"]["phase"]``)."""
+
+    def __init__(self, **fields: Any) -> None:
+        self.__dict__.update(fields)
 
     def __repr__(self) -> str:
         return f"ArgoFields({self.__dict__!r})"
 
 
-class WorkflowRecord(BaseModel):
+class WorkflowRecord(ReadsAsDict, BaseModel):
     """A workflow as the backend knows it.
 
     It also reads as the original dflow's ``ArgoWorkflow`` does (what code copied from dflow's
@@ -134,16 +143,6 @@ class WorkflowRecord(BaseModel):
         """How long the workflow ran (runs, while it runs), as dflow's ``ArgoWorkflow.get_duration``."""
         return duration(self.started_at, self.finished_at)
 
-    def __getitem__(self, item: str) -> Any:  # (``w["status"]["phase"]``: dflow's Argo objects are dicts)
-        if not isinstance(item, str) or item.startswith("_") or not hasattr(self, item):
-            raise KeyError(item)
-        return getattr(self, item)
-
-    def get(self, item: str, default: Any = None) -> Any:
-        try:
-            return self[item]
-        except KeyError:
-            return default
 
 
 class QueriedWorkflow(WorkflowRecord):

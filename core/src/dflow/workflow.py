@@ -228,7 +228,7 @@ class Workflow:
         from .plugins import get_plugin_manager
 
         get_plugin_manager().hook.workflow_submitted(workflow_id=self.id, backend=backend.name)
-        if getattr(backend, "announced", None) != self.id:  # (a backend that runs it in submit() said it first)
+        if backend.announced != self.id:  # (a backend that runs it in submit() said it first)
             print(f"Workflow has been submitted (ID: {self.id})", file=sys.stderr)
         if not detach:
             self._report_failure()

@@ -59,7 +59,6 @@ class LocalBackend(Backend):
     def __init__(self, workdir: Optional[str] = None) -> None:
         self._workdir = workdir
         self._submitting = threading.local()  # .launcher: the fork server started for the submit under way
-        self.announced: Optional[str] = None  # the id of the last attached run, said when it started
 
     @property
     def workdir(self) -> str:

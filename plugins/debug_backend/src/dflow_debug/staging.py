@@ -330,6 +330,8 @@ class Stager:
                 params[p.name] = (p.value, p.type)
             else:
                 raise StepFailed(f"output parameter {p.name!r}: the script did not write {p.value_from_path}")
+        # what the script wrote is linked, not copied (nothing writes to it once the step has ended)
+        put = linker_within([os.path.join(sdir, "workdir"), os.path.join(sdir, "inputs")])
         for a in tmpl.outputs_artifacts:
             src = mapping.get(a.path or "")
             if not src or not os.path.exists(src):
@@ -338,8 +340,6 @@ class Stager:
                 raise StepFailed(f"output artifact {a.name!r}: the script did not write {a.path}")
             d = os.path.join(outdir, "artifacts", a.name)
             os.makedirs(d, exist_ok=True)
-            # what the script wrote is linked, not copied (nothing writes to it once the step has ended)
-            put = linker_within([os.path.join(sdir, "workdir"), os.path.join(sdir, "inputs")])
             if os.path.isdir(src):
                 place(src, d, put)
             else:
