@@ -10,7 +10,10 @@ they read ``query_workflows(labels)`` and ``wf.query()`` as Argo objects
 import datetime
 import re
 
+import pytest
+
 from dflow import Step, Workflow, query_workflows
+from dflow.errors import ValidationError
 from dflow.python import OP, PythonOPTemplate
 
 ARGO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -71,3 +74,8 @@ def test_query_workflows_keeps_those_with_the_labels_given(local_run):
     for w in query_workflows(labels={"project": "oxides"}):
         assert (w.metadata.name, w.status.phase) == (other.id, "Succeeded")
         assert ARGO_TIME.match(w.metadata.creationTimestamp) and w.get_duration() > datetime.timedelta(0)
+
+
+def test_labels_that_are_not_a_dict_are_refused_saying_what_to_give(local_run):
+    with pytest.raises(ValidationError, match=r"labels are a dict of label name to value.*'project': 'alloys'"):
+        query_workflows("project=alloys")

@@ -488,6 +488,9 @@ def query_workflows(labels: Optional[Dict[str, str]] = None, fields: Optional[Li
     one of them (``Workflow(labels=...)``), as in dflow. Each reads as dflow's ``ArgoWorkflow`` too
     (``w.metadata.name``, ``w.status.phase``, ``w.get_duration()``). ``fields`` (which fields Argo
     Server returns) is accepted and changes nothing: every field is returned."""
+    if labels is not None and not isinstance(labels, dict):
+        raise ValidationError(f"query_workflows(labels={labels!r}): labels are a dict of label name to value, "
+                              "e.g. query_workflows(labels={'project': 'alloys'})")
     records = get_backend_for_mode(mode).list_workflows()
     if labels:
         wanted = {str(k): str(v) for k, v in labels.items()}
