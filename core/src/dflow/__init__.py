@@ -10,7 +10,6 @@ works, as in the original dflow). Names that come with a plugin (``SlurmJobTempl
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 
 from ._exports import lazy_exports
@@ -97,5 +96,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 importlib.import_module(__name__ + ".config")
 from .settings import config, s3_config  # noqa: E402
 
-if os.environ.get("LOG_LEVEL"):
+if os.environ.get("LOG_LEVEL"):  # (logging is imported only then: the step runtime, which imports this
+    import logging  # package, stays without it and without threading, whose fork handler every step would run)
+
     logging.basicConfig(level=getattr(logging, os.environ["LOG_LEVEL"].upper(), None))

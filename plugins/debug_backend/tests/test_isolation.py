@@ -158,3 +158,48 @@ def test_a_scripts_tmp_is_its_own(local):
     out = wf.query_step(name="look")[0].outputs.parameters
     assert (out["r"].value, out["h"].value) == ("clean", "from the host")
     assert not os.path.exists("/tmp/dflow-left-behind.txt")
+
+
+LEAN_SCRIPT = textwrap.dedent('''
+    from dflow import Step, Workflow, config
+    from dflow.python import OP, PythonOPTemplate
+
+    config["mode"] = "debug"
+    config["debug_workdir"] = {workdir!r}
+
+    @OP.function
+    def imported() -> {{"names": str}}:
+        import sys
+        return {{"names": ",".join(m for m in ("threading", "logging") if m in sys.modules) or "none"}}
+
+    @OP.function
+    def logs() -> {{"names": str}}:
+        import logging
+        logging.getLogger("mine").info("hello")
+        return {{"names": "logging"}}
+
+    wf = Workflow("lean")
+    wf.add(Step("first", PythonOPTemplate(imported)))
+    wf.add(Step("logs", PythonOPTemplate(logs)))
+    wf.add(Step("after", PythonOPTemplate(imported)))
+    wf.submit()
+    print("RESULT", *(wf.query_step(name=n)[0].outputs.parameters["names"].value for n in ("first", "after")))
+''')
+
+
+def test_a_step_starts_without_threading_when_its_op_does_not_import_it(tmp_path):
+    """Every attempt inherits what the fork server holds: the step runtime and the OPs' modules.
+    ``threading`` (which ``logging`` imports) registers a handler that runs in every forked child,
+    about a third of what forking an attempt costs; the runtime imports neither, so a step whose
+    OP needs neither starts without them, also after a step that imported them."""
+    work = tmp_path / "work"
+    work.mkdir()
+    script = tmp_path / "lean_script.py"
+    script.write_text(LEAN_SCRIPT.format(workdir=str(work)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DFLOW_") and k != "LOG_LEVEL"}
+    import subprocess
+
+    out = subprocess.run([sys.executable, str(script)], cwd=str(tmp_path), env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "RESULT none none" in out.stdout, out.stdout[-2000:]
