@@ -167,7 +167,11 @@ class FakeArgoServer:
             (run.sandbox.suspended.set if action == "suspend" else run.sandbox.suspended.clear)()
             return 200, self._object(name)
         if method == "PUT" and action in ("terminate", "stop"):
-            # Argo's terminate: no new step starts and the running pods are killed
+            # Argo's terminate: no new step starts and the running pods are killed; a run that has
+            # ended is refused (Argo's util.patchShutdownStrategy, answered as codes.Internal)
+            if self.runs[name].done.is_set():
+                return 500, {"code": 13, "message": f'cannot shutdown a completed workflow: workflow: "{name}", '
+                                                    'namespace: "argo"'}
             self.runs[name].sandbox.terminate()
             self.runs[name].done.wait(30)
             root = self.runs[name].sandbox.root

@@ -61,6 +61,11 @@ def test_resume_from_the_cli_rebuilds_script_defined_ops(tmp_path):
     assert log.read_text().split() == ["a", "b"]
     # the script's top-level submit() did not run again while the OPs were rebuilt
     assert [d for d in os.listdir(tmp_path) if d.startswith("cli-resume-")] == [wf_id]
+    # the run has ended: terminating it is refused in Argo's words, and it stays Succeeded
+    out = subprocess.run([sys.executable, "-m", "dflow.cli", "terminate", wf_id], capture_output=True, text=True,
+                         cwd=tmp_path, env=env, timeout=60)
+    assert out.returncode == 1 and "cannot shutdown a completed workflow" in out.stderr, out.stderr
+    assert json.loads(rec_path.read_text())["phase"] == "Succeeded"
 
 
 def test_resubmit_a_workflow_loaded_by_id_reusing_steps(tmp_path, monkeypatch):

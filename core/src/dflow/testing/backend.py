@@ -44,6 +44,7 @@ from dflow import (
     download_artifact,
     if_expression,
 )
+from dflow.errors import BackendError, WorkflowNotFoundError
 from dflow.python import PythonOPTemplate, Slices
 
 from . import ops
@@ -488,6 +489,22 @@ class BackendConformance(DataFlowChecks, PackageChecks, ControlChecks):
             time.sleep(0.05)
         assert not [p for p in run_processes if _alive(p)], "processes of the run outlived terminate()"
         assert wf.query_step(name="never") == []
+
+    def test_terminating_an_ended_run_is_refused_in_argos_words(self) -> None:
+        """Argo refuses to terminate or stop a run that has ended ("cannot shutdown a completed
+        workflow"), and code written for a cluster (APEX's) looks for those words; the run keeps
+        its phase, and deleting it still works."""
+        wf = Workflow("ended")
+        wf.add(Step("one", PythonOPTemplate(ops.AddOne), parameters={"n": 1}))
+        wf.submit()
+        assert wf.wait(timeout=self.wait_timeout) == "Succeeded"
+        for action in (wf.terminate, wf.stop):
+            with pytest.raises(BackendError, match="cannot shutdown a completed workflow"):
+                action()
+        assert wf.query_status() == "Succeeded"
+        wf.delete()  # (deleting it is not terminating it)
+        with pytest.raises(WorkflowNotFoundError):
+            Workflow(id=wf.id).query_status()
 
     def test_reuse_step_skips_finished_work(self) -> None:
         self.need_fs()

@@ -240,9 +240,19 @@ class LocalBackend(Backend):
 
     # ---------------------------------------------------------------- control
 
+    def _completed(self, rec: Dict[str, Any]) -> bool:
+        """The run has ended and recorded its end (a run whose driver died without recording one has not)."""
+        pid = rec.get("driver_pid")
+        return rec.get("phase") in FINAL and not (pid and pid_alive(pid, rec.get("driver_start")))
+
     def terminate(self, workflow_id: str) -> None:
+        """End the run now. A run that has ended is refused as Argo refuses it, with Argo's words
+        (code written for a cluster, like APEX's, looks for them)."""
         wfdir = self.wfdir(workflow_id)
         rec = self._record(workflow_id)
+        if self._completed(rec):
+            raise BackendError(f'cannot shutdown a completed workflow: workflow: "{workflow_id}", directory: '
+                               f'"{wfdir}" (it ended {rec.get("phase")}); there is nothing to terminate')
         pid = rec.get("driver_pid")
         if pid and pid_alive(pid, rec.get("driver_start")):
             try:
@@ -292,7 +302,8 @@ class LocalBackend(Backend):
     def delete(self, workflow_id: str) -> None:
         import shutil
 
-        self.terminate(workflow_id)
+        if not self._completed(self._record(workflow_id)):
+            self.terminate(workflow_id)
         shutil.rmtree(self.wfdir(workflow_id))
 
 
