@@ -10,6 +10,11 @@ the same run:
   so both see the same machine;
 * the cost of starting a Python interpreter that imports dflow (what a step costs when
   every step is a new interpreter, as in the original dflow's debug mode).
+
+Every workload runs twice over: with its run directory on the disk (``TMPDIR``, where a
+user's runs go), then on tmpfs (``/dev/shm``; ``BENCH_TMPFS=0`` leaves it out). A disk
+whose file creation is slow (ext4 without a journal, right after many files were deleted)
+adds the same cost to both engines and hides their own; tmpfs shows it.
 """
 
 from __future__ import annotations
@@ -267,9 +272,11 @@ def interpreter_start(repeats: int = 7) -> float:
     return statistics.median(times)
 
 
-def _run(python: str, name: str) -> Dict[str, Any]:
+def _run(python: str, name: str, tmpdir: Optional[str] = None) -> Dict[str, Any]:
+    """One workload in a fresh process of ``python``; its run directory under ``tmpdir`` (else TMPDIR)."""
+    env = {**os.environ, "TMPDIR": tmpdir} if tmpdir else None
     t0 = time.perf_counter()
-    out = subprocess.run([python, __file__, "--one", name], capture_output=True, text=True, check=False)
+    out = subprocess.run([python, __file__, "--one", name], capture_output=True, text=True, check=False, env=env)
     script = time.perf_counter() - t0
     if out.returncode != 0:
         raise SystemExit(f"{name} ({python}) failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}")
@@ -280,24 +287,17 @@ def _run(python: str, name: str) -> Dict[str, Any]:
     return {**result, "script": script}
 
 
-def main(argv: List[str]) -> int:
-    if len(argv) > 1 and argv[1] == "--one":
-        print(json.dumps(_one(argv[2])))
-        return 0
-    repeats = int(os.environ.get("BENCH_REPEATS", "5"))
-    only = argv[1:] or list(WORKLOADS)
-    start = interpreter_start()
-    floor = statistics.median(isolation_floor()["cpu"] for _ in range(3))
-    previous = baseline_python()
+def measure(only: List[str], repeats: int, previous: Optional[str], tmpdir: Optional[str]) -> List[Dict[str, Any]]:
+    """Medians of each workload on this engine and, interleaved, on the previous one."""
     rows = []
     for name in only:
         _build, steps, target = WORKLOADS[name]
         runs: List[Dict[str, Any]] = []
         base: List[Dict[str, Any]] = []
         for _ in range(1 if name == "fanout-10000" else repeats):
-            runs.append(_run(sys.executable, name))  # interleaved: both engines see the same machine
+            runs.append(_run(sys.executable, name, tmpdir))  # interleaved: both engines see the same machine
             if previous:
-                base.append(_run(previous, name))
+                base.append(_run(previous, name, tmpdir))
         row: Dict[str, Any] = {"name": name, "steps": steps, "target": target}
         for key in ("script", "seconds", "span", "cpu"):
             row[key] = statistics.median(r[key] for r in runs)
@@ -305,11 +305,11 @@ def main(argv: List[str]) -> int:
         row["peak"] = max(r["peak_mb_self"] + r["peak_mb_children"] for r in runs)
         row["query"] = statistics.median(r["query_step"] for r in runs)
         rows.append(row)
-    print(f"\ninterpreter start (python -c 'import dflow.python'), median of 7: {start * 1000:.0f} ms")
-    print(f"previous engine: {BASELINE_REV if previous else 'not measured'}; medians of {repeats} runs "
-          "(1 for fanout-10000), interleaved")
-    print("script: the whole `python workflow.py` (imports, build, compile, run); run: submit() to the end; "
-          "steps: first step's start to last step's end (the engine's pace)\n")
+    return rows
+
+
+def report(rows: List[Dict[str, Any]], where: str, start: float, floor: float) -> None:
+    print(f"\n#### Run directories on {where}\n")
     print("| workload | steps | target (s) | script (s) | run (s) | steps (s) | ms per step | previous: script / run / "
           "steps (s) | ratio script / run / steps | vs. a fresh interpreter per step | peak RSS (MB) | query_step (s) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -336,6 +336,30 @@ def main(argv: List[str]) -> int:
         else:
             cols = "- | - | - | -"
         print(f"| {r['name']} | {now:.2f} | {cols} |")
+
+
+def main(argv: List[str]) -> int:
+    if len(argv) > 1 and argv[1] == "--one":
+        print(json.dumps(_one(argv[2])))
+        return 0
+    repeats = int(os.environ.get("BENCH_REPEATS", "5"))
+    only = argv[1:] or list(WORKLOADS)
+    start = interpreter_start()
+    floor = statistics.median(isolation_floor()["cpu"] for _ in range(3))
+    previous = baseline_python()
+    # the disk (TMPDIR, as a user's runs), then tmpfs: a disk's file creation can cost ten times
+    # tmpfs's (ext4 without a journal, right after many deletions), which hides the engines' own cost
+    places = [(None, f"disk ({tempfile.gettempdir()})")]
+    if os.environ.get("BENCH_TMPFS", "1") != "0" and os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        places.append(("/dev/shm", "tmpfs (/dev/shm; BENCH_TMPFS=0 leaves it out)"))
+    measured = [(where, measure(only, repeats, previous, tmpdir)) for tmpdir, where in places]
+    print(f"\ninterpreter start (python -c 'import dflow.python'), median of 7: {start * 1000:.0f} ms")
+    print(f"previous engine: {BASELINE_REV if previous else 'not measured'}; medians of {repeats} runs "
+          "(1 for fanout-10000), interleaved")
+    print("script: the whole `python workflow.py` (imports, build, compile, run); run: submit() to the end; "
+          "steps: first step's start to last step's end (the engine's pace)")
+    for where, rows in measured:
+        report(rows, where, start, floor)
     return 0
 
 

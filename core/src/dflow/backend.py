@@ -79,6 +79,12 @@ class Backend(abc.ABC):
     def list_workflows(self) -> List[WorkflowRecord]:
         """Workflows this backend knows about."""
 
+    def list_labelled_workflows(self, labels: Dict[str, str]) -> List[WorkflowRecord]:
+        """The workflows that carry every one of ``labels`` (``Workflow(labels=...)``). By default the
+        full listing, filtered here; a backend whose server filters by labels (Argo's label
+        selector) overrides it, so a namespace of many runs is not listed in full."""
+        return [r for r in self.list_workflows() if all(r.labels.get(k) == v for k, v in labels.items())]
+
     #: how often ``wait`` looks at most: it starts at ``poll_start`` seconds and doubles
     poll_start: float = 0.05
     poll_cap: float = 2.0

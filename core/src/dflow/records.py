@@ -144,7 +144,6 @@ class WorkflowRecord(ReadsAsDict, BaseModel):
         return duration(self.started_at, self.finished_at)
 
 
-
 class QueriedWorkflow(WorkflowRecord):
     """What ``Workflow.query()`` returns: the workflow's record, and ``get_step`` as dflow's
     ``ArgoWorkflow`` has it (dpgen2 calls ``wf.query().get_step(sort_by_generation=True)``)."""

@@ -491,12 +491,12 @@ def query_workflows(labels: Optional[Dict[str, str]] = None, fields: Optional[Li
     if labels is not None and not isinstance(labels, dict):
         raise ValidationError(f"query_workflows(labels={labels!r}): labels are a dict of label name to value, "
                               "e.g. query_workflows(labels={'project': 'alloys'})")
-    records = get_backend_for_mode(mode).list_workflows()
-    if labels:
-        wanted = {str(k): str(v) for k, v in labels.items()}
-        records = [r for r in records if all(r.labels.get(k) == v for k, v in wanted.items())]
-    return records
-
+    backend = get_backend_for_mode(mode)
+    if not labels:
+        return backend.list_workflows()
+    wanted = {str(k): str(v) for k, v in labels.items()}
+    # (filtered again here: a backend's own filter may be looser than "carries every label")
+    return [r for r in backend.list_labelled_workflows(wanted) if all(r.labels.get(k) == v for k, v in wanted.items())]
 
 
 def _by_generation(records: List[Any], parent_id: Optional[str]) -> List[Any]:

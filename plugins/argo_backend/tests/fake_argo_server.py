@@ -144,7 +144,12 @@ class FakeArgoServer:
             run.thread.start()
             return 200, self._object(name)
         if method == "GET" and len(parts) == 4:
-            return 200, {"metadata": {"resourceVersion": "1"}, "items": [self._object(n) for n in self.runs]}
+            # listOptions.labelSelector: Kubernetes' equality selectors, "k=v,k2=v2"
+            query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(raw_path).query))
+            wanted = [term.split("=", 1) for term in query.get("listOptions.labelSelector", "").split(",") if term]
+            items = [self._object(n) for n in self.runs]
+            items = [w for w in items if all((w["metadata"].get("labels") or {}).get(k) == v for k, v in wanted)]
+            return 200, {"metadata": {"resourceVersion": "1"}, "items": items}
         name = parts[4]
         if name not in self.runs:
             raise KeyError(name)

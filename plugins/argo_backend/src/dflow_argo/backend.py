@@ -198,7 +198,14 @@ class ArgoBackend(Backend):
         return nodes_to_records(wf, spec)
 
     def list_workflows(self) -> List[WorkflowRecord]:
-        records = [workflow_record(w, self.client.host) for w in self.client.list()]
+        return self._records(self.client.list())
+
+    def list_labelled_workflows(self, labels: Dict[str, str]) -> List[WorkflowRecord]:
+        """Argo Server filters them (``listOptions.labelSelector``, as dflow's ``query_workflows``)."""
+        return self._records(self.client.list(",".join(f"{k}={v}" for k, v in sorted(labels.items()))))
+
+    def _records(self, items: List[Dict[str, Any]]) -> List[WorkflowRecord]:
+        records = [workflow_record(w, self.client.host) for w in items]
         records.sort(key=lambda r: r.created_at or 0, reverse=True)
         return records
 
