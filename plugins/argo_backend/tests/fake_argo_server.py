@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import string
 import threading
 import time
@@ -147,6 +148,9 @@ class FakeArgoServer:
             # listOptions.labelSelector: Kubernetes' equality selectors, "k=v,k2=v2"
             query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(raw_path).query))
             wanted = [term.split("=", 1) for term in query.get("listOptions.labelSelector", "").split(",") if term]
+            for term in wanted:  # (as Kubernetes refuses a selector it cannot parse)
+                if len(term) != 2 or not re.match(r"^[A-Za-z0-9./_-]+$", term[0]) or not re.match(r"^[A-Za-z0-9._-]*$", term[1]):
+                    return 400, {"code": 3, "message": f"unable to parse requirement: {'='.join(term)!r}"}
             items = [self._object(n) for n in self.runs]
             items = [w for w in items if all((w["metadata"].get("labels") or {}).get(k) == v for k, v in wanted)]
             return 200, {"metadata": {"resourceVersion": "1"}, "items": items}

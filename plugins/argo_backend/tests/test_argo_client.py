@@ -160,6 +160,8 @@ def test_list_workflows_and_logs(server, tmp_path):
     # Argo Server did the filtering: the listings asked for the label, not for every run of the namespace
     listings = [r[1] for r in server.requests if r[0] == "GET" and r[1].split("?")[0].rstrip("/").endswith("/workflows/argo")]
     assert any("listOptions.labelSelector=project%3Dlogs-test" in p for p in listings), listings
+    # a value no selector can state is matched on the listing (Argo Server would refuse the selector)
+    assert query_workflows(labels={"project": "logs test"}) == []
     # the stand-in answers with the log each pod really wrote
     assert "the pod says: first words" in wf.logs(wf.query_step(name="one")[0])
     log_two = wf.logs(wf.query_step(name="two")[0])

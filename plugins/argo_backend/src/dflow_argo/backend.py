@@ -33,6 +33,11 @@ from .util import (
     SAVED_PREFIX,
 )
 
+# Kubernetes' label names (an optional DNS-subdomain prefix and "/", then 1-63 characters) and values
+_LABEL_NAME = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+                         r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+
 __all__ = ["ArgoBackend", "nodes_to_records"]
 
 # artifact location kinds of Argo (the field that holds an artifact's location)
@@ -201,7 +206,11 @@ class ArgoBackend(Backend):
         return self._records(self.client.list())
 
     def list_labelled_workflows(self, labels: Dict[str, str]) -> List[WorkflowRecord]:
-        """Argo Server filters them (``listOptions.labelSelector``, as dflow's ``query_workflows``)."""
+        """Argo Server filters them (``listOptions.labelSelector``, as dflow's ``query_workflows``). A
+        label a selector cannot state (not a Kubernetes label name or value) is matched on the listing
+        instead, as the server would refuse the selector."""
+        if not all(_LABEL_NAME.match(k) and _LABEL_VALUE.match(v) for k, v in labels.items()):
+            return super().list_labelled_workflows(labels)
         return self._records(self.client.list(",".join(f"{k}={v}" for k, v in sorted(labels.items()))))
 
     def _records(self, items: List[Dict[str, Any]]) -> List[WorkflowRecord]:

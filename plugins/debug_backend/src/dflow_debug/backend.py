@@ -303,7 +303,10 @@ class LocalBackend(Backend):
         import shutil
 
         if not self._completed(self._record(workflow_id)):
-            self.terminate(workflow_id)
+            try:
+                self.terminate(workflow_id)
+            except BackendError:  # it ended meanwhile (the only refusal of terminate)
+                pass
         shutil.rmtree(self.wfdir(workflow_id))
 
 
