@@ -83,7 +83,7 @@ class Backend(abc.ABC):
         """The workflows that carry every one of ``labels`` (``Workflow(labels=...)``). By default the
         full listing, filtered here; a backend whose server filters by labels (Argo's label
         selector) overrides it, so a namespace of many runs is not listed in full."""
-        return [r for r in self.list_workflows() if all(r.labels.get(k) == v for k, v in labels.items())]
+        return [r for r in self.list_workflows() if r.carries(labels)]
 
     #: how often ``wait`` looks at most: it starts at ``poll_start`` seconds and doubles
     poll_start: float = 0.05

@@ -143,6 +143,10 @@ class WorkflowRecord(ReadsAsDict, BaseModel):
         """How long the workflow ran (runs, while it runs), as dflow's ``ArgoWorkflow.get_duration``."""
         return duration(self.started_at, self.finished_at)
 
+    def carries(self, labels: Dict[str, str]) -> bool:
+        """Whether the workflow carries every one of ``labels`` (``Workflow(labels=...)``)."""
+        return all(self.labels.get(k) == v for k, v in labels.items())
+
 
 class QueriedWorkflow(WorkflowRecord):
     """What ``Workflow.query()`` returns: the workflow's record, and ``get_step`` as dflow's

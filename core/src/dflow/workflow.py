@@ -496,7 +496,7 @@ def query_workflows(labels: Optional[Dict[str, str]] = None, fields: Optional[Li
         return backend.list_workflows()
     wanted = {str(k): str(v) for k, v in labels.items()}
     # (filtered again here: a backend's own filter may be looser than "carries every label")
-    return [r for r in backend.list_labelled_workflows(wanted) if all(r.labels.get(k) == v for k, v in wanted.items())]
+    return [r for r in backend.list_labelled_workflows(wanted) if r.carries(wanted)]
 
 
 def _by_generation(records: List[Any], parent_id: Optional[str]) -> List[Any]:

@@ -302,11 +302,10 @@ class LocalBackend(Backend):
     def delete(self, workflow_id: str) -> None:
         import shutil
 
-        if not self._completed(self._record(workflow_id)):
-            try:
-                self.terminate(workflow_id)
-            except BackendError:  # it ended meanwhile (the only refusal of terminate)
-                pass
+        try:
+            self.terminate(workflow_id)
+        except BackendError:  # it has ended (terminate's only refusal): nothing to stop
+            pass
         shutil.rmtree(self.wfdir(workflow_id))
 
 
