@@ -6,7 +6,8 @@
 #
 # DFLOW_DIR and DPGEN2_DIR are checkouts of deepmodeling/dflow and deepmodeling/dpgen2;
 # they are copied, never changed. Suites: dflow-tests, dflow-examples, dpgen2,
-# examples-on-argo and dpgen2-on-argo (default: all five, e.g. --only dflow-tests,dpgen2).
+# examples-on-argo, dpgen2-on-argo and hpc-examples (default: all six, e.g. --only
+# dflow-tests,dpgen2).
 #
 # - dflow's tests and examples run with the project's .venv (made by `make setup`).
 # - dpgen2 runs in its own venv (the project installed editable, dpgen2 without its
@@ -19,6 +20,13 @@
 #   assertions: a cluster must give the answers a local run gives; dpgen2-on-argo runs
 #   dpgen2's suite the same way (every workflow it submits runs on the stand-in).
 #   (This project only.)
+# - hpc-examples runs dflow's examples that submit to Slurm (test_dispatcher over SSH
+#   with dpdispatcher, test_slurm with SlurmRemoteExecutor, test_wlm with
+#   SlurmJobTemplate) on a real single-node Slurm with an SSH login that the suite
+#   starts on 127.0.0.1 (scripts/start-slurm.sh; needs root and scripts/setup-slurm.sh).
+#   Only the cluster's address, account, queue and remote folder are put in place of
+#   the example's own (its cluster at port 31129); a script passes when it exits 0 and
+#   its run Succeeded. (This project only.)
 # - --with-original also runs the same suites on the original dflow (pydflow built
 #   from DFLOW_DIR, in venvs of its own), for the baseline.
 # - --manifests: on this project, every Workflow.submit() of the suites first renders
@@ -38,7 +46,7 @@ DPGEN2_DIR=$(cd "$2" && pwd) || usage
 shift 2
 WITH_ORIGINAL=0
 MANIFESTS=0
-ONLY="dflow-tests,dflow-examples,dpgen2,examples-on-argo,dpgen2-on-argo"
+ONLY="dflow-tests,dflow-examples,dpgen2,examples-on-argo,dpgen2-on-argo,hpc-examples"
 while [ $# -gt 0 ]; do
   case "$1" in
     --with-original) WITH_ORIGINAL=1 ;;
@@ -61,8 +69,8 @@ PIP_QUIET=(--quiet --disable-pip-version-check)
 
 # Examples that need no outside service. The others need one: test_bohrium_datasets,
 # test_datasets, test_datasets_local, test_launching, test_launching_2 (Bohrium and its
-# datasets/launching services), test_dispatcher and test_slurm (Slurm over SSH),
-# test_wlm (wlm-operator on Kubernetes), test_lineage and test_metadata (a metadata
+# datasets/launching services), test_dispatcher and test_slurm (Slurm over SSH) and
+# test_wlm (wlm-operator on Kubernetes; here sbatch), which hpc-examples runs, test_lineage and test_metadata (a metadata
 # service), test_ray and test_ray_after_ray (a Ray cluster).
 EXAMPLES="test_async test_big_parameter test_conditional_outputs test_dag test_dag_slices test_error_handling
 test_func_op test_loop_slices test_makevasp test_op_parameter test_progress test_python test_recurse test_reuse
@@ -321,6 +329,74 @@ run_examples_on_argo() {  # this project's Argo backend, on the stand-in Argo Se
     $((SECONDS - start))
 }
 
+# point_at_cluster EXAMPLE CLUSTER-JSON ORIGINAL > copy: the example with this machine's Slurm
+# in place of its own cluster (address, account, queue, remote folder); every expected text must
+# be found once, so an example that changed fails here rather than running against another host
+point_at_cluster() {
+  "$PYTHON" - "$1" "$2" "$3" <<'EOF'
+import json
+import sys
+name, info = sys.argv[1], json.load(open(sys.argv[2]))
+remote = info["remote_home"].rstrip("/")
+common = [
+    ("host=get_my_ip_address()", "host=%r" % info["ssh_host"]),
+    ("port=31129", "port=%d" % info["ssh_port"]),
+    ('username="root"', "username=%r" % info["ssh_user"]),
+    ('password="password"', "password=%r" % info["ssh_password"]),
+]
+edits = {
+    "test_dispatcher": common + [('queue_name="normal"', "queue_name=%r" % info["partition"]),
+                                 ('remote_root="/data"', "remote_root=%r" % (remote + "/dflow-compat"))],
+    "test_slurm": common + [('workdir="/data/', 'workdir="%s/' % remote)],
+    "test_wlm": [],
+}[name]
+text = open(sys.argv[3]).read()
+for old, new in edits:
+    if text.count(old) != 1:
+        sys.exit("point_at_cluster: %s.py no longer holds %r once" % (name, old))
+    text = text.replace(old, new)
+sys.stdout.write(text)
+EOF
+}
+
+run_hpc_examples() {  # dflow's Slurm examples on a real Slurm (with an SSH login) started here
+  local py=$1 base="$WORK/run-project/hpc-examples" log="$LOGS/project-hpc-examples.log" start
+  local passed=0 failed=0 e rc t0 extra status cluster
+  rm -rf "$base"; mkdir -p "$base"; : > "$log"
+  start=$SECONDS
+  # the cluster's user reads its folder (slurm.conf): under /tmp, not under $WORK (maybe in root's home)
+  cluster=$(mktemp -d "${TMPDIR:-/tmp}/dflow-compat-slurm.XXXXXX")
+  if ! "$ROOT/scripts/start-slurm.sh" "$cluster" > "$base/start-slurm.log" 2>&1; then
+    rm -rf "$cluster"
+    note "error: could not start Slurm (see $base/start-slurm.log; it needs root and scripts/setup-slurm.sh)"
+    SUMMARY+=("$(printf '%-9s %-15s could not start Slurm (%s)' project hpc-examples "$base/start-slurm.log")")
+    SETUP_FAILED=1
+    return 0
+  fi
+  read -r -a extra <<< "$(suite_env project hpc-examples)"
+  for e in test_dispatcher test_slurm test_wlm; do
+    mkdir -p "$base/$e/work"
+    t0=$SECONDS
+    if point_at_cluster "$e" "$cluster/slurm.json" "$DFLOW_DIR/examples/$e.py" > "$base/$e/work/$e.py" \
+        2> "$base/$e/out.log"; then
+      (cd "$base/$e/work" && env "${extra[@]}" PATH="$(dirname "$py"):$PATH" DFLOW_MODE=debug \
+        SLURM_CONF="$cluster/slurm.conf" timeout "$EXAMPLE_TIMEOUT" "$py" "$e.py") > "$base/$e/out.log" 2>&1
+      rc=$?
+    else
+      rc=2
+    fi
+    # not every one of these scripts checks its run: the run must have Succeeded too
+    status=$(cat "$base/$e/work"/*/status 2>/dev/null | sort -u | tr '\n' ' ')
+    if [ $rc -eq 0 ] && [ "$status" != "Succeeded " ]; then rc=1; fi
+    if [ $rc -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+    printf '%-26s %-4s %4ss  run: %s %s\n' "$e" "$([ $rc -eq 0 ] && echo ok || echo FAIL)" $((SECONDS - t0)) \
+      "${status:-none}" "$([ $rc -eq 0 ] || tail -1 "$base/$e/out.log" | cut -c1-160)" >> "$log"
+  done
+  "$ROOT/scripts/stop-slurm.sh" "$cluster" >> "$base/start-slurm.log" 2>&1 || note "warning: stop-slurm.sh $cluster failed"
+  record project hpc-examples "$passed" "$failed" $((passed + failed)) $((SECONDS - start))
+  manifest_summary project hpc-examples
+}
+
 run_dpgen2() {  # run_dpgen2 PYTHON WHO [argo]: "argo" runs every workflow on the stand-in Argo Server
   local py=$1 who=$2 suite=dpgen2 src="$WORK/dpgen2-src-$2" start
   local extra; read -r -a extra <<< "$(suite_env "$who" dpgen2)"
@@ -401,6 +477,8 @@ case ",$ONLY," in *,dpgen2-on-argo,*) note "== project: dpgen2 on the stand-in A
   if dpy=$(dpgen2_python project); then run_dpgen2 "$dpy" project argo
   else SUMMARY+=("$(printf '%-9s %-15s could not be installed (see above)' project dpgen2-on-argo)"); SETUP_FAILED=1
   fi ;; esac
+case ",$ONLY," in *,hpc-examples,*) note "== project: dflow's Slurm examples on a Slurm started here"
+  run_hpc_examples "$PROJECT_PY" ;; esac
 if [ "$WITH_ORIGINAL" = 1 ]; then
   ORIGINAL_PY=$(original_python) || exit 1
   run_all original "$ORIGINAL_PY"

@@ -44,10 +44,29 @@ if ! id "$USER_NAME" >/dev/null 2>&1; then
 fi
 USER_HOME="$(getent passwd "$USER_NAME" | cut -d: -f6)"
 
+# slurmd and sshd read below DIR as the test user: every folder above DIR must let that user
+# in (a DIR under root's home does not). Checked before anything is made.
+reachable_above() {
+    local probe closed=""
+    probe="$(dirname "$(realpath -m "$1")")"  # DIR itself is opened up below
+    while [ ! -d "$probe" ]; do probe="$(dirname "$probe")"; done
+    while :; do
+        runuser -u "$USER_NAME" -- test -x "$probe" || closed="$probe $closed"
+        [ "$probe" = / ] && break
+        probe="$(dirname "$probe")"
+    done
+    if [ -n "$closed" ]; then
+        echo "start-slurm: $USER_NAME cannot enter ${closed% }, so the cluster's jobs and SSH sessions could not" \
+            "read $1; give a DIR below folders others may enter (e.g. under /tmp), or chmod o+x ${closed% }" >&2
+        exit 2
+    fi
+}
 if [ $# -ge 1 ] && [ -n "$1" ]; then
     D="$1"
+    reachable_above "$D"
     mkdir -p "$D"
 else
+    reachable_above "${TMPDIR:-/tmp}/dflow-slurm.XXXXXX"
     D="$(mktemp -d "${TMPDIR:-/tmp}/dflow-slurm.XXXXXX")"
 fi
 D="$(cd "$D" && pwd)"
