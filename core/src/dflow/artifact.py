@@ -21,6 +21,7 @@ from .contract import (
     ARCHIVE_OBJECT,
     CATALOG_DIR,
     UnsafeArchiveError,
+    mark_file,
     merge_part,
     merge_stacked,
     safe_extract,
@@ -248,7 +249,7 @@ def place_stored(art: Any, target: str, client_for: Callable[[], StorageClient],
         else:  # a single file given as an artifact (LocalArtifact of a file)
             place(src, os.path.join(target, os.path.basename(src)), method)
             if art.storage is None:
-                write_catalog(target, [{"index": None, "key": None, "path": os.path.basename(src)}])
+                mark_file(target, os.path.basename(src))
         return
     client = client_for()
     if sub:
@@ -259,7 +260,7 @@ def place_stored(art: Any, target: str, client_for: Callable[[], StorageClient],
     else:
         single = download_tree(client, art.key, target)
         if single is not None:  # one object (upload_s3 of a file): the artifact is that file
-            write_catalog(target, [{"index": None, "key": None, "path": single}])
+            mark_file(target, single)
 
 
 def _leaves(value: Any, prefix: str) -> List[Any]:

@@ -26,46 +26,14 @@ import uuid
 from typing import Any, Dict, List, Optional, Tuple
 
 __all__ = [
-    "SLICE_PARAMETER",
-    "KEY_PARAMETER",
-    "GROUP_KEY_PARAMETER",
-    "SUCCESS_PARAMETER",
-    "PYTHON_PACKAGES_ARTIFACT",
-    "RESERVED_PARAMETERS",
-    "EXIT_OK",
-    "EXIT_FATAL",
-    "EXIT_TRANSIENT",
-    "EXIT_INTERRUPTED",
-    "TASK_ENV",
-    "PYTHON_OP_SCRIPT",
-    "PICKLE_TYPE_PREFIX",
-    "in_pickle_wrapper",
-    "json_holds",
-    "carried_pickle_type",
-    "JSON_TYPE_NAMES",
-    "encode_value",
-    "decode_value",
-    "is_pickled",
-    "CATALOG_DIR",
-    "ARCHIVE_OBJECT",
-    "read_catalog",
-    "write_catalog",
-    "sorted_items",
-    "slice_dir",
-    "PART_PREFIX",
-    "STACK_PREFIX",
-    "GATHERED_MARKER",
-    "SOURCE_MODULE_NAME",
-    "unpickle",
-    "merge_part",
-    "keyed_items",
-    "key_part",
-    "merge_stacked",
-    "slice_item",
-    "slice_parameter",
-    "slice_index",
-    "UnsafeArchiveError",
-    "safe_extract",
+    "SLICE_PARAMETER", "KEY_PARAMETER", "GROUP_KEY_PARAMETER", "SUCCESS_PARAMETER",
+    "PYTHON_PACKAGES_ARTIFACT", "RESERVED_PARAMETERS", "EXIT_OK", "EXIT_FATAL", "EXIT_TRANSIENT",
+    "EXIT_INTERRUPTED", "TASK_ENV", "PYTHON_OP_SCRIPT", "PICKLE_TYPE_PREFIX", "in_pickle_wrapper",
+    "json_holds", "carried_pickle_type", "JSON_TYPE_NAMES", "encode_value", "decode_value", "is_pickled",
+    "CATALOG_DIR", "ARCHIVE_OBJECT", "read_catalog", "write_catalog", "FILE_CATALOG", "mark_file", "as_file",
+    "sorted_items", "slice_dir", "PART_PREFIX", "STACK_PREFIX", "GATHERED_MARKER", "SOURCE_MODULE_NAME",
+    "unpickle", "merge_part", "keyed_items", "key_part", "merge_stacked", "slice_item", "slice_parameter",
+    "slice_index", "UnsafeArchiveError", "safe_extract",
 ]
 
 # --------------------------------------------------------------------------- reserved names
@@ -273,6 +241,38 @@ def sorted_items(items: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return sorted(items, key=key)
 
 
+#: an artifact that is one file, as a cluster stores a declared path that is a file (a script's output
+#: of a file, a file given alone, one object at a key): its catalog, of one item marked "file"
+FILE_CATALOG = "catalog-file.json"
+
+
+def mark_file(directory: str, path: str) -> None:
+    """Catalog the artifact at ``directory`` as the one file ``path`` inside it (see :func:`as_file`)."""
+    write_catalog(directory, [{"index": None, "key": None, "path": path, "file": True}], name=FILE_CATALOG)
+
+
+def as_file(directory: str) -> bool:
+    """Put the file the artifact placed at ``directory`` is (:func:`mark_file`) in the directory's place.
+
+    A pod finds such an artifact as the file itself at the input's path, named after the input;
+    any other artifact (a Python OP's output, an upload, a merge) as a folder. False: nothing done.
+    """
+    try:
+        if os.listdir(os.path.join(directory, CATALOG_DIR)) != [FILE_CATALOG] or os.path.islink(directory):
+            return False
+    except OSError:  # no catalog: not a file artifact
+        return False
+    items = read_catalog(directory) or []
+    src = os.path.join(directory, items[0]["path"]) if len(items) == 1 and items[0].get("file") else ""
+    if not os.path.isfile(src):
+        return False
+    held = "%s.file-%s" % (directory, uuid.uuid4().hex[:8])
+    os.replace(src, held)  # the placed entry (a copy or a link), never the stored file
+    shutil.rmtree(directory)
+    os.replace(held, directory)
+    return True
+
+
 def write_catalog(directory: str, items: List[Dict[str, Any]], name: Optional[str] = None) -> str:
     """Write ``items`` as a catalog file of ``directory`` (a unique name unless given); return its path.
 
@@ -319,8 +319,14 @@ def keyed_items(items: Optional[List[Dict[str, Any]]], key: str) -> List[Dict[st
     a part without a catalog (None) is one item, its folder, moved to ``key/`` by :func:`key_part`."""
     if items is None:
         return [{"index": None, "key": key, "path": key}]
-    return [dict(it, index=None, order=None, key="%s/%s" % (key, it["key"] if it.get("key") is not None else j))
+    return [dict(_in_directory(it), index=None, order=None,
+                 key="%s/%s" % (key, it["key"] if it.get("key") is not None else j))
             for j, it in enumerate(items)]
+
+
+def _in_directory(item: Dict[str, Any]) -> Dict[str, Any]:
+    """A catalog item as part of a merged artifact: a folder, so no longer one file (:func:`mark_file`)."""
+    return {k: v for k, v in item.items() if k != "file"}
 
 
 def key_part(directory: str, key: str) -> None:
@@ -356,7 +362,7 @@ def merge_part(src: str, target: str, index: int, stacked: bool = False) -> None
     its run (every round of a recursion): a directory an earlier part took is merged
     into, file by file, and only a file an earlier part took goes under ``slice-<i>/``.
     """
-    items = read_catalog(src) or []
+    items = [_in_directory(it) for it in read_catalog(src) or []]
     for it in items:
         p = (it.get("path") or "").strip("/")
         if p in ("", "."):

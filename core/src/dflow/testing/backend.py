@@ -51,6 +51,7 @@ from . import ops
 from .control import ControlChecks
 from .dataflow import DataFlowChecks
 from .packages import PackageChecks
+from .shapes import ShapeChecks
 
 __all__ = ["BackendConformance"]
 
@@ -79,7 +80,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
-class BackendConformance(DataFlowChecks, PackageChecks, ControlChecks):
+class BackendConformance(DataFlowChecks, ShapeChecks, PackageChecks, ControlChecks):
     """Subclass with ``__test__ = True`` and ``mode = "<backend>"``."""
 
     __test__ = False

@@ -440,3 +440,10 @@ def EndsElsewhere(text: str) -> {"files": Artifact(List[Path])}:  # noqa: N802
     os.chdir("elsewhere")
     Path("post.log").write_text(text)
     return {"files": [Path("post.log")]}
+
+
+@OP.function
+def NameAndText(x: Artifact(Path)) -> {"name": str, "is_file": bool, "text": str}:  # noqa: N802
+    """What a step finds at an input artifact's path: its name, whether it is a file, and the file's text."""
+    p = Path(x)
+    return {"name": p.name, "is_file": p.is_file(), "text": p.read_text() if p.is_file() else ""}

@@ -25,11 +25,12 @@ from dflow.contract import (
     PYTHON_PACKAGES_ARTIFACT,
     SLICE_PARAMETER,
     TASK_ENV,
+    as_file,
     key_part,
     keyed_items,
+    mark_file,
     merge_part,
     read_catalog,
-    write_catalog,
 )
 from dflow.contract import slice_index as contract_slice_index
 from dflow.launcher import PreparedStep
@@ -176,6 +177,7 @@ class Stager:
                 continue
             target = os.path.join(sdir, "inputs", "artifacts", a.name)
             self.fetch(art, target)
+            as_file(target)  # an artifact that is one file: that file, named after the input, as in a pod
             out[a.name] = target
         return out
 
@@ -269,7 +271,11 @@ class Stager:
             if a.path and local:
                 dst = _local_path(workdir, a.path)
                 os.makedirs(os.path.dirname(dst), exist_ok=True)
-                single = None if a.name in uploads else _single_file(local)
+                # a file artifact is a file already (place_inputs); a catalogued folder (a Python OP's
+                # output, an upload, a merge) stays a folder, as a pod gets it; only an uncatalogued one
+                # holding one file is taken for that file
+                catalogued = a.name in uploads or os.path.isdir(os.path.join(local, CATALOG_DIR))
+                single = None if catalogued else _single_file(local)
                 # the step's own inputs (copies, unless the copy method links them) at its paths: links
                 place(single or local, dst, link_or_copy)
                 mapping[a.path] = dst
@@ -345,7 +351,7 @@ class Stager:
             else:
                 base = os.path.basename(src)
                 place(src, os.path.join(d, base), put)
-                write_catalog(d, [{"index": None, "key": None, "path": base}])
+                mark_file(d, base)  # the artifact is that file, as a cluster stores it
             arts[a.name] = self.store(d)
         return params, arts
 

@@ -1,0 +1,64 @@
+"""A file or a folder: what a step finds at an input artifact's path, the same on every backend.
+
+Mixed into :class:`dflow.testing.backend.BackendConformance`. On a cluster an artifact is
+stored as the path the producing pod declared: a script's output that is a file is that
+file, and a Python OP's output is the folder dflow's runtime fills (the file under its
+name, beside its catalog). The step given it finds the same: a file at the input's own
+path, or the folder. The original dflow's debug mode does the same (its inputs are links
+to the producers' paths); the local backend once gave both as the file, named after it.
+"""
+
+from __future__ import annotations
+
+import dflow
+from dflow.python import PythonOPTemplate
+
+from . import ops
+
+__all__ = ["ShapeChecks"]
+
+
+def _maker() -> dflow.Step:
+    """A script whose output artifact is the file it wrote, ``/tmp/out.txt`` (``hi``)."""
+    t = dflow.ShellOPTemplate(name="make", image="alpine:3.15", script="printf hi > /tmp/out.txt")
+    t.outputs.artifacts["o"] = dflow.OutputArtifact(path="/tmp/out.txt")
+    return dflow.Step("make", t)
+
+
+def _looker(path: str, script: str) -> dflow.ShellOPTemplate:
+    """A script given an artifact at ``path`` that writes what it found to its output parameter ``o``."""
+    t = dflow.ShellOPTemplate(name="look", image="alpine:3.15", script=script + " > /tmp/o.txt")
+    t.inputs.artifacts["in"] = dflow.InputArtifact(path=path)
+    t.outputs.parameters["o"] = dflow.OutputParameter(value_from_path="/tmp/o.txt")
+    return t
+
+
+class ShapeChecks:
+    """Tests using the helpers of :class:`~dflow.testing.backend.BackendConformance` (``run``, ``one``)."""
+
+    def _seen(self, name: str, make: dflow.Step, output: str, look: dflow.ShellOPTemplate) -> str:
+        """What ``look`` found, given ``make``'s output artifact ``output``."""
+        wf = dflow.Workflow(name)
+        wf.add(make)
+        wf.add(dflow.Step("look", look, artifacts={"in": make.outputs.artifacts[output]}))
+        self.run(wf)  # type: ignore[attr-defined]
+        return self.one(wf, name="look").outputs.parameters["o"].value  # type: ignore[attr-defined]
+
+    def test_a_python_ops_file_output_reaches_a_script_as_the_folder_holding_it(self) -> None:
+        make = dflow.Step("make", PythonOPTemplate(ops.WriteFile), parameters={"text": "hi", "name": "f.txt"})
+        look = _looker("/tmp/in", "if [ -d /tmp/in ]; then echo \"folder:$(cat /tmp/in/f.txt)\"; else echo file; fi")
+        assert self._seen("op-file-to-script", make, "out", look) == "folder:hi"
+
+    def test_a_scripts_file_output_reaches_a_python_op_as_the_file_named_after_the_input(self) -> None:
+        make = _maker()
+        wf = dflow.Workflow("script-file-to-op")
+        wf.add(make)
+        wf.add(dflow.Step("look", PythonOPTemplate(ops.NameAndText), artifacts={"x": make.outputs.artifacts["o"]}))
+        self.run(wf)  # type: ignore[attr-defined]
+        out = self.one(wf, name="look").outputs.parameters  # type: ignore[attr-defined]
+        found = (out["name"].value, out["is_file"].value, out["text"].value)
+        assert found == ("x", True, "hi"), found
+
+    def test_a_scripts_file_output_reaches_a_script_as_the_file(self) -> None:
+        look = _looker("/tmp/in.txt", "if [ -f /tmp/in.txt ]; then cat /tmp/in.txt; else echo folder; fi")
+        assert self._seen("script-file-to-script", _maker(), "o", look) == "hi"
