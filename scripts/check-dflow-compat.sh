@@ -70,8 +70,9 @@ PIP_QUIET=(--quiet --disable-pip-version-check)
 # Examples that need no outside service. The others need one: test_bohrium_datasets,
 # test_datasets, test_datasets_local, test_launching, test_launching_2 (Bohrium and its
 # datasets/launching services), test_dispatcher and test_slurm (Slurm over SSH) and
-# test_wlm (wlm-operator on Kubernetes; here sbatch), which hpc-examples runs, test_lineage and test_metadata (a metadata
-# service), test_ray and test_ray_after_ray (a Ray cluster).
+# test_wlm (wlm-operator on Kubernetes; here sbatch), which hpc-examples runs,
+# test_lineage and test_metadata (a metadata service), test_ray and test_ray_after_ray
+# (a Ray cluster).
 EXAMPLES="test_async test_big_parameter test_conditional_outputs test_dag test_dag_slices test_error_handling
 test_func_op test_loop_slices test_makevasp test_op_parameter test_progress test_python test_recurse test_reuse
 test_slices test_steps test_subpath_slices test_success_ratio"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -197,8 +198,6 @@ def test_a_step_starts_without_threading_when_its_op_does_not_import_it(tmp_path
     script = tmp_path / "lean_script.py"
     script.write_text(LEAN_SCRIPT.format(workdir=str(work)))
     env = {k: v for k, v in os.environ.items() if not k.startswith("DFLOW_") and k != "LOG_LEVEL"}
-    import subprocess
-
     out = subprocess.run([sys.executable, str(script)], cwd=str(tmp_path), env=env, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]
