@@ -66,9 +66,14 @@ class S3Artifact:
         self.packed = packed
 
     def sub_path(self, path: str) -> "S3Artifact":
-        """This artifact narrowed to ``path`` inside it."""
-        return S3Artifact(key=self.key, bucket_name=self.bucket_name, archive=self.archive, storage=self.storage,
-                          sub_path=str(path) if self.sub_path_value is None else f"{self.sub_path_value}/{path}")
+        """This artifact narrowed to ``path`` inside it (an upload stored as one tarball stays one: the part is
+        taken out of it)."""
+        part = S3Artifact(key=self.key, bucket_name=self.bucket_name, archive=self.archive, storage=self.storage,
+                          sub_path=str(path) if self.sub_path_value is None else f"{self.sub_path_value}/{path}",
+                          packed=self.packed)
+        if getattr(self, "local_path", None):
+            part.local_path = self.local_path  # type: ignore[attr-defined]
+        return part
 
     def __repr__(self) -> str:
         return f"S3Artifact(key={self.key!r})"
@@ -88,7 +93,8 @@ class LocalArtifact:
         self.sub_path_value = sub_path
 
     def sub_path(self, path: str) -> "LocalArtifact":
-        return LocalArtifact(self.local_path, sub_path=str(path))
+        return LocalArtifact(self.local_path, sub_path=str(path) if self.sub_path_value is None
+                             else f"{self.sub_path_value}/{path}")
 
     def __repr__(self) -> str:
         return f"LocalArtifact({self.local_path!r})"
@@ -225,7 +231,8 @@ def place_stored(art: Any, target: str, client_for: Callable[[], StorageClient],
 
     A file on this machine given alone (a ``LocalArtifact`` of a file) and a ``sub_path`` are
     placed under their names, with a catalog naming them; a key that is one object lands
-    under its last name. ``client_for()`` gives the artifact's store, asked only when the files
+    under its last name. A part the user took (``picked``) is placed as itself: a folder's
+    files at ``target``, a file marked as the artifact (see :func:`dflow.contract.as_file`). ``client_for()`` gives the artifact's store, asked only when the files
     are not on this machine; a missing artifact raises ``missing(message)``. Files on this machine
     are placed by ``method`` (see :mod:`dflow.linking`: copies, hard links or symbolic links).
     """
@@ -240,7 +247,9 @@ def place_stored(art: Any, target: str, client_for: Callable[[], StorageClient],
         src = os.path.join(local, sub) if sub else local
         if not os.path.lexists(src):
             raise missing(f"artifact {local!r} has no {sub!r} inside")
-        if os.path.isdir(local) or sub:
+        if sub and art.picked:
+            _place_picked(src, target, method)
+        elif os.path.isdir(local) or sub:
             if sub:
                 place(src, os.path.join(target, sub), method)
                 write_catalog(target, [{"index": None, "key": None, "path": sub}])
@@ -252,7 +261,21 @@ def place_stored(art: Any, target: str, client_for: Callable[[], StorageClient],
                 mark_file(target, os.path.basename(src))
         return
     client = client_for()
-    if sub:
+    if sub and art.picked:
+        with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(target))) as got:
+            try:
+                if art.packed:  # one tarball holds the files: the part is taken out of it
+                    download_tree(client, art.key, got)
+                    src = os.path.join(got, sub)
+                else:  # the objects below the part's key, or the one object that is the part
+                    single = download_tree(client, f"{art.key}/{sub}", got)
+                    src = os.path.join(got, single) if single else got
+            except StorageError:
+                src = ""
+            if not src or not os.path.lexists(src):
+                raise missing(f"artifact {art.key!r} has no {sub!r} inside")
+            _place_picked(src, target, "copy")
+    elif sub:
         os.makedirs(target, exist_ok=True)
         for k in client.list(f"{art.key}/{sub}", recursive=True):
             client.download(k, os.path.join(target, k[len(art.key) + 1:]))
@@ -261,6 +284,16 @@ def place_stored(art: Any, target: str, client_for: Callable[[], StorageClient],
         single = download_tree(client, art.key, target)
         if single is not None:  # one object (upload_s3 of a file): the artifact is that file
             mark_file(target, single)
+
+
+def _place_picked(src: str, target: str, method: str) -> None:
+    """A part taken with ``.sub_path()`` as a pod gets it: a folder's files at ``target``, a file as the artifact."""
+    if os.path.isdir(src):
+        place(src, target, method)
+        return
+    name = os.path.basename(src)
+    place(src, os.path.join(target, name), method)
+    mark_file(target, name)
 
 
 def _leaves(value: Any, prefix: str) -> List[Any]:

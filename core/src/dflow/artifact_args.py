@@ -38,6 +38,9 @@ def artifact_argument(v: Any, where: str) -> S.ArtifactArgument:
     if hasattr(v, "key") and hasattr(v, "storage"):  # a step output artifact record from query_step
         return S.ArtifactArgument(stored=S.StoredArtifact(key=v.key, storage=v.storage, catalog=getattr(v, "catalog", None)))
     if isinstance(v, str) and v.startswith("{{"):
+        ref, sep, sub = v.partition("}}/")  # dflow's "{{steps.a.outputs.artifacts.x}}/part": a part of the artifact
+        if sep and sub:
+            return S.ArtifactArgument(ref=ref + "}}", sub_path=sub)
         return S.ArtifactArgument(ref=v)
     if isinstance(v, str):  # as in dflow, a text given as an artifact is a raw artifact: a file holding it
         return S.ArtifactArgument(raw=v)

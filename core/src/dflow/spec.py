@@ -138,6 +138,10 @@ class StoredArtifact(_Model):
     catalog: Optional[List[Dict[str, Any]]] = None
     local_path: Optional[str] = None
     sub_path: Optional[str] = None
+    #: ``sub_path`` is a part the user took (``.sub_path()``): the step finds that file or folder itself at
+    #: the input's path, as Argo places a ``subPath``; otherwise (a slice's item) the part keeps its path
+    #: inside the artifact
+    picked: bool = False
     parts: Optional[List["StoredArtifact"]] = None
     #: a dict given as the artifact: the key of each part (its items take that key, see
     #: :func:`dflow.contract.key_part`), so the OP gets the parts by key

@@ -760,3 +760,21 @@ def test_step_names_made_from_artifact_names_are_valid_argo_names(tmp_path):
 
     assert step_name_part("traj_results") != step_name_part("traj-results")
     assert step_name_part("traj_results").startswith("traj-results-") and step_name_part("out") == "out"
+
+
+def test_a_part_of_an_upload_stored_as_one_tarball_is_refused_naming_the_fix(tmp_path, no_network):
+    """Argo takes ``.sub_path()`` by its key (``subPath``), which a tarball does not have: refused at render."""
+    from dflow import InputArtifact, S3Artifact, ShellOPTemplate
+    from dflow.errors import ValidationError
+
+    t = ShellOPTemplate(name="cat", image="alpine", script="cat /tmp/in")
+    t.inputs.artifacts["in"] = InputArtifact(path="/tmp/in")
+    whole = S3Artifact(key="upload/abc", packed="dflow-archive.tgz")
+    wf = Workflow("packed-part")
+    wf.add(Step("cat", t, artifacts={"in": whole.sub_path("out/a.txt")}))
+    with pytest.raises(ValidationError, match=r"\.sub_path\('out/a.txt'\) of an upload stored as one tarball.*archive=None"):
+        ArgoBackend().render(wf.compile())
+    unpacked = Workflow("unpacked-part")
+    unpacked.add(Step("cat", t, artifacts={"in": S3Artifact(key="upload/abc").sub_path("out/a.txt")}))
+    arts = steps_of(ArgoBackend().render(unpacked.compile()))["cat"]["arguments"]["artifacts"]
+    assert arts[0]["s3"]["key"].endswith("upload/abc/out/a.txt"), arts

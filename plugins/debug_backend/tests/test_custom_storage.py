@@ -3,7 +3,9 @@
 from pathlib import Path
 from typing import List
 
-from dflow import Step, Workflow, config, s3_config
+import pytest
+
+from dflow import Step, Workflow, config, s3_config, upload_artifact
 from dflow.python import OP, Artifact, PythonOPTemplate, Slices
 from dflow.storage import LocalStorageClient
 
@@ -65,3 +67,70 @@ def test_sub_path_slices_over_a_step_output_in_custom_storage(tmp_path, monkeypa
     calls = log.read_text().split()
     assert "upload" in calls and "download" in calls
     assert any((tmp_path / "store" / wf.id).rglob("f1.txt")), "the outputs did not go to the custom storage"
+
+
+class RemoteLike(CountingClient):
+    """A client whose objects are not files on this machine for the engine: every artifact goes through
+    ``list`` and ``download``, as with S3."""
+
+    def local_path(self, key):
+        return None
+
+
+@OP.function
+def folder() -> {"out": Artifact(Path, archive=None)}:
+    Path("out/sub").mkdir(parents=True)
+    Path("out/a.txt").write_text("A")
+    Path("out/sub/b.txt").write_text("B")
+    return {"out": Path("out")}
+
+
+@OP.function
+def seen(x: Artifact(Path)) -> {"name": str, "files": List[str], "text": str}:
+    p = Path(x)
+    files = sorted(str(f.relative_to(p)) for f in p.rglob("*") if f.is_file() and ".dflow" not in f.parts)
+    return {"name": p.name, "files": files, "text": p.read_text() if p.is_file() else ""}
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["a-step-output", "a-packed-upload"])
+def test_a_part_taken_with_sub_path_from_a_remote_store_is_placed_as_itself(tmp_path, monkeypatch, packed):
+    """``.sub_path()`` of an artifact in a store that is not this disk: the step finds the file or the folder
+    itself at the input's path (as Argo downloads a ``subPath``), from a step's output stored as many objects
+    and from an upload stored as one tarball."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(config, "mode", "debug")
+    monkeypatch.setitem(config, "debug_workdir", str(tmp_path))
+    monkeypatch.setitem(s3_config, "storage_client", RemoteLike(str(tmp_path / "store"), str(tmp_path / "calls")))
+    wf = Workflow("picked")
+    if packed:
+        (tmp_path / "out" / "sub").mkdir(parents=True)
+        (tmp_path / "out" / "a.txt").write_text("A")
+        (tmp_path / "out" / "sub" / "b.txt").write_text("B")
+        art = upload_artifact(["out"])
+        assert art.packed, "an upload to a remote store is one tarball"
+    else:
+        make = Step("make", PythonOPTemplate(folder))
+        wf.add(make)
+        art = make.outputs.artifacts["out"]
+    steps = [Step(f"see-{n}", PythonOPTemplate(seen), artifacts={"x": art.sub_path(sub)})
+             for n, sub in (("file", "out/a.txt"), ("dir", "out/sub"))]
+    wf.add(steps)
+    wf.submit()
+    assert wf.query_status() == "Succeeded", wf.query().message
+    found = {n: {k: v.value for k, v in wf.query_step(name=f"see-{n}")[0].outputs.parameters.items()}
+             for n in ("file", "dir")}
+    assert found == {"file": {"name": "x", "files": [], "text": "A"}, "dir": {"name": "x", "files": ["b.txt"], "text": ""}}
+
+
+def test_a_sub_path_the_remote_artifact_lacks_fails_the_step_naming_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(config, "mode", "debug")
+    monkeypatch.setitem(config, "debug_workdir", str(tmp_path))
+    monkeypatch.setitem(s3_config, "storage_client", RemoteLike(str(tmp_path / "store"), str(tmp_path / "calls")))
+    wf = Workflow("picked-missing")
+    make = Step("make", PythonOPTemplate(folder))
+    wf.add(make)
+    wf.add(Step("see", PythonOPTemplate(seen), artifacts={"x": make.outputs.artifacts["out"].sub_path("out/nothing")}))
+    wf.submit()
+    assert wf.query_status() == "Failed"
+    assert "has no 'out/nothing' inside" in wf.query_step(name="see")[0].message

@@ -447,3 +447,21 @@ def NameAndText(x: Artifact(Path)) -> {"name": str, "is_file": bool, "text": str
     """What a step finds at an input artifact's path: its name, whether it is a file, and the file's text."""
     p = Path(x)
     return {"name": p.name, "is_file": p.is_file(), "text": p.read_text() if p.is_file() else ""}
+
+
+@OP.function
+def NestedFolder(text: str) -> {"out": Artifact(Path, archive=None)}:  # noqa: N802
+    """A folder ``out`` holding ``a.txt`` (``text``) and ``sub/b.txt`` (``text`` again), stored unarchived (so that
+    Argo can take a part of it by its key: ``.sub_path()``)."""
+    Path("out/sub").mkdir(parents=True)
+    Path("out/a.txt").write_text(text)
+    Path("out/sub/b.txt").write_text(text)
+    return {"out": Path("out")}
+
+
+@OP.function
+def FolderFiles(x: Artifact(Path)) -> {"name": str, "files": List[str]}:  # noqa: N802
+    """The name of the folder it is given and the files below it (relative paths; dflow's catalog left out)."""
+    root = Path(x)
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and ".dflow" not in p.parts)
+    return {"name": root.name, "files": files}

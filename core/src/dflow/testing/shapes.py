@@ -6,6 +6,10 @@ file, and a Python OP's output is the folder dflow's runtime fills (the file und
 name, beside its catalog). The step given it finds the same: a file at the input's own
 path, or the folder. The original dflow's debug mode does the same (its inputs are links
 to the producers' paths); the local backend once gave both as the file, named after it.
+
+A part of an artifact taken with ``.sub_path()`` is likewise what the step finds at the
+input's path: the file or the folder itself, as Argo downloads a ``subPath``, not a folder
+holding it under its path inside the artifact.
 """
 
 from __future__ import annotations
@@ -62,3 +66,32 @@ class ShapeChecks:
     def test_a_scripts_file_output_reaches_a_script_as_the_file(self) -> None:
         look = _looker("/tmp/in.txt", "if [ -f /tmp/in.txt ]; then cat /tmp/in.txt; else echo folder; fi")
         assert self._seen("script-file-to-script", _maker(), "o", look) == "hi"
+
+    def _sub_path_seen(self, name: str, sub: str, look: object, how: str = "method") -> object:
+        """The outputs of ``look`` given ``sub`` of a Python OP's folder (``out/a.txt``, ``out/sub/b.txt``), taken
+        the two ways dflow has: ``.sub_path(sub)`` (``method``) or ``"{{steps.make.outputs.artifacts.out}}/<sub>"``
+        (``text``)."""
+        make = dflow.Step("make", PythonOPTemplate(ops.NestedFolder), parameters={"text": "hi"})
+        whole = make.outputs.artifacts["out"]
+        given = whole.sub_path(sub) if how == "method" else f"{{{{steps.make.outputs.artifacts.out}}}}/{sub}"
+        input_name = "x" if isinstance(look, PythonOPTemplate) else "in"
+        wf = dflow.Workflow(name)
+        wf.add(make)
+        wf.add(dflow.Step("look", look, artifacts={input_name: given}))
+        self.run(wf)  # type: ignore[attr-defined]
+        out = self.one(wf, name="look").outputs.parameters  # type: ignore[attr-defined]
+        return {k: v.value for k, v in out.items()}
+
+    def test_a_sub_path_naming_a_file_is_that_file_at_the_inputs_path(self) -> None:
+        for how in ("method", "text"):
+            found = self._sub_path_seen(f"sub-path-file-{how}", "out/a.txt", PythonOPTemplate(ops.NameAndText), how)
+            assert (found["name"], found["is_file"], found["text"]) == ("x", True, "hi"), (how, found)
+        look = _looker("/tmp/in.txt", "if [ -f /tmp/in.txt ]; then cat /tmp/in.txt; else echo folder; fi")
+        assert self._sub_path_seen("sub-path-file-script", "out/a.txt", look)["o"] == "hi"
+
+    def test_a_sub_path_naming_a_folder_is_that_folder_at_the_inputs_path(self) -> None:
+        found = self._sub_path_seen("sub-path-dir", "out/sub", PythonOPTemplate(ops.FolderFiles))
+        assert (found["name"], found["files"]) == ("x", ["b.txt"]), found
+        for how in ("method", "text"):
+            look = _looker("/tmp/in", "{ cat /tmp/in/b.txt || find /tmp/in; }")
+            assert self._sub_path_seen(f"sub-path-dir-script-{how}", "out/sub", look, how)["o"] == "hi", how

@@ -101,6 +101,13 @@ class Locations:
         assert st is not None
         key, storage = self._reachable(st)
         sub = "/".join(x.strip("/") for x in (st.sub_path, arg.sub_path) if x)
+        if st.packed and sub:
+            from dflow.errors import ValidationError
+
+            raise ValidationError(
+                f"input artifact {name!r}: .sub_path({sub!r}) of an upload stored as one tarball ({st.key}/{st.packed});"
+                " Argo takes a part of an artifact by its key, so upload the files unpacked:"
+                " upload_artifact(..., archive=None)")
         if st.packed and key == st.key and not sub:
             # upload_artifact() stored one tarball under the key: Argo unpacks it in place
             key = key.rstrip("/") + "/" + st.packed

@@ -27,7 +27,7 @@ from dflow.names import check_rendered_key
 from dflow.spec import ScriptTemplateSpec, StepSpec, StoredArtifact, WorkflowSpec
 from dflow.storage import StorageClient
 
-from .fanout import NOTHING, cut_inputs, gather, loop_items, slice_index_of, stack_outputs, stacked_of_steps
+from .fanout import NOTHING, cut_inputs, gather, loop_items, slice_index_of, stack_outputs, stacked_of_steps, take_part
 from .forkserver import ForkLauncher
 from .launchers import Launchers, preload_ops
 from .nodes import NodeBook
@@ -305,10 +305,7 @@ class Engine:
             art = arg.stored
             if art is not None and "{{" in art.key:  # S3Artifact(key="{{workflow.name}}/..."), filled in here
                 art = art.model_copy(update={"key": scope.text(art.key)})
-        if art is not None and arg.sub_path:
-            sub = scope.text(arg.sub_path)
-            art = art.model_copy(update={"sub_path": sub if not art.sub_path else f"{art.sub_path}/{sub}"})
-        return art
+        return take_part(art, scope.text(arg.sub_path)) if art is not None and arg.sub_path else art
 
     async def run_instance(self, step: StepSpec, tmpl: Any, scope: Scope, parent: StepRecord, path: str, display: str,
                            position: Optional[int] = None, stacked: FrozenSet[str] = NOTHING) -> Outcome:

@@ -24,7 +24,7 @@ from dflow.spec import FanoutSpec, StepSpec, StoredArtifact
 
 from .refs import PV, Outcome, Scope, StepFailed
 
-__all__ = ["loop_items", "cut_inputs", "gather", "slice_index_of", "stacked_of_steps", "stack_outputs"]
+__all__ = ["loop_items", "cut_inputs", "take_part", "gather", "slice_index_of", "stacked_of_steps", "stack_outputs"]
 
 
 def loop_items(step: StepSpec, scope: Scope, count_items: Any) -> Optional[List[Any]]:
@@ -107,7 +107,14 @@ def cut_inputs(fan: FanoutSpec, params: Dict[str, PV], arts: Dict[str, Optional[
         part = art
         if art.parts is not None:
             part = next(p for p in art.parts if item in catalog_of(p))
-        arts[name] = part.model_copy(update={"sub_path": item["path"], "catalog": None, "parts": None})
+        arts[name] = part.model_copy(update={"sub_path": item["path"], "catalog": None, "parts": None,
+                                                "picked": False})
+
+
+def take_part(art: StoredArtifact, sub: str) -> StoredArtifact:
+    """The part ``sub`` of ``art`` a user took (``.sub_path()``): the step finds it as itself, as Argo places a
+    ``subPath`` (a slice's item, :func:`cut_inputs`, keeps its path inside the artifact instead)."""
+    return art.model_copy(update={"sub_path": sub if not art.sub_path else f"{art.sub_path}/{sub}", "picked": True})
 
 
 def slice_index_of(params: Dict[str, PV]) -> int:

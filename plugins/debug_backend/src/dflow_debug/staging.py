@@ -204,8 +204,9 @@ class Stager:
             return PreparedStep(command=_resolve(command) + [os.path.join(sdir, "script")], cwd=workdir, env=env,
                                 task=task, inline=inline, text_files=["task.json", "script"], **common)
         # an upload keeps its files' relative paths below the declared path (as its tarball does on a
-        # cluster); any other artifact of one file is that file
-        uploads = {k for k, a in arts.items() if a is not None and a.catalog is not None}
+        # cluster), and a folder taken with .sub_path() stays that folder; any other artifact of one file is
+        # that file
+        uploads = {k for k, a in arts.items() if a is not None and (a.catalog is not None or a.picked)}
         mapping = self.map_paths(tmpl, local_arts, workdir, uploads)
         os.makedirs(_local_path(workdir, "/tmp"), exist_ok=True)  # (the step's own /tmp, as a pod has one)
         script = X.substitute(_in_step_dir(tmpl.script, mapping, workdir),
