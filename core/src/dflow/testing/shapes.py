@@ -14,6 +14,8 @@ holding it under its path inside the artifact.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import dflow
 from dflow.python import PythonOPTemplate
 
@@ -29,10 +31,11 @@ def _maker() -> dflow.Step:
     return dflow.Step("make", t)
 
 
-def _looker(path: str, script: str) -> dflow.ShellOPTemplate:
-    """A script given an artifact at ``path`` that writes what it found to its output parameter ``o``."""
+def _looker(path: str, script: str, sub_path: Optional[str] = None) -> dflow.ShellOPTemplate:
+    """A script given an artifact at ``path`` (the part ``sub_path`` of it) that writes what it found to its
+    output parameter ``o``."""
     t = dflow.ShellOPTemplate(name="look", image="alpine:3.15", script=script + " > /tmp/o.txt")
-    t.inputs.artifacts["in"] = dflow.InputArtifact(path=path)
+    t.inputs.artifacts["in"] = dflow.InputArtifact(path=path, sub_path=sub_path)
     t.outputs.parameters["o"] = dflow.OutputParameter(value_from_path="/tmp/o.txt")
     return t
 
@@ -69,11 +72,15 @@ class ShapeChecks:
 
     def _sub_path_seen(self, name: str, sub: str, look: object, how: str = "method") -> object:
         """The outputs of ``look`` given ``sub`` of a Python OP's folder (``out/a.txt``, ``out/sub/b.txt``), taken
-        the two ways dflow has: ``.sub_path(sub)`` (``method``) or ``"{{steps.make.outputs.artifacts.out}}/<sub>"``
-        (``text``)."""
+        the ways dflow has: ``.sub_path(sub)`` (``method``), ``"{{steps.make.outputs.artifacts.out}}/<sub>"``
+        (``text``), or by the template (``template``: ``look`` has ``InputArtifact(sub_path=sub)``)."""
         make = dflow.Step("make", PythonOPTemplate(ops.NestedFolder), parameters={"text": "hi"})
         whole = make.outputs.artifacts["out"]
-        given = whole.sub_path(sub) if how == "method" else f"{{{{steps.make.outputs.artifacts.out}}}}/{sub}"
+        given: object = whole  # (template)
+        if how == "method":
+            given = whole.sub_path(sub)
+        elif how == "text":
+            given = f"{{{{steps.make.outputs.artifacts.out}}}}/{sub}"
         input_name = "x" if isinstance(look, PythonOPTemplate) else "in"
         wf = dflow.Workflow(name)
         wf.add(make)
@@ -92,6 +99,6 @@ class ShapeChecks:
     def test_a_sub_path_naming_a_folder_is_that_folder_at_the_inputs_path(self) -> None:
         found = self._sub_path_seen("sub-path-dir", "out/sub", PythonOPTemplate(ops.FolderFiles))
         assert (found["name"], found["files"]) == ("x", ["b.txt"]), found
-        for how in ("method", "text"):
-            look = _looker("/tmp/in", "{ cat /tmp/in/b.txt || find /tmp/in; }")
+        for how in ("method", "text", "template"):
+            look = _looker("/tmp/in", "{ cat /tmp/in/b.txt || find /tmp/in; }", "out/sub" if how == "template" else None)
             assert self._sub_path_seen(f"sub-path-dir-script-{how}", "out/sub", look, how)["o"] == "hi", how
