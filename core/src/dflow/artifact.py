@@ -395,6 +395,14 @@ def download_artifact(
     """
     target = os.path.abspath(os.fspath(path))
     os.makedirs(target, exist_ok=True)
+    from .io import ArtifactSlice
+
+    parts = [sub_path] if sub_path else []
+    while isinstance(artifact, ArtifactSlice):  # a step's output narrowed: step.outputs.artifacts["x"].sub_path("a")
+        parts.insert(0, artifact.path)
+        artifact = artifact.artifact
+    own = getattr(artifact, "sub_path_value", None)  # art.sub_path("a"): that part, as dflow narrows the key
+    sub_path = "/".join([str(own)] * bool(own) + parts) or None
     if slice is not None:
         return _download_item(artifact, int(slice), target, storage_client, extract)
     with tempfile.TemporaryDirectory(dir=target, prefix=".dflow-download-") as staging:
@@ -514,6 +522,17 @@ def _fetch_into(artifact: Any, staging: str, sub_path: Optional[str], storage_cl
         dst = os.path.join(staging, os.path.basename(key))
         client.download(key, dst)
         _unpack_tarball(dst, staging, key, sub_path)
+        return
+    if sub_path and getattr(artifact, "packed", None):  # an upload stored as one tarball: the part taken out of it
+        with tempfile.TemporaryDirectory(prefix=".dflow-whole-", dir=os.path.dirname(staging)) as whole:
+            download_tree(client, key, whole)
+            src = os.path.join(whole, sub_path)
+            if not os.path.lexists(src):
+                raise StorageError(f"artifact {key!r} has no {sub_path!r} inside")
+            if os.path.isdir(src):
+                shutil.copytree(src, staging, symlinks=True, dirs_exist_ok=True)
+            else:
+                shutil.copy2(src, os.path.join(staging, os.path.basename(src)))
         return
     if sub_path:
         key = f"{key}/{sub_path}"

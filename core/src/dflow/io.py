@@ -449,6 +449,10 @@ class ArtifactSlice:
         self.artifact = artifact
         self.path = str(path)
 
+    def sub_path(self, path: str) -> "ArtifactSlice":
+        """Narrowed further: ``art.sub_path("a").sub_path("b")`` is ``art.sub_path("a/b")``, as in dflow."""
+        return ArtifactSlice(self.artifact, f"{self.path}/{path}")
+
     def __repr__(self) -> str:
         return f"ArtifactSlice({self.artifact!r}, {self.path!r})"
 

@@ -1,5 +1,6 @@
 """The local backend with a custom storage client (``s3_config["storage_client"]``)."""
 
+import os
 from pathlib import Path
 from typing import List
 
@@ -77,6 +78,13 @@ class RemoteLike(CountingClient):
         return None
 
 
+def _run_locally_with_a_remote_store(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(config, "mode", "debug")
+    monkeypatch.setitem(config, "debug_workdir", str(tmp_path))
+    monkeypatch.setitem(s3_config, "storage_client", RemoteLike(str(tmp_path / "store"), str(tmp_path / "calls")))
+
+
 @OP.function
 def folder() -> {"out": Artifact(Path, archive=None)}:
     Path("out/sub").mkdir(parents=True)
@@ -97,10 +105,7 @@ def test_a_part_taken_with_sub_path_from_a_remote_store_is_placed_as_itself(tmp_
     """``.sub_path()`` of an artifact in a store that is not this disk: the step finds the file or the folder
     itself at the input's path (as Argo downloads a ``subPath``), from a step's output stored as many objects
     and from an upload stored as one tarball."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setitem(config, "mode", "debug")
-    monkeypatch.setitem(config, "debug_workdir", str(tmp_path))
-    monkeypatch.setitem(s3_config, "storage_client", RemoteLike(str(tmp_path / "store"), str(tmp_path / "calls")))
+    _run_locally_with_a_remote_store(tmp_path, monkeypatch)
     wf = Workflow("picked")
     if packed:
         (tmp_path / "out" / "sub").mkdir(parents=True)
@@ -123,10 +128,7 @@ def test_a_part_taken_with_sub_path_from_a_remote_store_is_placed_as_itself(tmp_
 
 
 def test_a_sub_path_the_remote_artifact_lacks_fails_the_step_naming_it(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setitem(config, "mode", "debug")
-    monkeypatch.setitem(config, "debug_workdir", str(tmp_path))
-    monkeypatch.setitem(s3_config, "storage_client", RemoteLike(str(tmp_path / "store"), str(tmp_path / "calls")))
+    _run_locally_with_a_remote_store(tmp_path, monkeypatch)
     wf = Workflow("picked-missing")
     make = Step("make", PythonOPTemplate(folder))
     wf.add(make)
@@ -134,3 +136,43 @@ def test_a_sub_path_the_remote_artifact_lacks_fails_the_step_naming_it(tmp_path,
     wf.submit()
     assert wf.query_status() == "Failed"
     assert "has no 'out/nothing' inside" in wf.query_step(name="see")[0].message
+
+
+@pytest.mark.parametrize("store", ["this-disk", "remote"])
+def test_download_artifact_of_a_part_downloads_that_part(tmp_path, monkeypatch, store):
+    """``download_artifact(art.sub_path("out/a.txt"))`` downloads the part, as dflow narrows the artifact's key,
+    from an upload on this disk and from one packed as a tarball in a remote store."""
+    from dflow import download_artifact
+    from dflow.storage import LocalStorageClient
+
+    monkeypatch.chdir(tmp_path)
+    client = LocalStorageClient(root=str(tmp_path / "store")) if store == "this-disk" else \
+        RemoteLike(str(tmp_path / "store"), str(tmp_path / "calls"))
+    monkeypatch.setitem(s3_config, "storage_client", client)
+    (tmp_path / "out" / "sub").mkdir(parents=True)
+    (tmp_path / "out" / "a.txt").write_text("A")
+    (tmp_path / "out" / "sub" / "b.txt").write_text("B")
+    art = upload_artifact(["out"])
+    assert bool(getattr(art, "packed", None)) == (store == "remote")
+    got = download_artifact(art.sub_path("out/a.txt"), path=tmp_path / "file")
+    assert [os.path.relpath(p, tmp_path) for p in got] == ["file/a.txt"] and Path(got[0]).read_text() == "A"
+    got = download_artifact(art.sub_path("out").sub_path("sub"), path=tmp_path / "dir")
+    assert [os.path.relpath(p, tmp_path) for p in got] == ["dir/b.txt"]
+    got = download_artifact(art.sub_path("out"), sub_path="sub/b.txt", path=tmp_path / "both")
+    assert [os.path.relpath(p, tmp_path) for p in got] == ["both/b.txt"]
+
+
+def test_download_artifact_of_a_part_of_a_step_output(tmp_path, monkeypatch):
+    """``download_artifact(step.outputs.artifacts["out"].sub_path(...))`` after a run, from a remote store."""
+    from dflow import download_artifact
+
+    _run_locally_with_a_remote_store(tmp_path, monkeypatch)
+    wf = Workflow("download-part")
+    wf.add(Step("make", PythonOPTemplate(folder)))
+    wf.submit()
+    assert wf.query_status() == "Succeeded", wf.query().message
+    out = wf.query_step(name="make")[0].outputs.artifacts["out"]
+    got = download_artifact(out.sub_path("out").sub_path("a.txt"), path=tmp_path / "file")
+    assert [os.path.relpath(p, tmp_path) for p in got] == ["file/a.txt"] and Path(got[0]).read_text() == "A"
+    got = download_artifact(out.sub_path("out/sub"), path=tmp_path / "dir")
+    assert [os.path.relpath(p, tmp_path) for p in got] == ["dir/b.txt"]
