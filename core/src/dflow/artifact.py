@@ -232,9 +232,10 @@ def place_stored(art: Any, target: str, client_for: Callable[[], StorageClient],
     A file on this machine given alone (a ``LocalArtifact`` of a file) and a ``sub_path`` are
     placed under their names, with a catalog naming them; a key that is one object lands
     under its last name. A part the user took (``picked``) is placed as itself: a folder's
-    files at ``target``, a file marked as the artifact (see :func:`dflow.contract.as_file`). ``client_for()`` gives the artifact's store, asked only when the files
-    are not on this machine; a missing artifact raises ``missing(message)``. Files on this machine
-    are placed by ``method`` (see :mod:`dflow.linking`: copies, hard links or symbolic links).
+    files at ``target``, a file marked as the artifact (see :func:`dflow.contract.as_file`).
+    ``client_for()`` gives the artifact's store, asked only when the files are not on this
+    machine; a missing artifact raises ``missing(message)``. Files on this machine are placed
+    by ``method`` (see :mod:`dflow.linking`: copies, hard links or symbolic links).
     """
     sub = art.sub_path
     local = art.local_path if art.local_path and os.path.exists(art.local_path) else None
@@ -393,10 +394,10 @@ def download_artifact(
     ``slice=N``: only item ``N`` of a list artifact (a gathered output, a list upload);
     returns its path, as dflow does.
     """
-    target = os.path.abspath(os.fspath(path))
-    os.makedirs(target, exist_ok=True)
     from .io import ArtifactSlice
 
+    target = os.path.abspath(os.fspath(path))
+    os.makedirs(target, exist_ok=True)
     parts = [sub_path] if sub_path else []
     while isinstance(artifact, ArtifactSlice):  # a step's output narrowed: step.outputs.artifacts["x"].sub_path("a")
         parts.insert(0, artifact.path)
