@@ -13,7 +13,7 @@ from .artifact import LocalArtifact, S3Artifact
 from .errors import ValidationError
 from .io import ArtifactSlice, Expression, InputArtifact, OutputArtifact
 
-__all__ = ["artifact_argument"]
+__all__ = ["artifact_argument", "template_part"]
 
 
 def artifact_argument(v: Any, where: str) -> S.ArtifactArgument:
@@ -79,3 +79,12 @@ def _dict_leaves(value: Dict[Any, Any], prefix: str, where: str) -> List[Tuple[s
 def _nothing(x: Any) -> bool:
     """An item of a list or dict given as an artifact that holds no artifact: None, an empty list."""
     return x is None or (isinstance(x, (list, tuple)) and not x)
+
+
+def template_part(arg: S.ArtifactArgument, declared: Any) -> S.ArtifactArgument:
+    """``arg`` narrowed to the part the template's input takes (``InputArtifact(sub_path=...)``), as dflow's
+    steps copy the template's inputs: the template's part wins over the argument's own, as there."""
+    part = getattr(declared, "sub_path_value", None)
+    if not part or arg.items is not None or arg.raw is not None:
+        return arg
+    return arg.model_copy(update={"sub_path": str(part)})

@@ -15,7 +15,7 @@ import json
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import spec as S
-from .artifact_args import artifact_argument
+from .artifact_args import artifact_argument, template_part
 from .compile_checks import (
     argument_texts,
     check_acyclic,
@@ -363,11 +363,8 @@ class _Compiler:
         for k, a in tmpl.inputs.artifacts.items():
             if k not in arts and a.source is not None:  # the template's default artifact for it, as in dflow
                 arts[k] = artifact_argument(a.source, f"template {tmpl.name!r}, input artifact {k!r} (its source)")
-            part = getattr(a, "sub_path_value", None)
-            if part and k in arts and arts[k].items is None and arts[k].raw is None:
-                # InputArtifact(sub_path=...): the template takes that part of what it is given, as dflow's step
-                # copies the template's inputs (its part wins over the argument's, as there)
-                arts[k] = arts[k].model_copy(update={"sub_path": str(part)})
+            if k in arts:
+                arts[k] = template_part(arts[k], a)
             if k not in arts and not a.optional and a.source is None and k not in step.artifacts:
                 raise ValidationError(
                     f"step {step.name!r}: input artifact {k!r} of template {tmpl.name!r} is not given; "
