@@ -403,7 +403,9 @@ def download_artifact(
         parts.insert(0, artifact.path)
         artifact = artifact.artifact
     own = getattr(artifact, "sub_path_value", None)  # art.sub_path("a"): that part, as dflow narrows the key
-    sub_path = "/".join([str(own)] * bool(own) + parts) or None
+    if own:
+        parts.insert(0, str(own))
+    sub_path = "/".join(parts) or None
     if slice is not None:
         return _download_item(artifact, int(slice), target, storage_client, extract)
     with tempfile.TemporaryDirectory(dir=target, prefix=".dflow-download-") as staging:

@@ -206,8 +206,8 @@ class Stager:
         # an upload keeps its files' relative paths below the declared path (as its tarball does on a
         # cluster), and a folder taken with .sub_path() stays that folder; any other artifact of one file is
         # that file
-        uploads = {k for k, a in arts.items() if a is not None and (a.catalog is not None or a.picked)}
-        mapping = self.map_paths(tmpl, local_arts, workdir, uploads)
+        folders = {k for k, a in arts.items() if a is not None and (a.catalog is not None or a.picked)}
+        mapping = self.map_paths(tmpl, local_arts, workdir, folders)
         os.makedirs(_local_path(workdir, "/tmp"), exist_ok=True)  # (the step's own /tmp, as a pod has one)
         script = X.substitute(_in_step_dir(tmpl.script, mapping, workdir),
                               lambda ref: _script_ref(scope, ref, local_arts, mapping, tmpl, workdir))
@@ -264,8 +264,9 @@ class Stager:
 
     @staticmethod
     def map_paths(tmpl: ScriptTemplateSpec, local_arts: Dict[str, Optional[str]], workdir: str,
-                  uploads: Any = ()) -> Dict[str, str]:
-        """Declared ``/tmp/...`` paths of a script template -> their place below the step's workdir."""
+                  folders: Any = ()) -> Dict[str, str]:
+        """Declared ``/tmp/...`` paths of a script template -> their place below the step's workdir
+        (``folders``: inputs placed as folders even when they hold one file)."""
         mapping: Dict[str, str] = {}
         for a in tmpl.inputs_artifacts:
             local = local_arts.get(a.name)
@@ -275,7 +276,7 @@ class Stager:
                 # a file artifact is a file already (place_inputs); a catalogued folder (a Python OP's
                 # output, an upload, a merge) stays a folder, as a pod gets it; only an uncatalogued one
                 # holding one file is taken for that file
-                catalogued = a.name in uploads or os.path.isdir(os.path.join(local, CATALOG_DIR))
+                catalogued = a.name in folders or os.path.isdir(os.path.join(local, CATALOG_DIR))
                 single = None if catalogued else _single_file(local)
                 # the step's own inputs (copies, unless the copy method links them) at its paths: links
                 place(single or local, dst, link_or_copy)
