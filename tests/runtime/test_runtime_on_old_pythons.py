@@ -63,24 +63,38 @@ if __name__ == "__main__":
 '''
 
 
-@pytest.mark.parametrize("version", sorted(INTERPRETERS) or ["none"])
-def test_runtime_runs_with_only_the_standard_library(version, tmp_path):
-    if version == "none":
-        pytest.skip("no python3.8+ interpreter besides the test's own was found on this machine")
-    exe = INTERPRETERS[version]
-    arts = tmp_path / "inputs" / "data"
-    arts.mkdir(parents=True)
-    (arts / "a.txt").write_text("A")
-    (arts / "b.txt").write_text("B")
-    (arts / ".dflow").mkdir()
-    (arts / ".dflow" / "catalog-1.json").write_text(json.dumps(
-        [{"index": 1, "key": None, "path": "b.txt"}, {"index": 0, "key": None, "path": "a.txt"}]))
+FUNCTION_SOURCE = '''
+from pathlib import Path
+from typing import NamedTuple, Tuple
+from dflow.python import OP, Artifact
+
+class Pair(NamedTuple):
+    low: int
+    high: int
+
+@OP.function
+def digits(n: int) -> Tuple[int, int]:
+    return n // 10, n % 10
+
+@OP.function
+def halves(n: int) -> Pair:
+    return Pair(n // 2, n - n // 2)
+
+@OP.superfunction
+def both(n: int) -> {"tens": int, "low": int}:
+    t, u = digits(n=n)
+    return {"tens": t, "low": halves(n=u)[0]}
+'''
+
+
+def _run_task(exe, tmp_path, source, qualname, inputs):
+    """Run ``qualname`` of ``source`` (a submitting script's OP) as a step, in ``exe -S`` with pydantic,
+    pluggy and yaml blocked; the outputs folder."""
     task = {
-        "op": {"module": "__main__", "qualname": "Stats", "source": OP_SOURCE, "source_file": None, "op_kwargs": {}},
+        "op": {"module": "__main__", "qualname": qualname, "source": source, "source_file": None, "op_kwargs": {}},
         "slices": None,
         "slice_index": None,
-        "inputs": {"parameters": {"values": {"text": "[1, 2, 4.5]", "type": "list"}},
-                   "artifacts": {"data": {"path": str(arts)}}},
+        "inputs": inputs,
         "outputs_dir": str(tmp_path / "outputs"),
         "workdir": str(tmp_path / "work"),
         "progress_file": str(tmp_path / "progress"),
@@ -101,7 +115,35 @@ def test_runtime_runs_with_only_the_standard_library(version, tmp_path):
     env = {"PYTHONPATH": str(CORE_SRC), "PATH": os.environ.get("PATH", "")}
     out = subprocess.run([exe, "-S", "-c", guard], capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 0, f"{exe}: {out.stdout}\n{out.stderr}"
-    assert json.loads((tmp_path / "outputs" / "parameters" / "mean").read_text()) == pytest.approx(2.5)
-    report = list((tmp_path / "outputs" / "artifacts" / "report").rglob("report.txt"))
+    return tmp_path / "outputs"
+
+
+@pytest.mark.parametrize("version", sorted(INTERPRETERS) or ["none"])
+def test_runtime_runs_with_only_the_standard_library(version, tmp_path):
+    if version == "none":
+        pytest.skip("no python3.8+ interpreter besides the test's own was found on this machine")
+    arts = tmp_path / "inputs" / "data"
+    arts.mkdir(parents=True)
+    (arts / "a.txt").write_text("A")
+    (arts / "b.txt").write_text("B")
+    (arts / ".dflow").mkdir()
+    (arts / ".dflow" / "catalog-1.json").write_text(json.dumps(
+        [{"index": 1, "key": None, "path": "b.txt"}, {"index": 0, "key": None, "path": "a.txt"}]))
+    outputs = _run_task(INTERPRETERS[version], tmp_path, OP_SOURCE, "Stats", {
+        "parameters": {"values": {"text": "[1, 2, 4.5]", "type": "list"}},
+        "artifacts": {"data": {"path": str(arts)}}})
+    assert json.loads((outputs / "parameters" / "mean").read_text()) == pytest.approx(2.5)
+    report = list((outputs / "artifacts" / "report").rglob("report.txt"))
     assert report and report[0].read_text() == "A,B;2.5"
     assert sys.version_info >= (3, 8)
+
+
+@pytest.mark.parametrize("version", sorted(INTERPRETERS) or ["none"])
+def test_function_ops_and_superfunctions_import_with_only_the_standard_library(version, tmp_path):
+    """A step running a function OP imports the module that defines it, superfunctions (DAGs) included."""
+    if version == "none":
+        pytest.skip("no python3.8+ interpreter besides the test's own was found on this machine")
+    outputs = _run_task(INTERPRETERS[version], tmp_path, FUNCTION_SOURCE, "digits",
+                        {"parameters": {"n": {"text": "54", "type": "int"}}, "artifacts": {}})
+    got = [json.loads((outputs / "parameters" / n).read_text()) for n in ("dflow_output_0", "dflow_output_1")]
+    assert got == [5, 4]

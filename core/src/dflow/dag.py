@@ -37,7 +37,9 @@ class DAG(ContainerTemplate):
                     f"DAG {self.name!r}: can only add Task objects, got {type(t).__name__}; "
                     "use dflow.Task(...) instead of Step(...) inside a DAG"
                 )
-            if any(e.name == t.name and e is not t for e in self.tasks):
+            if any(e is t for e in self.tasks):  # (a task built inside `with dag:` joined it already)
+                continue
+            if any(e.name == t.name for e in self.tasks):
                 raise ValidationError(f"DAG {self.name!r} already has a task called {t.name!r}")
             self.tasks.append(t)
 

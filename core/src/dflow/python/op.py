@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import sys
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from dflow.python.opio import OPIO, UNSET, Artifact, BigParameter, OPIOSign, Parameter
 from dflow.python.typecheck import explain_mismatch, type_name
@@ -181,6 +181,18 @@ class OP(object):
             return lambda f: _make_function_op(f, **kwargs)
         return _make_function_op(func, **kwargs)
 
+    @staticmethod
+    def superfunction(func: Optional[Callable[..., Any]] = None, **kwargs: Any) -> Any:
+        """Turn an annotated function that calls OPs into a ``DAG`` (``@OP.superfunction``, or
+        ``@OP.superfunction(parallelism=2)`` with arguments for the DAG): see
+        :mod:`dflow.python.superfunction`."""
+        import importlib  # (the whole of dflow: this is where workflows are built)
+
+        make = importlib.import_module("dflow.python.superfunction").make_superfunction
+        if func is None:
+            return lambda f: make(f, **kwargs)
+        return make(func, **kwargs)
+
 
 def _eval_annotation(ann: Any, func: Callable[..., Any]) -> Any:
     if isinstance(ann, str):  # ``from __future__ import annotations`` in the user's module
@@ -194,7 +206,8 @@ def _eval_annotation(ann: Any, func: Callable[..., Any]) -> Any:
     return ann
 
 
-def _make_function_op(func: Callable[..., Any], **kwargs: Any) -> type:
+def _input_sign(func: Callable[..., Any]) -> OPIOSign:
+    """The inputs of an ``@OP.function`` (or ``@OP.superfunction``) from its signature, as dflow reads them."""
     import inspect
 
     sig = inspect.signature(func)
@@ -214,23 +227,14 @@ def _make_function_op(func: Callable[..., Any], **kwargs: Any) -> type:
             else:
                 ann = Parameter(ann, default=p.default)
         input_sign[name] = ann
-    ret = sig.return_annotation
-    if ret is sig.empty or ret is None:
-        output_sign = OPIOSign()
-    else:
-        ret = _eval_annotation(ret, func)
-        if isinstance(ret, OPIOSign):
-            output_sign = OPIOSign(ret)
-        elif isinstance(ret, dict):
-            output_sign = OPIOSign(ret)
-        elif hasattr(ret, "__annotations__") and isinstance(ret, type) and issubclass(ret, dict):
-            output_sign = OPIOSign(ret.__annotations__)  # a TypedDict
-        else:
-            raise TypeError(
-                "@OP.function %s: the return annotation must be a dict or an OPIOSign of the outputs, found %r"
-                % (func.__qualname__, ret)
-            )
+    return input_sign
 
+
+def _make_function_op(func: Callable[..., Any], **kwargs: Any) -> type:
+    import inspect
+
+    input_sign = _input_sign(func)
+    output_sign, form = _output_form(inspect.signature(func).return_annotation, func)
     def get_input_sign(cls: type) -> OPIOSign:
         return OPIOSign(input_sign)
 
@@ -238,10 +242,7 @@ def _make_function_op(func: Callable[..., Any], **kwargs: Any) -> type:
         return OPIOSign(output_sign)
 
     def execute(self: OP, op_in: OPIO) -> OPIO:
-        result = func(**{k: op_in[k] for k in op_in})
-        if result is None:
-            result = {}
-        return OPIO(result)
+        return OPIO(_outputs_of(func, form, func(**{k: op_in[k] for k in op_in})))
 
     execute.__qualname__ = func.__qualname__ + ".execute"
     ns = {
@@ -253,9 +254,71 @@ def _make_function_op(func: Callable[..., Any], **kwargs: Any) -> type:
         "__qualname__": func.__qualname__,
         "__doc__": func.__doc__,
         "_dflow_function_op": True,
+        "_dflow_outputs_form": form,
         "op_kwargs": dict(kwargs),
     }
     return _FunctionOP(func.__name__, (OP,), ns)
+
+
+#: the output of a function annotated with one type (``-> int``), as dflow names it
+SINGLE_OUTPUT = "dflow_output"
+
+
+def _output_form(ret: Any, func: Callable[..., Any]) -> Any:
+    """The outputs of an ``@OP.function`` from its return annotation, as dflow reads it, and the
+    form of its return value: ``"none"`` (no annotation: no outputs), ``"dict"`` (a dict of
+    signs, an ``OPIOSign`` of them or a ``TypedDict``: the function returns a dict), ``"single"`` (one
+    type, ``-> int`` or ``-> Artifact(Path)``: the output ``dflow_output``), or a tuple of
+    output names (a ``NamedTuple``: its fields; ``typing.Tuple[int, str]``:
+    ``dflow_output_0``, ``dflow_output_1``): the function returns a tuple in that order."""
+    import inspect
+
+    if ret is inspect.Signature.empty or ret is None:
+        return OPIOSign(), "none"
+    ret = _eval_annotation(ret, func)
+    if isinstance(ret, (dict, OPIOSign)):
+        return OPIOSign(ret), "dict"
+    if isinstance(ret, type) and issubclass(ret, tuple) and hasattr(ret, "_fields"):  # a NamedTuple
+        hints = getattr(ret, "__annotations__", {})
+        return OPIOSign({f: hints.get(f, Any) for f in ret._fields}), tuple(ret._fields)
+    if isinstance(ret, type) and issubclass(ret, dict) and hasattr(ret, "__annotations__"):  # a TypedDict
+        return OPIOSign(ret.__annotations__), "dict"
+    if type(ret).__module__ == "typing" and getattr(ret, "__origin__", None) is tuple:  # typing.Tuple[...]
+        args = tuple(getattr(ret, "__args__", ()))
+        if not args or Ellipsis in args or args == ((),):
+            raise TypeError(
+                "@OP.function %s: a Tuple return annotation gives one output per item, so it must list "
+                "each item's type (Tuple[int, str]), found %r" % (func.__qualname__, ret)
+            )
+        names = tuple("%s_%d" % (SINGLE_OUTPUT, i) for i in range(len(args)))
+        return OPIOSign(dict(zip(names, args))), names
+    return OPIOSign({SINGLE_OUTPUT: ret}), "single"
+
+
+def _outputs_of(func: Callable[..., Any], form: Any, result: Any) -> Dict[str, Any]:
+    """What an ``@OP.function`` returned, as its outputs by name (see :func:`_output_form`)."""
+    if form == "none":  # as in dflow, a function with no return annotation has no outputs
+        return {}
+    if form == "single":
+        return {SINGLE_OUTPUT: result}
+    if form == "dict":
+        return {} if result is None else result
+    if not isinstance(result, (tuple, list)) or len(result) != len(form):
+        raise TypeError(
+            "@OP.function %s: its return annotation names %d outputs (%s), so it must return a tuple of "
+            "%d values, returned %r" % (func.__qualname__, len(form), ", ".join(form), len(form), result)
+        )
+    return dict(zip(form, result))
+
+
+def outputs_as_returned(form: Any, outputs: Dict[str, Any]) -> Any:
+    """An ``@OP.function``'s outputs (references, inside a block) in the form its function
+    returns them: the dict, the one output, or the tuple."""
+    if form == "single":
+        return outputs[SINGLE_OUTPUT]
+    if isinstance(form, tuple):
+        return tuple(outputs[n] for n in form)
+    return outputs
 
 
 class _FunctionOP(type):
@@ -281,19 +344,24 @@ def _call_function_op_with(cls: Any, task_kwargs: Dict[str, Any], *args: Any, **
     return _call_function_op(cls, cls.get_input_sign(), args, kwargs, task_kwargs)
 
 
-def _call_function_op(cls: Any, sign: Any, args: Any, kwargs: Dict[str, Any], task_kwargs: Dict[str, Any]) -> Any:
+def bind_inputs(what: str, names: List[str], args: Any, kwargs: Dict[str, Any]) -> Dict[str, Any]:
+    """The inputs of a call ``what(*args, **kwargs)`` by name, ``args`` taken in the order of ``names``."""
     op_in = dict(kwargs)
-    names = list(sign)
     if len(args) > len(names):
-        raise TypeError("%s() takes %d inputs, %d given" % (cls.__name__, len(names), len(args)))
-    unknown = [k for k in kwargs if k not in sign]
+        raise TypeError("%s() takes %d inputs, %d given" % (what, len(names), len(args)))
+    unknown = [k for k in kwargs if k not in names]
     if unknown:
-        raise TypeError("%s() has no input %s (its inputs: %s)" % (cls.__name__, ", ".join(map(repr, unknown)),
-                                                                    ", ".join(names) or "none"))
+        raise TypeError("%s() has no input %s (its inputs: %s)" % (what, ", ".join(map(repr, unknown)),
+                                                                 ", ".join(names) or "none"))
     for k, v in zip(names, args):
         if k in op_in:
-            raise TypeError("%s() got multiple values for input %r" % (cls.__name__, k))
+            raise TypeError("%s() got multiple values for input %r" % (what, k))
         op_in[k] = v
+    return op_in
+
+
+def _call_function_op(cls: Any, sign: Any, args: Any, kwargs: Dict[str, Any], task_kwargs: Dict[str, Any]) -> Any:
+    op_in = bind_inputs(cls.__name__, list(sign), args, kwargs)
     syntax = sys.modules.get("dflow.context_syntax")  # (no block is open where it was never imported)
     block = syntax.current() if syntax is not None else None
     if block is None:  # not building a workflow: run it here

@@ -237,21 +237,37 @@ def _has_default(sign: Any) -> bool:
     return getattr(sign, "default", None) is not None
 
 
-def function_op_task(op_class: Any, op_in: Dict[str, Any], task_kwargs: Dict[str, Any], block: Any) -> Dict[str, Any]:
+def function_op_task(op_class: Any, op_in: Dict[str, Any], task_kwargs: Dict[str, Any], block: Any) -> Any:
     """A call of an ``@OP.function`` OP inside a ``with`` block: the task (a step inside a ``Steps``)
-    that runs it joins the block; its outputs (references), by name, are returned."""
-    import random
-    import string
+    that runs it joins the block; its outputs (references) are returned as the function returns
+    them: by name, the one output, or a tuple."""
+    template = PythonOPTemplate(op_class, **dict(getattr(op_class, "op_kwargs", None) or {}))
+    return block_task(block, op_class.__name__, template, op_in, task_kwargs,
+                      getattr(op_class, "_dflow_outputs_form", "dict"))
 
-    from dflow.python.opio import Artifact
+
+def block_task(block: Any, base: str, template: Any, op_in: Dict[str, Any], task_kwargs: Dict[str, Any],
+               form: Any) -> Any:
+    """A task (a step, in a ``Steps`` block) of ``template``, given ``op_in`` (the template's artifacts
+    and parameters by name), added to ``block``; its outputs in the ``form`` the function returns
+    them (see ``dflow.python.op._output_form``).
+
+    The task is named after ``base`` (``add``), numbered from the second of that name in the block
+    (``add-2``): the original appends 5 random characters, but a name that is the same in every
+    run keeps the manifest the same and lets ``query_step(name="add")`` find it."""
+    from dflow.python.op import outputs_as_returned
     from dflow.step import Step, Task
+    from dflow.steps import Steps
 
-    sign = op_class.get_input_sign()
-    params = {k: v for k, v in op_in.items() if not isinstance(sign[k], Artifact)}
-    arts = {k: v for k, v in op_in.items() if isinstance(sign[k], Artifact)}
-    name = "%s-%s" % (op_class.__name__.lower().replace("_", "-"),
-                      "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(5)))
-    kind = Step if type(block).__name__ == "Steps" else Task  # (a task joins a Workflow's or DAG's block)
-    step = kind(name, template=PythonOPTemplate(op_class, **dict(getattr(op_class, "op_kwargs", None) or {})),
-                parameters=params, artifacts=arts, **task_kwargs)
-    return {**step.outputs.parameters, **step.outputs.artifacts}
+    arts = {k: v for k, v in op_in.items() if k in template.inputs.artifacts}
+    params = {k: v for k, v in op_in.items() if k not in arts}
+    container = block.entrypoint_template() if hasattr(block, "entrypoint_template") else block
+    taken = {s.name for s in container.all_steps()} if container is not None else set()
+    base = name = sanitize_template_name(base)
+    number = 1
+    while name in taken:
+        number += 1
+        name = "%s-%d" % (base, number)
+    kind = Step if isinstance(block, Steps) else Task  # (a task joins a Workflow's or DAG's block)
+    step = kind(name, template=template, parameters=params, artifacts=arts, **task_kwargs)
+    return outputs_as_returned(form, {**step.outputs.parameters, **step.outputs.artifacts})

@@ -50,6 +50,7 @@ from dflow.python import PythonOPTemplate, Slices
 from . import ops
 from .control import ControlChecks
 from .dataflow import DataFlowChecks
+from .functions import FunctionChecks
 from .packages import PackageChecks
 from .shapes import ShapeChecks
 
@@ -80,7 +81,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
-class BackendConformance(DataFlowChecks, ShapeChecks, PackageChecks, ControlChecks):
+class BackendConformance(DataFlowChecks, ShapeChecks, PackageChecks, FunctionChecks, ControlChecks):
     """Subclass with ``__test__ = True`` and ``mode = "<backend>"``."""
 
     __test__ = False
