@@ -56,6 +56,6 @@ def refuse_unknown(what: str, kwargs: Mapping[str, Any], known: Iterable[str], i
     if name in RENAMED:
         hint = f" (an argument of earlier dflow versions): give {RENAMED[name]}"
     else:
-        close = difflib.get_close_matches(name, sorted(set(known) | set(inert)), n=3, cutoff=0.6)
+        close = difflib.get_close_matches(name, sorted(set(known) | set(inert)), n=2, cutoff=0.6)
         hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
     raise UnknownArgumentError(f"{what}: unknown argument {name!r}{hint}")

@@ -188,13 +188,7 @@ class _Compiler:
                                  save_key=save_key_of(t, k, a))
             for k, a in t.outputs.artifacts.items()
         ]
-        retry = None
-        if t.retry_on_failure:
-            retry = S.RetrySpec(limit=int(t.retry_on_failure), on="always",
-                                timeout_as_transient=bool(t.timeout_as_transient_error))
-        elif t.retry_on_transient_error or t.timeout_as_transient_error:
-            retry = S.RetrySpec(limit=int(t.retry_on_transient_error or 0), on="transient",
-                                timeout_as_transient=bool(t.timeout_as_transient_error))
+        retry = S.RetrySpec(**t.retry_settings()) if t.retry_settings() else None
         k8s: Dict[str, Any] = {}
         for attr in ("node_selector", "tolerations", "affinity", "requests", "limits", "image_pull_policy",
                      "volumes", "mounts", "pvcs", "init_containers", "sidecars"):
@@ -577,7 +571,7 @@ def compile_workflow(workflow: Any) -> S.WorkflowSpec:
     spec = S.WorkflowSpec(
         name=workflow.name, entrypoint=entry_name, templates=list(c.templates.values()), parameters=params,
         parameter_types=ptypes, artifacts=arts, parallelism=workflow.parallelism, labels=dict(workflow.labels or {}),
-        annotations=dict(workflow.annotations or {}),
+        annotations=dict(workflow.annotations or {}), cluster=dict(getattr(workflow, "cluster", None) or {}),
         context=type(workflow.context).__name__ if workflow.context is not None else None,
     )
     return spec

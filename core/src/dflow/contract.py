@@ -70,12 +70,14 @@ TASK_ENV = "DFLOW_TASK"
 #: the script of a Python OP template: it runs the step runtime on ``$DFLOW_TASK``. An
 #: executor may change it (or the command that runs it); a backend that finds it unchanged
 #: may call :func:`dflow.runtime.run_task` directly instead of starting ``python3``.
-PYTHON_OP_SCRIPT = (
+PYTHON_OP_HEAD = (
     "# dflow: run this step's Python OP with the step runtime; the task file is $DFLOW_TASK\n"
     "import os, sys\n"
     "from dflow.runtime import main\n"
-    "sys.exit(main([os.environ['DFLOW_TASK']]))\n"
 )
+#: the call that runs the step (its exit code)
+PYTHON_OP_CALL = "main([os.environ['DFLOW_TASK']])"
+PYTHON_OP_SCRIPT = PYTHON_OP_HEAD + "sys.exit(" + PYTHON_OP_CALL + ")\n"
 
 # --------------------------------------------------------------------------- values
 

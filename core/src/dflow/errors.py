@@ -31,6 +31,11 @@ class ValidationError(DflowError, ValueError, RuntimeError):
     catches it so."""
 
 
+class UnknownArgumentError(ValidationError, TypeError):
+    """A keyword argument a constructor does not take; also a ``TypeError``, as Python (and the
+    original dflow) raise for one."""
+
+
 class NameRuleError(ValidationError):
     """A name breaks one of the variable-name rules of the user guide (3.1.18)."""
 

@@ -12,6 +12,7 @@ import copy
 import json
 from typing import Any, Dict, Iterator, Optional
 
+from .arguments import arguments_of, refuse_unknown
 from .errors import UnknownNameError, ValidationError
 from .names import check_io_name
 
@@ -417,6 +418,8 @@ class OutputArtifact(_Bindable):
         optional: bool = False,
         **kwargs: Any,
     ) -> None:
+        refuse_unknown(f"OutputArtifact {name or path!r}", kwargs, arguments_of(OutputArtifact),
+                       {"step": "", "template": "", "step_id": ""})  # (the original's own links)
         if name is not None:
             check_io_name(name, "output artifact")
         self.path = path

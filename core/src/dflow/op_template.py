@@ -11,6 +11,8 @@ import copy
 import itertools
 from typing import Any, Dict, List, Optional
 
+from .arguments import arguments_of, refuse_unknown
+from .errors import ValidationError
 from .io import Inputs, Outputs
 from .names import check_template_name, sanitize_template_name
 
@@ -57,6 +59,20 @@ class OPTemplate:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
 
+    def retry_settings(self) -> Optional[Dict[str, Any]]:
+        """The retries of this template, as the spec's ``RetrySpec`` takes them (None: none): after any
+        failure (``retry_on_failure``, ``retry_on_failure_and_error``), after an error (``retry_on_error``:
+        the step was lost, on this machine killed by a signal it did not ask for), or after a
+        ``TransientError`` (and a timeout with ``timeout_as_transient_error``)."""
+        timeout = bool(self.timeout_as_transient_error)
+        for attr, on in (("retry_on_failure", "always"), ("retry_on_failure_and_error", "always"),
+                         ("retry_on_error", "error")):
+            if getattr(self, attr, None):
+                return {"limit": int(getattr(self, attr)), "on": on, "timeout_as_transient": timeout}
+        if self.retry_on_transient_error or timeout:
+            return {"limit": int(self.retry_on_transient_error or 0), "on": "transient", "timeout_as_transient": timeout}
+        return None
+
     def copy(self) -> "OPTemplate":
         """A deep copy (with its inputs and outputs attached to the copy)."""
         return copy.deepcopy(self)
@@ -76,6 +92,7 @@ class ContainerTemplate(OPTemplate):
         parallelism: Optional[int] = None,
         **kwargs: Any,
     ) -> None:
+        refuse_unknown(f"{type(self).__name__} {name!r}", kwargs, arguments_of(type(self)))
         super().__init__(name=name, inputs=inputs, outputs=outputs, memoize_key=memoize_key,
                          annotations=annotations, parallelism=parallelism)
         for item in items or []:
@@ -136,6 +153,12 @@ class ScriptOPTemplate(OPTemplate):
         retry_on_failure: Optional[int] = None,
         **kwargs: Any,
     ) -> None:
+        what = f"{type(self).__name__} {name!r}"
+        if kwargs.get("retry_strategy") is not None:
+            raise ValidationError(f"{what}: retry_strategy (an Argo RetryStrategy object) is not taken; give "
+                                  "retry_on_failure=N, or retry_on_transient_error=N for TransientError only")
+        refuse_unknown(what, kwargs, arguments_of(type(self)),
+                       {"retry_strategy": "", "script_rendered": "the original's own mark"})
         super().__init__(
             name=name,
             inputs=inputs,

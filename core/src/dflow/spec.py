@@ -247,11 +247,12 @@ class RetrySpec(_Model):
     """Retries of a script template: ``limit`` more attempts on the listed failures.
 
     ``on`` is ``"transient"`` (TransientError, exit code 3 by the runtime's contract,
-    and timeouts when ``timeout_as_transient`` is set) or ``"always"`` (any failure).
+    and timeouts when ``timeout_as_transient`` is set), ``"always"`` (any failure) or
+    ``"error"`` (the step was lost: a pod's error on a cluster, a signal on this machine).
     """
 
     limit: int
-    on: Literal["transient", "always"] = "transient"
+    on: Literal["transient", "always", "error"] = "transient"
     timeout_as_transient: bool = False
 
 
@@ -402,6 +403,8 @@ class WorkflowSpec(_Model):
     annotations: Dict[str, str] = Field(default_factory=dict)
     context: Optional[str] = None
     storage: Optional[Dict[str, Any]] = None
+    #: settings only a cluster applies: ``pod_gc_strategy``, ``image_pull_secrets``, ``artifact_repo_key``
+    cluster: Dict[str, Any] = Field(default_factory=dict)
 
     def template(self, name: str) -> TemplateSpec:
         """The template called ``name``; ``KeyError`` names the known ones when missing."""

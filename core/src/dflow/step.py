@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import collections.abc as _abc
 import copy
+import warnings
 from typing import Any, Dict, List, Optional, Union
 
+from .arguments import arguments_of, refuse_unknown
 from .errors import NameRuleError, ValidationError
 from .io import Inputs, Outputs
 from .names import RULE_KEY, check_key_template, check_step_name
 
 __all__ = ["Step", "Task", "HookStep", "ArgoSequence"]
+
+HOOK_NOTE = ("this project's backends run no lifecycle hooks (the original renders them for Argo only, and its "
+             "debug mode ignores them too); run the hook's template as a later step, with continue_on_failed=True "
+             "on this one, or as the workflow's on_exit")
 
 
 class ArgoSequence:
@@ -28,6 +34,22 @@ class ArgoSequence:
 
     def __repr__(self) -> str:
         return f"ArgoSequence(start={self.start!r}, count={self.count!r}, end={self.end!r}, format={self.format!r})"
+
+
+#: arguments of the original's ``Step`` that mean nothing here, and why
+_STEP_INERT = {
+    "util_image_pull_policy": "the pull policy of the image of a cluster's helper steps comes from "
+                              "config['util_image_pull_policy']",
+    "success_hook": HOOK_NOTE, "running_hook": HOOK_NOTE, "failure_hook": HOOK_NOTE,
+}
+
+
+def _original_only(what: str, cls: type, kwargs: Dict[str, Any]) -> None:
+    """Refuse what no ``Step`` takes; warn of a lifecycle hook, which no backend here runs."""
+    refuse_unknown(what, kwargs, arguments_of(cls), _STEP_INERT)
+    for k, v in kwargs.items():
+        if v is not None and k.endswith("_hook"):
+            warnings.warn(f"{what}: {k} is not run: {HOOK_NOTE}", UserWarning, stacklevel=3)
 
 
 class Step:
@@ -63,6 +85,7 @@ class Step:
     ) -> None:
         what = "task" if self._is_task else "step"
         self.name = check_step_name(name, what)
+        _original_only(f"{what} {name!r}", type(self), kwargs)
         if template is None or not hasattr(template, "inputs") or not hasattr(template, "name"):
             raise ValidationError(
                 f"{what} {name!r}: template must be an OP template, Steps or DAG, got {type(template).__name__}"

@@ -7,6 +7,7 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
+from .arguments import arguments_of, refuse_unknown
 from .dag import DAG
 from .errors import ValidationError, WorkflowFailedError
 from .expressions import INPUT_PARAMETER_REF, STEP_OUTPUT_PARAMETER_REF
@@ -39,6 +40,32 @@ def get_backend_for_mode(mode: Optional[str] = None) -> Any:
     return backend_factory_for_mode(mode)()
 
 
+#: Argo's pod garbage collection strategies (``Workflow(pod_gc_strategy=...)``)
+POD_GC_STRATEGIES = ("OnPodCompletion", "OnPodSuccess", "OnWorkflowCompletion", "OnWorkflowSuccess")
+
+
+def cluster_settings(name: str, pod_gc_strategy: Optional[str], image_pull_secrets: Any,
+                     artifact_repo_key: Optional[str]) -> Dict[str, Any]:
+    """The settings of ``Workflow(...)`` only a cluster applies (the local backend starts no pods): which
+    pods are deleted when, the secrets images are pulled with (names, or objects with a ``name``), and
+    the key of the artifact repository in the cluster's configuration. Checked here, before any work."""
+    if pod_gc_strategy is not None and pod_gc_strategy not in POD_GC_STRATEGIES:
+        raise ValidationError(f"workflow {name!r}: pod_gc_strategy {pod_gc_strategy!r} is not one of Argo's "
+                              f"strategies: {', '.join(POD_GC_STRATEGIES)}")
+    given = [] if image_pull_secrets is None else image_pull_secrets
+    secrets = []
+    for s in [given] if isinstance(given, str) or hasattr(given, "name") else list(given):
+        secret = s if isinstance(s, str) else getattr(s, "name", None)
+        if not isinstance(secret, str) or not secret:
+            raise ValidationError(f"workflow {name!r}: image_pull_secrets takes the names of Kubernetes secrets "
+                                  f"(or objects with a name), got {s!r}")
+        secrets.append(secret)
+    if artifact_repo_key is not None and (not isinstance(artifact_repo_key, str) or not artifact_repo_key):
+        raise ValidationError(f"workflow {name!r}: artifact_repo_key must be a key of the cluster's artifact "
+                              f"repositories configuration, got {artifact_repo_key!r}")
+    return {"pod_gc_strategy": pod_gc_strategy, "image_pull_secrets": secrets, "artifact_repo_key": artifact_repo_key}
+
+
 class Workflow:
     """A workflow: an entry ``Steps`` (or ``DAG``) plus settings; submitted to the configured backend."""
 
@@ -61,8 +88,13 @@ class Workflow:
         parameters: Optional[Dict[str, Any]] = None,
         artifacts: Optional[Dict[str, Any]] = None,
         on_exit: Any = None,
+        pod_gc_strategy: Optional[str] = None,
+        image_pull_secrets: Any = None,
+        artifact_repo_key: Optional[str] = None,
         **kwargs: Any,
     ) -> None:
+        refuse_unknown(f"workflow {name!r}", kwargs, arguments_of(Workflow))
+        self.cluster = cluster_settings(name, pod_gc_strategy, image_pull_secrets, artifact_repo_key)
         self.id = id
         self.uid = uid
         self.namespace = namespace or config.get("namespace")

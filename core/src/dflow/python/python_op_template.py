@@ -7,7 +7,8 @@ import os
 import sys
 from typing import Any, Dict, List, Optional
 
-from ..contract import PYTHON_OP_SCRIPT, SLICE_PARAMETER
+from ..arguments import arguments_of, refuse_unknown
+from ..contract import PYTHON_OP_CALL, PYTHON_OP_HEAD, PYTHON_OP_SCRIPT, SLICE_PARAMETER
 from ..errors import ValidationError
 from ..io import InputArtifact, InputParameter, OutputArtifact, OutputParameter
 from ..names import sanitize_template_name
@@ -21,6 +22,15 @@ __all__ = ["PythonOPTemplate", "Slices", "upload_packages"]
 #: Paths of local Python packages shipped with every Python OP (user guide 3.2.4).
 upload_packages: List[str] = []
 
+
+
+#: arguments of the original's ``Slices`` that mean nothing here, and why
+_SLICES_INERT = {
+    "shuffle": "which slices share a group; each slice's outputs are stacked in its place either way",
+    "random_seed": "the same",
+    "pool_timeout": "a pool of slices in one step ends when its slices end or the step's timeout does",
+    "raise_for_group": "a slice that fails fails its group here, as with raise_for_group=True",
+}
 
 
 class Slices:
@@ -40,6 +50,7 @@ class Slices:
         create_dir: bool = False,
         **kwargs: Any,
     ) -> None:
+        refuse_unknown("Slices", kwargs, arguments_of(Slices), _SLICES_INERT)
         self.slices = slices
         self.input_parameter = list(input_parameter or [])
         self.input_artifact = list(input_artifact or [])
@@ -58,6 +69,26 @@ class Slices:
         return (f"Slices(input_parameter={self.input_parameter}, input_artifact={self.input_artifact}, "
                 f"output_parameter={self.output_parameter}, output_artifact={self.output_artifact}, "
                 f"sub_path={self.sub_path})")
+
+
+#: arguments of the original's ``PythonOPTemplate`` that mean nothing here, and why
+_PYTHON_INERT = {
+    "upload_dflow": "this project ships its step runtime into pods itself",
+    "tmp_root": "a step's files are under /tmp (only that is accepted)",
+    "success_tag": "the original's plumbing of grouped slices, which this project does otherwise",
+    "create_slice_dir": "the same; a sliced step's own folders come from Slices(create_dir=True)",
+    "skip_slice_input": "the same",
+}
+
+
+def _with_scripts(pre: str, post: str) -> str:
+    """The script of a Python OP with the original's ``pre_script`` before the OP runs and ``post_script``
+    after it succeeded (each formatted with ``tmp_root``, as there: ``{{`` for a brace)."""
+    if not pre and not post:
+        return PYTHON_OP_SCRIPT
+    pre, post = pre.format(tmp_root="/tmp"), post.format(tmp_root="/tmp")
+    return ((pre.rstrip("\n") + "\n" if pre else "") + PYTHON_OP_HEAD + "_code = " + PYTHON_OP_CALL
+            + "\nif _code:\n    sys.exit(_code)\n" + post)
 
 
 def _op_class(op: Any) -> type:
@@ -96,9 +127,18 @@ class PythonOPTemplate(PythonScriptOPTemplate):
         timeout_as_transient_error: bool = False,
         op_kwargs: Optional[Dict[str, Any]] = None,
         name: Optional[str] = None,
+        retry_on_error: Optional[int] = None,
+        retry_on_failure_and_error: Optional[int] = None,
+        pre_script: str = "",
+        post_script: str = "",
         **kwargs: Any,
     ) -> None:
         cls = _op_class(op_class)
+        for k in [k for k in kwargs if k in _PYTHON_INERT]:
+            if k == "tmp_root" and kwargs[k] not in (None, "/tmp"):
+                raise ValidationError(f"PythonOPTemplate {cls.__name__!r}: tmp_root={kwargs[k]!r} is not supported: a "
+                                      "step's files are under /tmp, in a pod and on this machine alike")
+            del kwargs[k]
         self.op_class = cls
         # an OP object built with arguments (as dflow allows) is shipped as it is
         self.op_instance = op_class if isinstance(op_class, OP) and vars(op_class) else None
@@ -107,7 +147,7 @@ class PythonOPTemplate(PythonScriptOPTemplate):
         self.slices = slices
         self.python_packages = list(python_packages or [])
         self.op_kwargs = dict(op_kwargs or {})
-        kwargs.setdefault("script", PYTHON_OP_SCRIPT)
+        kwargs.setdefault("script", _with_scripts(pre_script, post_script))
         super().__init__(
             name=name,
             image=image,
@@ -117,6 +157,8 @@ class PythonOPTemplate(PythonScriptOPTemplate):
             timeout_as_transient_error=timeout_as_transient_error,
             **kwargs,
         )
+        self.retry_on_error = retry_on_error
+        self.retry_on_failure_and_error = retry_on_failure_and_error
         try:
             self.input_sign = cls.get_input_sign()
             self.output_sign = cls.get_output_sign()

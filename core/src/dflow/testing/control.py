@@ -1,5 +1,5 @@
 """Step-control promises of the backend conformance suite: retries, continue flags, queries by generation,
-reuse of steps whose keys are rendered at run time.
+reuse of steps whose keys are rendered at run time, a Python OP's pre_script and post_script.
 
 Mixed into :class:`dflow.testing.backend.BackendConformance` (every backend runs them). Each
 was found by running the same probe on the local backend and on Argo: dflow's behaviour there.
@@ -127,3 +127,15 @@ class ControlChecks:
         assert again.name == "from-manifest" and again.id is None
         self.run(again)
         assert self.one(again, key="b-key").outputs.parameters["n"].value == 42
+
+    def test_pre_script_and_post_script_run_around_the_op(self) -> None:
+        """The original's ``PythonOPTemplate(pre_script=..., post_script=...)``: Python run before the OP (here
+        it sets a variable the OP reads) and after it succeeded (here it fails the step: it did run)."""
+        pre = "import os\nos.environ['DFLOW_PRE'] = 'set in {tmp_root}'\n"
+        wf = Workflow("pre-post")
+        wf.add([Step("pre", PythonOPTemplate(ops.EnvOf, pre_script=pre), parameters={"name": "DFLOW_PRE"}),
+                Step("post", PythonOPTemplate(ops.EnvOf, post_script="raise SystemExit(7)\n"),
+                     parameters={"name": "HOME"}, continue_on_failed=True)])
+        self.run(wf)
+        assert self.one(wf, name="pre").outputs.parameters["value"].value == "set in /tmp"  # type: ignore[attr-defined]
+        assert self.one(wf, name="post").phase == "Failed"  # type: ignore[attr-defined]

@@ -238,11 +238,15 @@ class ManifestCompiler(ScriptTemplates, ContainerTemplates, MergedInputs, ReuseT
                 "artifacts": [self._artifact_argument(k, a, None) for k, a in spec.artifacts.items()],
             }
         )
+        cluster = spec.cluster
         body = prune(
             {
                 "entrypoint": spec.entrypoint,
                 "arguments": arguments,
                 "parallelism": spec.parallelism,
+                "podGC": {"strategy": cluster["pod_gc_strategy"]} if cluster.get("pod_gc_strategy") else None,
+                "imagePullSecrets": [{"name": n} for n in cluster.get("image_pull_secrets") or []],
+                "artifactRepositoryRef": {"key": cluster["artifact_repo_key"]} if cluster.get("artifact_repo_key") else None,
                 "templates": templates,
             }
         )

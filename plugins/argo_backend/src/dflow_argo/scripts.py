@@ -75,8 +75,8 @@ class ScriptTemplates:
         r = t.retry
         if r is None or r.limit <= 0:
             return None
-        if r.on == "always":
-            return {"limit": str(r.limit), "retryPolicy": "Always"}
+        if r.on in ("always", "error"):  # (error: a pod's error, not its failure: Argo's OnError)
+            return {"limit": str(r.limit), "retryPolicy": "Always" if r.on == "always" else "OnError"}
         expr = "lastRetry.exitCode == '3'"
         if r.timeout_as_transient:
             # a pod past activeDeadlineSeconds is failed by Kubernetes with a "deadline" message

@@ -466,7 +466,9 @@ class Engine:
                 if code == 0 and not timed_out:
                     break
                 transient = (code == EXIT_TRANSIENT) or (timed_out and bool(retry and retry.timeout_as_transient))
-                retryable = retry is not None and (retry.on == "always" or transient)
+                lost = code < 0 and not timed_out and not self.terminating  # killed unasked: a pod's "error"
+                retryable = retry is not None and (retry.on == "always" or (retry.on == "transient" and transient)
+                                                   or (retry.on == "error" and lost))
                 if retryable and attempt <= limit:
                     continue
                 if timed_out:
