@@ -173,3 +173,10 @@ def test_pre_script_and_post_script_run_around_the_op(local_run):
     wf.submit()
     step = wf.query_step(name="read")[0]
     assert step.phase == "Failed" and "after" not in wf.logs(step)
+
+
+def test_retry_steps_is_refused_naming_what_to_use_instead():
+    # APEX's `apex retry -s STEPS` calls it; the original patches a running workflow's nodes on Argo
+    with pytest.raises(ValidationError, match=r"retry_steps\(\['s1'\]\), running given steps of a running "
+                                              r"workflow again, is not supported; retry\(\) runs the failed steps"):
+        Workflow(id="some-run").retry_steps(["s1"])

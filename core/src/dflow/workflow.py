@@ -487,6 +487,15 @@ class Workflow:
         """Run the failed steps of a finished workflow again (the succeeded ones are kept)."""
         self.resume(detach=detach)
 
+    def retry_steps(self, step_ids: List[str]) -> None:
+        """The original's ``retry_steps`` (on Argo: given steps of a running workflow run again, its nodes'
+        status patched): refused by name, as no backend here can restart one step of a run in flight."""
+        raise ValidationError(
+            f"workflow {self.id!r}: retry_steps({list(step_ids)!r}), running given steps of a running workflow "
+            "again, is not supported; retry() runs the failed steps of a finished run again, and "
+            "resubmit(reuse_step=[...]) runs it anew, keeping the outputs of the steps you give"
+        )
+
     def delete(self) -> None:
         self.backend.delete(self._require_id())
 
