@@ -91,6 +91,9 @@ def test_the_originals_arguments_that_mean_nothing_here_are_taken():
     with pytest.warns(UserWarning, match=r"step 's': failure_hook is not run: this project's backends run no "
                                          r"lifecycle hooks .* run the hook's template as a later step"):
         Step("s", _shell(), failure_hook=hook)
+    with pytest.warns(UserWarning, match=r"workflow 'w': on_exit is not run: this project's backends run no exit "
+                                         r"handler .* run its template as the last step"):
+        Workflow("w", on_exit=_shell())
 
 
 def test_cluster_settings_of_a_workflow_are_checked_and_rendered_for_argo():

@@ -16,7 +16,7 @@ __all__ = ["Step", "Task", "HookStep", "ArgoSequence"]
 
 HOOK_NOTE = ("this project's backends run no lifecycle hooks (the original renders them for Argo only, and its "
              "debug mode ignores them too); run the hook's template as a later step, with continue_on_failed=True "
-             "on this one, or as the workflow's on_exit")
+             "on this one")
 
 
 class ArgoSequence:

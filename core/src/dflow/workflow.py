@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import warnings
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
 from .arguments import arguments_of, refuse_unknown
@@ -107,6 +108,10 @@ class Workflow:
         self.parameters = dict(parameters or {})
         self.artifacts = dict(artifacts or {})
         self.on_exit = on_exit
+        if on_exit is not None:
+            warnings.warn(f"workflow {name!r}: on_exit is not run: this project's backends run no exit handler (the "
+                          "original renders it for Argo only, and its debug mode ignores it too); run its template "
+                          "as the last step, after steps with continue_on_failed=True", UserWarning, stacklevel=2)
         self._backend: Any = None
         self._spec: Optional[WorkflowSpec] = None
         self._given_spec: Optional[WorkflowSpec] = None  # from a manifest (from_dict): what compile() gives
