@@ -10,7 +10,6 @@ arguments, instead of being dropped without a word.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from typing import Any, Dict, Iterable, List, Mapping
 
@@ -56,6 +55,8 @@ def refuse_unknown(what: str, kwargs: Mapping[str, Any], known: Iterable[str], i
     if name in RENAMED:
         hint = f" (an argument of earlier dflow versions): give {RENAMED[name]}"
     else:
+        import difflib  # (only to refuse: not on every import of dflow)
+
         close = difflib.get_close_matches(name, sorted(set(known) | set(inert)), n=2, cutoff=0.6)
         hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
     raise UnknownArgumentError(f"{what}: unknown argument {name!r}{hint}")

@@ -188,7 +188,8 @@ class _Compiler:
                                  save_key=save_key_of(t, k, a))
             for k, a in t.outputs.artifacts.items()
         ]
-        retry = S.RetrySpec(**t.retry_settings()) if t.retry_settings() else None
+        retry_settings = t.retry_settings()
+        retry = S.RetrySpec(**retry_settings) if retry_settings else None
         k8s: Dict[str, Any] = {}
         for attr in ("node_selector", "tolerations", "affinity", "requests", "limits", "image_pull_policy",
                      "volumes", "mounts", "pvcs", "init_containers", "sidecars"):

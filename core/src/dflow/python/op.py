@@ -206,8 +206,9 @@ def _eval_annotation(ann: Any, func: Callable[..., Any]) -> Any:
     return ann
 
 
-def _input_sign(func: Callable[..., Any]) -> OPIOSign:
-    """The inputs of an ``@OP.function`` (or ``@OP.superfunction``) from its signature, as dflow reads them."""
+def function_signs(func: Callable[..., Any]) -> Any:
+    """The inputs and outputs of an ``@OP.function`` (or ``@OP.superfunction``) from its signature, as
+    dflow reads them, and the form its return value takes (see :func:`_output_form`)."""
     import inspect
 
     sig = inspect.signature(func)
@@ -227,14 +228,13 @@ def _input_sign(func: Callable[..., Any]) -> OPIOSign:
             else:
                 ann = Parameter(ann, default=p.default)
         input_sign[name] = ann
-    return input_sign
+    output_sign, form = _output_form(sig.return_annotation, func)
+    return input_sign, output_sign, form
 
 
 def _make_function_op(func: Callable[..., Any], **kwargs: Any) -> type:
-    import inspect
+    input_sign, output_sign, form = function_signs(func)
 
-    input_sign = _input_sign(func)
-    output_sign, form = _output_form(inspect.signature(func).return_annotation, func)
     def get_input_sign(cls: type) -> OPIOSign:
         return OPIOSign(input_sign)
 

@@ -28,8 +28,8 @@ from ..dag import DAG
 from ..errors import ValidationError
 from ..io import InputArtifact, InputParameter, OutputArtifact, OutputParameter
 from ..names import sanitize_template_name
-from .op import _input_sign, _output_form, _outputs_of, bind_inputs
-from .opio import Artifact, BigParameter, Parameter
+from .op import _outputs_of, bind_inputs, function_signs
+from .opio import Artifact, Parameter
 
 __all__ = ["FunctionDAG", "make_superfunction"]
 
@@ -62,10 +62,7 @@ class FunctionDAG(DAG):
 
 def make_superfunction(func: Callable[..., Any], **dag_kwargs: Any) -> FunctionDAG:
     """The ``DAG`` of ``func`` (see the module's doc); ``dag_kwargs`` go to ``DAG(...)``."""
-    input_sign = _input_sign(func)
-    import inspect
-
-    output_sign, form = _output_form(inspect.signature(func).return_annotation, func)
+    input_sign, output_sign, form = function_signs(func)
     name = dag_kwargs.pop("name", None) or sanitize_template_name(func.__name__)
     dag = FunctionDAG(name=name, **dag_kwargs)
     dag._dflow_outputs_form = form
@@ -73,7 +70,7 @@ def make_superfunction(func: Callable[..., Any], **dag_kwargs: Any) -> FunctionD
     for n, sign in input_sign.items():
         if isinstance(sign, Artifact):
             dag.inputs.artifacts[n] = InputArtifact(type=sign.type, optional=sign.optional)
-        elif isinstance(sign, (Parameter, BigParameter)):
+        elif isinstance(sign, Parameter):
             kw = {"value": sign.default} if sign.has_default else {}
             dag.inputs.parameters[n] = InputParameter(type=sign.type, **kw)
         else:
@@ -96,8 +93,8 @@ def make_superfunction(func: Callable[..., Any], **dag_kwargs: Any) -> FunctionD
                 )
             dag.outputs.artifacts[n] = OutputArtifact(type=sign.type, _from=value)
         else:
-            kw = {"default": sign.default} if isinstance(sign, (Parameter, BigParameter)) and sign.has_default else {}
-            typ = sign.type if isinstance(sign, (Parameter, BigParameter)) else sign
+            kw = {"default": sign.default} if isinstance(sign, Parameter) and sign.has_default else {}
+            typ = sign.type if isinstance(sign, Parameter) else sign
             if hasattr(value, "_kind"):  # a task's output or an input of the DAG
                 dag.outputs.parameters[n] = OutputParameter(type=typ, value_from_parameter=value, **kw)
             else:  # a value the function computed when it was decorated
