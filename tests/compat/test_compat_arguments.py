@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import dflow
 from dflow import DAG, OutputArtifact, ShellOPTemplate, Step, Steps, Task, Workflow
 from dflow.arguments import arguments_of
 from dflow.errors import UnknownArgumentError, ValidationError
@@ -91,9 +92,40 @@ def test_the_originals_arguments_that_mean_nothing_here_are_taken():
     with pytest.warns(UserWarning, match=r"step 's': failure_hook is not run: this project's backends run no "
                                          r"lifecycle hooks .* run the hook's template as a later step"):
         Step("s", _shell(), failure_hook=hook)
-    with pytest.warns(UserWarning, match=r"workflow 'w': on_exit is not run: this project's backends run no exit "
-                                         r"handler .* run its template as the last step"):
-        Workflow("w", on_exit=_shell())
+
+
+def test_on_exit_is_checked_before_any_work_and_renders_as_argo_on_exit(local_run):
+    """C61: ``Workflow(on_exit=template)`` was kept and never run; it is now Argo's exit handler on every
+    backend (the conformance suite's ``ExitChecks`` run it). What cannot be one is refused up front."""
+    with pytest.raises(ValidationError, match=r"workflow 'w': on_exit must be a template \(a ShellOPTemplate, "
+                                              r"PythonOPTemplate, Steps or DAG\) run when the workflow ends, got str"):
+        Workflow("w", on_exit="bye")
+    needs = PythonOPTemplate(functions.add)
+    wf = Workflow("w", on_exit=needs)
+    wf.add(Step("s", _shell()))
+    with pytest.raises(ValidationError, match=r"the exit handler \(on_exit\) template 'add': input parameter 'a' "
+                                              r"has no value, and an exit handler is given no arguments"):
+        wf.compile()
+    optional = ShellOPTemplate(name="bye", script="ls /tmp/in")
+    optional.inputs.artifacts["x"] = dflow.InputArtifact(path="/tmp/in")
+    wf = Workflow("w", on_exit=optional)
+    wf.add(Step("s", _shell()))
+    with pytest.raises(ValidationError, match=r"input artifact 'x' is not optional, .* make it optional"):
+        wf.submit()
+    assert list(local_run.iterdir()) == []  # refused before anything was written
+    # a default given after the template was made counts, as in dflow
+    needs.inputs.parameters["a"].value = "{{workflow.status}}"
+    needs.inputs.parameters["b"].value = 1
+    wf = Workflow("w", on_exit=needs)
+    wf.add(Step("s", _shell()))
+    assert wf.compile().on_exit == "add"
+    pytest.importorskip("dflow_argo", reason="the Argo backend plugin renders manifests")
+    from dflow.testing.argo_schema import schema_errors
+
+    manifest = wf.to_dict()
+    assert schema_errors(manifest) == []
+    assert manifest["spec"]["onExit"] == "add"
+    assert "add" in [t["name"] for t in manifest["spec"]["templates"]]
 
 
 def test_cluster_settings_of_a_workflow_are_checked_and_rendered_for_argo():

@@ -196,3 +196,21 @@ def save_key_of(t: Any, name: str, a: Any) -> Optional[str]:
         raise ValidationError(
             f"{where}: the key {key!r} of save must be relative, without '..' parts or expressions")
     return key
+
+
+def check_exit_handler(t: Any) -> str:
+    """The name of the workflow's exit handler, checked: it is called with no arguments (as Argo calls
+    ``onExit``), so every input parameter needs a value and every input artifact must be optional."""
+    where = f"the exit handler (on_exit) template {t.name!r}"
+    for p in t.inputs_parameters:
+        if p.value is None:
+            raise ValidationError(
+                f"{where}: input parameter {p.name!r} has no value, and an exit handler is given no arguments; "
+                f"give it one (template.inputs.parameters[{p.name!r}] = InputParameter(value=...)); "
+                "'{{workflow.status}}' and '{{workflow.failures}}' tell how the workflow ended")
+    for a in t.inputs_artifacts:
+        if not a.optional:
+            raise ValidationError(
+                f"{where}: input artifact {a.name!r} is not optional, and an exit handler is given no arguments; "
+                f"make it optional (template.inputs.artifacts[{a.name!r}].optional = True)")
+    return t.name

@@ -19,6 +19,7 @@ from .artifact_args import artifact_argument, template_part
 from .compile_checks import (
     argument_texts,
     check_acyclic,
+    check_exit_handler,
     check_io_refs,
     check_script_refs,
     check_steps_refs,
@@ -560,6 +561,7 @@ def compile_workflow(workflow: Any) -> S.WorkflowSpec:
     c = _Compiler(context=workflow.context)
     entry = workflow.entrypoint_template()
     entry_name = c.template(entry)
+    exit_name = check_exit_handler(c.templates[c.template(workflow.on_exit)]) if workflow.on_exit is not None else None
     params: Dict[str, str] = {}
     ptypes: Dict[str, str] = {}
     for k, v in (workflow.parameters or {}).items():
@@ -570,7 +572,7 @@ def compile_workflow(workflow: Any) -> S.WorkflowSpec:
     arts = {k: artifact_argument(v, f"workflow artifact {k!r}") for k, v in (workflow.artifacts or {}).items()}
     check_unique_keys(list(c.templates.values()))
     spec = S.WorkflowSpec(
-        name=workflow.name, entrypoint=entry_name, templates=list(c.templates.values()), parameters=params,
+        name=workflow.name, entrypoint=entry_name, on_exit=exit_name, templates=list(c.templates.values()), parameters=params,
         parameter_types=ptypes, artifacts=arts, parallelism=workflow.parallelism, labels=dict(workflow.labels or {}),
         annotations=dict(workflow.annotations or {}), cluster=dict(getattr(workflow, "cluster", None) or {}),
         context=type(workflow.context).__name__ if workflow.context is not None else None,

@@ -315,6 +315,11 @@ class InputParameter(_Bindable):
         self.optional = optional
         self.save_as_artifact = kwargs.get("save_as_artifact", False)
 
+    def __setattr__(self, key: str, value: Any) -> None:
+        object.__setattr__(self, key, value)
+        if key == "value":  # a default given later (template.inputs.parameters["x"].value = 1), as dflow takes it
+            object.__setattr__(self, "has_value", True)
+
     @property
     def _numeric(self) -> bool:  # type: ignore[override]
         return self.type in (int, float)

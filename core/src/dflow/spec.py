@@ -394,6 +394,8 @@ class WorkflowSpec(_Model):
     name: str
     generate_name: bool = True
     entrypoint: str
+    #: the exit handler: a template run once the entry point has ended, whatever its phase (Argo's ``onExit``)
+    on_exit: Optional[str] = None
     templates: List[TemplateSpec] = Field(default_factory=list)
     parameters: Dict[str, str] = Field(default_factory=dict)
     parameter_types: Dict[str, str] = Field(default_factory=dict)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-import warnings
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
 from .arguments import arguments_of, refuse_unknown
@@ -13,6 +12,7 @@ from .dag import DAG
 from .errors import ValidationError, WorkflowFailedError
 from .expressions import INPUT_PARAMETER_REF, STEP_OUTPUT_PARAMETER_REF
 from .names import check_template_name
+from .op_template import OPTemplate
 from .settings import config
 from .step import Step
 from .steps import Steps
@@ -107,11 +107,10 @@ class Workflow:
         self.parallelism = parallelism
         self.parameters = dict(parameters or {})
         self.artifacts = dict(artifacts or {})
+        if on_exit is not None and not isinstance(on_exit, OPTemplate):
+            raise ValidationError(f"workflow {name!r}: on_exit must be a template (a ShellOPTemplate, PythonOPTemplate, "
+                                  f"Steps or DAG) run when the workflow ends, got {type(on_exit).__name__}")
         self.on_exit = on_exit
-        if on_exit is not None:
-            warnings.warn(f"workflow {name!r}: on_exit is not run: this project's backends run no exit handler (the "
-                          "original renders it for Argo only, and its debug mode ignores it too); run its template "
-                          "as the last step, after steps with continue_on_failed=True", UserWarning, stacklevel=2)
         self._backend: Any = None
         self._spec: Optional[WorkflowSpec] = None
         self._given_spec: Optional[WorkflowSpec] = None  # from a manifest (from_dict): what compile() gives

@@ -127,6 +127,10 @@ class Sandbox:
         self.pod_slots = threading.BoundedSemaphore(min(int(limit), MAX_PODS) if limit else MAX_PODS)
         self.tick = 0.05  # how often a running pod's deadline, progress file and termination are checked
         self.root: Optional[Node] = None
+        self.created = time.time()
+        self.stopping = False  # Argo's stop (not terminate): the exit handler runs all the same
+        self.status = "Running"  # {{workflow.status}}: the entry point's phase once it has ended
+        self.outcome: Optional[Tuple[str, Optional[str]]] = None  # the run's end when it is not the entry point's
         self.global_params = {
             p["name"]: p.get("value", "") for p in manifest["spec"].get("arguments", {}).get("parameters", [])
         }
@@ -206,7 +210,21 @@ class Sandbox:
             args["artifacts"][a["name"]] = self.location_ref(a)
         self.run_template(self.templates[entry], args["parameters"], args["artifacts"], root, self.name)
         root.finished = time.time()
-        return root.phase
+        on_exit = self.manifest["spec"].get("onExit")
+        if on_exit and (self.stopping or not self.stop.is_set()):
+            if self.stopping:
+                root.phase, root.message = "Failed", "Stopped with strategy 'Stop'"
+                self.stop.clear()
+            # Argo's exit handler: node <workflow>.onExit, after the entry point, whatever its phase; if it
+            # fails, a workflow that succeeded ends as it did
+            self.status = "Succeeded" if root.phase in ("Skipped", "Omitted") else root.phase
+            name = f"{self.name}.onExit"
+            node = self._node(name, name, on_exit, name, "DAG" if "dag" in self.templates[on_exit] else "Steps")
+            self.run_template(self.templates[on_exit], {}, {}, node, name)
+            node.finished = time.time()
+            if self.status == "Succeeded" and node.phase in ("Failed", "Error"):
+                self.outcome = (node.phase, node.message)
+        return self.outcome[0] if self.outcome else root.phase
 
     def _node(self, name: str, display: str, template: str, path: str, type_: str = "Pod") -> Node:
         n = Node(name, display, template, type_)
@@ -241,6 +259,15 @@ class Sandbox:
     def _global(self, ref: str) -> Any:
         if ref == "workflow.name":
             return self.name
+        if ref == "workflow.status":
+            return self.status
+        if ref == "workflow.duration":
+            return f"{time.time() - self.created:f}"
+        if ref == "workflow.failures":
+            with self.lock:
+                failed = [n for n in self.nodes if n.phase in ("Failed", "Error") and not n.hidden]
+            return json.dumps([{"displayName": n.display, "message": n.message, "templateName": n.template,
+                                "phase": n.phase} for n in failed] or None, separators=(",", ":"))
         if ref.startswith("workflow.parameters."):
             return self.global_params[ref[len("workflow.parameters.") :]]
         raise KeyError(ref)
@@ -357,8 +384,10 @@ class Sandbox:
         except (ProcessLookupError, PermissionError):
             pass
 
-    def terminate(self) -> None:
-        """Argo's terminate: nothing new starts and the running pods are killed."""
+    def terminate(self, stop: bool = False) -> None:
+        """Argo's terminate: nothing new starts and the running pods are killed; ``stop``: Argo's stop, the
+        same, and then the exit handler runs."""
+        self.stopping = stop
         self.stop.set()
         with self.lock:
             procs = list(self.procs.values())
@@ -924,7 +953,8 @@ def argo_status(sb: Sandbox, finished: bool = True) -> Dict[str, Any]:
         nodes[nid] = entry
     root = sb.root
     status: Dict[str, Any] = {
-        "phase": root.phase if root is not None and finished else "Running",
+        "phase": (sb.outcome[0] if sb.outcome else root.phase) if root is not None and finished else "Running",
+        "message": sb.outcome[1] if sb.outcome and finished else None,
         "startedAt": _iso(root.started if root else None),
         "nodes": nodes,
     }

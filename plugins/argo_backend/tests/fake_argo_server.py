@@ -181,11 +181,11 @@ class FakeArgoServer:
             if self.runs[name].done.is_set():
                 return 500, {"code": 13, "message": f'cannot shutdown a completed workflow: workflow: "{name}", '
                                                     'namespace: "argo"'}
-            self.runs[name].sandbox.terminate()
+            self.runs[name].sandbox.terminate(stop=action == "stop")
             self.runs[name].done.wait(30)
             root = self.runs[name].sandbox.root
             if root is not None and root.phase not in ("Succeeded",):
-                root.phase, root.message = "Failed", "Stopped with strategy 'Terminate'"
+                root.phase, root.message = "Failed", f"Stopped with strategy '{action.capitalize()}'"
             return 200, self._object(name)
         if method == "PUT" and action in ("retry", "resubmit"):
             old = self.runs[name]

@@ -9,11 +9,10 @@ and, if needed, overrides the ``backend_env`` fixture::
         __test__ = True
         mode = "mybackend"
 
-Some promises can only be checked where the test process shares a filesystem
-with the steps (counters, markers, process ids): those tests look at
-``shares_filesystem`` and skip with that reason otherwise. Tests of the local
-engine's own guarantees (resume after a killed driver, atomic state files) are
-enabled by ``local_engine = True``.
+Some promises can only be checked where the test process shares a filesystem with the
+steps (counters, markers, process ids): those tests look at ``shares_filesystem`` and skip
+with that reason otherwise. Tests of the local engine's own guarantees (resume after a
+killed driver, atomic state files) are enabled by ``local_engine = True``.
 """
 
 from __future__ import annotations
@@ -50,6 +49,7 @@ from dflow.python import PythonOPTemplate, Slices
 from . import ops
 from .control import ControlChecks
 from .dataflow import DataFlowChecks
+from .exits import ExitChecks
 from .functions import FunctionChecks
 from .packages import PackageChecks
 from .shapes import ShapeChecks
@@ -81,7 +81,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
-class BackendConformance(DataFlowChecks, ShapeChecks, PackageChecks, FunctionChecks, ControlChecks):
+class BackendConformance(DataFlowChecks, ShapeChecks, PackageChecks, FunctionChecks, ControlChecks, ExitChecks):
     """Subclass with ``__test__ = True`` and ``mode = "<backend>"``."""
 
     __test__ = False
@@ -471,10 +471,7 @@ class BackendConformance(DataFlowChecks, ShapeChecks, PackageChecks, FunctionChe
         wf = Workflow("term")
         wf.add(Step("slow", PythonOPTemplate(ops.Sleep), parameters={"seconds": 120, "marker": marker}))
         wf.add(Step("never", PythonOPTemplate(ops.AddOne), parameters={"n": 1}))
-        wf.submit(detach=True)
-        deadline = time.time() + 30
-        while not os.path.exists(marker) and time.time() < deadline:
-            time.sleep(0.05)
+        ops.submit_until_started(wf, marker, timeout=30)
         pid = int(Path(marker).read_text().split()[0])
         assert wf.query_status() == "Running"
         run_processes = {pid}

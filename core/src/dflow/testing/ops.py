@@ -465,3 +465,12 @@ def FolderFiles(x: Artifact(Path)) -> {"name": str, "files": List[str]}:  # noqa
     root = Path(x)
     files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and ".dflow" not in p.parts)
     return {"name": root.name, "files": files}
+
+
+def submit_until_started(wf: Any, marker: str, timeout: float = 60) -> None:
+    """Submit ``wf`` detached and return once the step that writes ``marker`` (a :func:`Sleep`) has started."""
+    wf.submit(detach=True)
+    deadline = time.time() + timeout
+    while not os.path.exists(marker) and time.time() < deadline:
+        time.sleep(0.05)
+    assert os.path.exists(marker), f"the step writing {marker} did not start within {timeout:g} s"

@@ -242,6 +242,7 @@ class ManifestCompiler(ScriptTemplates, ContainerTemplates, MergedInputs, ReuseT
         body = prune(
             {
                 "entrypoint": spec.entrypoint,
+                "onExit": spec.on_exit,
                 "arguments": arguments,
                 "parallelism": spec.parallelism,
                 "podGC": {"strategy": cluster["pod_gc_strategy"]} if cluster.get("pod_gc_strategy") else None,

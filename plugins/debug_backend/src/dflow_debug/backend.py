@@ -271,6 +271,15 @@ class LocalBackend(Backend):
             atomic_write(os.path.join(wfdir, "workflow.json"), json.dumps(rec))
             atomic_write(os.path.join(wfdir, "status"), "Failed")
 
+    def stop(self, workflow_id: str) -> None:
+        """Argo's stop: the running steps end and nothing new starts, then the exit handler (``on_exit``)
+        runs; without one (or without a driver to run it), as :meth:`terminate`."""
+        rec = self._record(workflow_id)
+        pid = rec.get("driver_pid")
+        if self._completed(rec) or not self.get_spec(workflow_id).on_exit or not pid_alive(pid, rec.get("driver_start")):
+            return self.terminate(workflow_id)
+        os.kill(pid, signal.SIGUSR1)
+
     def suspend(self, workflow_id: str) -> None:
         """No new step starts until :meth:`resume`; running steps go on."""
         wfdir = self.wfdir(workflow_id)
@@ -317,6 +326,8 @@ def _driver_main(wfdir: str, workflow_id: str, resume: bool, launcher: Optional[
 
     from .engine import Engine
 
+    early: List[int] = []  # Argo's stop (SIGUSR1, see LocalBackend.stop) before the engine listens: kept for it
+    signal.signal(signal.SIGUSR1, lambda *_: early.append(1))
     rec = read_json(os.path.join(wfdir, "workflow.json"), {})
     settings = rec.get("settings", {})
     rec.update(phase="Running", driver_pid=os.getpid(), driver_start=process_start_time(os.getpid()),
@@ -329,6 +340,7 @@ def _driver_main(wfdir: str, workflow_id: str, resume: bool, launcher: Optional[
     name = settings.get("storage_name") or "local"
     client = get_storage_client(None if name == "custom" else name, root=settings.get("storage_root") or os.path.dirname(wfdir))
     engine = Engine(wfdir, spec, workflow_id, settings, reuse, previous, client, name, launcher)
+    engine.early_stop = early
     import asyncio  # (here, in the driver: the submitting process need not import it)
 
     try:

@@ -27,6 +27,7 @@ from dflow.names import check_rendered_key
 from dflow.spec import ScriptTemplateSpec, StepSpec, StoredArtifact, WorkflowSpec
 from dflow.storage import StorageClient
 
+from .exits import ExitHandling
 from .fanout import NOTHING, cut_inputs, gather, loop_items, slice_index_of, stack_outputs, stacked_of_steps, take_part
 from .forkserver import ForkLauncher
 from .launchers import Launchers, preload_ops
@@ -41,7 +42,7 @@ __all__ = ["Engine"]
 _STEP_ERRORS = (StepFailed, ValueError, KeyError, TypeError, OSError)
 
 
-class Engine:
+class Engine(ExitHandling):
     """Runs one workflow; lives in the driver process."""
 
     def __init__(self, wfdir: str, spec: WorkflowSpec, workflow_id: str, settings: Dict[str, Any],
@@ -61,7 +62,9 @@ class Engine:
         self.echo_logs = bool(settings.get("echo_logs"))  # (the submitting process waits, on its terminal)
         self._own_slots: Dict[int, asyncio.Semaphore] = {}
         self.presliced: Dict[str, int] = {}  # nodes whose sliced inputs the engine cut to their own slice
-        self.terminating = False
+        self.terminating = self.stopping = False
+        self.early_stop: List[int] = []
+        self.status, self.started = "Running", time.time()  # {{workflow.status}}, and when the run started
 
     # ---------------------------------------------------------------- the run
 
@@ -69,14 +72,17 @@ class Engine:
         loop = asyncio.get_running_loop()
         main = asyncio.current_task()
 
-        def on_term() -> None:
-            self.terminating = True
+        def on_end(stop: bool) -> None:  # terminate, or (SIGUSR1) Argo's stop: the exit handler still runs
+            self.stopping, self.terminating = stop and not self.terminating, not stop or self.terminating
             self.launchers.kill_all()
             if main is not None:
                 main.cancel()
 
-        loop.add_signal_handler(signal.SIGTERM, on_term)
-        loop.add_signal_handler(signal.SIGINT, on_term)
+        loop.add_signal_handler(signal.SIGTERM, on_end, False)
+        loop.add_signal_handler(signal.SIGINT, on_end, False)
+        loop.add_signal_handler(signal.SIGUSR1, on_end, True)
+        if self.early_stop:  # a stop that came before the loop listened (see _driver_main)
+            on_end(True)
         entry = self.templates[self.spec.entrypoint]
         params: Dict[str, PV] = {}
         for p in entry.inputs_parameters:
@@ -89,8 +95,16 @@ class Engine:
         kind = {"steps": "Steps", "dag": "DAG"}.get(entry.kind, "Pod")
         root = self.nodes.node("", self.workflow_id, self.workflow_id, kind, entry.name, None)
         try:
-            outcome = await self.run_template(entry, params, arts, root, "")
-            phase, message = outcome.phase, outcome.message
+            try:
+                outcome = await self.run_template(entry, params, arts, root, "")
+                phase, message = outcome.phase, outcome.message
+            except asyncio.CancelledError:
+                if not self.stopping or main is None:
+                    raise
+                getattr(main, "uncancel", int)()  # stopped: what ran has ended; the exit handler gets launchers anew
+                phase, message, self.launchers = "Failed", "stopped", Launchers(self.wfdir, preload_ops(self.spec))
+            if self.spec.on_exit is not None and not self.terminating:
+                phase, message = await self.run_exit_handler(phase, message)
         except asyncio.CancelledError:
             phase, message = "Failed", "terminated"
         finally:

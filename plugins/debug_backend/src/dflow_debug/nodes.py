@@ -9,6 +9,7 @@ recorded with it and a resumed run reuses it, so no two nodes ever share one.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from typing import Dict, Optional, Set
@@ -32,6 +33,7 @@ class NodeBook:
         self.recorded: Dict[str, str] = {k: v.workdir for k, v in previous.items() if v.workdir}
         self.used_dirs: Dict[str, str] = {}
         self.taken_dirs: Set[str] = set(self.recorded.values())
+        self.failed: Dict[str, StepRecord] = {}  # the nodes that failed, for {{workflow.failures}}
 
     def node(self, path: str, name: str, display: str, type_: str, template: Optional[str],
              parent: Optional[StepRecord], key: Optional[str] = None) -> StepRecord:
@@ -43,7 +45,18 @@ class NodeBook:
         return rec
 
     def save(self, rec: StepRecord) -> None:
+        if rec.phase in ("Failed", "Error"):
+            self.failed[rec.id] = rec
         self.log.append(rec)
+
+    def failures_text(self, workflow_id: str) -> str:
+        """``{{workflow.failures}}``: the nodes that failed, as Argo lists them (JSON, ``null`` if none)."""
+        recs = sorted(self.failed.values(), key=lambda r: r.finished_at or 0)
+        return json.dumps([{
+            "displayName": r.display_name, "message": r.message, "templateName": r.template, "phase": r.phase,
+            "podName": f"{workflow_id}-{r.template}-{r.id.rsplit('-', 1)[-1]}",
+            "finishedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r.finished_at)) if r.finished_at else None,
+        } for r in recs] or None, separators=(",", ":"))
 
     def close(self, rec: StepRecord, phase: str, message: Optional[str] = None, at_once: bool = False) -> None:
         """Record that ``rec`` ended with ``phase`` (``at_once``: it ended as it started)."""

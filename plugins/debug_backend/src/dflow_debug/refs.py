@@ -28,6 +28,9 @@ class RunInfo(Protocol):
     workflow_id: str
     spec: WorkflowSpec
 
+    def global_value(self, name: str) -> Optional[str]:
+        """``{{workflow.NAME}}`` of the run (its status, failures, duration), None if it has none such."""
+
 
 class StepFailed(Exception):
     """A step could not run (bad reference, missing input): the message says why."""
@@ -125,6 +128,8 @@ class Scope:
                 return eng.workflow_id
             if len(parts) == 3 and parts[1] == "parameters" and parts[2] in eng.spec.parameters:
                 return eng.spec.parameters[parts[2]]
+            if len(parts) == 2 and eng.global_value(parts[1]) is not None:
+                return eng.global_value(parts[1])
         raise StepFailed(f"unknown reference {{{{{ref}}}}}")
 
     def typed(self, ref: str) -> PV:
