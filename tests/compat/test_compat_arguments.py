@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import dflow
-from dflow import DAG, OutputArtifact, ShellOPTemplate, Step, Steps, Task, Workflow
+from dflow import DAG, HookStep, OutputArtifact, ShellOPTemplate, Step, Steps, Task, Workflow
 from dflow.arguments import arguments_of
 from dflow.errors import UnknownArgumentError, ValidationError
 from dflow.python import OP, PythonOPTemplate, Slices
@@ -88,10 +88,37 @@ def test_the_originals_arguments_that_mean_nothing_here_are_taken():
     with pytest.raises(ValidationError, match=r"retry_strategy \(an Argo RetryStrategy object\) is not taken; give "
                                               r"retry_on_failure=N"):
         ShellOPTemplate(name="sh", script="echo", retry_strategy=object())
-    hook = Step("notify", _shell())
-    with pytest.warns(UserWarning, match=r"step 's': failure_hook is not run: this project's backends run no "
-                                         r"lifecycle hooks .* run the hook's template as a later step"):
-        Step("s", _shell(), failure_hook=hook)
+    with pytest.raises(ValidationError, match=r"step 's': failure_hook must be a HookStep\(template, "
+                                              r"parameters=\.\.\., artifacts=\.\.\.\), got Step"):
+        Step("s", _shell(), failure_hook=Step("notify", _shell()))
+
+
+def test_lifecycle_hooks_take_the_original_form_and_render_as_argo_hooks():
+    """C61: a step's hooks were dropped with a warning. ``HookStep(template, ...)`` is the original's form
+    (no name; here it was ``HookStep(name, template)``), a hook made inside a ``with`` block does not
+    join it, and each renders as Argo's hook with the expression dflow gives it. The conformance
+    suite's ``HookChecks`` run them on every backend."""
+    with Steps("main") as main:
+        Step("s", _shell(), success_hook=HookStep(_shell(), parameters={}),
+             failure_hook=HookStep(template=_shell()), running_hook=None)
+    assert [s.name for g in main.steps for s in g] == ["s"]
+    dag = DAG("d")
+    dag.add(Task("t", _shell(), running_hook=HookStep(_shell())))
+    for entry, scope, name, events in ((main, "steps", "s", {"success": "Succeeded", "failure": "Failed"}),
+                                       (dag, "tasks", "t", {"running": "Running"})):
+        wf = Workflow("w", steps=entry) if scope == "steps" else Workflow("w", dag=entry)
+        spec = wf.compile()
+        hooks = spec.template(entry.name).all_steps()[0].hooks
+        assert {e: h.name for e, h in hooks.items()} == {e: f"{name}.hooks.{e}" for e in events}
+        pytest.importorskip("dflow_argo", reason="the Argo backend plugin renders manifests")
+        from dflow.testing.argo_schema import schema_errors
+
+        manifest = wf.to_dict()
+        assert schema_errors(manifest) == []
+        body = next(t for t in manifest["spec"]["templates"] if t["name"] == entry.name)
+        step = body["steps"][0][0] if scope == "steps" else body["dag"]["tasks"][0]
+        assert {e: h["expression"] for e, h in step["hooks"].items()} == {
+            e: f"{scope}['{name}'].status == '{phase}'" for e, phase in events.items()}
 
 
 def test_on_exit_is_checked_before_any_work_and_renders_as_argo_on_exit(local_run):

@@ -214,3 +214,20 @@ def check_exit_handler(t: Any) -> str:
                 f"{where}: input artifact {a.name!r} is not optional, and an exit handler is given no arguments; "
                 f"make it optional (template.inputs.artifacts[{a.name!r}].optional = True)")
     return t.name
+
+
+def pickled_instance(t: Any, name: str) -> Optional[str]:
+    """The OP object a PythonOPTemplate was given, as base64 pickle text (None for an OP class)."""
+    inst = getattr(t, "op_instance", None)
+    if inst is None:
+        return None
+    import base64
+    import pickle
+
+    try:
+        return base64.b64encode(pickle.dumps(inst)).decode("ascii")
+    except Exception as e:  # noqa: BLE001 - say which template and why
+        raise ValidationError(
+            f"template {name!r}: the OP object given to PythonOPTemplate cannot be pickled ({type(e).__name__}: "
+            f"{e}); give the OP class and its arguments as op_kwargs=... instead"
+        ) from None

@@ -24,6 +24,7 @@ from .compile_checks import (
     check_script_refs,
     check_steps_refs,
     check_unique_keys,
+    pickled_instance,
     save_key_of,
     task_refs,
 )
@@ -218,7 +219,7 @@ class _Compiler:
                 input_sign={k: S.SignField(**v) for k, v in t.sign_fields("input").items()},
                 output_sign={k: S.SignField(**v) for k, v in t.sign_fields("output").items()},
                 slices=slices, python_packages=packages, op_kwargs=t.op_kwargs,
-                instance=_pickled_instance(t, name),
+                instance=pickled_instance(t, name),
             )
         resource = None
         if getattr(t, "resource", None) is not None:
@@ -416,6 +417,8 @@ class _Compiler:
             continue_on_num_success=step.continue_on_num_success,
             continue_on_success_ratio=step.continue_on_success_ratio,
             dependencies=deps, parallelism=step.parallelism, fanout=fanout,
+            hooks={e: self._compile_step(h, parent, "steps").model_copy(update={"name": f"{step.name}.hooks.{e}"})
+                   for e, h in step.hooks.items()},
         )
 
 
@@ -578,20 +581,3 @@ def compile_workflow(workflow: Any) -> S.WorkflowSpec:
         context=type(workflow.context).__name__ if workflow.context is not None else None,
     )
     return spec
-
-
-def _pickled_instance(t: Any, name: str) -> Optional[str]:
-    """The OP object a PythonOPTemplate was given, as base64 pickle text (None for an OP class)."""
-    inst = getattr(t, "op_instance", None)
-    if inst is None:
-        return None
-    import base64
-    import pickle
-
-    try:
-        return base64.b64encode(pickle.dumps(inst)).decode("ascii")
-    except Exception as e:  # noqa: BLE001 - say which template and why
-        raise ValidationError(
-            f"template {name!r}: the OP object given to PythonOPTemplate cannot be pickled ({type(e).__name__}: "
-            f"{e}); give the OP class and its arguments as op_kwargs=... instead"
-        ) from None

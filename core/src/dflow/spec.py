@@ -238,6 +238,9 @@ class StepSpec(_Model):
     dependencies: List[str] = Field(default_factory=list)
     parallelism: Optional[int] = None
     fanout: Optional[FanoutSpec] = None
+    #: lifecycle hooks by event (``success``, ``running``, ``failure``): steps named ``<step>.hooks.<event>``,
+    #: run when the step is in that phase (Argo's hooks); the step's dependents wait for them
+    hooks: Dict[str, "StepSpec"] = Field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- templates

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections.abc as _abc
 import copy
-import warnings
 from typing import Any, Dict, List, Optional, Union
 
 from .arguments import arguments_of, refuse_unknown
@@ -14,9 +13,9 @@ from .names import RULE_KEY, check_key_template, check_step_name
 
 __all__ = ["Step", "Task", "HookStep", "ArgoSequence"]
 
-HOOK_NOTE = ("this project's backends run no lifecycle hooks (the original renders them for Argo only, and its "
-             "debug mode ignores them too); run the hook's template as a later step, with continue_on_failed=True "
-             "on this one")
+#: the lifecycle hooks a step takes, and the phase of the step that runs each (Argo's hooks, as dflow renders them)
+HOOK_EVENTS = {"success_hook": ("success", "Succeeded"), "running_hook": ("running", "Running"),
+               "failure_hook": ("failure", "Failed")}
 
 
 class ArgoSequence:
@@ -40,16 +39,20 @@ class ArgoSequence:
 _STEP_INERT = {
     "util_image_pull_policy": "the pull policy of the image of a cluster's helper steps comes from "
                               "config['util_image_pull_policy']",
-    "success_hook": HOOK_NOTE, "running_hook": HOOK_NOTE, "failure_hook": HOOK_NOTE,
 }
 
 
-def _original_only(what: str, cls: type, kwargs: Dict[str, Any]) -> None:
-    """Refuse what no ``Step`` takes; warn of a lifecycle hook, which no backend here runs."""
-    refuse_unknown(what, kwargs, arguments_of(cls), _STEP_INERT)
-    for k, v in kwargs.items():
-        if v is not None and k.endswith("_hook"):
-            warnings.warn(f"{what}: {k} is not run: {HOOK_NOTE}", UserWarning, stacklevel=3)
+def _hooks(what: str, given: Dict[str, Any]) -> Dict[str, "HookStep"]:
+    """The lifecycle hooks of a step, by Argo's event name (``success``, ``running``, ``failure``)."""
+    hooks = {}
+    for arg, hook in given.items():
+        if hook is None:
+            continue
+        if not isinstance(hook, HookStep):
+            raise ValidationError(f"{what}: {arg} must be a HookStep(template, parameters=..., artifacts=...), "
+                                  f"got {type(hook).__name__}")
+        hooks[HOOK_EVENTS[arg][0]] = hook
+    return hooks
 
 
 class Step:
@@ -81,11 +84,16 @@ class Step:
         retry_on_transient_error: Optional[int] = None,
         timeout_as_transient_error: Optional[bool] = None,
         dependencies: Optional[List[Any]] = None,
+        success_hook: Optional["HookStep"] = None,
+        running_hook: Optional["HookStep"] = None,
+        failure_hook: Optional["HookStep"] = None,
         **kwargs: Any,
     ) -> None:
         what = "task" if self._is_task else "step"
         self.name = check_step_name(name, what)
-        _original_only(f"{what} {name!r}", type(self), kwargs)
+        refuse_unknown(f"{what} {name!r}", kwargs, arguments_of(type(self)), _STEP_INERT)
+        self.hooks = _hooks(f"{what} {name!r}", {"success_hook": success_hook, "running_hook": running_hook,
+                                                 "failure_hook": failure_hook})
         if template is None or not hasattr(template, "inputs") or not hasattr(template, "name"):
             raise ValidationError(
                 f"{what} {name!r}: template must be an OP template, Steps or DAG, got {type(template).__name__}"
@@ -133,7 +141,7 @@ class Step:
         from .context_syntax import current
 
         block = current()
-        if block is not None:  # ``with Workflow(...)`` / ``with Steps(...)`` / ``with DAG(...)``
+        if block is not None and not isinstance(self, HookStep):  # ``with Workflow(...)`` / ``with Steps(...)``
             block.add(self)
 
     @property
@@ -204,11 +212,10 @@ class Task(Step):
 
 
 class HookStep(Step):
-    """A step that a lifecycle event runs (the original's hook step); here it runs as a step of its Steps.
+    """What a lifecycle event of a step runs (``Step(success_hook=HookStep(template, parameters=...))``):
+    its template with its arguments, which may refer to the step's outputs. As in dflow, the event
+    (which argument of the step it is given to) decides when it runs, and ``expression`` is set by it."""
 
-    ``expression`` (when the hook fires) is kept for backends that support hooks.
-    """
-
-    def __init__(self, name: str, template: Any, expression: Any = None, **kwargs: Any) -> None:
+    def __init__(self, template: Any, expression: Any = None, name: str = "hook", **kwargs: Any) -> None:
         super().__init__(name, template, **kwargs)
         self.expression = expression

@@ -281,6 +281,7 @@ class Sandbox:
             node.phase, node.message = "Error", str(e)
             return
         node.inputs = dict(p_in)
+        node.phase = "Running"
         if "script" in t:
             self.run_pod(t, p_in, a_in, node, path)
         elif "steps" in t:
@@ -684,7 +685,53 @@ class Sandbox:
         """The step's node (created now, in order) and the job that runs it."""
         node = self._node(step["name"], step["name"], step["template"], f"{path}.{step['name']}")
         parent.children.append(node)
-        return node, lambda: self._run_step(step, resolve_for, node, parent, path, scope, slots)
+        job = lambda: self._run_step(step, resolve_for, node, parent, path, scope, slots)  # noqa: E731
+        return node, (lambda: self._hooked(step, resolve_for, node, job)) if step.get("hooks") else job
+
+    def _hooked(self, step: Dict[str, Any], resolve_for: Any, node: Node, job: Callable[[], None]) -> None:
+        """Argo's lifecycle hooks of a step: each runs (node ``<step>.hooks.<event>``, below the step's) once its
+        expression holds of the step's node, its arguments seeing the step's outputs; the step is done
+        when they are, and their phases change nothing else."""
+        hooks, fired = step["hooks"], set()
+        base = resolve_for(None, False)
+        mine = re.compile(r"(?:steps|tasks)\.%s\.(outputs\.parameters|outputs\.artifacts|status)(?:\.(.+))?" % re.escape(step["name"]))
+
+        def resolve(ref: str) -> Any:
+            m = mine.fullmatch(ref)
+            if not m:
+                return base(ref)
+            return node.phase if m.group(1) == "status" else (
+                node.parameters if m.group(1) == "outputs.parameters" else node.artifacts)[m.group(2)]
+
+        def check() -> None:
+            for event, h in hooks.items():
+                m = re.fullmatch(r"(?:steps|tasks)\['([^']+)'\]\.status == '(\w+)'", h.get("expression", ""))
+                if m is None or m.group(1) != step["name"]:
+                    raise ValueError(f"hook {event} of {step['name']}: the stand-in knows dflow's expressions only, "
+                                     f"not {h.get('expression')!r}")
+                if event not in fired and node.phase == m.group(2):
+                    fired.add(event)
+                    name = f"{node.path}.hooks.{event}"
+                    hook = self._node(name, f"{node.display}.hooks.{event}", h["template"], name)
+                    node.children.append(hook)
+                    self._call({"template": h["template"], "arguments": h.get("arguments", {})}, resolve, hook, name)
+                    hook.finished = hook.finished or time.time()
+
+        done = threading.Event()
+
+        def watch() -> None:  # as Argo's controller, which looks at the node now and then
+            while not done.is_set():
+                check()
+                done.wait(self.tick)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            job()
+        finally:
+            done.set()
+            watcher.join()
+        check()
 
     def _run_step(
         self,

@@ -49,7 +49,7 @@ from dflow.python import PythonOPTemplate, Slices
 from . import ops
 from .control import ControlChecks
 from .dataflow import DataFlowChecks
-from .exits import ExitChecks
+from .exits import ExitChecks, HookChecks
 from .functions import FunctionChecks
 from .packages import PackageChecks
 from .shapes import ShapeChecks
@@ -81,7 +81,8 @@ def _alive(pid: int) -> bool:
         return False
 
 
-class BackendConformance(DataFlowChecks, ShapeChecks, PackageChecks, FunctionChecks, ControlChecks, ExitChecks):
+class BackendConformance(DataFlowChecks, ShapeChecks, PackageChecks, FunctionChecks, ControlChecks, ExitChecks,
+                         HookChecks):
     """Subclass with ``__test__ = True`` and ``mode = "<backend>"``."""
 
     __test__ = False

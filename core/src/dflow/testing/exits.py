@@ -1,4 +1,6 @@
-"""Exit-handler promises of the backend conformance suite: ``Workflow(on_exit=template)`` as Argo's ``onExit``.
+"""Exit handlers and lifecycle hooks in the backend conformance suite: ``Workflow(on_exit=template)``
+as Argo's ``onExit``, and ``Step(success_hook=..., running_hook=..., failure_hook=...)`` as Argo's
+step hooks.
 
 Mixed into :class:`dflow.testing.backend.BackendConformance` (every backend runs them). The
 handler runs once the entry point has ended, whatever its phase, as node ``<workflow>.onExit``;
@@ -6,6 +8,10 @@ handler runs once the entry point has ended, whatever its phase, as node ``<work
 of the nodes that failed (``null`` if none did); a handler that fails turns a workflow that
 succeeded into a failed one, and leaves a failed one as it was. ``Workflow.stop()`` ends the
 running steps and then runs the handler; ``terminate()`` runs none.
+
+A hook is a node below its step's, ``<step>.hooks.<event>``, run once the step is running
+(``running``), has succeeded (``success``) or has failed (``failure``); its arguments see the
+step's outputs, the step's dependents wait for it, and its phase changes nothing else.
 """
 
 from __future__ import annotations
@@ -13,12 +19,12 @@ from __future__ import annotations
 import json
 from typing import Any, Dict
 
-from dflow import Step, Steps, Workflow
+from dflow import DAG, HookStep, Step, Steps, Task, Workflow
 from dflow.python import PythonOPTemplate
 
 from . import ops
 
-__all__ = ["ExitChecks"]
+__all__ = ["ExitChecks", "HookChecks"]
 
 
 def _handler() -> Steps:
@@ -96,3 +102,70 @@ class ExitChecks:
     def test_terminate_runs_no_exit_handler(self) -> None:
         wf = self._stopped("exit-term", "terminate")
         assert [s.name for s in wf.query_step() if s.name.endswith(".onExit")] == []
+
+
+def _hooked(x: int, **more: Any) -> Step:
+    """A step that fails for an odd ``x``, with a success hook that adds one to its output and a failure hook."""
+    return Step("work", PythonOPTemplate(ops.FailIfOdd), parameters={"x": x},
+                success_hook=HookStep(PythonOPTemplate(ops.AddOne), parameters={"n": "{{steps.work.outputs.parameters.y}}"}),
+                failure_hook=HookStep(PythonOPTemplate(ops.Echo), parameters={"v": "it failed"}), **more)
+
+
+class HookChecks:
+    """Tests using the helpers of :class:`~dflow.testing.backend.BackendConformance` (``run``, ``one``)."""
+
+    def _hooks_of(self, wf: Workflow, step: str) -> Dict[str, Any]:
+        """The hook nodes below ``step``, by event."""
+        host = self.one(wf, name=step)  # type: ignore[attr-defined]
+        return {s.name.rsplit(".", 1)[-1]: s for s in wf.query_step(parent_id=host.id) if ".hooks." in s.name}
+
+    def test_success_hook_sees_the_outputs_and_the_next_step_waits_for_it(self) -> None:
+        wf = Workflow("hook-ok")
+        wf.add(_hooked(4))
+        wf.add(Step("after", PythonOPTemplate(ops.AddOne), parameters={"n": 1}))
+        self.run(wf)  # type: ignore[attr-defined]
+        hooks = self._hooks_of(wf, "work")
+        assert set(hooks) == {"success"}, hooks
+        hook = hooks["success"]
+        assert hook.phase == "Succeeded" and hook.outputs.parameters["n"].value == 5
+        after = self.one(wf, name="after")  # type: ignore[attr-defined]
+        assert hook.record.finished_at <= after.record.started_at
+
+    def test_failure_hook_runs_and_the_run_ends_as_the_step_did(self) -> None:
+        wf = Workflow("hook-fail")
+        wf.add(_hooked(3))
+        self.run(wf, expect="Failed")  # type: ignore[attr-defined]
+        hooks = self._hooks_of(wf, "work")
+        assert set(hooks) == {"failure"}, hooks
+        assert hooks["failure"].phase == "Succeeded" and hooks["failure"].outputs.parameters["v"].value == "it failed"
+
+    def test_a_failing_hook_changes_neither_the_step_nor_the_run(self) -> None:
+        wf = Workflow("hook-bad")
+        wf.add(Step("work", PythonOPTemplate(ops.AddOne), parameters={"n": 1},
+                    success_hook=HookStep(PythonOPTemplate(ops.FailIfOdd), parameters={"x": 1})))
+        self.run(wf)  # type: ignore[attr-defined]
+        assert self.one(wf, name="work").phase == "Succeeded"  # type: ignore[attr-defined]
+        assert self._hooks_of(wf, "work")["success"].phase == "Failed"
+
+    def test_running_hook_runs_while_the_step_runs_and_not_for_a_skipped_one(self) -> None:
+        self.need_fs()  # type: ignore[attr-defined]
+        hook = HookStep(PythonOPTemplate(ops.Echo), parameters={"v": "started"})
+        wf = Workflow("hook-running")
+        wf.add(Step("slow", PythonOPTemplate(ops.Sleep), running_hook=hook,
+                    parameters={"seconds": 1.5, "marker": str(self.scratch / "slow")}))  # type: ignore[attr-defined]
+        wf.add(Step("skipped", PythonOPTemplate(ops.AddOne), parameters={"n": 1}, when="1 == 2", running_hook=hook))
+        self.run(wf)  # type: ignore[attr-defined]
+        hooks = self._hooks_of(wf, "slow")
+        assert set(hooks) == {"running"} and hooks["running"].outputs.parameters["v"].value == "started", hooks
+        assert self._hooks_of(wf, "skipped") == {}
+
+    def test_hooks_of_a_dag_task(self) -> None:
+        dag = DAG("hooked-dag")
+        t = Task("t", PythonOPTemplate(ops.Square), parameters={"x": 3},
+                 success_hook=HookStep(PythonOPTemplate(ops.AddOne), parameters={"n": "{{tasks.t.outputs.parameters.y}}"}))
+        dag.add(t)
+        dag.add(Task("next", PythonOPTemplate(ops.AddOne), parameters={"n": t.outputs.parameters["y"]}))
+        wf = Workflow("hook-dag", dag=dag)
+        self.run(wf)  # type: ignore[attr-defined]
+        assert self._hooks_of(wf, "t")["success"].outputs.parameters["n"].value == 10
+        assert self.one(wf, name="next").outputs.parameters["n"].value == 10  # type: ignore[attr-defined]

@@ -58,6 +58,9 @@ def _gathered_name(step: str, artifact: str) -> str:
     return f"{step}-gathered-{step_name_part(artifact)}"
 
 
+#: the phase of a step in which each lifecycle hook runs
+_HOOK_PHASE = {"success": "Succeeded", "running": "Running", "failure": "Failed"}
+
 class ContainerTemplates:
     """The Steps/DAG half of :class:`dflow_argo.manifest.ManifestCompiler` (a mixin)."""
 
@@ -465,11 +468,18 @@ class ContainerTemplates:
             "continueOn": continue_on,
         }
         out = prune(out)
+        if s.hooks:  # Argo's lifecycle hooks, with the expressions dflow gives them
+            out["hooks"] = {e: self._hook(h, f"{scope}['{s.name}'].status == '{_HOOK_PHASE[e]}'", parent, rewrite, gathered)
+                            for e, h in s.hooks.items()}
         if s.parallelism and ("withParam" in out or "withSequence" in out) and reused is None:
             out = self._limit_parallelism(out, s, target)
         if scope == "tasks" and s.dependencies:
             out["dependencies"] = list(s.dependencies)
         return out
+
+    def _hook(self, h: StepSpec, expression: str, parent: str, rewrite: Any, gathered: Dict[str, List[str]]) -> Dict[str, Any]:
+        step = self._step(h, parent, "steps", rewrite, gathered)
+        return prune({"template": step["template"], "arguments": step.get("arguments"), "expression": expression})
 
     def _limit_parallelism(self, out: Dict[str, Any], s: StepSpec, target: Any) -> Dict[str, Any]:
         """A fan-out with its own ``parallelism``: the loop moves into a wrapper Steps template.
@@ -553,5 +563,6 @@ class ContainerTemplates:
             ),
             "when": out.get("when"),
             "continueOn": out.get("continueOn"),
+            "hooks": out.get("hooks"),  # (the wrapper's node is the step's: its hooks' expressions hold of it)
         }
         return prune(wrapper)

@@ -30,6 +30,7 @@ from dflow.storage import StorageClient
 from .exits import ExitHandling
 from .fanout import NOTHING, cut_inputs, gather, loop_items, slice_index_of, stack_outputs, stacked_of_steps, take_part
 from .forkserver import ForkLauncher
+from .hooks import HookHandling
 from .launchers import Launchers, preload_ops
 from .nodes import NodeBook
 from .refs import PV, Outcome, Scope, StepFailed, item_text, records
@@ -42,7 +43,7 @@ __all__ = ["Engine"]
 _STEP_ERRORS = (StepFailed, ValueError, KeyError, TypeError, OSError)
 
 
-class Engine(ExitHandling):
+class Engine(ExitHandling, HookHandling):
     """Runs one workflow; lives in the driver process."""
 
     def __init__(self, wfdir: str, spec: WorkflowSpec, workflow_id: str, settings: Dict[str, Any],
@@ -267,6 +268,8 @@ class Engine(ExitHandling):
 
     async def run_step(self, step: StepSpec, scope: Scope, parent: StepRecord, path: str, kind: str,
                        stacked: FrozenSet[str] = NOTHING) -> Outcome:
+        if step.hooks:
+            return await self.run_hooked(step, scope, parent, path, kind, stacked)
         tmpl = self.templates[step.template]
         try:
             if step.when is not None and not _when_per_item(step):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Dict, Optional, Set
+from typing import Any, Dict, Optional, Set
 
 from dflow.backend import StepRecord
 
@@ -34,10 +34,14 @@ class NodeBook:
         self.used_dirs: Dict[str, str] = {}
         self.taken_dirs: Set[str] = set(self.recorded.values())
         self.failed: Dict[str, StepRecord] = {}  # the nodes that failed, for {{workflow.failures}}
+        self.hosts: Dict[str, Any] = {}  # steps with lifecycle hooks, by node id: told of each change (hooks.py)
+
+    def node_id(self, path: str) -> str:
+        return f"{self.workflow_id}-{short_hash(path, 10)}"
 
     def node(self, path: str, name: str, display: str, type_: str, template: Optional[str],
              parent: Optional[StepRecord], key: Optional[str] = None) -> StepRecord:
-        node_id = f"{self.workflow_id}-{short_hash(path, 10)}"
+        node_id = self.node_id(path)
         rec = StepRecord(id=node_id, name=name, display_name=display, template=template, type=type_, phase="Pending",
                          key=key, parent=parent.id if parent else None)
         if parent is not None:
@@ -47,6 +51,8 @@ class NodeBook:
     def save(self, rec: StepRecord) -> None:
         if rec.phase in ("Failed", "Error"):
             self.failed[rec.id] = rec
+        if self.hosts and rec.id in self.hosts:
+            self.hosts[rec.id].seen(rec)
         self.log.append(rec)
 
     def failures_text(self, workflow_id: str) -> str:
