@@ -98,6 +98,12 @@ def cmd_terminate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stop(args: argparse.Namespace) -> int:
+    _backend(args.mode).stop(args.id)
+    print(f"stopping {args.id}: its running steps end, then its exit handler runs")
+    return 0
+
+
 def cmd_resume(args: argparse.Namespace) -> int:
     backend = _backend(args.mode)
     backend.resume(args.id, detach=args.detach)
@@ -150,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("terminate", help="stop a running workflow")
     t.add_argument("id")
     t.set_defaults(func=cmd_terminate)
+    st = sub.add_parser("stop", help="stop a running workflow, then run its exit handler (terminate runs none)")
+    st.add_argument("id")
+    st.set_defaults(func=cmd_stop)
     r = sub.add_parser("resume", help="run a stopped or failed workflow on; succeeded steps are kept")
     r.add_argument("id")
     r.add_argument("--detach", action="store_true")
