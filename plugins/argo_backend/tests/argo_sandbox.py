@@ -1001,7 +1001,8 @@ def argo_status(sb: Sandbox, finished: bool = True) -> Dict[str, Any]:
     root = sb.root
     status: Dict[str, Any] = {
         "phase": (sb.outcome[0] if sb.outcome else root.phase) if root is not None and finished else "Running",
-        "message": sb.outcome[1] if sb.outcome and finished else None,
+        # as Argo: the entry node's message, or the exit handler's when it failed a run that had succeeded
+        "message": (sb.outcome[1] if sb.outcome else root.message if root is not None else None) if finished else None,
         "startedAt": _iso(root.started if root else None),
         "nodes": nodes,
     }

@@ -69,6 +69,7 @@ class ExitChecks:
         failures = json.loads(out["failures"])
         assert "bad" in [f["displayName"] for f in failures], failures
         assert all(f["phase"] in ("Failed", "Error") for f in failures), failures
+        assert "bad" in (wf.query().message or "")  # the run ends as its entry point did, not as the handler
 
     def test_a_failing_exit_handler_fails_a_workflow_that_succeeded(self) -> None:
         handler = PythonOPTemplate(ops.FailIfOdd)
