@@ -387,7 +387,9 @@ class Sandbox:
 
     def terminate(self, stop: bool = False) -> None:
         """Argo's terminate: nothing new starts and the running pods are killed; ``stop``: Argo's stop, the
-        same, and then the exit handler runs."""
+        same, and then the exit handler runs (a stop once stopped, or while the exit handler runs, changes nothing)."""
+        if stop and (self.stopping or self.status != "Running"):
+            return
         self.stopping = stop
         self.stop.set()
         with self.lock:

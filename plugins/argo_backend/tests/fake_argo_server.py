@@ -182,6 +182,8 @@ class FakeArgoServer:
                 return 500, {"code": 13, "message": f'cannot shutdown a completed workflow: workflow: "{name}", '
                                                     'namespace: "argo"'}
             self.runs[name].sandbox.terminate(stop=action == "stop")
+            if action == "stop" and self.runs[name].manifest.get("spec", {}).get("onExit"):
+                return 200, self._object(name)  # the exit handler runs on; the run ends when it has
             self.runs[name].done.wait(30)
             root = self.runs[name].sandbox.root
             if root is not None and root.phase not in ("Succeeded",):

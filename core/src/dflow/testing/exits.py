@@ -17,6 +17,8 @@ step's outputs, the step's dependents wait for it, and its phase changes nothing
 from __future__ import annotations
 
 import json
+import os
+import time
 from typing import Any, Dict
 
 from dflow import DAG, HookStep, Step, Steps, Task, Workflow
@@ -99,6 +101,24 @@ class ExitChecks:
         out = self._exit_outputs(wf)
         assert out["node"].phase == "Succeeded" and out["report"] == "Failed", out
         assert "slow" in [f["displayName"] for f in json.loads(out["failures"])]
+
+    def test_a_stop_while_the_exit_handler_runs_changes_nothing(self) -> None:
+        self.need_fs()  # type: ignore[attr-defined]
+        first, handler = (str(self.scratch / n) for n in ("slow", "handler"))  # type: ignore[attr-defined]
+        bye = PythonOPTemplate(ops.Sleep)
+        bye.inputs.parameters["seconds"].value = 1.0
+        bye.inputs.parameters["marker"].value = handler
+        wf = Workflow("exit-stop-twice", on_exit=bye)
+        wf.add(Step("slow", PythonOPTemplate(ops.Sleep), parameters={"seconds": 120, "marker": first}))
+        ops.submit_until_started(wf, first)
+        wf.stop()
+        deadline = time.time() + 60
+        while not os.path.exists(handler) and time.time() < deadline:
+            time.sleep(0.05)
+        wf.stop()  # as Argo: the exit handler runs on
+        assert wf.wait(timeout=60) == "Failed"
+        node = [s for s in wf.query_step() if s.name == f"{wf.id}.onExit"]
+        assert len(node) == 1 and node[0].phase == "Succeeded", [(s.name, s.phase) for s in wf.query_step()]
 
     def test_terminate_runs_no_exit_handler(self) -> None:
         wf = self._stopped("exit-term", "terminate")

@@ -348,6 +348,7 @@ def _driver_main(wfdir: str, workflow_id: str, resume: bool, launcher: Optional[
     except BaseException as e:  # noqa: BLE001
         phase, message = "Error", f"the driver failed: {type(e).__name__}: {e}"
         traceback.print_exc()
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # a late stop: the closed loop gave it back its default, an exit
     rec = read_json(os.path.join(wfdir, "workflow.json"), {})
     rec.update(phase=phase, message=message, finished_at=time.time())
     atomic_write(os.path.join(wfdir, "workflow.json"), json.dumps(rec))

@@ -74,7 +74,9 @@ class Engine(ExitHandling, HookHandling):
         main = asyncio.current_task()
 
         def on_end(stop: bool) -> None:  # terminate, or (SIGUSR1) Argo's stop: the exit handler still runs
-            self.stopping, self.terminating = stop and not self.terminating, not stop or self.terminating
+            if stop and (self.stopping or self.terminating or self.status != "Running"):
+                return  # stopped already, ending, or in the exit handler: as on Argo, a stop changes nothing
+            self.stopping, self.terminating = stop, not stop
             self.launchers.kill_all()
             if main is not None:
                 main.cancel()
