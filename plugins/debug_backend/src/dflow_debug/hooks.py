@@ -48,7 +48,8 @@ class HookHandling:
 
     async def run_hooked(self, step: StepSpec, scope: Scope, parent: Any, path: str, kind: str,
                          stacked: FrozenSet[str]) -> Outcome:
-        host = self.nodes.hosts[self.nodes.node_id(path)] = _Host()
+        node_id = self.nodes.node_id(path)
+        host = self.nodes.hosts[node_id] = _Host()
         running = None
         if "running" in step.hooks:
             running = asyncio.ensure_future(self._when_running(step, host, scope, path, kind))
@@ -63,7 +64,7 @@ class HookHandling:
             await self._hook(step, event, scope, out, host.rec, path, kind)
         if running is not None:
             await running
-        del self.nodes.hosts[host.rec.id if host.rec is not None else self.nodes.node_id(path)]
+        del self.nodes.hosts[node_id]
         if host.rec is not None and step.hooks.keys() & {"running", event}:
             self.nodes.save(host.rec)  # (its children now list its hooks)
         return out
