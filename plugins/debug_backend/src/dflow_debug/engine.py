@@ -32,7 +32,7 @@ from .fanout import NOTHING, cut_inputs, gather, loop_items, slice_index_of, sta
 from .forkserver import ForkLauncher
 from .hooks import HookHandling
 from .launchers import Launchers, preload_ops
-from .nodes import NodeBook
+from .nodes import NodeBook, node_type
 from .refs import PV, Outcome, Scope, StepFailed, item_text, records
 from .staging import Stager
 from .state import SUSPENDED, read_json
@@ -95,8 +95,7 @@ class Engine(ExitHandling, HookHandling):
                 params[p.name] = (p.value, p.type)
         arts: Dict[str, Optional[StoredArtifact]] = {
             name: self._resolve_argument(a, name, Scope(self, params, {})) for name, a in self.spec.artifacts.items()}
-        kind = {"steps": "Steps", "dag": "DAG"}.get(entry.kind, "Pod")
-        root = self.nodes.node("", self.workflow_id, self.workflow_id, kind, entry.name, None)
+        root = self.nodes.node("", self.workflow_id, self.workflow_id, node_type(entry), entry.name, None)
         try:
             try:
                 outcome = await self.run_template(entry, params, arts, root, "")
@@ -280,7 +279,7 @@ class Engine(ExitHandling, HookHandling):
                     return self._skipped(tmpl, parent, path, step.name, step.name, cond)
             items = loop_items(step, scope, lambda name: len(self.stager.catalog_of(self.resolve_artifact(step, name, scope))))
         except _STEP_ERRORS as e:
-            rec = self.nodes.node(path, step.name, step.name, _node_type(tmpl), tmpl.name, parent)
+            rec = self.nodes.node(path, step.name, step.name, node_type(tmpl), tmpl.name, parent)
             self.nodes.close(rec, "Failed", _error_text(e), at_once=True)
             return Outcome("Failed", node_id=rec.id, message=_error_text(e))
         if items is None:
@@ -362,10 +361,10 @@ class Engine(ExitHandling, HookHandling):
                 cut_inputs(fan, params, arts, presliced, self.stager.catalog_of)
             key = check_rendered_key(scope.text(step.key)) if step.key else None
         except _STEP_ERRORS as e:
-            rec = self.nodes.node(path, step.name, display, _node_type(tmpl), tmpl.name, parent)
+            rec = self.nodes.node(path, step.name, display, node_type(tmpl), tmpl.name, parent)
             self.nodes.close(rec, "Failed", _error_text(e), at_once=True)
             return Outcome("Failed", node_id=rec.id, message=_error_text(e))
-        rec = self.nodes.node(path, step.name, display, _node_type(tmpl), tmpl.name, parent, key)
+        rec = self.nodes.node(path, step.name, display, node_type(tmpl), tmpl.name, parent, key)
         if presliced is not None:
             self.presliced[rec.id] = presliced
         if key is not None and key in self.reuse:
@@ -551,10 +550,6 @@ def _when_per_item(step: StepSpec) -> bool:
     if step.when is None or (step.with_param is None and step.with_sequence is None and step.fanout is None):
         return False
     return any(r == "item" or r.startswith("item.") for r in X.find_refs(step.when))
-
-
-def _node_type(tmpl: Any) -> str:
-    return {"script": "Pod", "steps": "Steps", "dag": "DAG"}[tmpl.kind]
 
 
 def _error_text(e: BaseException) -> str:

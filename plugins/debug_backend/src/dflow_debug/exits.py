@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any, Dict, Optional, Tuple
 
+from .nodes import node_type
 from .refs import PV, Scope
 
 __all__ = ["ExitHandling"]
@@ -22,8 +23,8 @@ __all__ = ["ExitHandling"]
 class ExitHandling:
     """Mixed into the engine (which gives ``templates``, ``nodes``, ``run_template`` and the rest)."""
 
-    status = "Running"  # {{workflow.status}}
-    started = 0.0
+    status: str  # {{workflow.status}} (the engine sets it, and when the run started)
+    started: float
     spec: Any
     templates: Dict[str, Any]
     nodes: Any
@@ -37,7 +38,7 @@ class ExitHandling:
         scope = Scope(self, {}, {})
         params: Dict[str, PV] = {p.name: (scope.text(p.value or ""), p.type) for p in tmpl.inputs_parameters}
         name = f"{self.workflow_id}.onExit"
-        rec = self.nodes.node("onExit", name, name, {"steps": "Steps", "dag": "DAG"}.get(tmpl.kind, "Pod"), tmpl.name, None)
+        rec = self.nodes.node("onExit", name, name, node_type(tmpl), tmpl.name, None)
         out = await self.run_template(  # type: ignore[attr-defined]
             tmpl, params, {}, rec, "onExit")
         return (out.phase, out.message) if self.status == "Succeeded" and not out.ok else (phase, message)

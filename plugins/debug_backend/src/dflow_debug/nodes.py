@@ -19,7 +19,12 @@ from dflow.backend import StepRecord
 from .refs import short_hash
 from .state import STATE_NAMES, NodeLog
 
-__all__ = ["NodeBook"]
+__all__ = ["NodeBook", "node_type"]
+
+
+def node_type(tmpl: Any) -> str:
+    """The type of the node that runs template ``tmpl``, as Argo names it."""
+    return {"script": "Pod", "steps": "Steps", "dag": "DAG"}[tmpl.kind]
 
 
 class NodeBook:
