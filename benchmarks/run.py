@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BENCHES = ["local_engine.py", "bench_argo.py", "bench_s3.py", "bench_storage.py", "bench_hpc.py", "bench_ui.py"]
+BENCHES = ["local_engine.py", "bench_build.py", "bench_argo.py", "bench_s3.py", "bench_storage.py", "bench_hpc.py", "bench_ui.py"]
 
 if __name__ == "__main__":
     failed = 0

@@ -233,3 +233,48 @@ def test_literal_text_that_decodes_to_the_type_is_accepted():
     wf = Workflow("text")
     wf.add(Step("a", PythonOPTemplate(ops.AddOne), parameters={"n": "5"}))
     wf.compile()
+
+
+def test_a_name_given_twice_is_refused_when_added_and_in_a_list_changed_by_hand_when_compiled():
+    t = PythonOPTemplate(ops.AddOne)
+    dag = DAG("d")
+    first = Task("a", t, parameters={"n": 1})
+    dag.add(first)
+    dag.add(first)  # the same task again (a task made inside `with dag:` joined it already): kept once
+    assert [x.name for x in dag.tasks] == ["a"]
+    with pytest.raises(ValidationError, match="already has a task called 'a'"):
+        dag.add(Task("a", t, parameters={"n": 2}))
+    steps = Steps("s")
+    with pytest.raises(ValidationError, match="already has a step called 'b'"):  # inside one parallel group
+        steps.add([Step("b", t, parameters={"n": 1}), Step("b", t, parameters={"n": 2})])
+    assert steps.steps == []
+    steps.add(Step("b", t, parameters={"n": 1}))
+
+    # the lists are the user's: changed by hand, add() still sees every name, and the compiler refuses a
+    # name given twice (Argo would refuse the manifest) before any work
+    dag.tasks.append(Task("c", t, parameters={"n": 3}))
+    with pytest.raises(ValidationError, match="already has a task called 'c'"):
+        dag.add(Task("c", t, parameters={"n": 4}))
+    dag.tasks.append(Task("a", t, parameters={"n": 5}))
+    with pytest.raises(ValidationError, match=r"DAG 'd' has more than one task called 'a'.*rename one"):
+        Workflow("twice", dag=dag).compile()
+    steps.steps.append([Step("b", t, parameters={"n": 2})])
+    with pytest.raises(ValidationError, match=r"Steps 's' has more than one step called 'b'"):
+        Workflow("twice", steps=steps).compile()
+    steps.steps[-1][0].name = "b2"  # renamed: compiles
+    assert [s.name for g in Workflow("once", steps=steps).compile().template("s").steps for s in g] == ["b", "b2"]
+
+
+def test_function_op_calls_are_numbered_past_names_already_taken():
+    from dflow.python import OP
+
+    @OP.function
+    def add(a: int, b: int) -> {"c": int}:
+        return {"c": a + b}
+
+    with DAG("calls") as dag:
+        add(a=1, b=2)
+        dag.add(Task("add-3", PythonOPTemplate(ops.AddOne), parameters={"n": 1}))
+        for i in range(3):
+            add(a=i, b=i)
+    assert [t.name for t in dag.tasks] == ["add", "add-3", "add-2", "add-4", "add-5"]

@@ -63,6 +63,17 @@ def step_texts(s: S.StepSpec) -> List[str]:
     return texts
 
 
+def check_unique_names(where: str, kind: str, names: List[str]) -> Set[str]:
+    """The names, refused if one is given twice (a list changed by hand: ``add`` refuses it earlier)."""
+    unique = set(names)
+    if len(unique) != len(names):
+        seen: Set[str] = set()
+        twice = sorted({n for n in names if n in seen or seen.add(n)})
+        raise ValidationError(f"{where} has more than one {kind} called {', '.join(map(repr, twice))}; "
+                              f"{kind} names must be unique in it (Argo refuses the workflow otherwise): rename one")
+    return unique
+
+
 def check_steps_refs(tname: str, groups: List[List[S.StepSpec]]) -> None:
     seen: Set[str] = set()
     all_names = {s.name for g in groups for s in g}

@@ -24,6 +24,7 @@ from .compile_checks import (
     check_script_refs,
     check_steps_refs,
     check_unique_keys,
+    check_unique_names,
     pickled_instance,
     save_key_of,
     task_refs,
@@ -271,7 +272,7 @@ class _Compiler:
         )
         if is_dag:
             tasks = [self._compile_step(s, t, "tasks") for s in t.tasks]
-            names = {s.name for s in tasks}
+            names = check_unique_names(f"DAG {t.name!r}", "task", [s.name for s in tasks])
             for task in tasks:
                 unknown = [d for d in task.dependencies if d not in names]
                 if unknown:
@@ -280,6 +281,7 @@ class _Compiler:
             spec = S.DAGTemplateSpec(tasks=tasks, **common)
         else:
             groups = [[self._compile_step(s, t, "steps") for s in g] for g in t.steps]
+            check_unique_names(f"Steps {t.name!r}", "step", [s.name for g in groups for s in g])
             spec = S.StepsTemplateSpec(steps=groups, **common)
             check_steps_refs(t.name, groups)
         check_io_refs(t, spec)

@@ -37,11 +37,18 @@ class DAG(ContainerTemplate):
                     f"DAG {self.name!r}: can only add Task objects, got {type(t).__name__}; "
                     "use dflow.Task(...) instead of Step(...) inside a DAG"
                 )
-            if any(e is t for e in self.tasks):  # (a task built inside `with dag:` joined it already)
+            named = self._steps_by_name().get(t.name)
+            if named is t:  # (a task built inside `with dag:` joined it already)
                 continue
-            if any(e.name == t.name for e in self.tasks):
+            if named is not None:
                 raise ValidationError(f"DAG {self.name!r} already has a task called {t.name!r}")
-            self.tasks.append(t)
+            self._append(t, [t])
 
     def all_steps(self) -> List[Task]:
         return list(self.tasks)
+
+    def _listed(self) -> List[Task]:
+        return self.tasks
+
+    def _listed_entries(self) -> List[Task]:
+        return self.tasks

@@ -34,15 +34,22 @@ class Steps(ContainerTemplate):
         group = list(step) if isinstance(step, (list, tuple)) else [step]
         if not group:
             raise ValidationError(f"Steps {self.name!r}: cannot add an empty group of steps")
+        names, in_group = self._steps_by_name(), {}
         for s in group:
             if not isinstance(s, Step):
                 raise ValidationError(f"Steps {self.name!r}: can only add Step objects, got {type(s).__name__}")
-            for existing in (x for g in self.steps for x in g):  # (not all_steps(): a subclass may use that name)
-                if existing.name == s.name and existing is not s:
-                    raise ValidationError(
-                        f"Steps {self.name!r} already has a step called {s.name!r}; step names must be unique in a Steps"
-                    )
-        self.steps.append(group)
+            named = names.get(s.name, in_group.setdefault(s.name, s))
+            if named is not s:
+                raise ValidationError(
+                    f"Steps {self.name!r} already has a step called {s.name!r}; step names must be unique in a Steps"
+                )
+        self._append(group, group)
 
     def all_steps(self) -> List[Step]:
         return [s for g in self.steps for s in g]
+
+    def _listed(self) -> List[Step]:  # (not all_steps(): a subclass may use that name)
+        return [s for g in self.steps for s in g]
+
+    def _listed_entries(self) -> List[List[Step]]:
+        return self.steps

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import inspect
 import sys
 from typing import Any, Dict, List, Optional, Set
@@ -163,7 +164,9 @@ def _span(node: ast.stmt) -> range:
     return range(start, (node.end_lineno or node.lineno) + 1)
 
 
+@functools.lru_cache(maxsize=128)
 def _extract(source: str, top_name: str) -> Optional[str]:
+    # (cached: a script that calls a function OP 10,000 times makes as many templates of one OP)
     tree = ast.parse(source)
     body = tree.body
     binders: Dict[str, List[int]] = {}

@@ -304,12 +304,18 @@ def block_task(block: Any, base: str, template: Any, op_in: Dict[str, Any], task
     arts = {k: v for k, v in op_in.items() if k in template.inputs.artifacts}
     params = {k: v for k, v in op_in.items() if k not in arts}
     container = block.entrypoint_template() if hasattr(block, "entrypoint_template") else block
-    taken = {s.name for s in container.all_steps()} if container is not None else set()
+    taken = container._steps_by_name() if container is not None else {}
     base = name = sanitize_template_name(base)
-    number = 1
-    while name in taken:
-        number += 1
+    # the number to try next for this name (kept on the container: the thousandth call tries once)
+    numbers = container.__dict__.setdefault("_next_number", {}) if container is not None else {}
+    number = numbers.get(base, 1)
+    if number > 1 or name in taken:
+        number = max(number, 2)
         name = "%s-%d" % (base, number)
+        while name in taken:
+            number += 1
+            name = "%s-%d" % (base, number)
+        numbers[base] = number + 1
     kind = Step if isinstance(block, Steps) else Task  # (a task joins a Workflow's or DAG's block)
     step = kind(name, template=template, parameters=params, artifacts=arts, **task_kwargs)
     return outputs_as_returned(form, {**step.outputs.parameters, **step.outputs.artifacts})
