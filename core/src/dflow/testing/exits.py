@@ -21,8 +21,8 @@ import os
 import time
 from typing import Any, Dict
 
-from dflow import DAG, HookStep, Step, Steps, Task, Workflow
-from dflow.python import PythonOPTemplate
+from dflow import DAG, HookStep, Step, Steps, Task, Workflow, argo_range
+from dflow.python import PythonOPTemplate, Slices
 
 from . import ops
 
@@ -190,3 +190,32 @@ class HookChecks:
         self.run(wf)  # type: ignore[attr-defined]
         assert self._hooks_of(wf, "t")["success"].outputs.parameters["n"].value == 10
         assert self.one(wf, name="next").outputs.parameters["n"].value == 10  # type: ignore[attr-defined]
+
+    def test_a_reused_step_keeps_its_hooks(self) -> None:
+        first = Workflow("hook-reuse")
+        first.add(_hooked(4, key="work-4"))
+        self.run(first)  # type: ignore[attr-defined]
+        reused = first.query_step(key="work-4")
+        assert len(reused) == 1, reused
+        second = Workflow("hook-reuse")
+        second.add(_hooked(4, key="work-4"))
+        second.submit(reuse_step=reused)
+        assert second.wait(timeout=self.wait_timeout) == "Succeeded"  # type: ignore[attr-defined]
+        hooks = self._hooks_of(second, "work")
+        assert set(hooks) == {"success"}, hooks
+        assert hooks["success"].phase == "Succeeded" and hooks["success"].outputs.parameters["n"].value == 5
+
+    def test_a_fan_out_with_its_own_parallelism_runs_its_hook_once_it_has_ended(self) -> None:
+        wf = Workflow("hook-fan")
+        fan = Step("fan", PythonOPTemplate(ops.Square, slices=Slices(input_parameter=["x"], output_parameter=["y"])),
+                   parameters={"x": [1, 2, 3]}, with_param=argo_range(3), parallelism=1,
+                   success_hook=HookStep(PythonOPTemplate(ops.Echo), parameters={"v": "all squared"}))
+        wf.add(fan)
+        wf.add(Step("sum", PythonOPTemplate(ops.Sum), parameters={"values": fan.outputs.parameters["y"]}))
+        self.run(wf)  # type: ignore[attr-defined]
+        hooks = [s for s in wf.query_step() if ".hooks." in s.name]
+        assert [(h.name.rsplit(".", 1)[-1], h.phase) for h in hooks] == [("success", "Succeeded")], hooks
+        assert hooks[0].outputs.parameters["v"].value == "all squared"
+        total = self.one(wf, name="sum")  # type: ignore[attr-defined]
+        assert total.outputs.parameters["total"].value == 1 + 4 + 9
+        assert hooks[0].record.finished_at <= total.record.started_at
