@@ -278,3 +278,19 @@ def test_function_op_calls_are_numbered_past_names_already_taken():
         for i in range(3):
             add(a=i, b=i)
     assert [t.name for t in dag.tasks] == ["add", "add-3", "add-2", "add-4", "add-5"]
+
+
+def test_a_step_renamed_after_it_was_added_frees_its_old_name():
+    t = PythonOPTemplate(ops.AddOne)
+    dag, steps = DAG("d"), Steps("s")
+    first, one = Task("a", t, parameters={"n": 1}), Step("a", t, parameters={"n": 1})
+    dag.add(first)
+    steps.add(one)
+    first.name, one.name = "a1", "a1"
+    dag.add(Task("a", t, parameters={"n": 2}))
+    steps.add(Step("a", t, parameters={"n": 2}))
+    with pytest.raises(ValidationError, match="already has a task called 'a1'"):
+        dag.add(Task("a1", t, parameters={"n": 3}))
+    with pytest.raises(ValidationError, match="already has a step called 'a1'"):
+        steps.add(Step("a1", t, parameters={"n": 3}))
+    assert [x.name for x in dag.tasks] == ["a1", "a"] and [g[0].name for g in steps.steps] == ["a1", "a"]

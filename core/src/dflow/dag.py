@@ -37,7 +37,7 @@ class DAG(ContainerTemplate):
                     f"DAG {self.name!r}: can only add Task objects, got {type(t).__name__}; "
                     "use dflow.Task(...) instead of Step(...) inside a DAG"
                 )
-            named = self._steps_by_name().get(t.name)
+            named = self._named(t.name)
             if named is t:  # (a task built inside `with dag:` joined it already)
                 continue
             if named is not None:

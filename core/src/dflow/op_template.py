@@ -139,6 +139,14 @@ class ContainerTemplate(OPTemplate):
             self.__dict__["_by_name"], self.__dict__["_by_name_length"] = index, self._list_length()
         return index
 
+    def _named(self, name: str) -> Any:
+        """The step (or task) called ``name``, or None; one renamed since it was added is looked up again."""
+        found = self._steps_by_name().get(name)
+        if found is not None and found.name != name:
+            self.__dict__["_by_name"] = None
+            found = self._steps_by_name().get(name)
+        return found
+
     def _append(self, entry: Any, steps: List[Any]) -> None:
         """Append ``entry`` (a task, or a group of steps) to the list; the index takes ``steps``."""
         index = self._steps_by_name()

@@ -34,11 +34,13 @@ class Steps(ContainerTemplate):
         group = list(step) if isinstance(step, (list, tuple)) else [step]
         if not group:
             raise ValidationError(f"Steps {self.name!r}: cannot add an empty group of steps")
-        names, in_group = self._steps_by_name(), {}
+        in_group: Dict[str, Step] = {}
         for s in group:
             if not isinstance(s, Step):
                 raise ValidationError(f"Steps {self.name!r}: can only add Step objects, got {type(s).__name__}")
-            named = names.get(s.name, in_group.setdefault(s.name, s))
+            named = self._named(s.name)
+            if named is None:
+                named = in_group.setdefault(s.name, s)
             if named is not s:
                 raise ValidationError(
                     f"Steps {self.name!r} already has a step called {s.name!r}; step names must be unique in a Steps"
