@@ -8,6 +8,7 @@ are refused here, before anything runs, naming the template, the step and the fi
 
 from __future__ import annotations
 
+import collections
 import re
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
@@ -67,8 +68,7 @@ def check_unique_names(where: str, kind: str, names: List[str]) -> Set[str]:
     """The names, refused if one is given twice (a list changed by hand: ``add`` refuses it earlier)."""
     unique = set(names)
     if len(unique) != len(names):
-        seen: Set[str] = set()
-        twice = sorted({n for n in names if n in seen or seen.add(n)})
+        twice = sorted(n for n, count in collections.Counter(names).items() if count > 1)
         raise ValidationError(f"{where} has more than one {kind} called {', '.join(map(repr, twice))}; "
                               f"{kind} names must be unique in it (Argo refuses the workflow otherwise): rename one")
     return unique

@@ -47,8 +47,5 @@ class DAG(ContainerTemplate):
     def all_steps(self) -> List[Task]:
         return list(self.tasks)
 
-    def _listed(self) -> List[Task]:
-        return self.tasks
-
-    def _listed_entries(self) -> List[Task]:
+    def _entries(self) -> List[Task]:
         return self.tasks

@@ -115,16 +115,13 @@ class ContainerTemplate(OPTemplate):
     def all_steps(self) -> List[Any]:  # pragma: no cover
         raise NotImplementedError
 
-    def _listed(self) -> List[Any]:  # pragma: no cover - each container defines it
-        """Its steps (or tasks), in order."""
+    def _entries(self) -> List[Any]:  # pragma: no cover - each container defines it
+        """The list ``add`` appends to: of tasks, or of groups (lists) of steps."""
         raise NotImplementedError
 
-    def _listed_entries(self) -> List[Any]:  # pragma: no cover - each container defines it
-        """The list ``add`` appends to (of tasks, or of groups of steps)."""
-        raise NotImplementedError
-
-    def _list_length(self) -> int:
-        return len(self._listed_entries())
+    def _listed(self) -> List[Any]:
+        """Its steps (or tasks), in order (not ``all_steps()``: a subclass may use that name)."""
+        return [s for e in self._entries() for s in (e if isinstance(e, (list, tuple)) else [e])]
 
     def _steps_by_name(self) -> Dict[str, Any]:
         """Its steps (or tasks) by name, kept as they are added, so that adding the n-th costs no scan of
@@ -132,11 +129,11 @@ class ContainerTemplate(OPTemplate):
         whenever its length is not the one last seen (it was changed by hand; the compiler checks the
         names again in any case)."""
         index = self.__dict__.get("_by_name")
-        if index is None or self.__dict__.get("_by_name_length") != self._list_length():
+        if index is None or self.__dict__.get("_by_name_length") != len(self._entries()):
             index = {}
             for s in self._listed():
                 index.setdefault(s.name, s)
-            self.__dict__["_by_name"], self.__dict__["_by_name_length"] = index, self._list_length()
+            self.__dict__["_by_name"], self.__dict__["_by_name_length"] = index, len(self._entries())
         return index
 
     def _named(self, name: str) -> Any:
@@ -150,10 +147,10 @@ class ContainerTemplate(OPTemplate):
     def _append(self, entry: Any, steps: List[Any]) -> None:
         """Append ``entry`` (a task, or a group of steps) to the list; the index takes ``steps``."""
         index = self._steps_by_name()
-        self._listed_entries().append(entry)
+        self._entries().append(entry)
         for s in steps:
             index.setdefault(s.name, s)
-        self.__dict__["_by_name_length"] = self._list_length()
+        self.__dict__["_by_name_length"] = len(self._entries())
 
 
 class ScriptOPTemplate(OPTemplate):

@@ -50,8 +50,5 @@ class Steps(ContainerTemplate):
     def all_steps(self) -> List[Step]:
         return [s for g in self.steps for s in g]
 
-    def _listed(self) -> List[Step]:  # (not all_steps(): a subclass may use that name)
-        return [s for g in self.steps for s in g]
-
-    def _listed_entries(self) -> List[List[Step]]:
+    def _entries(self) -> List[List[Step]]:
         return self.steps
